@@ -1,0 +1,1 @@
+"""The host-side broker: authenticates VMs, applies vmgroup rules, runs disk operations."""

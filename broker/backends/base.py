@@ -1,0 +1,128 @@
+"""The one interface every disk backend implements, and the faults it may raise.
+
+Backend methods are blocking (file I/O, subprocesses, vSphere SOAP calls); the
+broker only ever calls them on its bounded worker pool, never on the event loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from vdvs.tenancy.model import DOCKVOLS
+
+POWERED_ON = "poweredOn"
+POWERED_OFF = "poweredOff"
+SUSPENDED = "suspended"
+
+
+@dataclass(frozen=True)
+class DiskRef:
+    """Where a volume's disk lives: ``[datastore] dockvols/<vmgroup id>/<name>.vmdk``."""
+
+    datastore: str
+    vmgroup_id: str
+    name: str
+
+    @property
+    def folder(self) -> str:
+        return f"{DOCKVOLS}/{self.vmgroup_id}"
+
+    @property
+    def vmdk(self) -> str:
+        return f"{self.folder}/{self.name}.vmdk"
+
+    @property
+    def sidecar(self) -> str:
+        return f"{self.folder}/{self.name}.vmfd"
+
+
+@dataclass(frozen=True)
+class DatastoreInfo:
+    name: str
+    url: str
+    capacity_bytes: int
+    free_bytes: int
+    kind: str  # "local", "VMFS", "vsan", "NFS", ...
+
+
+@dataclass(frozen=True)
+class DiskStat:
+    size_bytes: int
+    allocated_bytes: int
+
+
+@dataclass(frozen=True)
+class VmInfo:
+    uuid: str  # BIOS uuid
+    name: str
+    power_state: str  # POWERED_ON / POWERED_OFF / SUSPENDED
+    datastore: str  # datastore of the VM's config file (what _VM_DS means)
+
+
+class BackendError(Exception):
+    """A backend operation failed; the message says why in words a user can act on."""
+
+
+class DiskExistsError(BackendError):
+    pass
+
+
+class DiskNotFoundError(BackendError):
+    pass
+
+
+class NoDiskSlotError(BackendError):
+    """Every controller slot of the VM is taken."""
+
+
+class DiskLockedError(BackendError):
+    """The disk is held (attached) by another running VM."""
+
+    def __init__(self, message: str, holder: str) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+class Backend(Protocol):
+    """Disk operations on datastores. Every call may block; all are bounded in time."""
+
+    scope: str  # Docker Capabilities scope: "local" or "global"
+
+    def datastores(self) -> list[DatastoreInfo]: ...
+
+    def find_vm(self, bios_uuid: str) -> VmInfo | None: ...
+
+    def display_path(self, disk: DiskRef) -> str: ...
+
+    def create_disk(
+        self, disk: DiskRef, size_mb: int, diskformat: str, meta: dict[str, Any], vmgroup_name: str
+    ) -> DiskStat: ...
+
+    def clone_disk(
+        self, source: DiskRef, target: DiskRef, diskformat: str, meta: dict[str, Any], vmgroup_name: str
+    ) -> DiskStat: ...
+
+    def remove_disk(self, disk: DiskRef) -> None:
+        """Delete disk and sidecar; succeeds if already gone."""
+
+    def disk_exists(self, disk: DiskRef) -> bool: ...
+
+    def stat_disk(self, disk: DiskRef) -> DiskStat: ...
+
+    def read_meta(self, disk: DiskRef) -> dict[str, Any] | None: ...
+
+    def write_meta(self, disk: DiskRef, meta: dict[str, Any]) -> None: ...
+
+    def attach(self, vm_uuid: str, disk: DiskRef, attach_as: str) -> dict[str, Any]:
+        """Attach to the VM (idempotent); return the device hint for the guest."""
+
+    def detach(self, vm_uuid: str, disk: DiskRef) -> None:
+        """Detach from the VM; succeeds if not attached."""
+
+    def is_attached(self, vm_uuid: str, disk: DiskRef) -> bool: ...
+
+    def list_disks(self) -> list[DiskRef]:
+        """Every volume disk under ``dockvols/<vmgroup>/`` on every datastore."""
+
+    def close(self) -> None: ...

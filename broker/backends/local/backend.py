@@ -1,0 +1,276 @@
+"""Local backend: each datastore is a directory, each disk a file, attach a loop device.
+
+Layout mirrors vSphere's: ``<datastore>/dockvols/<vmgroup uuid>/<name>.vmdk`` with
+a JSON ``<name>.vmfd`` sidecar, plus a ``dockvols/<vmgroup name>`` symlink as
+vDVS kept. Disks appear atomically (written under a temporary name, then
+hard-linked into place, which fails if the name is taken), so a crash leaves
+either no disk or a whole one, never a half-made file under the real name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from vdvs.broker.backends.base import (
+    POWERED_ON,
+    BackendError,
+    DatastoreInfo,
+    DiskExistsError,
+    DiskNotFoundError,
+    DiskRef,
+    DiskStat,
+    VmInfo,
+)
+from vdvs.broker.backends.local import loop
+from vdvs.tenancy.model import DOCKVOLS
+
+_TMP_MARK = ".vdvs-tmp-"
+_ZERO_CHUNK = 4 * 1024 * 1024
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    """Replace ``path`` with ``data`` so readers see the old or the new file, never half."""
+    tmp = path.with_name(f"{path.name}{_TMP_MARK}{secrets.token_hex(4)}")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+class LocalBackend:
+    """Datastores are directories on this host; VMs are the enrolled guests of this host."""
+
+    scope = "local"
+
+    def __init__(
+        self,
+        datastores: Mapping[str, str | Path],
+        vm_datastore: str | None = None,
+        vm_datastores: Mapping[str, str] | None = None,
+    ) -> None:
+        if not datastores:
+            raise BackendError("the local backend needs at least one datastore directory")
+        self._roots = {name: Path(path).resolve() for name, path in datastores.items()}
+        for name, root in self._roots.items():
+            if not root.is_dir():
+                raise BackendError(f"datastore {name}: directory {root} does not exist")
+        self._vm_datastore = vm_datastore or next(iter(self._roots))
+        if self._vm_datastore not in self._roots:
+            raise BackendError(f"vm_datastore {self._vm_datastore} is not a configured datastore")
+        self._vm_datastores = dict(vm_datastores or {})
+        self._host = socket.gethostname()
+
+    # ------------------------------------------------------------------ paths
+    def _root(self, datastore: str) -> Path:
+        try:
+            return self._roots[datastore]
+        except KeyError:
+            raise BackendError(f"unknown datastore {datastore}") from None
+
+    def _vmdk(self, disk: DiskRef) -> Path:
+        return self._root(disk.datastore) / disk.vmdk
+
+    def _sidecar(self, disk: DiskRef) -> Path:
+        return self._root(disk.datastore) / disk.sidecar
+
+    def display_path(self, disk: DiskRef) -> str:
+        return str(self._vmdk(disk))
+
+    # ------------------------------------------------------------------ inventory
+    def datastores(self) -> list[DatastoreInfo]:
+        infos = []
+        for name, root in self._roots.items():
+            st = os.statvfs(root)
+            infos.append(
+                DatastoreInfo(name, root.as_uri(), st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize, "local")
+            )
+        return infos
+
+    def find_vm(self, bios_uuid: str) -> VmInfo | None:
+        """Every enrolled guest of the local backend runs on this host, powered on."""
+        datastore = self._vm_datastores.get(bios_uuid, self._vm_datastore)
+        return VmInfo(bios_uuid, "", POWERED_ON, datastore)
+
+    # ------------------------------------------------------------------ disks
+    def _folder(self, disk: DiskRef, vmgroup_name: str) -> Path:
+        folder = self._root(disk.datastore) / disk.folder
+        folder.mkdir(parents=True, exist_ok=True)
+        link = folder.parent / vmgroup_name
+        if vmgroup_name and vmgroup_name != disk.vmgroup_id and not os.path.lexists(link):
+            with contextlib.suppress(OSError):  # a name link is a convenience, like vDVS's
+                link.symlink_to(disk.vmgroup_id)
+        return folder
+
+    def _publish(self, tmp: Path, final: Path) -> None:
+        try:
+            os.link(tmp, final)
+        except FileExistsError:
+            raise DiskExistsError(f"File {final} already exists") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        _fsync_dir(final.parent)
+
+    def create_disk(
+        self, disk: DiskRef, size_mb: int, diskformat: str, meta: dict[str, Any], vmgroup_name: str
+    ) -> DiskStat:
+        folder = self._folder(disk, vmgroup_name)
+        final = folder / f"{disk.name}.vmdk"
+        if final.exists():
+            raise DiskExistsError(f"File {final} already exists")
+        tmp = folder / f"{_TMP_MARK}{secrets.token_hex(6)}.vmdk"
+        size = size_mb * 1024 * 1024
+        try:
+            with open(tmp, "xb") as fh:
+                if diskformat == "thin":
+                    fh.truncate(size)
+                else:
+                    os.posix_fallocate(fh.fileno(), 0, size)
+                    if diskformat == "eagerzeroedthick":
+                        zeros = bytes(_ZERO_CHUNK)
+                        for offset in range(0, size, _ZERO_CHUNK):
+                            fh.write(zeros[: min(_ZERO_CHUNK, size - offset)])
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise BackendError(f"cannot create {final}: {exc.strerror or exc}") from exc
+        self._publish(tmp, final)
+        try:
+            write_json_atomic(self._sidecar(disk), meta)
+        except OSError as exc:
+            final.unlink(missing_ok=True)
+            raise BackendError(f"Failed to create metadata kv store for {final}: {exc}") from exc
+        return self.stat_disk(disk)
+
+    def clone_disk(
+        self, source: DiskRef, target: DiskRef, diskformat: str, meta: dict[str, Any], vmgroup_name: str
+    ) -> DiskStat:
+        src = self._vmdk(source)
+        if not src.exists():
+            raise DiskNotFoundError(f"{src} does not exist")
+        folder = self._folder(target, vmgroup_name)
+        final = folder / f"{target.name}.vmdk"
+        if final.exists():
+            raise DiskExistsError(f"File {final} already exists")
+        tmp = folder / f"{_TMP_MARK}{secrets.token_hex(6)}.vmdk"
+        try:
+            self._copy_sparse(src, tmp, preallocate=diskformat != "thin")
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise BackendError(f"cannot copy {src}: {exc.strerror or exc}") from exc
+        self._publish(tmp, final)
+        try:
+            write_json_atomic(self._sidecar(target), meta)
+        except OSError as exc:
+            final.unlink(missing_ok=True)
+            raise BackendError(f"Failed to create metadata kv store for {final}: {exc}") from exc
+        return self.stat_disk(target)
+
+    @staticmethod
+    def _copy_sparse(src: Path, dst: Path, preallocate: bool) -> None:
+        """Copy data extents only (SEEK_DATA/SEEK_HOLE), so a thin disk stays thin."""
+        size = src.stat().st_size
+        with open(src, "rb") as fin, open(dst, "xb") as fout:
+            fout.truncate(size)
+            if preallocate and size:
+                os.posix_fallocate(fout.fileno(), 0, size)
+            offset = 0
+            while offset < size:
+                try:
+                    data_start = os.lseek(fin.fileno(), offset, os.SEEK_DATA)
+                except OSError:
+                    break  # only a hole remains
+                hole = os.lseek(fin.fileno(), data_start, os.SEEK_HOLE)
+                os.copy_file_range(fin.fileno(), fout.fileno(), hole - data_start, data_start, data_start)
+                offset = hole
+            fout.flush()
+            os.fsync(fout.fileno())
+
+    def remove_disk(self, disk: DiskRef) -> None:
+        vmdk = self._vmdk(disk)
+        if loop.devices_backed_by(str(vmdk)):
+            raise BackendError(f"{vmdk} is still attached to a loop device")
+        # sidecar first, as vDVS did: a disk without a sidecar is found and reported
+        self._sidecar(disk).unlink(missing_ok=True)
+        vmdk.unlink(missing_ok=True)
+        _fsync_dir(vmdk.parent) if vmdk.parent.exists() else None
+
+    def disk_exists(self, disk: DiskRef) -> bool:
+        return self._vmdk(disk).exists()
+
+    def stat_disk(self, disk: DiskRef) -> DiskStat:
+        try:
+            st = self._vmdk(disk).stat()
+        except FileNotFoundError:
+            raise DiskNotFoundError(f"{self._vmdk(disk)} does not exist") from None
+        return DiskStat(st.st_size, st.st_blocks * 512)
+
+    def read_meta(self, disk: DiskRef) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self._sidecar(disk).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def write_meta(self, disk: DiskRef, meta: dict[str, Any]) -> None:
+        try:
+            write_json_atomic(self._sidecar(disk), meta)
+        except OSError as exc:
+            raise BackendError(f"cannot write metadata of {self._vmdk(disk)}: {exc}") from exc
+
+    # ------------------------------------------------------------------ attach
+    def attach(self, vm_uuid: str, disk: DiskRef, attach_as: str) -> dict[str, Any]:
+        vmdk = self._vmdk(disk)
+        if not vmdk.exists():
+            raise DiskNotFoundError(f"{vmdk} does not exist")
+        device = loop.attach(str(vmdk))
+        return {"kind": "loop", "path": device, "backing_file": str(vmdk.resolve())}
+
+    def detach(self, vm_uuid: str, disk: DiskRef) -> None:
+        loop.detach(str(self._vmdk(disk)))
+
+    def is_attached(self, vm_uuid: str, disk: DiskRef) -> bool:
+        return bool(loop.devices_backed_by(str(self._vmdk(disk))))
+
+    def list_disks(self) -> list[DiskRef]:
+        disks = []
+        for name, root in self._roots.items():
+            base = root / DOCKVOLS
+            if not base.is_dir():
+                continue
+            for folder in base.iterdir():
+                if folder.is_symlink() or not folder.is_dir():
+                    continue
+                for entry in folder.iterdir():
+                    if entry.suffix == ".vmdk" and not entry.name.startswith(_TMP_MARK):
+                        disks.append(DiskRef(name, folder.name, entry.name[: -len(".vmdk")]))
+        return sorted(disks, key=lambda d: (d.datastore, d.vmgroup_id, d.name))
+
+    def stray_temporaries(self) -> list[Path]:
+        """Half-written files a crash left behind (never a published disk)."""
+        found: list[Path] = []
+        for root in self._roots.values():
+            base = root / DOCKVOLS
+            if base.is_dir():
+                found.extend(p for p in base.glob(f"*/*{_TMP_MARK}*") if p.is_file())
+        return sorted(found)
+
+    def close(self) -> None:
+        return None

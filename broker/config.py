@@ -1,0 +1,120 @@
+"""Broker configuration (TOML), with the defaults ``vdvs up`` uses on one machine.
+
+[broker]
+listen = "0.0.0.0:7643"            # or "unix:///var/lib/vdvs/broker.sock"
+admin_socket = "/run/vdvs/admin.sock"
+pki_dir = "/var/lib/vdvs/pki"
+workers = 8
+
+[store]
+kind = "sqlite"
+path = "/var/lib/vdvs/vdvs.db"
+
+[backend]
+kind = "local"
+[backend.local]
+datastores = { local1 = "/var/lib/vdvs/datastores/local1" }
+vm_datastore = "local1"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+DEFAULT_STATE_DIR = Path("/var/lib/vdvs")
+DEFAULT_ADMIN_SOCKET = Path("/run/vdvs/admin.sock")
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, unreadable or wrong; the message says where."""
+
+
+@dataclass
+class BrokerConfig:
+    listen: str
+    admin_socket: Path
+    pki_dir: Path
+    store_path: Path
+    backend: str = "local"
+    local_datastores: dict[str, Path] = field(default_factory=dict)
+    local_vm_datastore: str | None = None
+    local_vm_datastores: dict[str, str] = field(default_factory=dict)
+    workers: int = 8
+    op_timeout_s: float = 120.0
+    lock_timeout_s: float = 60.0
+    source: Path | None = None
+
+    @classmethod
+    def for_state_dir(cls, state_dir: Path, admin_socket: Path = DEFAULT_ADMIN_SOCKET) -> BrokerConfig:
+        """The one-machine layout ``vdvs up`` and ``vdvs config init`` use."""
+        return cls(
+            listen=f"unix://{state_dir / 'broker.sock'}",
+            admin_socket=admin_socket,
+            pki_dir=state_dir / "pki",
+            store_path=state_dir / "vdvs.db",
+            local_datastores={"local1": state_dir / "datastores" / "local1"},
+            local_vm_datastore="local1",
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> BrokerConfig:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} not found (create one with 'vdvs config init')") from None
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from None
+        try:
+            return cls._from_dict(data, path)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"config file {path}: bad or missing setting {exc}") from None
+
+    @classmethod
+    def _from_dict(cls, data: dict[str, Any], path: Path) -> BrokerConfig:
+        broker, store, backend = data.get("broker", {}), data.get("store", {}), data.get("backend", {})
+        if store.get("kind", "sqlite") != "sqlite":
+            raise ValueError(f"store.kind={store.get('kind')!r} (supported: 'sqlite')")
+        kind = backend.get("kind", "local")
+        if kind != "local":
+            raise ValueError(f"backend.kind={kind!r} (supported: 'local')")
+        local = backend.get("local", {})
+        return cls(
+            listen=str(broker["listen"]),
+            admin_socket=Path(broker.get("admin_socket", DEFAULT_ADMIN_SOCKET)),
+            pki_dir=Path(broker["pki_dir"]),
+            store_path=Path(store["path"]),
+            backend=kind,
+            local_datastores={str(k): Path(v) for k, v in local.get("datastores", {}).items()},
+            local_vm_datastore=local.get("vm_datastore"),
+            local_vm_datastores={str(k): str(v) for k, v in local.get("vm_datastores", {}).items()},
+            workers=int(broker.get("workers", 8)),
+            op_timeout_s=float(broker.get("op_timeout_s", 120.0)),
+            lock_timeout_s=float(broker.get("lock_timeout_s", 60.0)),
+            source=path,
+        )
+
+    def to_toml(self) -> str:
+        local: dict[str, Any] = {"datastores": {k: str(v) for k, v in self.local_datastores.items()}}
+        if self.local_vm_datastore:
+            local["vm_datastore"] = self.local_vm_datastore
+        if self.local_vm_datastores:
+            local["vm_datastores"] = dict(self.local_vm_datastores)
+        return tomli_w.dumps(
+            {
+                "broker": {
+                    "listen": self.listen,
+                    "admin_socket": str(self.admin_socket),
+                    "pki_dir": str(self.pki_dir),
+                    "workers": self.workers,
+                    "op_timeout_s": self.op_timeout_s,
+                    "lock_timeout_s": self.lock_timeout_s,
+                },
+                "store": {"kind": "sqlite", "path": str(self.store_path)},
+                "backend": {"kind": self.backend, "local": local},
+            }
+        )

@@ -1,0 +1,94 @@
+"""The steps every volume call starts with: vmgroup, name, datastore, privilege.
+
+identify VM (done by the servicer) -> vmgroup (``_DEFAULT`` for VMs in none)
+-> parse ``name[@datastore]`` -> resolve the datastore (``_VM_DS`` = the VM's
+own) -> authorize against the first privilege row in vDVS's lookup order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vdvs.broker.backends.base import Backend, DiskRef
+from vdvs.broker.identity import VmIdentity
+from vdvs.broker.inventory import Inventory
+from vdvs.broker.runtime import Workers
+from vdvs.tenancy import authz
+from vdvs.tenancy.errors import Err, VdvsError
+from vdvs.tenancy.membership import effective_vmgroup
+from vdvs.tenancy.model import DatastoreRef, Privilege, VmGroup, VolumeRecord
+from vdvs.tenancy.names import parse_volume_name
+from vdvs.tenancy.resolve import Target, resolve_target
+from vdvs.tenancy.store import SqliteStore
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A volume request after the common steps: who, which vmgroup, which disk."""
+
+    vm: VmIdentity
+    vmgroup: VmGroup
+    name: str
+    target: Target
+
+    @property
+    def datastore(self) -> DatastoreRef:
+        return self.target.datastore
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.name}@{self.datastore.name}"
+
+    @property
+    def disk(self) -> DiskRef:
+        return DiskRef(self.datastore.name, self.vmgroup.id, self.name)
+
+    @property
+    def lock_key(self) -> tuple[str, str, str]:
+        return (self.vmgroup.id, self.datastore.url, self.name)
+
+
+class Pipeline:
+    """Shared services of the volume operations and the common first steps."""
+
+    def __init__(self, store: SqliteStore, backend: Backend, workers: Workers, inventory: Inventory) -> None:
+        self.store = store
+        self.backend = backend
+        self.workers = workers
+        self.inventory = inventory
+
+    async def vmgroup(self, vm: VmIdentity) -> VmGroup:
+        return await self.workers.db(effective_vmgroup, self.store, vm.uuid, vm.name)
+
+    async def resolve(self, vm: VmIdentity, raw_name: str, vmgroup: VmGroup | None = None) -> Resolved:
+        vmgroup = vmgroup or await self.vmgroup(vm)
+        parsed = parse_volume_name(raw_name)
+        vm_info = await self.inventory.vm(vm.uuid, vm.name)
+        for refresh in (False, True):
+            datastores = await self.inventory.refs(refresh)
+            vm_ds = next((d for d in datastores if d.name == vm_info.datastore), None)
+            try:
+                if vm_ds is None:
+                    raise VdvsError(Err.DS_NOT_EXIST, vm_info.datastore)
+                target = resolve_target(parsed, vmgroup, datastores, vm_ds)
+            except VdvsError as exc:
+                if refresh or exc.err not in (Err.DATASTORE_INVALID, Err.DS_NOT_EXIST):
+                    raise
+                continue
+            return Resolved(vm, vmgroup, parsed.name, target)
+        raise AssertionError("unreachable")
+
+    async def authorize(self, req: Resolved, command: authz.Command, size_mb: int = 0) -> Privilege:
+        def lookup() -> Privilege | None:
+            return authz.first_privilege(
+                lambda url: self.store.get_privilege(req.vmgroup.id, url), req.target.privilege_urls
+            )
+
+        return authz.check(command, await self.workers.db(lookup), size_mb)
+
+    async def ready_volume(self, req: Resolved) -> VolumeRecord:
+        """The volume's row if it exists and is usable; VOLUME_NOT_FOUND otherwise."""
+        record = await self.workers.db(self.store.get_volume, req.vmgroup.id, req.datastore.url, req.name)
+        if record is None or record.state != "ready":
+            raise VdvsError(Err.VOLUME_NOT_FOUND, req.name, self.backend.display_path(req.disk))
+        return record

@@ -1,0 +1,152 @@
+"""The broker process: open the store, reconcile, serve VolumeService (mTLS) and AdminService (unix, 0600)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from pathlib import Path
+
+import grpc
+
+from vdvs.broker.admin_service import AdminServicer
+from vdvs.broker.attach_ops import AttachOps
+from vdvs.broker.backends.base import Backend
+from vdvs.broker.backends.local import LocalBackend
+from vdvs.broker.config import BrokerConfig
+from vdvs.broker.guard import OpGuard
+from vdvs.broker.identity import Identifier
+from vdvs.broker.inventory import Inventory
+from vdvs.broker.locks import KeyedLocks
+from vdvs.broker.pipeline import Pipeline
+from vdvs.broker.pki import CertificateAuthority
+from vdvs.broker.reconcile import ReconcileReport, reconcile
+from vdvs.broker.runtime import Workers
+from vdvs.broker.volume_ops import VolumeOps
+from vdvs.broker.volume_service import VolumeServicer
+from vdvs.proto import admin_pb2_grpc, volume_pb2_grpc
+from vdvs.tenancy.store import SqliteStore
+
+log = logging.getLogger("vdvs.broker")
+DRAIN_TIMEOUT_S = 20.0
+
+
+class BrokerStartError(Exception):
+    """The broker cannot start; the message says what to fix."""
+
+
+def make_backend(config: BrokerConfig) -> Backend:
+    if config.backend == "local":
+        return LocalBackend(config.local_datastores, config.local_vm_datastore, config.local_vm_datastores)
+    raise BrokerStartError(f"unknown backend {config.backend!r}")
+
+
+class Broker:
+    """One broker: its store, backend, worker threads and two gRPC servers."""
+
+    def __init__(self, config: BrokerConfig, backend: Backend | None = None) -> None:
+        self.config = config
+        self._backend = backend
+        self.guard = OpGuard()
+        self.report = ReconcileReport()
+        self.volume_address = ""
+        self._servers: list[grpc.aio.Server] = []
+        self._workers: Workers | None = None
+        self._store: SqliteStore | None = None
+
+    async def start(self) -> None:
+        config = self.config
+        ca = CertificateAuthority(config.pki_dir)
+        if not ca.exists():
+            raise BrokerStartError(f"no CA in {config.pki_dir}: run 'vdvs config init' first")
+        if not config.store_path.exists():
+            raise BrokerStartError(f"no config store at {config.store_path}: run 'vdvs config init' first")
+        workers = self._workers = Workers(config.workers, config.op_timeout_s)
+        store = self._store = SqliteStore(config.store_path)
+        await workers.db(store.check_ready)
+        backend = self._backend = self._backend or make_backend(config)
+        self.report = await workers.disk(reconcile, store, backend)
+        inventory = Inventory(backend, workers)
+        pipeline = Pipeline(store, backend, workers, inventory)
+        locks = KeyedLocks(config.lock_timeout_s)
+        servicer = VolumeServicer(
+            Identifier(store, workers),
+            VolumeOps(pipeline, locks),
+            AttachOps(pipeline, locks),
+            self.guard,
+            backend.scope,
+        )
+        volume_server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        volume_pb2_grpc.add_VolumeServiceServicer_to_server(servicer, volume_server)
+        credentials = grpc.ssl_server_credentials(
+            [(ca.server_key_path.read_bytes(), ca.server_cert_path.read_bytes())],
+            root_certificates=ca.ca_pem(),
+            require_client_auth=True,
+        )
+        port = volume_server.add_secure_port(config.listen, credentials)
+        if port == 0:
+            raise BrokerStartError(f"cannot listen on {config.listen}")
+        self.volume_address = config.listen if config.listen.startswith("unix:") else _with_port(config.listen, port)
+        status_lines = [
+            ("Listen", self.volume_address),
+            ("AdminSocket", str(config.admin_socket)),
+            ("Backend", config.backend),
+            ("ConfigFile", str(config.source or "N/A")),
+        ]
+        admin_server = grpc.aio.server()
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(
+            AdminServicer(store, workers, ca, status_lines, self.report), admin_server
+        )
+        _prepare_socket(config.admin_socket)
+        admin_server.add_insecure_port(f"unix://{config.admin_socket}")
+        self._servers = [volume_server, admin_server]
+        await volume_server.start()
+        old_umask = os.umask(0o077)
+        try:
+            await admin_server.start()
+        finally:
+            os.umask(old_umask)
+        os.chmod(config.admin_socket, 0o600)
+        log.info("broker serving volumes on %s, admin on %s", self.volume_address, config.admin_socket)
+
+    async def stop(self) -> None:
+        still_running = await self.guard.drain(DRAIN_TIMEOUT_S)
+        if still_running:
+            log.warning("stopping with %d operation(s) still running", still_running)
+        for server in self._servers:
+            await server.stop(grace=1.0)
+        self._servers = []
+        if self._workers is not None:
+            self._workers.shutdown()
+        if self._store is not None:
+            self._store.close()
+        if self._backend is not None:
+            self._backend.close()
+
+    async def wait(self) -> None:
+        await asyncio.gather(*(s.wait_for_termination() for s in self._servers))
+
+
+def _with_port(listen: str, port: int) -> str:
+    host = listen.rsplit(":", 1)[0]
+    return f"{host}:{port}"
+
+
+def _prepare_socket(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.exists() or path.is_symlink():
+        path.unlink()
+
+
+async def run_broker(config: BrokerConfig) -> None:
+    """Run until SIGTERM/SIGINT, then drain and stop."""
+    broker = Broker(config)
+    await broker.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stopping broker")
+    await broker.stop()

@@ -1,0 +1,48 @@
+"""First-time setup of a broker: the CA, the config store, datastore folders, the config file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from vdvs.broker.config import BrokerConfig
+from vdvs.broker.pki import CertificateAuthority
+from vdvs.tenancy.store import SqliteStore
+
+
+class AlreadyInitialized(Exception):
+    pass
+
+
+def is_initialized(config: BrokerConfig) -> bool:
+    return CertificateAuthority(config.pki_dir).exists() and config.store_path.exists()
+
+
+def init_config(config: BrokerConfig, config_path: Path | None, server_names: list[str] | None = None) -> list[str]:
+    """Create what is missing; refuse if both CA and store already exist. Returns what was done."""
+    if is_initialized(config):
+        raise AlreadyInitialized(
+            f"Config DB is already initialized at {config.store_path}. Use 'vdvs config rm --local --confirm' to reset."
+        )
+    done = []
+    for name, path in config.local_datastores.items():
+        if not path.exists():
+            path.mkdir(parents=True, mode=0o755)
+            done.append(f"Created datastore {name} at {path}")
+    ca = CertificateAuthority(config.pki_dir)
+    if not ca.exists():
+        ca.create(server_names)
+        done.append(f"Created CA and broker certificate in {config.pki_dir}")
+    config.store_path.parent.mkdir(parents=True, exist_ok=True)
+    store = SqliteStore(config.store_path)
+    try:
+        if store.initialize():
+            done.append(f"Creating new DB at {config.store_path}")
+    finally:
+        store.close()
+    os.chmod(config.store_path, 0o600)
+    if config_path is not None and not config_path.exists():
+        config_path.parent.mkdir(parents=True, exist_ok=True)
+        config_path.write_text(config.to_toml(), encoding="utf-8")
+        done.append(f"Wrote broker config {config_path}")
+    return done

@@ -1,0 +1,107 @@
+"""VolumeService servicer: identify the caller, run the operation, shape the reply. Nothing else."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import grpc
+from google.protobuf import struct_pb2
+
+from vdvs.broker.attach_ops import AttachOps
+from vdvs.broker.grpc_errors import rpc
+from vdvs.broker.guard import OpGuard
+from vdvs.broker.identity import Identifier, VmIdentity
+from vdvs.broker.volume_ops import VolumeOps, VolumeView
+from vdvs.proto import volume_pb2, volume_pb2_grpc
+from vdvs.tenancy.options import ACCESS, ATTACH_AS, FSTYPE
+from vdvs.tenancy.status import volume_status
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def volume_message(view: VolumeView) -> volume_pb2.Volume:
+    record = view.record
+    status = struct_pb2.Struct()
+    status.update(volume_status(record, view.datastore, view.stat.size_bytes, view.stat.allocated_bytes))
+    return volume_pb2.Volume(
+        name=record.name,
+        datastore=view.datastore,
+        full_name=view.full_name,
+        status=status,
+        fstype=record.options.get(FSTYPE, ""),
+        access=record.options.get(ACCESS, "read-write"),
+        attach_as=record.options.get(ATTACH_AS, "independent_persistent"),
+        attached_to_vm=(record.attached_vm_name or "") if record.attached_vm else "",
+        capacity_mb=record.size_mb,
+        created_at=_rfc3339(record.created),
+    )
+
+
+def _rfc3339(asctime: str) -> str:
+    """vDVS keeps ``created`` in asctime form (UTC); Docker wants RFC 3339."""
+    try:
+        return dt.datetime.strptime(asctime, "%a %b %d %H:%M:%S %Y").replace(tzinfo=dt.UTC).isoformat()
+    except ValueError:
+        return ""
+
+
+def device_message(hint: dict[str, Any]) -> volume_pb2.DeviceHint:
+    fields = {f.name for f in volume_pb2.DeviceHint.DESCRIPTOR.fields}
+    return volume_pb2.DeviceHint(**{k: v for k, v in hint.items() if k in fields})
+
+
+class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
+    def __init__(
+        self, identifier: Identifier, volumes: VolumeOps, attach: AttachOps, guard: OpGuard, scope: str
+    ) -> None:
+        self._identifier = identifier
+        self._volumes = volumes
+        self._attach = attach
+        self._guard = guard
+        self._scope = scope
+
+    async def _caller(self, context: Context) -> VmIdentity:
+        return await self._identifier.identify(context.auth_context())
+
+    @rpc
+    async def Create(self, request: volume_pb2.CreateRequest, context: Context) -> volume_pb2.Volume:
+        vm = await self._caller(context)
+        filesystems = list(request.host_filesystems) or None
+        view = await self._guard.run(self._volumes.create(vm, request.name, dict(request.options), filesystems))
+        return volume_message(view)
+
+    @rpc
+    async def Remove(self, request: volume_pb2.VolumeRef, context: Context) -> volume_pb2.RemoveResponse:
+        vm = await self._caller(context)
+        await self._guard.run(self._volumes.remove(vm, request.name))
+        return volume_pb2.RemoveResponse()
+
+    @rpc
+    async def Get(self, request: volume_pb2.VolumeRef, context: Context) -> volume_pb2.Volume:
+        vm = await self._caller(context)
+        return volume_message(await self._volumes.get(vm, request.name))
+
+    @rpc
+    async def List(self, request: volume_pb2.ListRequest, context: Context) -> volume_pb2.ListResponse:
+        vm = await self._caller(context)
+        return volume_pb2.ListResponse(names=await self._volumes.list_names(vm))
+
+    @rpc
+    async def Attach(self, request: volume_pb2.VolumeRef, context: Context) -> volume_pb2.AttachResponse:
+        vm = await self._caller(context)
+        view, hint = await self._guard.run(self._attach.attach(vm, request.name))
+        return volume_pb2.AttachResponse(volume=volume_message(view), device=device_message(hint))
+
+    @rpc
+    async def Detach(self, request: volume_pb2.VolumeRef, context: Context) -> volume_pb2.DetachResponse:
+        vm = await self._caller(context)
+        await self._guard.run(self._attach.detach(vm, request.name))
+        return volume_pb2.DetachResponse()
+
+    @rpc
+    async def Capabilities(
+        self, request: volume_pb2.CapabilitiesRequest, context: Context
+    ) -> volume_pb2.CapabilitiesResponse:
+        await self._caller(context)
+        return volume_pb2.CapabilitiesResponse(scope=self._scope)

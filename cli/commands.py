@@ -1,0 +1,144 @@
+"""Admin commands: config, vm (enrollment), status."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from vdvs.broker.config import BrokerConfig, ConfigError
+from vdvs.broker.setup import AlreadyInitialized, init_config, is_initialized
+from vdvs.cli.admin_client import DEFAULT_ADMIN_SOCKET, AdminClient, AdminError
+from vdvs.cli.output import emit, key_values
+from vdvs.cli.run import enroll
+from vdvs.proto import admin_pb2
+
+CONFIG_FILE = Path("/etc/vdvs/broker.toml")
+admin_socket_option = click.option(
+    "--admin-socket",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_ADMIN_SOCKET,
+    show_default=True,
+    envvar="VDVS_ADMIN_SOCKET",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+
+
+def fail(exc: AdminError | Exception, as_json: bool = False) -> NoReturn:
+    """vDVS convention: ``ERROR:<message>``; exit 2 for a refusal, 1 when the broker is unreachable."""
+    code = getattr(exc, "code", 0)
+    message = getattr(exc, "message", None) or str(exc)
+    if as_json:
+        emit({"error": {"code": code, "message": message}}, True, "")
+    else:
+        click.echo(f"ERROR:{message}", err=True)
+    sys.exit(2 if code else 1)
+
+
+def _load_config(config_path: Path, state_dir: Path | None) -> BrokerConfig:
+    if config_path.exists():
+        return BrokerConfig.load(config_path)
+    return BrokerConfig.for_state_dir(state_dir or Path("/var/lib/vdvs"))
+
+
+@click.group()
+def config() -> None:
+    """Create and inspect the broker's configuration (CA, config store)."""
+
+
+@config.command("init")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=CONFIG_FILE, show_default=True)
+@click.option("--state-dir", type=click.Path(path_type=Path), default=Path("/var/lib/vdvs"), show_default=True)
+@click.option("--local", is_flag=True, help="single-node store (the default; kept for vDVS compatibility)")
+@click.option("--server-name", multiple=True, help="extra DNS name for the broker's certificate")
+def config_init(config_path: Path, state_dir: Path, local: bool, server_name: tuple[str, ...]) -> None:
+    """Create the CA, the broker certificate and the config store (with _DEFAULT)."""
+    try:
+        settings = _load_config(config_path, state_dir.resolve())
+        for line in init_config(settings, config_path, list(server_name)):
+            click.echo(line)
+    except (AlreadyInitialized, ConfigError, OSError) as exc:
+        fail(exc)
+
+
+@config.command("status")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=CONFIG_FILE, show_default=True)
+@click.option("--state-dir", type=click.Path(path_type=Path), default=Path("/var/lib/vdvs"), show_default=True)
+@json_option
+def config_status(config_path: Path, state_dir: Path, as_json: bool) -> None:
+    """Show where the config store is and whether it is initialized."""
+    try:
+        settings = _load_config(config_path, state_dir.resolve())
+    except ConfigError as exc:
+        fail(exc, as_json)
+    if is_initialized(settings):
+        items = [("DB_Mode", "SingleNode (local DB exists)"), ("DB_LocalPath", str(settings.store_path))]
+    else:
+        items = [("DB_Mode", "NotConfigured (no local DB)"), ("DB_LocalPath", "N/A")]
+    items.append(("DB_SharedLocation", "N/A"))
+    emit(dict(items), as_json, key_values(items))
+
+
+@click.group()
+def vm() -> None:
+    """Enroll Docker VMs with the broker (issue their client certificates) and revoke them."""
+
+
+@vm.command("enroll")
+@click.argument("name")
+@click.option("--uuid", "bios_uuid", required=True, help="the VM's BIOS UUID")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="directory for ca.pem, vm.pem, vm.key")
+@click.option("--days", type=int, default=0, help="certificate lifetime (default 365)")
+@admin_socket_option
+@json_option
+def vm_enroll(name: str, bios_uuid: str, out: Path, days: int, admin_socket: Path, as_json: bool) -> None:
+    """Issue VM NAME a client certificate and write its bundle to --out."""
+    try:
+        reply = enroll(admin_socket, name, bios_uuid, out, days)
+    except (AdminError, OSError) as exc:
+        fail(exc, as_json)
+    data = {
+        "vm": name,
+        "uuid": bios_uuid,
+        "serial": reply.serial,
+        "not_after": reply.not_after,
+        "bundle": str(out),
+    }
+    emit(
+        data,
+        as_json,
+        f"Enrolled VM {name} ({bios_uuid}): certificate {reply.serial} valid until {reply.not_after}, bundle in {out}",
+    )
+
+
+@vm.command("revoke")
+@click.option("--uuid", "bios_uuid", default="", help="revoke every certificate of this VM")
+@click.option("--serial", default="", help="revoke one certificate")
+@admin_socket_option
+@json_option
+def vm_revoke(bios_uuid: str, serial: str, admin_socket: Path, as_json: bool) -> None:
+    """Revoke VM certificates; the broker refuses them from the next call on."""
+    try:
+        with AdminClient(admin_socket) as client:
+            reply = client.call("RevokeVm", admin_pb2.RevokeVmRequest(bios_uuid=bios_uuid, serial=serial))
+    except AdminError as exc:
+        fail(exc, as_json)
+    serials = list(reply.serials)
+    emit({"revoked": serials}, as_json, f"Revoked {len(serials)} certificate(s): {', '.join(serials) or '-'}")
+
+
+@click.command()
+@admin_socket_option
+@json_option
+def status(admin_socket: Path, as_json: bool) -> None:
+    """Show the broker's status (vDVS `status` keys)."""
+    items: list[tuple[str, str]]
+    try:
+        with AdminClient(admin_socket) as client:
+            reply: Any = client.call("Status", admin_pb2.StatusRequest())
+        items = [(kv.key, kv.value) for kv in reply.items]
+    except AdminError as exc:
+        items = [("=== Service", ""), ("Status", "Stopped"), ("Reason", exc.message)]
+    emit({k: v for k, v in items if not k.startswith("===")}, as_json, key_values(items))

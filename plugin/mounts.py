@@ -1,0 +1,83 @@
+"""Mount bookkeeping: which Docker mount IDs hold each volume, persisted across plugin restarts.
+
+Docker sends a random 64-hex ``ID`` with every Mount and the same one with its
+Unmount; a volume stays mounted while any ID holds it. The table is written
+atomically (temp file, fsync, rename) before Docker gets an answer, so a killed
+plugin comes back with exact counts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class MountEntry:
+    """One mounted volume: its canonical ``name@datastore``, where, from which device, by whom."""
+
+    name: str
+    mountpoint: str
+    device: str
+    fstype: str
+    ids: list[str] = field(default_factory=list)
+    adopted: bool = False  # found mounted at start with no record of who holds it
+
+
+class MountTable:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.entries: dict[str, MountEntry] = {}
+
+    def load(self) -> None:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"mount state {self.path} is unreadable ({exc}); move it aside to start") from None
+        for name, raw in data.get("volumes", {}).items():
+            self.entries[name] = MountEntry(
+                name=name,
+                mountpoint=raw["mountpoint"],
+                device=raw.get("device", ""),
+                fstype=raw.get("fstype", ""),
+                ids=list(raw.get("ids", [])),
+                adopted=bool(raw.get("adopted", False)),
+            )
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "volumes": {
+                name: {
+                    "mountpoint": e.mountpoint,
+                    "device": e.device,
+                    "fstype": e.fstype,
+                    "ids": list(e.ids),
+                    "adopted": e.adopted,
+                }
+                for name, e in sorted(self.entries.items())
+            },
+        }
+
+    def save(self, snapshot: dict[str, Any]) -> None:
+        """Write a snapshot (blocking: fsyncs; call from a worker thread)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(snapshot, fh, indent=1, sort_keys=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+        fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def by_id(self, mount_id: str) -> MountEntry | None:
+        return next((e for e in self.entries.values() if mount_id in e.ids), None)

@@ -1,0 +1,205 @@
+"""The one error table: vDVS-compatible numeric codes, names and message texts.
+
+Codes 1-507 and their templates are vDVS's own (esx_service/utils/error_code.py).
+vDVS returned volume-operation failures as bare strings; those keep their exact
+vDVS texts here and get codes from 600 up so clients can tell them apart.
+Each entry also says what kind of failure it is, which the broker maps to a
+gRPC status code (tenancy itself knows nothing of gRPC).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Kind(enum.Enum):
+    """Failure category; the broker maps it to a gRPC status code."""
+
+    INVALID = "invalid"  # the request itself is wrong
+    NOT_FOUND = "not_found"
+    EXISTS = "exists"
+    DENIED = "denied"  # privileges
+    QUOTA = "quota"  # a limit would be exceeded
+    CONFLICT = "conflict"  # state forbids it now (in use, attached elsewhere)
+    UNAVAILABLE = "unavailable"  # try again later
+    UNAUTHENTICATED = "unauthenticated"
+    INTERNAL = "internal"
+
+
+@dataclass(frozen=True)
+class ErrorSpec:
+    code: int
+    template: str
+    kind: Kind
+
+
+class Err(enum.Enum):
+    """Every error vdvs reports. ``Err.X.value`` is its ErrorSpec."""
+
+    # --- vDVS error_code.py, verbatim ---
+    VM_NOT_BELONG_TO_TENANT = ErrorSpec(1, "VM {0} does not belong to any vmgroup", Kind.DENIED)
+    TENANT_NOT_EXIST = ErrorSpec(2, "Vmgroup {0} does not exist", Kind.NOT_FOUND)
+    TENANT_ALREADY_EXIST = ErrorSpec(3, "Vmgroup {0} already exists", Kind.EXISTS)
+    TENANT_NAME_NOT_FOUND = ErrorSpec(4, "Cannot find vmgroup name for vmgroup with {0}", Kind.NOT_FOUND)
+    TENANT_CREATE_FAILED = ErrorSpec(5, "Vmgroup {0} create failed with err: {1}", Kind.INTERNAL)
+    TENANT_SET_ACCESS_PRIVILEGES_FAILED = ErrorSpec(
+        6, "Vmgroup {0} set access privileges on datastore {1} failed with err: {2}", Kind.INTERNAL
+    )
+    TENANT_GET_FAILED = ErrorSpec(7, "Get vmgroup {0} failed", Kind.INTERNAL)
+    TENANT_NAME_INVALID = ErrorSpec(8, "Vmgroup name {0} is invalid, only {1} is allowed", Kind.INVALID)
+    TENANT_NOT_EMPTY = ErrorSpec(
+        9,
+        "Cannot delete non-empty vmgroup {0}. Remove VMs from the vmgroup before deleting it.",
+        Kind.CONFLICT,
+    )
+    VM_NOT_FOUND = ErrorSpec(101, "Cannot find vm {0}", Kind.NOT_FOUND)
+    REPLACE_VM_EMPTY = ErrorSpec(102, "Replace VM cannot be empty", Kind.INVALID)
+    VM_ALREADY_IN_TENANT = ErrorSpec(
+        103, "VM '{0}' has already been associated with tenant '{1}', cannot add it again", Kind.EXISTS
+    )
+    VM_NOT_IN_TENANT = ErrorSpec(
+        104, "VM '{0}' has not been associated with tenant '{1}', cannot remove it", Kind.NOT_FOUND
+    )
+    VM_IN_ANOTHER_TENANT = ErrorSpec(
+        105, "VM '{0}' has already been associated with tenant '{1}', can't add it", Kind.CONFLICT
+    )
+    VM_LIST_EMPTY = ErrorSpec(106, "VM list cannot be empty", Kind.INVALID)
+    VM_DUPLICATE = ErrorSpec(107, "VMs {0} contain duplicates, they should be unique", Kind.INVALID)
+    VM_WITH_MOUNTED_VOLUMES = ErrorSpec(108, "VM '{0}' has volumes mounted.", Kind.CONFLICT)
+    PRIVILEGE_NOT_FOUND = ErrorSpec(201, "No access privilege exists for ({0}, {1})", Kind.NOT_FOUND)
+    PRIVILEGE_ALREADY_EXIST = ErrorSpec(202, "Access privilege for ({0}, {1}) already exists", Kind.EXISTS)
+    PRIVILEGE_INVALID_VOLUME_SIZE = ErrorSpec(203, "Volume max size {0}MB exceeds the total size {1}MB", Kind.INVALID)
+    PRIVILEGE_INVALID_ALLOW_CREATE_VALUE = ErrorSpec(204, "Invalid value {0} for allow-create option", Kind.INVALID)
+    PRIVILEGE_REMOVE_NOT_ALLOWED = ErrorSpec(
+        205, "Removing of access privilege to 'default_datastore' is not supported", Kind.CONFLICT
+    )
+    PRIVILEGE_NO_PRIVILEGE = ErrorSpec(206, "No access privilege exists", Kind.DENIED)
+    PRIVILEGE_NO_MOUNT_PRIVILEGE = ErrorSpec(207, "No mount privilege", Kind.DENIED)
+    PRIVILEGE_NO_CREATE_PRIVILEGE = ErrorSpec(208, "No create privilege", Kind.DENIED)
+    PRIVILEGE_NO_DELETE_PRIVILEGE = ErrorSpec(209, "No delete privilege", Kind.DENIED)
+    PRIVILEGE_MAX_VOL_EXCEED = ErrorSpec(210, "Volume size exceeds the max volume size limit", Kind.QUOTA)
+    PRIVILEGE_USAGE_QUOTA_EXCEED = ErrorSpec(211, "The total volume size exceeds the usage quota", Kind.QUOTA)
+    PRIVILEGE_SET_TOTAL_VOLUME_SIZE_LIMIT_NOT_ALLOWED = ErrorSpec(
+        212, "Cannot set volume-totalsize for {0}", Kind.INVALID
+    )
+    DS_DEFAULT_NOT_SET = ErrorSpec(301, "Default datastore is not set for vmgroup {0}", Kind.INVALID)
+    DS_NOT_EXIST = ErrorSpec(302, "Datastore {0} does not exist", Kind.NOT_FOUND)
+    DS_DEFAULT_NAME_INVALID = ErrorSpec(303, "Default datastore name {0} is invalid", Kind.INVALID)
+    DS_DEFAULT_SET_FAILED = ErrorSpec(304, "Set default datastore for vmgroup {0} failed ({1})", Kind.INTERNAL)
+    DS_DEFAULT_CANNOT_USE_ALL_DS = ErrorSpec(
+        305,
+        "Cannot use _ALL_DS as default datastore. Please use specific datastore name or _VM_DS special datastore",
+        Kind.INVALID,
+    )
+    VMODL_TENANT_NAME_EMPTY = ErrorSpec(401, "Vmgroup name is empty", Kind.INVALID)
+    VMODL_TENANT_NAME_TOO_LONG = ErrorSpec(402, "Vmgroup name exceeds 64 characters: {0}", Kind.INVALID)
+    VMODL_TENANT_DESC_TOO_LONG = ErrorSpec(403, "Vmgroup description exceeds 256 characters: {0}", Kind.INVALID)
+    INTERNAL_ERROR = ErrorSpec(501, "Internal Error({0})", Kind.INTERNAL)
+    INVALID_ARGUMENT = ErrorSpec(502, "Invalid Argument({0})", Kind.INVALID)
+    VOLUME_NAME_INVALID = ErrorSpec(503, "Volume name {0} is invalid, only {1} is allowed", Kind.INVALID)
+    FEATURE_NOT_SUPPORTED = ErrorSpec(504, "This feature is not supported for vmgroup {0}.", Kind.INVALID)
+    INIT_NEEDED = ErrorSpec(
+        505, "Configuration not found. Please init configuration with 'vdvs config init'.", Kind.UNAVAILABLE
+    )
+    SQLITE3_ERROR = ErrorSpec(506, "Sqlite3 error - see log for more info", Kind.INTERNAL)
+    OPT_VOLUME_SIZE_INVALID = ErrorSpec(507, "Invalid volume size specified.", Kind.INVALID)
+
+    # --- volume names (vDVS parse_vol_name texts) ---
+    VOLUME_NAME_SNAPSHOT_SUFFIX = ErrorSpec(
+        601, "Volume names ending with '-NNNNNN' (where N is a digit) are not supported", Kind.INVALID
+    )
+    VOLUME_NAME_TOO_LONG = ErrorSpec(602, "Volume name is too long (max len is {0})", Kind.INVALID)
+    VOLUME_NAME_ILLEGAL_CHARS = ErrorSpec(603, "Volume name contains illegal characters: {0}", Kind.INVALID)
+    DATASTORE_NAME_TOO_LONG = ErrorSpec(604, "Datastore name is too long (max len is {0})", Kind.INVALID)
+    DATASTORE_AMBIGUOUS = ErrorSpec(
+        605, "Found multiple datastores with same name (ignoring case difference): {0}", Kind.INVALID
+    )
+    DATASTORE_INVALID = ErrorSpec(
+        606, "Invalid datastore '{0}'.\nKnown datastores: {1}.\nDefault datastore: {2}", Kind.NOT_FOUND
+    )
+    VOLUME_NAME_EMPTY = ErrorSpec(607, "No volume with name as empty string exists", Kind.INVALID)
+
+    # --- create options (vDVS validate_opts texts) ---
+    INVALID_EDIT_OPTIONS = ErrorSpec(609, "Invalid options: {0} \nOptions that can be edited: {1}", Kind.INVALID)
+    INVALID_OPTIONS = ErrorSpec(610, "Invalid options: {0} \nValid options and defaults: {1}", Kind.INVALID)
+    INVALID_SIZE = ErrorSpec(
+        611,
+        "Invalid format for size. \nValid sizes must be of form X[mMgGtT]b where X is an integer. Default = 100mb",
+        Kind.INVALID,
+    )
+    CLONE_WITH_SIZE = ErrorSpec(612, "Cannot define the size for a clone", Kind.INVALID)
+    CLONE_WITH_FSTYPE = ErrorSpec(613, "Cannot define the filesystem type for a clone", Kind.INVALID)
+    INVALID_DISKFORMAT = ErrorSpec(
+        614, "Disk Allocation Format '{0}' is not supported. Valid options are: {1}.", Kind.INVALID
+    )
+    INVALID_ATTACH_AS = ErrorSpec(615, "Attach type '{0}' is not supported. Valid options are: {1}", Kind.INVALID)
+    INVALID_ACCESS = ErrorSpec(616, "Access type '{0}' is not supported. Valid options are: {1}", Kind.INVALID)
+    FSTYPE_NOT_FOUND = ErrorSpec(617, "Not found mkfs for {0}\nSupported filesystems found: {1}", Kind.INVALID)
+    VSAN_POLICY_ON_NON_VSAN = ErrorSpec(618, "Cannot use a VSAN policy on a non-VSAN datastore", Kind.INVALID)
+    VOLUME_SIZE_TOO_LARGE = ErrorSpec(619, "Invalid volume size {0}: the largest virtual disk is {1}", Kind.INVALID)
+
+    # --- volume operations (vDVS vmdk_ops texts) ---
+    VOLUME_NOT_FOUND = ErrorSpec(620, "Volume {0} not found (file: {1})", Kind.NOT_FOUND)
+    VOLUME_EXISTS = ErrorSpec(621, "File {0} already exists", Kind.EXISTS)
+    VOLUME_IN_USE = ErrorSpec(622, "Failed to remove volume {0}, in use by VM = {1}.", Kind.CONFLICT)
+    VOLUME_ATTACHED_ELSEWHERE = ErrorSpec(
+        623, "Failed to attach volume {0}: disk {1} already attached to VM={2}", Kind.CONFLICT
+    )
+    CLONE_SOURCE_NOT_FOUND = ErrorSpec(624, "Could not find volume for cloning {0}", Kind.NOT_FOUND)
+    CLONE_SOURCE_DENIED = ErrorSpec(625, "Failed to authorize VM: {0}, datastore: {1}", Kind.DENIED)
+    VOLUME_BUSY = ErrorSpec(626, "Volume {0} is busy with another operation, try again", Kind.UNAVAILABLE)
+    CREATE_FAILED = ErrorSpec(627, "Failed to create volume: {0}", Kind.INTERNAL)
+    REMOVE_FAILED = ErrorSpec(628, "Failed to remove volume: {0}", Kind.INTERNAL)
+    ATTACH_FAILED = ErrorSpec(629, "Failed to attach volume {0}: {1}", Kind.INTERNAL)
+    DETACH_FAILED = ErrorSpec(630, "Failed to detach {0}: {1}", Kind.INTERNAL)
+    CLONE_FAILED = ErrorSpec(631, "Failed to clone volume: {0}", Kind.INTERNAL)
+    NO_DISK_SLOT = ErrorSpec(
+        632,
+        "Failed to place new disk - The maximum number of supported volumes has been reached.",
+        Kind.QUOTA,
+    )
+    VM_LOOKUP_FAILED = ErrorSpec(633, "Failed to find VM object for {0} (bios {1})", Kind.NOT_FOUND)
+
+    # --- identity ---
+    CERT_UNKNOWN = ErrorSpec(640, "Client certificate {0} was not issued by this broker", Kind.UNAUTHENTICATED)
+    CERT_REVOKED = ErrorSpec(641, "Certificate {0} of VM {1} has been revoked", Kind.UNAUTHENTICATED)
+    CERT_NO_IDENTITY = ErrorSpec(642, "Client certificate carries no VM identity", Kind.UNAUTHENTICATED)
+    VM_ALREADY_ENROLLED = ErrorSpec(643, "VM {0} is already enrolled under the name {1}", Kind.EXISTS)
+    INVALID_VM_UUID = ErrorSpec(644, "Invalid BIOS UUID '{0}'", Kind.INVALID)
+
+    # --- service ---
+    SERVICE_STOPPING = ErrorSpec(650, "Service is being stopped: operation declined!", Kind.UNAVAILABLE)
+    BACKEND_UNAVAILABLE = ErrorSpec(651, "Service is presently unavailable: {0}", Kind.UNAVAILABLE)
+
+    @property
+    def code(self) -> int:
+        return self.value.code
+
+    @property
+    def kind(self) -> Kind:
+        return self.value.kind
+
+
+_BY_CODE = {e.code: e for e in Err}
+
+
+def by_code(code: int) -> Err | None:
+    return _BY_CODE.get(code)
+
+
+class VdvsError(Exception):
+    """A failure with a vDVS-compatible code and its readable message."""
+
+    def __init__(self, err: Err, *params: object) -> None:
+        self.err = err
+        self.message = err.value.template.format(*params)
+        super().__init__(self.message)
+
+    @property
+    def code(self) -> int:
+        return self.err.code
+
+    @property
+    def kind(self) -> Kind:
+        return self.err.kind

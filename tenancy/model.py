@@ -1,0 +1,103 @@
+"""The vmgroup model: plain immutable records and the fixed names of vDVS."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_VMGROUP = "_DEFAULT"
+DEFAULT_VMGROUP_ID = "11111111-1111-1111-1111-111111111111"
+DEFAULT_VMGROUP_DESCRIPTION = "This is a default vmgroup"
+ORPHAN_VMGROUP = "_ORPHAN"
+
+VM_DS = "_VM_DS"  # the datastore holding the calling VM's own config file
+VM_DS_URL = "_VM_DS://"
+ALL_DS = "_ALL_DS"  # any datastore without a row of its own
+ALL_DS_URL = "_ALL_DS://"
+SPECIAL_DATASTORES = {VM_DS: VM_DS_URL, ALL_DS: ALL_DS_URL}
+
+DOCKVOLS = "dockvols"  # folder holding the volumes on every datastore
+
+
+class VolumeState(enum.StrEnum):
+    CREATING = "creating"  # reserved, backend create under way
+    READY = "ready"
+    DELETING = "deleting"  # backend delete under way
+
+
+class AttachState(enum.StrEnum):
+    ATTACHING = "attaching"
+    ATTACHED = "attached"
+    DETACHING = "detaching"
+
+
+@dataclass(frozen=True)
+class DatastoreRef:
+    """A datastore as the rules see it: its name and its stable URL."""
+
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class VmGroup:
+    id: str
+    name: str
+    description: str
+    default_datastore_url: str
+
+    @property
+    def is_default(self) -> bool:
+        return self.id == DEFAULT_VMGROUP_ID
+
+
+@dataclass(frozen=True)
+class Privilege:
+    """A vmgroup's rights on one datastore (or on _VM_DS / _ALL_DS).
+
+    A row's existence grants mount (attach/detach/get); ``allow_create`` adds
+    create and delete. Sizes are MB, 0 meaning unlimited ("Unset").
+    """
+
+    vmgroup_id: str
+    datastore_url: str
+    allow_create: bool
+    max_volume_size_mb: int = 0
+    usage_quota_mb: int = 0
+
+
+@dataclass(frozen=True)
+class VolumeRecord:
+    id: int
+    vmgroup_id: str
+    datastore_url: str
+    name: str
+    size_mb: int
+    state: VolumeState
+    options: dict[str, str] = field(default_factory=dict)
+    created: str = ""  # vDVS format: time.asctime(time.gmtime())
+    created_by: str = ""  # creator VM name
+    created_by_uuid: str = ""
+    attached_vm: str | None = None  # BIOS uuid of the holder
+    attached_vm_name: str | None = None
+    attach_state: AttachState | None = None
+    device: dict[str, Any] | None = None  # device hint of the current attachment
+
+
+@dataclass(frozen=True)
+class CertRecord:
+    serial: str  # hex
+    vm_uuid: str
+    vm_name: str
+    not_after: str  # ISO 8601 UTC
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class VmRecord:
+    """A VM enrolled with the broker (has had a certificate), and its membership."""
+
+    uuid: str
+    name: str
+    vmgroup_id: str | None  # None: in no vmgroup (acts as _DEFAULT)
