@@ -1,0 +1,72 @@
+"""Shared fixtures: a real broker (gRPC + mTLS, local backend, SQLite) per test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.broker_env import BrokerEnv, start_broker_env
+from tests.support.docker_env import DockerEngine, DockerUnavailable, VdvsUp
+from tests.support.system import cleanup_host
+
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A temp dir with a short path: unix socket paths are limited to 107 bytes."""
+    with tempfile.TemporaryDirectory(prefix="vdvs-") as tmp:
+        root = Path(tmp)
+        try:
+            yield root
+        finally:
+            if os.geteuid() == 0:
+                cleanup_host(root)
+
+
+@pytest.fixture
+async def broker_env(short_tmp: Path) -> AsyncIterator[BrokerEnv]:
+    env = await start_broker_env(short_tmp)
+    try:
+        yield env
+    finally:
+        await env.close()
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[DockerEngine]:
+    """One real dockerd for the whole session (root only)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: starts dockerd, attaches loop devices, mounts filesystems")
+    root = Path(tempfile.mkdtemp(prefix="vdvs-dk-"))
+    engine = DockerEngine(root)
+    try:
+        engine.start()
+    except DockerUnavailable as exc:
+        engine.stop()
+        pytest.fail(str(exc))
+    try:
+        yield engine
+    finally:
+        engine.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def vdvs_up(docker_engine: DockerEngine, short_tmp: Path) -> Iterator[VdvsUp]:
+    """`vdvs up` running as a user starts it; stopped (and checked for leftovers) after the test."""
+    vdvs = shutil.which("vdvs", path=os.path.dirname(sys.executable)) or shutil.which("vdvs")
+    assert vdvs, "the vdvs command is not installed in this environment"
+    up = VdvsUp(short_tmp, vdvs)
+    up.start()
+    try:
+        yield up
+    finally:
+        docker_engine.run("rm", "-f", *docker_engine.run("ps", "-aq").out.split(), timeout=60)
+        up.stop()

@@ -1,0 +1,44 @@
+"""What the host shows: loop devices and mounts, to prove nothing was left behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: loop devices, mkfs and mount")
+
+
+def loop_backing_files() -> dict[str, str]:
+    found = {}
+    for entry in Path("/sys/block").glob("loop*"):
+        try:
+            found[f"/dev/{entry.name}"] = (entry / "loop" / "backing_file").read_text().strip()
+        except OSError:
+            continue
+    return found
+
+
+def loops_under(root: Path) -> list[str]:
+    prefix = str(root.resolve())
+    return sorted(dev for dev, backing in loop_backing_files().items() if backing.startswith(prefix))
+
+
+def mounts_under(root: Path) -> list[str]:
+    prefix = str(root)
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4].replace("\\040", " ")
+        if point.startswith(prefix):
+            points.append(point)
+    return points
+
+
+def cleanup_host(root: Path) -> None:
+    """Best-effort teardown: unmount and detach whatever a failed test left under ``root``."""
+    for point in sorted(mounts_under(root), reverse=True):
+        subprocess.run(["umount", "-l", point], check=False, timeout=30)
+    for dev in loops_under(root):
+        subprocess.run(["losetup", "-d", dev], check=False, timeout=30)
