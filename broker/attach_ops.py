@@ -118,6 +118,7 @@ class AttachOps:
             raise VdvsError(Err.DETACH_FAILED, req.full_name, str(exc)) from None
         record = await self.p.workers.db(self.p.store.clear_attach, record.id, vm.uuid)
         await self._write_sidecar(req, record)
+        await self._measure(req, record)
         log.info("detached %s from VM %s", req.full_name, vm.name)
 
     async def _force_detach(self, vm: VmIdentity, raw_name: str) -> None:
@@ -139,6 +140,15 @@ class AttachOps:
                 async with self.locks.hold(req.lock_key, req.full_name):
                     await self._detach_record(req, record, vm)
                 return
+
+    async def _measure(self, req: Resolved, record: VolumeRecord) -> None:
+        """Record the space in use now that the guest is done writing (admin `volume ls` Used)."""
+        try:
+            stat = await self.p.workers.disk(self.p.backend.stat_disk, req.disk)
+        except (BackendError, VdvsError) as exc:
+            log.warning("could not measure %s: %s", req.full_name, exc)
+            return
+        await self.p.workers.db(self.p.store.set_allocated, record.id, stat.allocated_bytes)
 
     async def _write_sidecar(self, req: Resolved, record: VolumeRecord) -> None:
         """Keep the datastore's own description current; informative only, so never fatal."""

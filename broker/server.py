@@ -10,6 +10,7 @@ from pathlib import Path
 
 import grpc
 
+from vdvs.broker.admin_context import AdminContext
 from vdvs.broker.admin_service import AdminServicer
 from vdvs.broker.attach_ops import AttachOps
 from vdvs.broker.backends.base import Backend
@@ -70,9 +71,10 @@ class Broker:
         inventory = Inventory(backend, workers)
         pipeline = Pipeline(store, backend, workers, inventory)
         locks = KeyedLocks(config.lock_timeout_s)
+        volume_ops = VolumeOps(pipeline, locks)
         servicer = VolumeServicer(
             Identifier(store, workers),
-            VolumeOps(pipeline, locks),
+            volume_ops,
             AttachOps(pipeline, locks),
             self.guard,
             backend.scope,
@@ -95,9 +97,8 @@ class Broker:
             ("ConfigFile", str(config.source or "N/A")),
         ]
         admin_server = grpc.aio.server()
-        admin_pb2_grpc.add_AdminServiceServicer_to_server(
-            AdminServicer(store, workers, ca, status_lines, self.report), admin_server
-        )
+        admin_context = AdminContext(store, workers, ca, inventory, backend, volume_ops, self.report, status_lines)
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(admin_context), admin_server)
         _prepare_socket(config.admin_socket)
         admin_server.add_insecure_port(f"unix://{config.admin_socket}")
         self._servers = [volume_server, admin_server]

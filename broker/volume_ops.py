@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vdvs.broker.backends.base import BackendError, DiskExistsError, DiskNotFoundError, DiskStat
+from vdvs.broker.backends.base import BackendError, DiskExistsError, DiskNotFoundError, DiskRef, DiskStat
 from vdvs.broker.identity import VmIdentity
 from vdvs.broker.locks import KeyedLocks
 from vdvs.broker.pipeline import Pipeline, Resolved
@@ -72,6 +72,7 @@ class VolumeOps:
                 req.vmgroup.name,
             )
             record = await self.p.workers.db(self.p.store.finish_create, record.id)
+            await self.p.workers.db(self.p.store.set_allocated, record.id, stat.allocated_bytes)
         log.info("created volume %s for VM %s (vmgroup %s)", req.full_name, vm.name, req.vmgroup.name)
         return VolumeView(record, req.datastore.name, stat)
 
@@ -146,6 +147,7 @@ class VolumeOps:
                 req.vmgroup.name,
             )
             record = await self.p.workers.db(self.p.store.finish_create, record.id)
+            await self.p.workers.db(self.p.store.set_allocated, record.id, stat.allocated_bytes)
         log.info("cloned %s into %s for VM %s", source.full_name, req.full_name, req.vm.name)
         return VolumeView(record, req.datastore.name, stat)
 
@@ -155,20 +157,32 @@ class VolumeOps:
         await self.p.authorize(req, authz.Command.REMOVE)
         async with self.locks.hold(req.lock_key, req.full_name):
             record = await self.p.ready_volume(req)
-            if record.attached_vm is not None:
-                raise VdvsError(Err.VOLUME_IN_USE, req.name, record.attached_vm_name or record.attached_vm)
-            try:
-                record = await self.p.workers.db(self.p.store.begin_remove, record.id)
-            except VolumeConflict as exc:
-                holder = exc.current.attached_vm_name if exc.current else "?"
-                raise VdvsError(Err.VOLUME_IN_USE, req.name, holder) from None
-            try:
-                await self.p.workers.disk(self.p.backend.remove_disk, req.disk)
-            except BackendError as exc:
-                await self.p.workers.db(self.p.store.abort_remove, record.id)
-                raise VdvsError(Err.REMOVE_FAILED, str(exc)) from None
-            await self.p.workers.db(self.p.store.delete_volume, record.id)
+            await self._remove_locked(record, req.disk)
         log.info("removed volume %s for VM %s", req.full_name, vm.name)
+
+    async def remove_as_admin(self, record: VolumeRecord, datastore: str) -> None:
+        """Delete a volume for an admin command (no VM, no privilege check), under its lock."""
+        key = (record.vmgroup_id, record.datastore_url, record.name)
+        async with self.locks.hold(key, f"{record.name}@{datastore}"):
+            current = await self.p.workers.db(self.p.store.volume_by_id, record.id)
+            if current is not None:
+                await self._remove_locked(current, DiskRef(datastore, record.vmgroup_id, record.name))
+        log.info("removed volume %s@%s (admin)", record.name, datastore)
+
+    async def _remove_locked(self, record: VolumeRecord, disk: DiskRef) -> None:
+        if record.attached_vm is not None:
+            raise VdvsError(Err.VOLUME_IN_USE, record.name, record.attached_vm_name or record.attached_vm)
+        try:
+            record = await self.p.workers.db(self.p.store.begin_remove, record.id)
+        except VolumeConflict as exc:
+            holder = exc.current.attached_vm_name if exc.current else "?"
+            raise VdvsError(Err.VOLUME_IN_USE, record.name, holder) from None
+        try:
+            await self.p.workers.disk(self.p.backend.remove_disk, disk)
+        except BackendError as exc:
+            await self.p.workers.db(self.p.store.abort_remove, record.id)
+            raise VdvsError(Err.REMOVE_FAILED, str(exc)) from None
+        await self.p.workers.db(self.p.store.delete_volume, record.id)
 
     # ------------------------------------------------------------------ read
     async def get(self, vm: VmIdentity, raw_name: str) -> VolumeView:

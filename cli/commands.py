@@ -2,39 +2,20 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from vdvs.broker.config import BrokerConfig, ConfigError
 from vdvs.broker.setup import AlreadyInitialized, init_config, is_initialized
-from vdvs.cli.admin_client import DEFAULT_ADMIN_SOCKET, AdminClient, AdminError
+from vdvs.cli.admin_client import AdminClient, AdminError
+from vdvs.cli.common import admin_socket_option, fail, json_option
 from vdvs.cli.output import emit, key_values
 from vdvs.cli.run import enroll
 from vdvs.proto import admin_pb2
 
 CONFIG_FILE = Path("/etc/vdvs/broker.toml")
-admin_socket_option = click.option(
-    "--admin-socket",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_ADMIN_SOCKET,
-    show_default=True,
-    envvar="VDVS_ADMIN_SOCKET",
-)
-json_option = click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-
-
-def fail(exc: AdminError | Exception, as_json: bool = False) -> NoReturn:
-    """vDVS convention: ``ERROR:<message>``; exit 2 for a refusal, 1 when the broker is unreachable."""
-    code = getattr(exc, "code", 0)
-    message = getattr(exc, "message", None) or str(exc)
-    if as_json:
-        emit({"error": {"code": code, "message": message}}, True, "")
-    else:
-        click.echo(f"ERROR:{message}", err=True)
-    sys.exit(2 if code else 1)
 
 
 def _load_config(config_path: Path, state_dir: Path | None) -> BrokerConfig:

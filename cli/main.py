@@ -6,6 +6,8 @@ import click
 
 from vdvs.cli.commands import config, status, vm
 from vdvs.cli.run import broker, plugin, up
+from vdvs.cli.vmgroup_commands import vmgroup
+from vdvs.cli.volume_commands import volume
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -14,7 +16,7 @@ def cli() -> None:
     """vdvs: Docker volumes on vSphere virtual disks, with vmgroup multi-tenancy."""
 
 
-for command in (up, broker, plugin, config, vm, status):
+for command in (up, broker, plugin, config, vm, vmgroup, volume, status):
     cli.add_command(command)
 
 

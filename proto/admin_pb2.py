@@ -24,13 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16vdvs/proto/admin.proto\x12\x07vdvs.v1\"F\n\x0f\x45nrollVmRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tbios_uuid\x18\x02 \x01(\t\x12\x12\n\nvalid_days\x18\x03 \x01(\x05\"h\n\x10\x45nrollVmResponse\x12\x0e\n\x06\x63\x61_pem\x18\x01 \x01(\t\x12\x10\n\x08\x63\x65rt_pem\x18\x02 \x01(\t\x12\x0f\n\x07key_pem\x18\x03 \x01(\t\x12\x0e\n\x06serial\x18\x04 \x01(\t\x12\x11\n\tnot_after\x18\x05 \x01(\t\"4\n\x0fRevokeVmRequest\x12\x11\n\tbios_uuid\x18\x01 \x01(\t\x12\x0e\n\x06serial\x18\x02 \x01(\t\"#\n\x10RevokeVmResponse\x12\x0f\n\x07serials\x18\x01 \x03(\t\"\x0f\n\rStatusRequest\"2\n\x0eStatusResponse\x12 \n\x05items\x18\x01 \x03(\x0b\x32\x11.vdvs.v1.KeyValue\"&\n\x08KeyValue\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t2\xcb\x01\n\x0c\x41\x64minService\x12?\n\x08\x45nrollVm\x12\x18.vdvs.v1.EnrollVmRequest\x1a\x19.vdvs.v1.EnrollVmResponse\x12?\n\x08RevokeVm\x12\x18.vdvs.v1.RevokeVmRequest\x1a\x19.vdvs.v1.RevokeVmResponse\x12\x39\n\x06Status\x12\x16.vdvs.v1.StatusRequest\x1a\x17.vdvs.v1.StatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16vdvs/proto/admin.proto\x12\x07vdvs.v1\"F\n\x0f\x45nrollVmRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tbios_uuid\x18\x02 \x01(\t\x12\x12\n\nvalid_days\x18\x03 \x01(\x05\"h\n\x10\x45nrollVmResponse\x12\x0e\n\x06\x63\x61_pem\x18\x01 \x01(\t\x12\x10\n\x08\x63\x65rt_pem\x18\x02 \x01(\t\x12\x0f\n\x07key_pem\x18\x03 \x01(\t\x12\x0e\n\x06serial\x18\x04 \x01(\t\x12\x11\n\tnot_after\x18\x05 \x01(\t\"4\n\x0fRevokeVmRequest\x12\x11\n\tbios_uuid\x18\x01 \x01(\t\x12\x0e\n\x06serial\x18\x02 \x01(\t\"#\n\x10RevokeVmResponse\x12\x0f\n\x07serials\x18\x01 \x03(\t\"\x0f\n\rStatusRequest\"2\n\x0eStatusResponse\x12 \n\x05items\x18\x01 \x03(\x0b\x32\x11.vdvs.v1.KeyValue\"&\n\x08KeyValue\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"%\n\x07VmEntry\x12\x0c\n\x04uuid\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"r\n\x07Vmgroup\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x19\n\x11\x64\x65\x66\x61ult_datastore\x18\x04 \x01(\t\x12\x1d\n\x03vms\x18\x05 \x03(\x0b\x32\x10.vdvs.v1.VmEntry\"e\n\x14VmgroupCreateRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x19\n\x11\x64\x65\x66\x61ult_datastore\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x0f\n\x07vm_list\x18\x04 \x03(\t\"\x14\n\x12VmgroupListRequest\"9\n\x13VmgroupListResponse\x12\"\n\x08vmgroups\x18\x01 \x03(\x0b\x32\x10.vdvs.v1.Vmgroup\"\xa8\x01\n\x14VmgroupUpdateRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\x08new_name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x1e\n\x11\x64\x65\x66\x61ult_datastore\x18\x04 \x01(\tH\x02\x88\x01\x01\x42\x0b\n\t_new_nameB\x0e\n\x0c_descriptionB\x14\n\x12_default_datastore\"K\n\x14VmgroupRemoveRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0eremove_volumes\x18\x02 \x01(\x08\x12\r\n\x05\x66orce\x18\x03 \x01(\x08\"0\n\x15VmgroupRemoveResponse\x12\x17\n\x0fremoved_volumes\x18\x01 \x03(\t\"\x1a\n\nVmgroupRef\x12\x0c\n\x04name\x18\x01 \x01(\t\"2\n\x11VmgroupVmsRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07vm_list\x18\x02 \x03(\t\"\'\n\x06VmList\x12\x1d\n\x03vms\x18\x01 \x03(\x0b\x32\x10.vdvs.v1.VmEntry\"\x93\x01\n\x06\x41\x63\x63\x65ss\x12\x11\n\tdatastore\x18\x01 \x01(\t\x12\x14\n\x0c\x61llow_create\x18\x02 \x01(\x08\x12\x1a\n\x12max_volume_size_mb\x18\x03 \x01(\x03\x12\x16\n\x0eusage_quota_mb\x18\x04 \x01(\x03\x12\x17\n\x0fmax_volume_size\x18\x05 \x01(\t\x12\x13\n\x0busage_quota\x18\x06 \x01(\t\"{\n\x10\x41\x63\x63\x65ssAddRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tdatastore\x18\x02 \x01(\t\x12\x14\n\x0c\x61llow_create\x18\x03 \x01(\x08\x12\x16\n\x0evolume_maxsize\x18\x04 \x01(\t\x12\x18\n\x10volume_totalsize\x18\x05 \x01(\t\"\xc3\x01\n\x10\x41\x63\x63\x65ssSetRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tdatastore\x18\x02 \x01(\t\x12\x19\n\x0c\x61llow_create\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x1b\n\x0evolume_maxsize\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x1d\n\x10volume_totalsize\x18\x05 \x01(\tH\x02\x88\x01\x01\x42\x0f\n\r_allow_createB\x11\n\x0f_volume_maxsizeB\x13\n\x11_volume_totalsize\",\n\tAccessRef\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tdatastore\x18\x02 \x01(\t\"+\n\nAccessRows\x12\x1d\n\x04rows\x18\x01 \x03(\x0b\x32\x0f.vdvs.v1.Access\"$\n\x11VolumeListRequest\x12\x0f\n\x07vmgroup\x18\x01 \x01(\t\"\x96\x01\n\tVolumeRow\x12\x30\n\x07\x63olumns\x18\x01 \x03(\x0b\x32\x1f.vdvs.v1.VolumeRow.ColumnsEntry\x12\x13\n\x0b\x63\x61pacity_mb\x18\x02 \x01(\x03\x12\x12\n\nused_bytes\x18\x03 \x01(\x03\x1a.\n\x0c\x43olumnsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"*\n\x0cVolumeColumn\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06header\x18\x02 \x01(\t\"^\n\x12VolumeListResponse\x12 \n\x04rows\x18\x01 \x03(\x0b\x32\x12.vdvs.v1.VolumeRow\x12&\n\x07\x63olumns\x18\x02 \x03(\x0b\x32\x15.vdvs.v1.VolumeColumn\"D\n\x10VolumeSetRequest\x12\x0e\n\x06volume\x18\x01 \x01(\t\x12\x0f\n\x07vmgroup\x18\x02 \x01(\t\x12\x0f\n\x07options\x18\x03 \x01(\t2\xcd\x08\n\x0c\x41\x64minService\x12?\n\x08\x45nrollVm\x12\x18.vdvs.v1.EnrollVmRequest\x1a\x19.vdvs.v1.EnrollVmResponse\x12?\n\x08RevokeVm\x12\x18.vdvs.v1.RevokeVmRequest\x1a\x19.vdvs.v1.RevokeVmResponse\x12\x39\n\x06Status\x12\x16.vdvs.v1.StatusRequest\x1a\x17.vdvs.v1.StatusResponse\x12@\n\rVmgroupCreate\x12\x1d.vdvs.v1.VmgroupCreateRequest\x1a\x10.vdvs.v1.Vmgroup\x12H\n\x0bVmgroupList\x12\x1b.vdvs.v1.VmgroupListRequest\x1a\x1c.vdvs.v1.VmgroupListResponse\x12@\n\rVmgroupUpdate\x12\x1d.vdvs.v1.VmgroupUpdateRequest\x1a\x10.vdvs.v1.Vmgroup\x12N\n\rVmgroupRemove\x12\x1d.vdvs.v1.VmgroupRemoveRequest\x1a\x1e.vdvs.v1.VmgroupRemoveResponse\x12;\n\x0cVmgroupVmAdd\x12\x1a.vdvs.v1.VmgroupVmsRequest\x1a\x0f.vdvs.v1.VmList\x12>\n\x0fVmgroupVmRemove\x12\x1a.vdvs.v1.VmgroupVmsRequest\x1a\x0f.vdvs.v1.VmList\x12?\n\x10VmgroupVmReplace\x12\x1a.vdvs.v1.VmgroupVmsRequest\x1a\x0f.vdvs.v1.VmList\x12\x35\n\rVmgroupVmList\x12\x13.vdvs.v1.VmgroupRef\x1a\x0f.vdvs.v1.VmList\x12\x37\n\tAccessAdd\x12\x19.vdvs.v1.AccessAddRequest\x1a\x0f.vdvs.v1.Access\x12\x37\n\tAccessSet\x12\x19.vdvs.v1.AccessSetRequest\x1a\x0f.vdvs.v1.Access\x12\x37\n\x0c\x41\x63\x63\x65ssRemove\x12\x12.vdvs.v1.AccessRef\x1a\x13.vdvs.v1.AccessRows\x12\x36\n\nAccessList\x12\x13.vdvs.v1.VmgroupRef\x1a\x13.vdvs.v1.AccessRows\x12\x45\n\nVolumeList\x12\x1a.vdvs.v1.VolumeListRequest\x1a\x1b.vdvs.v1.VolumeListResponse\x12\x43\n\tVolumeSet\x12\x19.vdvs.v1.VolumeSetRequest\x1a\x1b.vdvs.v1.VolumeListResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vdvs.proto.admin_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_VOLUMEROW_COLUMNSENTRY']._loaded_options = None
+  _globals['_VOLUMEROW_COLUMNSENTRY']._serialized_options = b'8\001'
   _globals['_ENROLLVMREQUEST']._serialized_start=35
   _globals['_ENROLLVMREQUEST']._serialized_end=105
   _globals['_ENROLLVMRESPONSE']._serialized_start=107
@@ -45,6 +47,50 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STATUSRESPONSE']._serialized_end=371
   _globals['_KEYVALUE']._serialized_start=373
   _globals['_KEYVALUE']._serialized_end=411
-  _globals['_ADMINSERVICE']._serialized_start=414
-  _globals['_ADMINSERVICE']._serialized_end=617
+  _globals['_VMENTRY']._serialized_start=413
+  _globals['_VMENTRY']._serialized_end=450
+  _globals['_VMGROUP']._serialized_start=452
+  _globals['_VMGROUP']._serialized_end=566
+  _globals['_VMGROUPCREATEREQUEST']._serialized_start=568
+  _globals['_VMGROUPCREATEREQUEST']._serialized_end=669
+  _globals['_VMGROUPLISTREQUEST']._serialized_start=671
+  _globals['_VMGROUPLISTREQUEST']._serialized_end=691
+  _globals['_VMGROUPLISTRESPONSE']._serialized_start=693
+  _globals['_VMGROUPLISTRESPONSE']._serialized_end=750
+  _globals['_VMGROUPUPDATEREQUEST']._serialized_start=753
+  _globals['_VMGROUPUPDATEREQUEST']._serialized_end=921
+  _globals['_VMGROUPREMOVEREQUEST']._serialized_start=923
+  _globals['_VMGROUPREMOVEREQUEST']._serialized_end=998
+  _globals['_VMGROUPREMOVERESPONSE']._serialized_start=1000
+  _globals['_VMGROUPREMOVERESPONSE']._serialized_end=1048
+  _globals['_VMGROUPREF']._serialized_start=1050
+  _globals['_VMGROUPREF']._serialized_end=1076
+  _globals['_VMGROUPVMSREQUEST']._serialized_start=1078
+  _globals['_VMGROUPVMSREQUEST']._serialized_end=1128
+  _globals['_VMLIST']._serialized_start=1130
+  _globals['_VMLIST']._serialized_end=1169
+  _globals['_ACCESS']._serialized_start=1172
+  _globals['_ACCESS']._serialized_end=1319
+  _globals['_ACCESSADDREQUEST']._serialized_start=1321
+  _globals['_ACCESSADDREQUEST']._serialized_end=1444
+  _globals['_ACCESSSETREQUEST']._serialized_start=1447
+  _globals['_ACCESSSETREQUEST']._serialized_end=1642
+  _globals['_ACCESSREF']._serialized_start=1644
+  _globals['_ACCESSREF']._serialized_end=1688
+  _globals['_ACCESSROWS']._serialized_start=1690
+  _globals['_ACCESSROWS']._serialized_end=1733
+  _globals['_VOLUMELISTREQUEST']._serialized_start=1735
+  _globals['_VOLUMELISTREQUEST']._serialized_end=1771
+  _globals['_VOLUMEROW']._serialized_start=1774
+  _globals['_VOLUMEROW']._serialized_end=1924
+  _globals['_VOLUMEROW_COLUMNSENTRY']._serialized_start=1878
+  _globals['_VOLUMEROW_COLUMNSENTRY']._serialized_end=1924
+  _globals['_VOLUMECOLUMN']._serialized_start=1926
+  _globals['_VOLUMECOLUMN']._serialized_end=1968
+  _globals['_VOLUMELISTRESPONSE']._serialized_start=1970
+  _globals['_VOLUMELISTRESPONSE']._serialized_end=2064
+  _globals['_VOLUMESETREQUEST']._serialized_start=2066
+  _globals['_VOLUMESETREQUEST']._serialized_end=2134
+  _globals['_ADMINSERVICE']._serialized_start=2137
+  _globals['_ADMINSERVICE']._serialized_end=3238
 # @@protoc_insertion_point(module_scope)

@@ -61,3 +61,202 @@ class KeyValue(_message.Message):
     key: str
     value: str
     def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class VmEntry(_message.Message):
+    __slots__ = ("uuid", "name")
+    UUID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    uuid: str
+    name: str
+    def __init__(self, uuid: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class Vmgroup(_message.Message):
+    __slots__ = ("id", "name", "description", "default_datastore", "vms")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_DATASTORE_FIELD_NUMBER: _ClassVar[int]
+    VMS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    description: str
+    default_datastore: str
+    vms: _containers.RepeatedCompositeFieldContainer[VmEntry]
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., default_datastore: _Optional[str] = ..., vms: _Optional[_Iterable[_Union[VmEntry, _Mapping]]] = ...) -> None: ...
+
+class VmgroupCreateRequest(_message.Message):
+    __slots__ = ("name", "default_datastore", "description", "vm_list")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_DATASTORE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    VM_LIST_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    default_datastore: str
+    description: str
+    vm_list: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., default_datastore: _Optional[str] = ..., description: _Optional[str] = ..., vm_list: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class VmgroupListRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class VmgroupListResponse(_message.Message):
+    __slots__ = ("vmgroups",)
+    VMGROUPS_FIELD_NUMBER: _ClassVar[int]
+    vmgroups: _containers.RepeatedCompositeFieldContainer[Vmgroup]
+    def __init__(self, vmgroups: _Optional[_Iterable[_Union[Vmgroup, _Mapping]]] = ...) -> None: ...
+
+class VmgroupUpdateRequest(_message.Message):
+    __slots__ = ("name", "new_name", "description", "default_datastore")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NEW_NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_DATASTORE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    new_name: str
+    description: str
+    default_datastore: str
+    def __init__(self, name: _Optional[str] = ..., new_name: _Optional[str] = ..., description: _Optional[str] = ..., default_datastore: _Optional[str] = ...) -> None: ...
+
+class VmgroupRemoveRequest(_message.Message):
+    __slots__ = ("name", "remove_volumes", "force")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_VOLUMES_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    remove_volumes: bool
+    force: bool
+    def __init__(self, name: _Optional[str] = ..., remove_volumes: _Optional[bool] = ..., force: _Optional[bool] = ...) -> None: ...
+
+class VmgroupRemoveResponse(_message.Message):
+    __slots__ = ("removed_volumes",)
+    REMOVED_VOLUMES_FIELD_NUMBER: _ClassVar[int]
+    removed_volumes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, removed_volumes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class VmgroupRef(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class VmgroupVmsRequest(_message.Message):
+    __slots__ = ("name", "vm_list")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VM_LIST_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    vm_list: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., vm_list: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class VmList(_message.Message):
+    __slots__ = ("vms",)
+    VMS_FIELD_NUMBER: _ClassVar[int]
+    vms: _containers.RepeatedCompositeFieldContainer[VmEntry]
+    def __init__(self, vms: _Optional[_Iterable[_Union[VmEntry, _Mapping]]] = ...) -> None: ...
+
+class Access(_message.Message):
+    __slots__ = ("datastore", "allow_create", "max_volume_size_mb", "usage_quota_mb", "max_volume_size", "usage_quota")
+    DATASTORE_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_CREATE_FIELD_NUMBER: _ClassVar[int]
+    MAX_VOLUME_SIZE_MB_FIELD_NUMBER: _ClassVar[int]
+    USAGE_QUOTA_MB_FIELD_NUMBER: _ClassVar[int]
+    MAX_VOLUME_SIZE_FIELD_NUMBER: _ClassVar[int]
+    USAGE_QUOTA_FIELD_NUMBER: _ClassVar[int]
+    datastore: str
+    allow_create: bool
+    max_volume_size_mb: int
+    usage_quota_mb: int
+    max_volume_size: str
+    usage_quota: str
+    def __init__(self, datastore: _Optional[str] = ..., allow_create: _Optional[bool] = ..., max_volume_size_mb: _Optional[int] = ..., usage_quota_mb: _Optional[int] = ..., max_volume_size: _Optional[str] = ..., usage_quota: _Optional[str] = ...) -> None: ...
+
+class AccessAddRequest(_message.Message):
+    __slots__ = ("name", "datastore", "allow_create", "volume_maxsize", "volume_totalsize")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DATASTORE_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_CREATE_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_MAXSIZE_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_TOTALSIZE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    datastore: str
+    allow_create: bool
+    volume_maxsize: str
+    volume_totalsize: str
+    def __init__(self, name: _Optional[str] = ..., datastore: _Optional[str] = ..., allow_create: _Optional[bool] = ..., volume_maxsize: _Optional[str] = ..., volume_totalsize: _Optional[str] = ...) -> None: ...
+
+class AccessSetRequest(_message.Message):
+    __slots__ = ("name", "datastore", "allow_create", "volume_maxsize", "volume_totalsize")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DATASTORE_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_CREATE_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_MAXSIZE_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_TOTALSIZE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    datastore: str
+    allow_create: str
+    volume_maxsize: str
+    volume_totalsize: str
+    def __init__(self, name: _Optional[str] = ..., datastore: _Optional[str] = ..., allow_create: _Optional[str] = ..., volume_maxsize: _Optional[str] = ..., volume_totalsize: _Optional[str] = ...) -> None: ...
+
+class AccessRef(_message.Message):
+    __slots__ = ("name", "datastore")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DATASTORE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    datastore: str
+    def __init__(self, name: _Optional[str] = ..., datastore: _Optional[str] = ...) -> None: ...
+
+class AccessRows(_message.Message):
+    __slots__ = ("rows",)
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[Access]
+    def __init__(self, rows: _Optional[_Iterable[_Union[Access, _Mapping]]] = ...) -> None: ...
+
+class VolumeListRequest(_message.Message):
+    __slots__ = ("vmgroup",)
+    VMGROUP_FIELD_NUMBER: _ClassVar[int]
+    vmgroup: str
+    def __init__(self, vmgroup: _Optional[str] = ...) -> None: ...
+
+class VolumeRow(_message.Message):
+    __slots__ = ("columns", "capacity_mb", "used_bytes")
+    class ColumnsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_MB_FIELD_NUMBER: _ClassVar[int]
+    USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    columns: _containers.ScalarMap[str, str]
+    capacity_mb: int
+    used_bytes: int
+    def __init__(self, columns: _Optional[_Mapping[str, str]] = ..., capacity_mb: _Optional[int] = ..., used_bytes: _Optional[int] = ...) -> None: ...
+
+class VolumeColumn(_message.Message):
+    __slots__ = ("id", "header")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    header: str
+    def __init__(self, id: _Optional[str] = ..., header: _Optional[str] = ...) -> None: ...
+
+class VolumeListResponse(_message.Message):
+    __slots__ = ("rows", "columns")
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[VolumeRow]
+    columns: _containers.RepeatedCompositeFieldContainer[VolumeColumn]
+    def __init__(self, rows: _Optional[_Iterable[_Union[VolumeRow, _Mapping]]] = ..., columns: _Optional[_Iterable[_Union[VolumeColumn, _Mapping]]] = ...) -> None: ...
+
+class VolumeSetRequest(_message.Message):
+    __slots__ = ("volume", "vmgroup", "options")
+    VOLUME_FIELD_NUMBER: _ClassVar[int]
+    VMGROUP_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    volume: str
+    vmgroup: str
+    options: str
+    def __init__(self, volume: _Optional[str] = ..., vmgroup: _Optional[str] = ..., options: _Optional[str] = ...) -> None: ...

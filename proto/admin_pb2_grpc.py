@@ -28,6 +28,7 @@ if _version_not_supported:
 class AdminServiceStub:
     """AdminService is served on the broker's root-only unix socket (and, if
     configured, on TCP for admin certificates). Plugins never reach it.
+    Every rule behind it lives in tenancy/; the CLI only parses and prints.
     """
 
     def __init__(self, channel):
@@ -51,11 +52,82 @@ class AdminServiceStub:
                 request_serializer=vdvs_dot_proto_dot_admin__pb2.StatusRequest.SerializeToString,
                 response_deserializer=vdvs_dot_proto_dot_admin__pb2.StatusResponse.FromString,
                 _registered_method=True)
+        self.VmgroupCreate = channel.unary_unary(
+                '/vdvs.v1.AdminService/VmgroupCreate',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.VmgroupCreateRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.Vmgroup.FromString,
+                _registered_method=True)
+        self.VmgroupList = channel.unary_unary(
+                '/vdvs.v1.AdminService/VmgroupList',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.VmgroupListRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.VmgroupListResponse.FromString,
+                _registered_method=True)
+        self.VmgroupUpdate = channel.unary_unary(
+                '/vdvs.v1.AdminService/VmgroupUpdate',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.VmgroupUpdateRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.Vmgroup.FromString,
+                _registered_method=True)
+        self.VmgroupRemove = channel.unary_unary(
+                '/vdvs.v1.AdminService/VmgroupRemove',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.VmgroupRemoveRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.VmgroupRemoveResponse.FromString,
+                _registered_method=True)
+        self.VmgroupVmAdd = channel.unary_unary(
+                '/vdvs.v1.AdminService/VmgroupVmAdd',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.VmgroupVmsRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.VmList.FromString,
+                _registered_method=True)
+        self.VmgroupVmRemove = channel.unary_unary(
+                '/vdvs.v1.AdminService/VmgroupVmRemove',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.VmgroupVmsRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.VmList.FromString,
+                _registered_method=True)
+        self.VmgroupVmReplace = channel.unary_unary(
+                '/vdvs.v1.AdminService/VmgroupVmReplace',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.VmgroupVmsRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.VmList.FromString,
+                _registered_method=True)
+        self.VmgroupVmList = channel.unary_unary(
+                '/vdvs.v1.AdminService/VmgroupVmList',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.VmgroupRef.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.VmList.FromString,
+                _registered_method=True)
+        self.AccessAdd = channel.unary_unary(
+                '/vdvs.v1.AdminService/AccessAdd',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.AccessAddRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.Access.FromString,
+                _registered_method=True)
+        self.AccessSet = channel.unary_unary(
+                '/vdvs.v1.AdminService/AccessSet',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.AccessSetRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.Access.FromString,
+                _registered_method=True)
+        self.AccessRemove = channel.unary_unary(
+                '/vdvs.v1.AdminService/AccessRemove',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.AccessRef.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.AccessRows.FromString,
+                _registered_method=True)
+        self.AccessList = channel.unary_unary(
+                '/vdvs.v1.AdminService/AccessList',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.VmgroupRef.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.AccessRows.FromString,
+                _registered_method=True)
+        self.VolumeList = channel.unary_unary(
+                '/vdvs.v1.AdminService/VolumeList',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.VolumeListRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.VolumeListResponse.FromString,
+                _registered_method=True)
+        self.VolumeSet = channel.unary_unary(
+                '/vdvs.v1.AdminService/VolumeSet',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.VolumeSetRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.VolumeListResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
     """AdminService is served on the broker's root-only unix socket (and, if
     configured, on TCP for admin certificates). Plugins never reach it.
+    Every rule behind it lives in tenancy/; the CLI only parses and prints.
     """
 
     def EnrollVm(self, request, context):
@@ -71,6 +143,90 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Status(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VmgroupCreate(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VmgroupList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VmgroupUpdate(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VmgroupRemove(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VmgroupVmAdd(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VmgroupVmRemove(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VmgroupVmReplace(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VmgroupVmList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AccessAdd(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AccessSet(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AccessRemove(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AccessList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VolumeList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VolumeSet(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -94,6 +250,76 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     request_deserializer=vdvs_dot_proto_dot_admin__pb2.StatusRequest.FromString,
                     response_serializer=vdvs_dot_proto_dot_admin__pb2.StatusResponse.SerializeToString,
             ),
+            'VmgroupCreate': grpc.unary_unary_rpc_method_handler(
+                    servicer.VmgroupCreate,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.VmgroupCreateRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.Vmgroup.SerializeToString,
+            ),
+            'VmgroupList': grpc.unary_unary_rpc_method_handler(
+                    servicer.VmgroupList,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.VmgroupListRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.VmgroupListResponse.SerializeToString,
+            ),
+            'VmgroupUpdate': grpc.unary_unary_rpc_method_handler(
+                    servicer.VmgroupUpdate,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.VmgroupUpdateRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.Vmgroup.SerializeToString,
+            ),
+            'VmgroupRemove': grpc.unary_unary_rpc_method_handler(
+                    servicer.VmgroupRemove,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.VmgroupRemoveRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.VmgroupRemoveResponse.SerializeToString,
+            ),
+            'VmgroupVmAdd': grpc.unary_unary_rpc_method_handler(
+                    servicer.VmgroupVmAdd,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.VmgroupVmsRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.VmList.SerializeToString,
+            ),
+            'VmgroupVmRemove': grpc.unary_unary_rpc_method_handler(
+                    servicer.VmgroupVmRemove,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.VmgroupVmsRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.VmList.SerializeToString,
+            ),
+            'VmgroupVmReplace': grpc.unary_unary_rpc_method_handler(
+                    servicer.VmgroupVmReplace,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.VmgroupVmsRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.VmList.SerializeToString,
+            ),
+            'VmgroupVmList': grpc.unary_unary_rpc_method_handler(
+                    servicer.VmgroupVmList,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.VmgroupRef.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.VmList.SerializeToString,
+            ),
+            'AccessAdd': grpc.unary_unary_rpc_method_handler(
+                    servicer.AccessAdd,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.AccessAddRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.Access.SerializeToString,
+            ),
+            'AccessSet': grpc.unary_unary_rpc_method_handler(
+                    servicer.AccessSet,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.AccessSetRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.Access.SerializeToString,
+            ),
+            'AccessRemove': grpc.unary_unary_rpc_method_handler(
+                    servicer.AccessRemove,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.AccessRef.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.AccessRows.SerializeToString,
+            ),
+            'AccessList': grpc.unary_unary_rpc_method_handler(
+                    servicer.AccessList,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.VmgroupRef.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.AccessRows.SerializeToString,
+            ),
+            'VolumeList': grpc.unary_unary_rpc_method_handler(
+                    servicer.VolumeList,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.VolumeListRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.VolumeListResponse.SerializeToString,
+            ),
+            'VolumeSet': grpc.unary_unary_rpc_method_handler(
+                    servicer.VolumeSet,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.VolumeSetRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.VolumeListResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'vdvs.v1.AdminService', rpc_method_handlers)
@@ -105,6 +331,7 @@ def add_AdminServiceServicer_to_server(servicer, server):
 class AdminService:
     """AdminService is served on the broker's root-only unix socket (and, if
     configured, on TCP for admin certificates). Plugins never reach it.
+    Every rule behind it lives in tenancy/; the CLI only parses and prints.
     """
 
     @staticmethod
@@ -178,6 +405,384 @@ class AdminService:
             '/vdvs.v1.AdminService/Status',
             vdvs_dot_proto_dot_admin__pb2.StatusRequest.SerializeToString,
             vdvs_dot_proto_dot_admin__pb2.StatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VmgroupCreate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/VmgroupCreate',
+            vdvs_dot_proto_dot_admin__pb2.VmgroupCreateRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.Vmgroup.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VmgroupList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/VmgroupList',
+            vdvs_dot_proto_dot_admin__pb2.VmgroupListRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.VmgroupListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VmgroupUpdate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/VmgroupUpdate',
+            vdvs_dot_proto_dot_admin__pb2.VmgroupUpdateRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.Vmgroup.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VmgroupRemove(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/VmgroupRemove',
+            vdvs_dot_proto_dot_admin__pb2.VmgroupRemoveRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.VmgroupRemoveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VmgroupVmAdd(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/VmgroupVmAdd',
+            vdvs_dot_proto_dot_admin__pb2.VmgroupVmsRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.VmList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VmgroupVmRemove(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/VmgroupVmRemove',
+            vdvs_dot_proto_dot_admin__pb2.VmgroupVmsRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.VmList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VmgroupVmReplace(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/VmgroupVmReplace',
+            vdvs_dot_proto_dot_admin__pb2.VmgroupVmsRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.VmList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VmgroupVmList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/VmgroupVmList',
+            vdvs_dot_proto_dot_admin__pb2.VmgroupRef.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.VmList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AccessAdd(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/AccessAdd',
+            vdvs_dot_proto_dot_admin__pb2.AccessAddRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.Access.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AccessSet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/AccessSet',
+            vdvs_dot_proto_dot_admin__pb2.AccessSetRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.Access.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AccessRemove(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/AccessRemove',
+            vdvs_dot_proto_dot_admin__pb2.AccessRef.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.AccessRows.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AccessList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/AccessList',
+            vdvs_dot_proto_dot_admin__pb2.VmgroupRef.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.AccessRows.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VolumeList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/VolumeList',
+            vdvs_dot_proto_dot_admin__pb2.VolumeListRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.VolumeListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VolumeSet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/VolumeSet',
+            vdvs_dot_proto_dot_admin__pb2.VolumeSetRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.VolumeListResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -168,6 +168,10 @@ class Err(enum.Enum):
     VM_ALREADY_ENROLLED = ErrorSpec(643, "VM {0} is already enrolled under the name {1}", Kind.EXISTS)
     INVALID_VM_UUID = ErrorSpec(644, "Invalid BIOS UUID '{0}'", Kind.INVALID)
 
+    DEFAULT_VMGROUP_VM_LIST = ErrorSpec(
+        645, "_DEFAULT tenant contains all VMs which were not added to other tenants", Kind.INVALID
+    )
+
     # --- service ---
     SERVICE_STOPPING = ErrorSpec(650, "Service is being stopped: operation declined!", Kind.UNAVAILABLE)
     BACKEND_UNAVAILABLE = ErrorSpec(651, "Service is presently unavailable: {0}", Kind.UNAVAILABLE)
@@ -191,9 +195,10 @@ def by_code(code: int) -> Err | None:
 class VdvsError(Exception):
     """A failure with a vDVS-compatible code and its readable message."""
 
-    def __init__(self, err: Err, *params: object) -> None:
+    def __init__(self, err: Err, *params: object, prefix: str = "") -> None:
         self.err = err
-        self.message = err.value.template.format(*params)
+        self.params = params
+        self.message = prefix + err.value.template.format(*params)
         super().__init__(self.message)
 
     @property

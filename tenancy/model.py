@@ -83,6 +83,7 @@ class VolumeRecord:
     attached_vm_name: str | None = None
     attach_state: AttachState | None = None
     device: dict[str, Any] | None = None  # device hint of the current attachment
+    allocated_bytes: int = 0  # space in use when last measured
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX certs_vm_uuid ON certs(vm_uuid);
     """,
+    # 2: space in use per volume, measured at create and detach, so admin listings need no disk access
+    """
+    ALTER TABLE volumes ADD COLUMN allocated_bytes INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX volumes_vmgroup ON volumes(vmgroup_id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

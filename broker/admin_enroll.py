@@ -1,0 +1,68 @@
+"""AdminService handlers: VM enrollment, revocation, broker status."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from vdvs.broker.admin_context import AdminHandlers, Context
+from vdvs.broker.grpc_errors import rpc
+from vdvs.broker.pki import normalize_uuid
+from vdvs.proto import admin_pb2
+from vdvs.tenancy.errors import Err, VdvsError
+from vdvs.tenancy.model import CertRecord
+
+VERSION = "0.1.0"
+
+
+class EnrollmentHandlers(AdminHandlers):
+    @rpc
+    async def EnrollVm(self, request: admin_pb2.EnrollVmRequest, context: Context) -> admin_pb2.EnrollVmResponse:
+        vm_uuid = normalize_uuid(request.bios_uuid)
+        if vm_uuid is None:
+            raise VdvsError(Err.INVALID_VM_UUID, request.bios_uuid)
+        name = request.name.strip()
+        if not name:
+            raise VdvsError(Err.INVALID_ARGUMENT, "VM name is empty")
+        days = request.valid_days or 365
+        if days < 0:
+            raise VdvsError(Err.INVALID_ARGUMENT, f"valid days {days}")
+        issued = await self.ctx.workers.disk(self.ctx.ca.issue_vm_cert, name, vm_uuid, days)
+        record = CertRecord(issued.serial, vm_uuid, name, issued.not_after.isoformat(), revoked=False)
+        await self.db(self.ctx.store.add_cert, record, dt.datetime.now(dt.UTC).isoformat())
+        return admin_pb2.EnrollVmResponse(
+            ca_pem=self.ctx.ca.ca_pem().decode(),
+            cert_pem=issued.cert_pem.decode(),
+            key_pem=issued.key_pem.decode(),
+            serial=issued.serial,
+            not_after=record.not_after,
+        )
+
+    @rpc
+    async def RevokeVm(self, request: admin_pb2.RevokeVmRequest, context: Context) -> admin_pb2.RevokeVmResponse:
+        vm_uuid = normalize_uuid(request.bios_uuid) if request.bios_uuid else ""
+        if request.bios_uuid and vm_uuid is None:
+            raise VdvsError(Err.INVALID_VM_UUID, request.bios_uuid)
+        if not vm_uuid and not request.serial:
+            raise VdvsError(Err.INVALID_ARGUMENT, "give a VM uuid or a certificate serial")
+        serials = await self.db(self.ctx.store.revoke_certs, vm_uuid=vm_uuid or "", serial=request.serial.lower())
+        return admin_pb2.RevokeVmResponse(serials=serials)
+
+    @rpc
+    async def Status(self, request: admin_pb2.StatusRequest, context: Context) -> admin_pb2.StatusResponse:
+        store = self.ctx.store
+        items = [
+            ("=== Service", ""),
+            ("Version", VERSION),
+            ("Status", "Running"),
+            ("Pid", str(os.getpid())),
+            *self.ctx.status_lines,
+            ("=== Authorization Config DB", ""),
+            ("DB_Mode", "SingleNode (local DB exists)"),
+            ("DB_LocalPath", str(store.path)),
+            ("DB_SharedLocation", "N/A"),
+            ("DB_SchemaVersion", str(await self.db(store.schema_version))),
+            ("Reconcile_Repaired", str(self.ctx.report.repaired())),
+            ("Reconcile_Findings", str(len(self.ctx.report.lines()))),
+        ]
+        return admin_pb2.StatusResponse(items=[admin_pb2.KeyValue(key=k, value=v) for k, v in items])

@@ -1,0 +1,177 @@
+"""AdminService handlers: vmgroups, their VMs and their datastore access (rules in tenancy/)."""
+
+from __future__ import annotations
+
+import logging
+
+from vdvs.broker.admin_context import AdminHandlers, Context
+from vdvs.broker.grpc_errors import rpc
+from vdvs.proto import admin_pb2
+from vdvs.tenancy import access, vmgroups
+from vdvs.tenancy.datastores import datastore_name
+from vdvs.tenancy.errors import Err, VdvsError
+from vdvs.tenancy.model import DatastoreRef, Privilege, VmGroup, VmRecord
+from vdvs.tenancy.sizes import format_admin_size
+
+log = logging.getLogger("vdvs.broker.admin")
+
+
+def vmgroup_message(vmgroup: VmGroup, members: list[VmRecord], datastores: list[DatastoreRef]) -> admin_pb2.Vmgroup:
+    return admin_pb2.Vmgroup(
+        id=vmgroup.id,
+        name=vmgroup.name,
+        description=vmgroup.description,
+        default_datastore=datastore_name(vmgroup.default_datastore_url, datastores),
+        vms=[admin_pb2.VmEntry(uuid=vm.uuid, name=vm.name) for vm in members],
+    )
+
+
+def access_message(privilege: Privilege, datastores: list[DatastoreRef]) -> admin_pb2.Access:
+    return admin_pb2.Access(
+        datastore=datastore_name(privilege.datastore_url, datastores),
+        allow_create=privilege.allow_create,
+        max_volume_size_mb=privilege.max_volume_size_mb,
+        usage_quota_mb=privilege.usage_quota_mb,
+        max_volume_size=format_admin_size(privilege.max_volume_size_mb),
+        usage_quota=format_admin_size(privilege.usage_quota_mb),
+    )
+
+
+class VmgroupHandlers(AdminHandlers):
+    async def _vmgroup_reply(self, vmgroup: VmGroup) -> admin_pb2.Vmgroup:
+        members = await self.db(self.ctx.store.vms_of, vmgroup.id)
+        return vmgroup_message(vmgroup, members, await self.ctx.inventory.refs())
+
+    async def _vm_list(self, name: str) -> admin_pb2.VmList:
+        refs = await self.db(vmgroups.list_vms, self.ctx.store, name)
+        return admin_pb2.VmList(vms=[admin_pb2.VmEntry(uuid=r.uuid, name=r.name) for r in refs])
+
+    async def _access_rows(self, name: str) -> admin_pb2.AccessRows:
+        rows = await self.db(access.list_access, self.ctx.store, name)
+        datastores = await self.ctx.inventory.refs()
+        return admin_pb2.AccessRows(rows=[access_message(p, datastores) for p in rows])
+
+    # ------------------------------------------------------------------ vmgroups
+    @rpc
+    async def VmgroupCreate(self, request: admin_pb2.VmgroupCreateRequest, context: Context) -> admin_pb2.Vmgroup:
+        datastores = await self.datastores()
+        vmgroup = await self.db(
+            vmgroups.create_vmgroup,
+            self.ctx.store,
+            datastores,
+            request.name,
+            request.default_datastore,
+            request.description,
+            list(request.vm_list),
+        )
+        log.info("admin: created vmgroup %s", vmgroup.name)
+        return await self._vmgroup_reply(vmgroup)
+
+    @rpc
+    async def VmgroupList(
+        self, request: admin_pb2.VmgroupListRequest, context: Context
+    ) -> admin_pb2.VmgroupListResponse:
+        store = self.ctx.store
+        groups = await self.db(store.list_vmgroups)
+        members = await self.db(store.memberships)
+        datastores = await self.ctx.inventory.refs()
+        return admin_pb2.VmgroupListResponse(
+            vmgroups=[vmgroup_message(g, members.get(g.id, []), datastores) for g in groups]
+        )
+
+    @rpc
+    async def VmgroupUpdate(self, request: admin_pb2.VmgroupUpdateRequest, context: Context) -> admin_pb2.Vmgroup:
+        vmgroup = await self.db(
+            vmgroups.update_vmgroup,
+            self.ctx.store,
+            await self.datastores(),
+            request.name,
+            new_name=request.new_name if request.HasField("new_name") else None,
+            description=request.description if request.HasField("description") else None,
+            default_datastore=request.default_datastore if request.HasField("default_datastore") else None,
+        )
+        log.info("admin: updated vmgroup %s", vmgroup.name)
+        return await self._vmgroup_reply(vmgroup)
+
+    @rpc
+    async def VmgroupRemove(
+        self, request: admin_pb2.VmgroupRemoveRequest, context: Context
+    ) -> admin_pb2.VmgroupRemoveResponse:
+        """Delete the vmgroup; with --remove-volumes its disks first. Any failed delete keeps the vmgroup."""
+        vmgroup, volumes = await self.db(
+            vmgroups.check_remove, self.ctx.store, request.name, request.remove_volumes, request.force
+        )
+        await self.ctx.inventory.datastores(refresh=True)
+        removed, failures = [], []
+        for volume in volumes:
+            datastore = self.ctx.inventory.cached_name(volume.datastore_url) or volume.datastore_url
+            try:
+                await self.ctx.volumes.remove_as_admin(volume, datastore)
+                removed.append(f"{volume.name}@{datastore}")
+            except VdvsError as exc:
+                failures.append(exc.message)
+        if failures:
+            raise VdvsError(Err.INTERNAL_ERROR, "; ".join(failures))
+        await self.db(vmgroups.finish_remove, self.ctx.store, vmgroup)
+        log.info("admin: removed vmgroup %s (%d volumes)", vmgroup.name, len(removed))
+        return admin_pb2.VmgroupRemoveResponse(removed_volumes=removed)
+
+    # ------------------------------------------------------------------ membership
+    @rpc
+    async def VmgroupVmAdd(self, request: admin_pb2.VmgroupVmsRequest, context: Context) -> admin_pb2.VmList:
+        await self.db(vmgroups.add_vms, self.ctx.store, request.name, list(request.vm_list))
+        return await self._vm_list(request.name)
+
+    @rpc
+    async def VmgroupVmRemove(self, request: admin_pb2.VmgroupVmsRequest, context: Context) -> admin_pb2.VmList:
+        await self.db(vmgroups.remove_vms, self.ctx.store, request.name, list(request.vm_list))
+        return await self._vm_list(request.name)
+
+    @rpc
+    async def VmgroupVmReplace(self, request: admin_pb2.VmgroupVmsRequest, context: Context) -> admin_pb2.VmList:
+        await self.db(vmgroups.replace_vms, self.ctx.store, request.name, list(request.vm_list))
+        return await self._vm_list(request.name)
+
+    @rpc
+    async def VmgroupVmList(self, request: admin_pb2.VmgroupRef, context: Context) -> admin_pb2.VmList:
+        return await self._vm_list(request.name)
+
+    # ------------------------------------------------------------------ access
+    @rpc
+    async def AccessAdd(self, request: admin_pb2.AccessAddRequest, context: Context) -> admin_pb2.Access:
+        datastores = await self.datastores()
+        privilege = await self.db(
+            access.add_access,
+            self.ctx.store,
+            datastores,
+            request.name,
+            request.datastore,
+            request.allow_create,
+            request.volume_maxsize,
+            request.volume_totalsize,
+        )
+        return access_message(privilege, datastores)
+
+    @rpc
+    async def AccessSet(self, request: admin_pb2.AccessSetRequest, context: Context) -> admin_pb2.Access:
+        datastores = await self.datastores()
+        privilege = await self.db(
+            access.set_access,
+            self.ctx.store,
+            datastores,
+            request.name,
+            request.datastore,
+            request.allow_create if request.HasField("allow_create") else None,
+            request.volume_maxsize if request.HasField("volume_maxsize") else None,
+            request.volume_totalsize if request.HasField("volume_totalsize") else None,
+        )
+        return access_message(privilege, datastores)
+
+    @rpc
+    async def AccessRemove(self, request: admin_pb2.AccessRef, context: Context) -> admin_pb2.AccessRows:
+        await self.db(access.remove_access, self.ctx.store, await self.datastores(), request.name, request.datastore)
+        return await self._access_rows(request.name)
+
+    @rpc
+    async def AccessList(self, request: admin_pb2.VmgroupRef, context: Context) -> admin_pb2.AccessRows:
+        return await self._access_rows(request.name)

@@ -1,0 +1,62 @@
+"""What every admin command shares: the admin socket option, --json, error exit, calling the broker."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from vdvs.cli.admin_client import DEFAULT_ADMIN_SOCKET, AdminClient, AdminError
+from vdvs.cli.output import emit
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+admin_socket_option = click.option(
+    "--admin-socket",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_ADMIN_SOCKET,
+    show_default=True,
+    envvar="VDVS_ADMIN_SOCKET",
+    help="the broker's AdminService socket",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+
+
+def admin_options(fn: F) -> F:
+    return admin_socket_option(json_option(fn))
+
+
+def fail(exc: Exception, as_json: bool = False) -> NoReturn:
+    """vDVS convention: ``ERROR:<message>``; exit 2 for a refusal, 1 when the broker is unreachable."""
+    code = getattr(exc, "code", 0)
+    message = getattr(exc, "message", None) or str(exc)
+    if as_json:
+        emit({"error": {"code": code, "name": getattr(exc, "name", ""), "message": message}}, True, "")
+    else:
+        click.echo(f"ERROR:{message}", err=True)
+    sys.exit(2 if code else 1)
+
+
+def call(admin_socket: Path, as_json: bool, method: str, request: Message) -> Any:
+    """Call the broker, or print the error the vDVS way and exit."""
+    try:
+        with AdminClient(admin_socket) as client:
+            return client.call(method, request)
+    except AdminError as exc:
+        fail(exc, as_json)
+
+
+def to_dict(message: Message) -> dict[str, Any]:
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+
+
+def split_list(text: str) -> list[str]:
+    """`--vm-list vm1,vm2`: comma separated, as vDVS took it."""
+    return text.split(",") if text else []

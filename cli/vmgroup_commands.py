@@ -1,0 +1,209 @@
+"""`vdvs vmgroup ...`: vmgroups, their VMs and their datastore access, with vDVS's outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from vdvs.cli.common import admin_options, call, split_list, to_dict
+from vdvs.cli.output import emit, table
+from vdvs.proto import admin_pb2
+
+DEFAULT_VMGROUP = "_DEFAULT"
+
+
+@click.group()
+def vmgroup() -> None:
+    """Groups of Docker VMs with their own volume namespace, default datastore, access and quotas."""
+
+
+@vmgroup.command("create")
+@click.option("--name", required=True)
+@click.option("--default-datastore", required=True, help="a datastore name or _VM_DS (the VM's own)")
+@click.option("--description", default="")
+@click.option("--vm-list", default="", help="comma-separated VM names")
+@admin_options
+def create(
+    name: str, default_datastore: str, description: str, vm_list: str, admin_socket: Path, as_json: bool
+) -> None:
+    """Create a vmgroup."""
+    request = admin_pb2.VmgroupCreateRequest(
+        name=name, default_datastore=default_datastore, description=description, vm_list=split_list(vm_list)
+    )
+    reply = call(admin_socket, as_json, "VmgroupCreate", request)
+    text = f"vmgroup '{name}' is created."
+    if name != DEFAULT_VMGROUP:
+        text += " Do not forget to run 'vmgroup vm add' to add vm to vmgroup."
+    emit(to_dict(reply), as_json, text)
+
+
+@vmgroup.command("ls")
+@admin_options
+def ls(admin_socket: Path, as_json: bool) -> None:
+    """List vmgroups."""
+    reply = call(admin_socket, as_json, "VmgroupList", admin_pb2.VmgroupListRequest())
+    rows = [
+        [g.id, g.name, g.description, g.default_datastore, ",".join(vm.name for vm in g.vms)] for g in reply.vmgroups
+    ]
+    emit(
+        [to_dict(g) for g in reply.vmgroups],
+        as_json,
+        table(["Uuid", "Name", "Description", "Default_datastore", "VM_list"], rows),
+    )
+
+
+@vmgroup.command("update")
+@click.option("--name", required=True)
+@click.option("--new-name", default=None)
+@click.option("--description", default=None)
+@click.option("--default-datastore", default=None)
+@admin_options
+def update(
+    name: str,
+    new_name: str | None,
+    description: str | None,
+    default_datastore: str | None,
+    admin_socket: Path,
+    as_json: bool,
+) -> None:
+    """Rename a vmgroup, change its description or default datastore."""
+    request = admin_pb2.VmgroupUpdateRequest(name=name)
+    if new_name is not None:
+        request.new_name = new_name
+    if description is not None:
+        request.description = description
+    if default_datastore is not None:
+        request.default_datastore = default_datastore
+    reply = call(admin_socket, as_json, "VmgroupUpdate", request)
+    emit(to_dict(reply), as_json, "vmgroup modify succeeded")
+
+
+@vmgroup.command("rm")
+@click.option("--name", required=True)
+@click.option("--remove-volumes", is_flag=True, help="also delete the vmgroup's volumes on every datastore")
+@click.option("--force", is_flag=True, help="remove even if VMs are still members")
+@admin_options
+def rm(name: str, remove_volumes: bool, force: bool, admin_socket: Path, as_json: bool) -> None:
+    """Remove a vmgroup."""
+    request = admin_pb2.VmgroupRemoveRequest(name=name, remove_volumes=remove_volumes, force=force)
+    reply = call(admin_socket, as_json, "VmgroupRemove", request)
+    prefix = "All Volumes will be removed. " if remove_volumes else ""
+    emit(to_dict(reply), as_json, f"{prefix}vmgroup rm succeeded")
+
+
+@vmgroup.group("vm")
+def vm() -> None:
+    """Member VMs of a vmgroup."""
+
+
+def _vm_command(verb: str, method: str, help_text: str) -> None:
+    @vm.command(verb, help=help_text)
+    @click.option("--name", required=True)
+    @click.option("--vm-list", required=True, help="comma-separated VM names")
+    @admin_options
+    def command(name: str, vm_list: str, admin_socket: Path, as_json: bool) -> None:
+        request = admin_pb2.VmgroupVmsRequest(name=name, vm_list=split_list(vm_list))
+        reply = call(admin_socket, as_json, method, request)
+        emit(to_dict(reply), as_json, f"vmgroup vm {verb} succeeded")
+
+
+_vm_command("add", "VmgroupVmAdd", "Add VMs to a vmgroup.")
+_vm_command("rm", "VmgroupVmRemove", "Remove VMs from a vmgroup.")
+_vm_command("replace", "VmgroupVmReplace", "Replace the VMs of a vmgroup.")
+
+
+@vm.command("ls")
+@click.option("--name", required=True)
+@admin_options
+def vm_ls(name: str, admin_socket: Path, as_json: bool) -> None:
+    """List the VMs of a vmgroup."""
+    reply = call(admin_socket, as_json, "VmgroupVmList", admin_pb2.VmgroupRef(name=name))
+    emit(to_dict(reply)["vms"], as_json, table(["Uuid", "Name"], [[v.uuid, v.name] for v in reply.vms]))
+
+
+@vmgroup.group("access")
+def access() -> None:
+    """A vmgroup's rights and quotas on datastores."""
+
+
+def _access_table(rows: list[admin_pb2.Access]) -> str:
+    return table(
+        ["Datastore", "Allow_create", "Max_volume_size", "Total_size"],
+        [[r.datastore, str(r.allow_create), r.max_volume_size, r.usage_quota] for r in rows],
+    )
+
+
+@access.command("add")
+@click.option("--name", required=True)
+@click.option("--datastore", required=True, help="a datastore name, _VM_DS or _ALL_DS")
+@click.option("--allow-create", is_flag=True, help="allow create and delete (else mount only)")
+@click.option("--volume-maxsize", default="", help="largest volume, e.g. 500MB, 10GB")
+@click.option("--volume-totalsize", default="", help="total of all volumes on the datastore")
+@admin_options
+def access_add(
+    name: str,
+    datastore: str,
+    allow_create: bool,
+    volume_maxsize: str,
+    volume_totalsize: str,
+    admin_socket: Path,
+    as_json: bool,
+) -> None:
+    """Grant a vmgroup access to a datastore."""
+    request = admin_pb2.AccessAddRequest(
+        name=name,
+        datastore=datastore,
+        allow_create=allow_create,
+        volume_maxsize=volume_maxsize,
+        volume_totalsize=volume_totalsize,
+    )
+    reply = call(admin_socket, as_json, "AccessAdd", request)
+    emit(to_dict(reply), as_json, "vmgroup access add succeeded")
+
+
+@access.command("set")
+@click.option("--name", required=True)
+@click.option("--datastore", required=True)
+@click.option("--allow-create", default=None, help="True or False")
+@click.option("--volume-maxsize", default=None, help="e.g. 500MB; Unset removes the limit")
+@click.option("--volume-totalsize", default=None, help="e.g. 10GB; Unset removes the limit")
+@admin_options
+def access_set(
+    name: str,
+    datastore: str,
+    allow_create: str | None,
+    volume_maxsize: str | None,
+    volume_totalsize: str | None,
+    admin_socket: Path,
+    as_json: bool,
+) -> None:
+    """Change a vmgroup's access to a datastore."""
+    request = admin_pb2.AccessSetRequest(name=name, datastore=datastore)
+    if allow_create is not None:
+        request.allow_create = allow_create
+    if volume_maxsize is not None:
+        request.volume_maxsize = volume_maxsize
+    if volume_totalsize is not None:
+        request.volume_totalsize = volume_totalsize
+    reply = call(admin_socket, as_json, "AccessSet", request)
+    emit(to_dict(reply), as_json, "vmgroup access set succeeded")
+
+
+@access.command("rm")
+@click.option("--name", required=True)
+@click.option("--datastore", required=True)
+@admin_options
+def access_rm(name: str, datastore: str, admin_socket: Path, as_json: bool) -> None:
+    """Remove a vmgroup's access to a datastore."""
+    reply = call(admin_socket, as_json, "AccessRemove", admin_pb2.AccessRef(name=name, datastore=datastore))
+    emit(to_dict(reply)["rows"], as_json, "vmgroup access rm succeeded")
+
+
+@access.command("ls")
+@click.option("--name", required=True)
+@admin_options
+def access_ls(name: str, admin_socket: Path, as_json: bool) -> None:
+    """List a vmgroup's datastore access."""
+    reply = call(admin_socket, as_json, "AccessList", admin_pb2.VmgroupRef(name=name))
+    emit(to_dict(reply)["rows"], as_json, _access_table(list(reply.rows)))

@@ -1,0 +1,95 @@
+"""vmgroup access rules (`vmgroup access add|set|rm|ls`): per-datastore rights and quotas.
+
+Sizes are checked, not ignored: vDVS silently dropped a malformed
+``--volume-maxsize`` (its ``convert_to_MB`` returned 0, read as "not given");
+here it is an error, and ``Unset`` (or 0) resets a limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from vdvs.tenancy.datastores import datastore_url
+from vdvs.tenancy.errors import Err, VdvsError
+from vdvs.tenancy.model import DatastoreRef, Privilege
+from vdvs.tenancy.sizes import parse_limit_mb
+from vdvs.tenancy.store import SqliteStore
+from vdvs.tenancy.vmgroups import require_vmgroup
+
+_TRUE = {"true": True, "false": False}
+
+
+def parse_allow_create(value: str) -> bool:
+    """`--allow-create True|False` (any case), as vDVS's `access set` took it."""
+    parsed = _TRUE.get(value.strip().lower())
+    if parsed is None:
+        raise VdvsError(Err.PRIVILEGE_INVALID_ALLOW_CREATE_VALUE, value)
+    return parsed
+
+
+def _check_sizes(privilege: Privilege) -> None:
+    maximum, total = privilege.max_volume_size_mb, privilege.usage_quota_mb
+    if maximum and total and maximum > total:
+        raise VdvsError(Err.PRIVILEGE_INVALID_VOLUME_SIZE, maximum, total)
+
+
+def add_access(
+    store: SqliteStore,
+    datastores: Sequence[DatastoreRef],
+    name: str,
+    datastore: str,
+    allow_create: bool,
+    volume_maxsize: str = "",
+    volume_totalsize: str = "",
+) -> Privilege:
+    vmgroup = require_vmgroup(store, name)
+    url = datastore_url(datastore, datastores)
+    if store.get_privilege(vmgroup.id, url) is not None:
+        raise VdvsError(Err.PRIVILEGE_ALREADY_EXIST, name, datastore)
+    privilege = Privilege(
+        vmgroup.id, url, allow_create, parse_limit_mb(volume_maxsize), parse_limit_mb(volume_totalsize)
+    )
+    _check_sizes(privilege)
+    store.set_privilege(privilege)
+    return privilege
+
+
+def set_access(
+    store: SqliteStore,
+    datastores: Sequence[DatastoreRef],
+    name: str,
+    datastore: str,
+    allow_create: str | None = None,
+    volume_maxsize: str | None = None,
+    volume_totalsize: str | None = None,
+) -> Privilege:
+    vmgroup = require_vmgroup(store, name)
+    url = datastore_url(datastore, datastores)
+    current = store.get_privilege(vmgroup.id, url)
+    if current is None:
+        raise VdvsError(Err.PRIVILEGE_NOT_FOUND, name, datastore)
+    updated = current
+    if allow_create is not None:
+        updated = replace(updated, allow_create=parse_allow_create(allow_create))
+    if volume_maxsize is not None:
+        updated = replace(updated, max_volume_size_mb=parse_limit_mb(volume_maxsize))
+    if volume_totalsize is not None:
+        updated = replace(updated, usage_quota_mb=parse_limit_mb(volume_totalsize))
+    _check_sizes(updated)
+    store.set_privilege(updated)
+    return updated
+
+
+def remove_access(store: SqliteStore, datastores: Sequence[DatastoreRef], name: str, datastore: str) -> None:
+    vmgroup = require_vmgroup(store, name)
+    url = datastore_url(datastore, datastores)
+    if store.get_privilege(vmgroup.id, url) is None:
+        raise VdvsError(Err.PRIVILEGE_NOT_FOUND, name, datastore)
+    if url == vmgroup.default_datastore_url:
+        raise VdvsError(Err.PRIVILEGE_REMOVE_NOT_ALLOWED)
+    store.delete_privilege(vmgroup.id, url)
+
+
+def list_access(store: SqliteStore, name: str) -> list[Privilege]:
+    return store.privileges(require_vmgroup(store, name).id)

@@ -1,0 +1,253 @@
+"""vmgroup rules: create, update, remove, and VM membership, in vDVS's check order.
+
+Each function validates everything first and then changes the store in one
+transaction, so a refused command changes nothing (vDVS applied `update`
+step by step and could stop half way). Where vDVS code was buggy "as
+written" (see reference/vdvs-tenancy-admin.md) the intended rule is built:
+the new name is validated on rename, a VM already in the group is reported
+as such, `replace` may keep current members, `rm --force` only drops
+members if the whole removal succeeds.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from vdvs.tenancy.datastores import datastore_url
+from vdvs.tenancy.errors import Err, VdvsError
+from vdvs.tenancy.model import (
+    ALL_DS_URL,
+    DEFAULT_VMGROUP,
+    DEFAULT_VMGROUP_ID,
+    DatastoreRef,
+    Privilege,
+    VmGroup,
+    VolumeRecord,
+)
+from vdvs.tenancy.store import SqliteStore
+
+NAME_PATTERN = "[a-zA-Z0-9_][a-zA-Z0-9_.-]*"
+_NAME = re.compile(f"^{NAME_PATTERN}$")
+MAX_NAME_LEN = 64
+MAX_DESCRIPTION_LEN = 256
+
+
+@dataclass(frozen=True)
+class VmRef:
+    """A VM named on the command line, resolved to its BIOS uuid."""
+
+    uuid: str
+    name: str
+
+
+def check_name(name: str) -> None:
+    if not name:
+        raise VdvsError(Err.VMODL_TENANT_NAME_EMPTY)
+    if len(name) > MAX_NAME_LEN:
+        raise VdvsError(Err.VMODL_TENANT_NAME_TOO_LONG, name)
+    if not _NAME.match(name):
+        raise VdvsError(Err.TENANT_NAME_INVALID, name, NAME_PATTERN)
+
+
+def check_description(description: str) -> None:
+    if len(description) > MAX_DESCRIPTION_LEN:
+        raise VdvsError(Err.VMODL_TENANT_DESC_TOO_LONG, description)
+
+
+def require_vmgroup(store: SqliteStore, name: str) -> VmGroup:
+    vmgroup = store.get_vmgroup_by_name(name)
+    if vmgroup is None:
+        raise VdvsError(Err.TENANT_NOT_EXIST, name)
+    return vmgroup
+
+
+def default_datastore_url(name: str, datastores: Sequence[DatastoreRef]) -> str:
+    """A vmgroup default datastore: a real one or _VM_DS, never _ALL_DS."""
+    url = datastore_url(name, datastores)
+    if url == ALL_DS_URL:
+        raise VdvsError(Err.DS_DEFAULT_CANNOT_USE_ALL_DS)
+    return url
+
+
+def resolve_vm_list(store: SqliteStore, names: Sequence[str], empty_err: Err = Err.VM_LIST_EMPTY) -> list[VmRef]:
+    """Names (or BIOS uuids) of enrolled VMs -> refs; the vDVS list checks in order."""
+    if not names or all(not n for n in names):
+        raise VdvsError(empty_err)
+    if len(set(names)) != len(names):
+        raise VdvsError(Err.VM_DUPLICATE, list(names))
+    known = store.known_vms()
+    by_name = {name: vm_uuid for vm_uuid, name in known.items()}
+    refs, missing = [], []
+    for name in names:
+        if name in by_name:
+            refs.append(VmRef(by_name[name], name))
+        elif name.lower() in known:
+            refs.append(VmRef(name.lower(), known[name.lower()]))
+        else:
+            missing.append(name)
+    if missing:
+        raise VdvsError(Err.VM_NOT_FOUND, ",".join(missing))
+    return refs
+
+
+def _refuse_attached(store: SqliteStore, vms: Sequence[VmRef], prefix: str) -> None:
+    for vm in vms:
+        if store.attached_to(vm.uuid):
+            raise VdvsError(Err.VM_WITH_MOUNTED_VOLUMES, vm.name, prefix=prefix)
+
+
+def _refuse_other_group(store: SqliteStore, vms: Sequence[VmRef], allowed_group: str | None = None) -> None:
+    for vm in vms:
+        current = store.vmgroup_of_vm(vm.uuid)
+        if current is not None and current.id != allowed_group:
+            raise VdvsError(Err.VM_IN_ANOTHER_TENANT, vm.name, current.name)
+
+
+def create_vmgroup(
+    store: SqliteStore,
+    datastores: Sequence[DatastoreRef],
+    name: str,
+    default_datastore: str,
+    description: str = "",
+    vm_names: Sequence[str] = (),
+) -> VmGroup:
+    check_name(name)
+    check_description(description)
+    vms: list[VmRef] = []
+    if vm_names:
+        if name == DEFAULT_VMGROUP:
+            raise VdvsError(Err.INVALID_ARGUMENT, list(vm_names))
+        vms = resolve_vm_list(store, vm_names)
+        _refuse_other_group(store, vms)
+        _refuse_attached(store, vms, "Cannot add VM to vmgroup ")
+    url = default_datastore_url(default_datastore, datastores)
+    if store.get_vmgroup_by_name(name) is not None:
+        raise VdvsError(Err.TENANT_ALREADY_EXIST, name)
+    vmgroup = VmGroup(DEFAULT_VMGROUP_ID if name == DEFAULT_VMGROUP else str(uuid.uuid4()), name, description, url)
+    with store.transaction():
+        store.create_vmgroup(vmgroup)
+        store.ensure_privilege(Privilege(vmgroup.id, url, allow_create=True))
+        for vm in vms:
+            store.add_vm(vm.uuid, vmgroup.id, vm.name)
+    return vmgroup
+
+
+def update_vmgroup(
+    store: SqliteStore,
+    datastores: Sequence[DatastoreRef],
+    name: str,
+    new_name: str | None = None,
+    description: str | None = None,
+    default_datastore: str | None = None,
+) -> VmGroup:
+    vmgroup = require_vmgroup(store, name)
+    url = None
+    if default_datastore is not None:
+        url = default_datastore_url(default_datastore, datastores)
+    if new_name is not None and new_name != name:
+        if vmgroup.is_default:
+            raise VdvsError(Err.TENANT_NAME_INVALID, DEFAULT_VMGROUP, "rename of vmgroups other than _DEFAULT")
+        check_name(new_name)  # vDVS checked the old name here, as written
+        if store.get_vmgroup_by_name(new_name) is not None:
+            raise VdvsError(Err.TENANT_ALREADY_EXIST, new_name)
+    if description is not None:
+        check_description(description)
+    with store.transaction():
+        if url is not None and url != vmgroup.default_datastore_url:
+            store.update_vmgroup(vmgroup.id, default_datastore_url=url)
+            store.ensure_privilege(Privilege(vmgroup.id, url, allow_create=True))
+        if new_name is not None and new_name != name:
+            store.update_vmgroup(vmgroup.id, name=new_name)
+        if description is not None:
+            store.update_vmgroup(vmgroup.id, description=description)
+    updated = store.get_vmgroup(vmgroup.id)
+    assert updated is not None
+    return updated
+
+
+def check_remove(
+    store: SqliteStore, name: str, remove_volumes: bool, force: bool
+) -> tuple[VmGroup, list[VolumeRecord]]:
+    """What `vmgroup rm` would do, refusing it if it may not; the caller deletes disks, then calls finish."""
+    vmgroup = require_vmgroup(store, name)
+    if store.vms_of(vmgroup.id) and not force:
+        raise VdvsError(Err.TENANT_NOT_EMPTY, name)
+    volumes = store.list_volumes(vmgroup.id, states=tuple(store.ALL_STATES))
+    if volumes and not remove_volumes:
+        raise VdvsError(
+            Err.INTERNAL_ERROR,
+            "The vmgroup has volumes in it, these must be removed/migrated before deleting the vmgroup.",
+        )
+    for volume in volumes:
+        if volume.attached_vm is not None:
+            raise VdvsError(Err.VOLUME_IN_USE, volume.name, volume.attached_vm_name or volume.attached_vm)
+    return vmgroup, volumes
+
+
+def finish_remove(store: SqliteStore, vmgroup: VmGroup) -> None:
+    """Drop the vmgroup, its members and privileges, once every volume is gone."""
+    with store.transaction():
+        if store.list_volumes(vmgroup.id, states=tuple(store.ALL_STATES)):
+            raise VdvsError(Err.INTERNAL_ERROR, f"vmgroup {vmgroup.name} still has volumes")
+        store.delete_vmgroup(vmgroup.id)
+
+
+def _require_not_default(vmgroup: VmGroup) -> None:
+    if vmgroup.is_default:
+        raise VdvsError(Err.FEATURE_NOT_SUPPORTED, DEFAULT_VMGROUP)
+
+
+def add_vms(store: SqliteStore, name: str, vm_names: Sequence[str]) -> None:
+    vmgroup = require_vmgroup(store, name)
+    _require_not_default(vmgroup)
+    vms = resolve_vm_list(store, vm_names)
+    for vm in vms:
+        current = store.vmgroup_of_vm(vm.uuid)
+        if current is not None and current.id == vmgroup.id:
+            raise VdvsError(Err.VM_ALREADY_IN_TENANT, vm.name, vmgroup.name)
+    _refuse_other_group(store, vms)
+    _refuse_attached(store, vms, "Cannot add VM to vmgroup ")
+    with store.transaction():
+        for vm in vms:
+            store.add_vm(vm.uuid, vmgroup.id, vm.name)
+
+
+def remove_vms(store: SqliteStore, name: str, vm_names: Sequence[str]) -> None:
+    vmgroup = require_vmgroup(store, name)
+    _require_not_default(vmgroup)
+    vms = resolve_vm_list(store, vm_names)
+    _refuse_attached(store, vms, "Cannot complete vmgroup vm rm. ")
+    members = {vm.uuid for vm in store.vms_of(vmgroup.id)}
+    for vm in vms:
+        if vm.uuid not in members:
+            raise VdvsError(Err.VM_NOT_IN_TENANT, vm.name, vmgroup.name)
+    with store.transaction():
+        for vm in vms:
+            store.remove_vm(vm.uuid)
+
+
+def replace_vms(store: SqliteStore, name: str, vm_names: Sequence[str]) -> None:
+    vmgroup = require_vmgroup(store, name)
+    _require_not_default(vmgroup)
+    vms = resolve_vm_list(store, vm_names, empty_err=Err.REPLACE_VM_EMPTY)
+    _refuse_other_group(store, vms, allowed_group=vmgroup.id)
+    current = store.vms_of(vmgroup.id)
+    keep = {vm.uuid for vm in vms}
+    leaving = [VmRef(vm.uuid, vm.name) for vm in current if vm.uuid not in keep]
+    joining = [vm for vm in vms if vm.uuid not in {c.uuid for c in current}]
+    _refuse_attached(store, [*leaving, *joining], "Cannot complete vmgroup vm replace. ")
+    with store.transaction():
+        for vm in leaving:
+            store.remove_vm(vm.uuid)
+        for vm in joining:
+            store.add_vm(vm.uuid, vmgroup.id, vm.name)
+
+
+def list_vms(store: SqliteStore, name: str) -> list[VmRef]:
+    vmgroup = require_vmgroup(store, name)
+    if vmgroup.is_default:
+        raise VdvsError(Err.DEFAULT_VMGROUP_VM_LIST)
+    return [VmRef(vm.uuid, store.vm_name(vm.uuid)) for vm in store.vms_of(vmgroup.id)]
