@@ -27,6 +27,11 @@ class EnrollmentHandlers(AdminHandlers):
         days = request.valid_days or 365
         if days < 0:
             raise VdvsError(Err.INVALID_ARGUMENT, f"valid days {days}")
+        # One BIOS uuid, one VM: a clone sharing its source's uuid must not get a second identity.
+        live = [c for c in await self.db(self.ctx.store.certs_of_vm, vm_uuid) if not c.revoked]
+        other = next((c.vm_name for c in live if c.vm_name != name), None)
+        if other is not None:
+            raise VdvsError(Err.VM_ALREADY_ENROLLED, vm_uuid, other)
         issued = await self.ctx.workers.disk(self.ctx.ca.issue_vm_cert, name, vm_uuid, days)
         record = CertRecord(issued.serial, vm_uuid, name, issued.not_after.isoformat(), revoked=False)
         await self.db(self.ctx.store.add_cert, record, dt.datetime.now(dt.UTC).isoformat())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from vdvs.broker.config import BrokerConfig
@@ -46,3 +47,25 @@ def init_config(config: BrokerConfig, config_path: Path | None, server_names: li
         config_path.write_text(config.to_toml(), encoding="utf-8")
         done.append(f"Wrote broker config {config_path}")
     return done
+
+
+def remove_config(config: BrokerConfig, backup: bool = True) -> str:
+    """`config rm --local`: move the config store aside (or delete it with --no-backup).
+
+    The CA stays (VM certificates keep working against a re-initialized store
+    only after re-enrollment, since their serials are recorded in the store).
+    """
+    path = config.store_path
+    if not path.exists():
+        return f"No config DB at {path}: nothing to remove"
+    sidecars = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+    if not backup:
+        for file in (path, *sidecars):
+            file.unlink(missing_ok=True)
+        return f"Removed {path}"
+    target = path.with_name(f"{path.name}.bak_{time.asctime().replace(' ', '_')}")
+    path.rename(target)
+    for sidecar in sidecars:
+        if sidecar.exists():
+            sidecar.rename(target.with_name(target.name + sidecar.name[len(path.name) :]))
+    return f"Moved {path} to backup file {target}"

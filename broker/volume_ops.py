@@ -124,7 +124,10 @@ class VolumeOps:
             await self.p.authorize(source, authz.Command.ATTACH)
         except VdvsError as exc:
             raise VdvsError(Err.CLONE_SOURCE_DENIED, exc.message, source.datastore.name) from None
-        if source.lock_key == req.lock_key:
+        if source.lock_key == req.lock_key:  # cloning a volume onto its own name
+            existing = await self.p.workers.db(self.p.store.get_volume, req.vmgroup.id, req.datastore.url, req.name)
+            if existing is None:
+                raise VdvsError(Err.CLONE_SOURCE_NOT_FOUND, opts.clone_from)
             raise VdvsError(Err.VOLUME_EXISTS, self.p.backend.display_path(req.disk))
         async with self.locks.hold_all([(source.lock_key, source.full_name), (req.lock_key, req.full_name)]):
             src = await self.p.workers.db(self.p.store.get_volume, source.vmgroup.id, source.datastore.url, source.name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +57,18 @@ class AdminClient:
             if code == grpc.StatusCode.UNAVAILABLE:
                 raise AdminError(f"Cannot reach the vdvs broker at {self.socket_path}: {details}") from None
             raise AdminError(f"{method} failed: {details}") from None
+
+
+def broker_running(socket_path: Path) -> bool:
+    """Whether a broker answers on its admin socket."""
+    if not socket_path.exists():
+        return False
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(str(socket_path))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True

@@ -13,13 +13,13 @@ import click
 from vdvs.broker.config import BrokerConfig, ConfigError
 from vdvs.broker.server import Broker, BrokerStartError, run_broker
 from vdvs.broker.setup import init_config, is_initialized
-from vdvs.cli.admin_client import DEFAULT_ADMIN_SOCKET, AdminClient, AdminError
+from vdvs.cli.admin_client import DEFAULT_ADMIN_SOCKET, AdminError
+from vdvs.cli.enroll import enroll
 from vdvs.cli.logs import setup_logging
-from vdvs.plugin.bundle import CERT_FILE, Bundle, write_bundle
+from vdvs.plugin.bundle import CERT_FILE
 from vdvs.plugin.config import DEFAULT_MOUNT_ROOT, DEFAULT_SOCKET, PluginConfig, PluginConfigError
 from vdvs.plugin.identity import local_bios_uuid
 from vdvs.plugin.server import PluginServer, PluginStartError, run_plugin
-from vdvs.proto import admin_pb2
 
 log = logging.getLogger("vdvs")
 STARTUP_ERRORS = (BrokerStartError, PluginStartError, ConfigError, PluginConfigError, AdminError, OSError)
@@ -28,16 +28,6 @@ STARTUP_ERRORS = (BrokerStartError, PluginStartError, ConfigError, PluginConfigE
 def _fail(exc: Exception) -> None:
     message = getattr(exc, "message", None) or str(exc)
     raise click.ClickException(message)
-
-
-def enroll(admin_socket: Path, name: str, bios_uuid: str, out: Path, days: int = 0) -> admin_pb2.EnrollVmResponse:
-    """Ask the broker for a VM certificate and write the bundle the plugin reads."""
-    with AdminClient(admin_socket) as client:
-        reply: admin_pb2.EnrollVmResponse = client.call(
-            "EnrollVm", admin_pb2.EnrollVmRequest(name=name, bios_uuid=bios_uuid, valid_days=days)
-        )
-    write_bundle(out, Bundle(reply.ca_pem.encode(), reply.cert_pem.encode(), reply.key_pem.encode()))
-    return reply
 
 
 async def _up(state_dir: Path, admin_socket: Path, plugin_socket: Path, mount_root: Path, vm_name: str) -> None:

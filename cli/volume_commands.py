@@ -35,9 +35,21 @@ def volume() -> None:
 def ls(vmgroup: str, columns: str | None, admin_socket: Path, as_json: bool) -> None:
     """List volumes (orphans, whose vmgroup is unknown, show as N/A)."""
     reply = call(admin_socket, as_json, "VolumeList", admin_pb2.VolumeListRequest(vmgroup=vmgroup))
-    chosen = _columns([(c.id, c.header) for c in reply.columns], columns)
-    rows = [{key: row.columns.get(key, "N/A") for key, _ in chosen} for row in reply.rows]
-    emit(rows, as_json, table([h for _, h in chosen], [[r[k] for k, _ in chosen] for r in rows]))
+    available = [(c.id, c.header) for c in reply.columns]
+    chosen = _columns(available, columns)
+    rows = _rows(reply)
+    keys = [key for key, _ in chosen]
+    emit(
+        [{k: row[k] for k in keys} for row in rows],
+        as_json,
+        table([h for _, h in chosen], [[row[k] for k in keys] for row in rows]),
+    )
+
+
+def _rows(reply: admin_pb2.VolumeListResponse) -> list[dict[str, str]]:
+    ids = [c.id for c in reply.columns]
+    width, cells = len(ids), list(reply.cells)
+    return [dict(zip(ids, cells[i : i + width], strict=True)) for i in range(0, len(cells), width)]
 
 
 @volume.command("set")
@@ -51,4 +63,4 @@ def set_options(volume_name: str, vmgroup: str, options: str, admin_socket: Path
     """Change a volume's access or attach-as (effective at its next mount)."""
     request = admin_pb2.VolumeSetRequest(volume=volume_name, vmgroup=vmgroup, options=options)
     reply = call(admin_socket, as_json, "VolumeSet", request)
-    emit([dict(r.columns) for r in reply.rows], as_json, f"Successfully updated settings for {volume_name}")
+    emit(_rows(reply), as_json, f"Successfully updated settings for {volume_name}")

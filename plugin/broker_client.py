@@ -9,12 +9,14 @@ and reported as "the broker refused our certificate".
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import grpc
+from cryptography import x509
 
 from vdvs.plugin.bundle import Bundle
 from vdvs.proto import status as wire_status
@@ -23,7 +25,7 @@ from vdvs.proto import volume_pb2, volume_pb2_grpc
 log = logging.getLogger("vdvs.plugin.broker")
 T = TypeVar("T")
 BROKER_NAME = "vdvs-broker"  # name the broker's server certificate carries
-_TLS_HINTS = ("socket closed", "handshake", "ssl", "certificate", "tls")
+PROBE_TIMEOUT_S = 1.0
 
 
 class BrokerError(Exception):
@@ -35,6 +37,21 @@ class BrokerError(Exception):
         self.code = code
         self.name = name
         self.grpc_code = grpc_code
+
+
+def bundle_problem(bundle: Bundle) -> str:
+    """What is visibly wrong with our own certificate ('' if nothing): expired, or not from the bundled CA."""
+    try:
+        cert = x509.load_pem_x509_certificate(bundle.cert_pem)
+        ca = x509.load_pem_x509_certificate(bundle.ca_pem)
+    except ValueError as exc:
+        return f"the bundle does not hold a readable certificate: {exc}"
+    now = dt.datetime.now(dt.UTC)
+    if cert.not_valid_after_utc < now:
+        return f"our certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}"
+    if cert.issuer != ca.subject:
+        return "our certificate was not issued by the CA in our bundle"
+    return ""
 
 
 class BrokerClient:
@@ -64,22 +81,42 @@ class BrokerClient:
         self._call_timeout_s = call_timeout_s
         self._op_timeout_s = op_timeout_s
         self._retry_budget_s = retry_budget_s
+        self._bundle_problem = bundle_problem(bundle)
 
     async def close(self) -> None:
         await self._channel.close(None)
 
-    def _transport_error(self, err: grpc.aio.AioRpcError) -> BrokerError:
-        details = (err.details() or "").lower()
+    async def _transport_error(self, err: grpc.aio.AioRpcError) -> BrokerError:
+        """Say why the call could not be made. A failed TLS handshake and a dead broker both
+        surface as UNAVAILABLE with varying texts, so look: if something accepts a plain
+        connection at the address, the broker is there and refused our certificate."""
         if err.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
-            text = f"vSphere volume broker at {self.address} did not answer in time"
-        elif any(hint in details for hint in _TLS_HINTS):
+            return BrokerError(f"vSphere volume broker at {self.address} did not answer in time", grpc_code=err.code())
+        if await self._listening():
+            problem = self._bundle_problem
             text = (
-                f"vSphere volume broker at {self.address} refused our certificate "
-                f"(is this VM enrolled with that broker? bundle: {self._bundle_dir or 'unknown'})"
+                f"vSphere volume broker at {self.address} refused our certificate"
+                f" ({problem or 'is this VM enrolled with that broker?'}; bundle: {self._bundle_dir or 'unknown'})"
             )
         else:
             text = f"vSphere volume broker at {self.address} is unreachable: {err.details()}"
         return BrokerError(text, grpc_code=err.code())
+
+    async def _listening(self) -> bool:
+        address = self.address
+        try:
+            if address.startswith("unix:"):
+                path = address[len("unix://") :] if address.startswith("unix://") else address[len("unix:") :]
+                _, writer = await asyncio.wait_for(asyncio.open_unix_connection(path), PROBE_TIMEOUT_S)
+            else:
+                host, _, port = address.rpartition(":")
+                _, writer = await asyncio.wait_for(
+                    asyncio.open_connection(host.strip("[]"), int(port)), PROBE_TIMEOUT_S
+                )
+        except (OSError, TimeoutError, ValueError):
+            return False
+        writer.close()
+        return True
 
     async def _call(self, what: str, fn: Callable[[float], Awaitable[T]], timeout_s: float) -> T:
         deadline = time.monotonic() + self._retry_budget_s
@@ -93,12 +130,9 @@ class BrokerClient:
                     raise BrokerError(remote.message, remote.code, remote.name, err.code()) from None
                 transient = err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
                 if not transient or time.monotonic() + delay > deadline:
-                    error = (
-                        self._transport_error(err)
-                        if transient
-                        else BrokerError(f"{what} failed: {err.details()}", grpc_code=err.code())
-                    )
-                    raise error from None
+                    if transient:
+                        raise await self._transport_error(err) from None
+                    raise BrokerError(f"{what} failed: {err.details()}", grpc_code=err.code()) from None
                 log.info("%s: broker not reachable (%s), retrying in %.1fs", what, err.details(), delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)

@@ -83,6 +83,13 @@ class VolumeDriver:
         volume = await self._broker(self.client.get(name))
         async with self._volume_lock(volume.full_name):
             entry = self.table.entries.get(volume.full_name)
+            if entry is not None and set(entry.ids) <= set(entry.recovered):
+                # Docker sends Remove only when no container uses the volume: holders carried
+                # over a restart whose Unmount never came are gone.
+                log.warning("dropping stale holders of %s at Remove: %s", entry.name, entry.ids)
+                entry.ids.clear()
+                await self._release(entry)
+                entry = None
             if entry is not None:
                 refs = len(entry.ids) or 1
                 raise DriverError(f"Remove failure - volume is still mounted.  volume={name}, refcount={refs}")
@@ -183,6 +190,8 @@ class VolumeDriver:
         async with self._volume_lock(entry.name):
             if mount_id in entry.ids:
                 entry.ids.remove(mount_id)
+                if mount_id in entry.recovered:
+                    entry.recovered.remove(mount_id)
             elif entry.ids:
                 log.warning(
                     "Unmount of %s with unknown id %s; still held by %d",
@@ -215,6 +224,7 @@ class VolumeDriver:
         actions = []
         mounted = fs.mounts_under(self.mount_root)
         for entry in list(self.table.entries.values()):
+            entry.recovered = list(entry.ids)
             is_mounted = mounted.pop(entry.mountpoint, None) is not None
             if entry.ids and is_mounted:
                 continue

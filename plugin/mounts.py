@@ -25,6 +25,10 @@ class MountEntry:
     fstype: str
     ids: list[str] = field(default_factory=list)
     adopted: bool = False  # found mounted at start with no record of who holds it
+    # Holder IDs carried over a plugin restart: their Unmount may never come (the container
+    # may have gone while the plugin was down), so a Remove, which Docker only sends once no
+    # container uses the volume, may drop them.
+    recovered: list[str] = field(default_factory=list)
 
 
 class MountTable:
@@ -47,6 +51,7 @@ class MountTable:
                 fstype=raw.get("fstype", ""),
                 ids=list(raw.get("ids", [])),
                 adopted=bool(raw.get("adopted", False)),
+                recovered=list(raw.get("recovered", [])),
             )
 
     def snapshot(self) -> dict[str, Any]:
@@ -59,6 +64,7 @@ class MountTable:
                     "fstype": e.fstype,
                     "ids": list(e.ids),
                     "adopted": e.adopted,
+                    "recovered": list(e.recovered),
                 }
                 for name, e in sorted(self.entries.items())
             },

@@ -218,23 +218,6 @@ class VolumeListRequest(_message.Message):
     vmgroup: str
     def __init__(self, vmgroup: _Optional[str] = ...) -> None: ...
 
-class VolumeRow(_message.Message):
-    __slots__ = ("columns", "capacity_mb", "used_bytes")
-    class ColumnsEntry(_message.Message):
-        __slots__ = ("key", "value")
-        KEY_FIELD_NUMBER: _ClassVar[int]
-        VALUE_FIELD_NUMBER: _ClassVar[int]
-        key: str
-        value: str
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
-    COLUMNS_FIELD_NUMBER: _ClassVar[int]
-    CAPACITY_MB_FIELD_NUMBER: _ClassVar[int]
-    USED_BYTES_FIELD_NUMBER: _ClassVar[int]
-    columns: _containers.ScalarMap[str, str]
-    capacity_mb: int
-    used_bytes: int
-    def __init__(self, columns: _Optional[_Mapping[str, str]] = ..., capacity_mb: _Optional[int] = ..., used_bytes: _Optional[int] = ...) -> None: ...
-
 class VolumeColumn(_message.Message):
     __slots__ = ("id", "header")
     ID_FIELD_NUMBER: _ClassVar[int]
@@ -244,12 +227,12 @@ class VolumeColumn(_message.Message):
     def __init__(self, id: _Optional[str] = ..., header: _Optional[str] = ...) -> None: ...
 
 class VolumeListResponse(_message.Message):
-    __slots__ = ("rows", "columns")
-    ROWS_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("columns", "cells")
     COLUMNS_FIELD_NUMBER: _ClassVar[int]
-    rows: _containers.RepeatedCompositeFieldContainer[VolumeRow]
+    CELLS_FIELD_NUMBER: _ClassVar[int]
     columns: _containers.RepeatedCompositeFieldContainer[VolumeColumn]
-    def __init__(self, rows: _Optional[_Iterable[_Union[VolumeRow, _Mapping]]] = ..., columns: _Optional[_Iterable[_Union[VolumeColumn, _Mapping]]] = ...) -> None: ...
+    cells: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, columns: _Optional[_Iterable[_Union[VolumeColumn, _Mapping]]] = ..., cells: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class VolumeSetRequest(_message.Message):
     __slots__ = ("volume", "vmgroup", "options")

@@ -165,7 +165,11 @@ class Err(enum.Enum):
     CERT_UNKNOWN = ErrorSpec(640, "Client certificate {0} was not issued by this broker", Kind.UNAUTHENTICATED)
     CERT_REVOKED = ErrorSpec(641, "Certificate {0} of VM {1} has been revoked", Kind.UNAUTHENTICATED)
     CERT_NO_IDENTITY = ErrorSpec(642, "Client certificate carries no VM identity", Kind.UNAUTHENTICATED)
-    VM_ALREADY_ENROLLED = ErrorSpec(643, "VM {0} is already enrolled under the name {1}", Kind.EXISTS)
+    VM_ALREADY_ENROLLED = ErrorSpec(
+        643,
+        "VM {0} is already enrolled under the name {1}; revoke that first (vdvs vm revoke --uuid {0})",
+        Kind.EXISTS,
+    )
     INVALID_VM_UUID = ErrorSpec(644, "Invalid BIOS UUID '{0}'", Kind.INVALID)
 
     DEFAULT_VMGROUP_VM_LIST = ErrorSpec(

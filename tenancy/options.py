@@ -82,14 +82,14 @@ def validate_create_options(
     clone_from = opts.get(CLONE_FROM)
     if clone_from is not None and SIZE in opts:
         raise VdvsError(Err.CLONE_WITH_SIZE)
-    if clone_from is not None and FSTYPE in opts:
-        raise VdvsError(Err.CLONE_WITH_FSTYPE)
     size_mb = parse_size_mb(opts[SIZE]) if SIZE in opts else DEFAULT_SIZE_MB
     diskformat = opts.get(DISKFORMAT, "thin")
     if diskformat not in DISKFORMATS:
         raise VdvsError(Err.INVALID_DISKFORMAT, diskformat, list(DISKFORMATS))
     attach_as = _choice(opts, ATTACH_AS, ATTACH_AS_TYPES, Err.INVALID_ATTACH_AS)
     access = _choice(opts, ACCESS, ACCESS_TYPES, Err.INVALID_ACCESS)
+    if clone_from is not None and FSTYPE in opts:
+        raise VdvsError(Err.CLONE_WITH_FSTYPE)
     fstype: str | None = None
     if clone_from is None:
         fstype = opts.get(FSTYPE, DEFAULT_FSTYPE)

@@ -12,7 +12,8 @@ import re
 from vdvs.tenancy.errors import Err, VdvsError
 
 _UNITS_MB = {"mb": 1, "gb": 1024, "tb": 1024 * 1024}
-_SIZE = re.compile(r"^([0-9]+)(mb|gb|tb)$", re.IGNORECASE)
+# At most 20 digits: more is never a real size, and int() of thousands of digits is refused by Python.
+_SIZE = re.compile(r"([0-9]{1,20})(mb|gb|tb)", re.IGNORECASE)
 DEFAULT_SIZE = "100mb"
 DEFAULT_SIZE_MB = 100
 # vSphere's largest virtual disk: 62 TB.
@@ -21,7 +22,7 @@ MAX_DISK_MB = 62 * 1024 * 1024
 
 def parse_size_mb(text: str) -> int:
     """Parse a volume size option into MB, refusing every malformed, zero or huge value."""
-    match = _SIZE.match(text)
+    match = _SIZE.fullmatch(text)
     if match is None:
         raise VdvsError(Err.INVALID_SIZE)
     mb = int(match.group(1)) * _UNITS_MB[match.group(2).lower()]
@@ -41,7 +42,7 @@ def parse_limit_mb(text: str) -> int:
     stripped = text.strip()
     if stripped.lower() in ("", "unset", "0"):
         return 0
-    match = _SIZE.match(stripped)
+    match = _SIZE.fullmatch(stripped)
     if match is None:
         raise VdvsError(Err.INVALID_SIZE)
     mb = int(match.group(1)) * _UNITS_MB[match.group(2).lower()]

@@ -196,6 +196,27 @@ class VolumeRows(StoreBase):
             "UPDATE volumes SET options = ? WHERE id = ?", (json.dumps(options, sort_keys=True),), volume_id
         )
 
+    def listing(self, vmgroup_ids: Sequence[str] | None = None) -> list[tuple[Any, ...]]:
+        """Ready volumes as plain tuples for admin listings (options unpacked by SQLite, no objects):
+        (name, datastore_url, vmgroup_id, size_mb, allocated_bytes, fstype, vsan policy, diskformat,
+        attached_vm, attached_vm_name, access, attach-as, created_by, created)."""
+        sql = (
+            "SELECT name, datastore_url, vmgroup_id, size_mb, allocated_bytes, "
+            "json_extract(options, '$.fstype'), json_extract(options, '$.\"vsan-policy-name\"'), "
+            "json_extract(options, '$.diskformat'), attached_vm, attached_vm_name, "
+            "json_extract(options, '$.access'), json_extract(options, '$.\"attach-as\"'), created_by, created "
+            "FROM volumes WHERE state = 'ready'"
+        )
+        if vmgroup_ids is None:
+            return self._db.execute(sql).fetchall()
+        marks = ",".join("?" * len(vmgroup_ids))
+        return self._db.execute(f"{sql} AND vmgroup_id IN ({marks})", list(vmgroup_ids)).fetchall()
+
+    def unsettled_keys(self) -> set[tuple[str, str, str]]:
+        """(datastore_url, vmgroup_id, name) of rows mid-create or mid-remove."""
+        rows = self._db.execute("SELECT datastore_url, vmgroup_id, name FROM volumes WHERE state != 'ready'")
+        return set(rows.fetchall())
+
     def set_allocated(self, volume_id: int, allocated_bytes: int) -> None:
         """Record space in use, as last measured (shown by admin `volume ls` without touching disks)."""
         with self.transaction() as db:

@@ -9,13 +9,14 @@ listing of ten thousand volumes touches no disk.
 from __future__ import annotations
 
 import fnmatch
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import DatastoreRef, VolumeRecord, VolumeState
 from vdvs.tenancy.names import match_datastore, parse_volume_name
-from vdvs.tenancy.options import ACCESS, ATTACH_AS, DISKFORMAT, FSTYPE, VSAN_POLICY, validate_editable_options
+from vdvs.tenancy.options import validate_editable_options
 from vdvs.tenancy.sizes import format_admin_size
 from vdvs.tenancy.store import SqliteStore
 from vdvs.tenancy.vmgroups import require_vmgroup
@@ -39,6 +40,12 @@ NA = "N/A"
 
 
 @dataclass(frozen=True)
+class Listing:
+    rows: list[tuple[str, ...]]
+    owned: set[tuple[str, str, str]]  # (datastore, vmgroup id, name) of the listed volumes
+
+
+@dataclass(frozen=True)
 class Orphan:
     """A disk found on a datastore that no vmgroup of the store owns."""
 
@@ -47,29 +54,15 @@ class Orphan:
     name: str
 
 
-def _used(record: VolumeRecord) -> str:
-    mb, rest = divmod(record.allocated_bytes, 1024 * 1024)
-    return format_admin_size(mb + (1 if rest else 0)) if record.allocated_bytes else "0.00MB"
+@functools.lru_cache(maxsize=4096)
+def _size(mb: int) -> str:
+    return format_admin_size(mb)
 
 
-def volume_row(record: VolumeRecord, datastore: str, vmgroup: str, datastore_kind: str) -> dict[str, str]:
-    opts = record.options
-    policy = opts.get(VSAN_POLICY, "[VSAN default]") if datastore_kind == "vsan" else NA
-    return {
-        "volume": record.name,
-        "datastore": datastore,
-        "vmgroup": vmgroup,
-        "capacity": format_admin_size(record.size_mb),
-        "used": _used(record),
-        "fstype": opts.get(FSTYPE, NA),
-        "policy": policy,
-        "disk-format": opts.get(DISKFORMAT, "thin"),
-        "attached-to": (record.attached_vm_name or record.attached_vm or NA) if record.attached_vm else "detached",
-        "access": opts.get(ACCESS, "read-write"),
-        "attach-as": opts.get(ATTACH_AS, "independent_persistent"),
-        "created-by": record.created_by or NA,
-        "created": record.created or NA,
-    }
+def _used(allocated_bytes: int) -> str:
+    if not allocated_bytes:
+        return "0.00MB"
+    return _size(-(-allocated_bytes // (1024 * 1024)))
 
 
 def list_volume_rows(
@@ -77,23 +70,67 @@ def list_volume_rows(
     datastores: Sequence[DatastoreRef],
     kinds: Mapping[str, str],
     pattern: str | None = None,
-    orphans: Sequence[Orphan] = (),
-) -> list[dict[str, str]]:
-    """Rows of `volume ls`; ``pattern`` is an fnmatch pattern on vmgroup names (vDVS)."""
+) -> Listing:
+    """Rows of `volume ls`, cells in COLUMNS order; ``pattern`` is an fnmatch pattern on vmgroup names (vDVS).
+
+    Built from plain tuples straight out of SQLite: ten thousand rows cost milliseconds.
+    """
     names = {d.url: d.name for d in datastores}
     vmgroups = {g.id: g.name for g in store.list_vmgroups()}
-    rows = []
-    for record in store.list_volumes(None, states=(VolumeState.READY,)):
-        vmgroup = vmgroups.get(record.vmgroup_id, NA)
-        if pattern is not None and not fnmatch.fnmatchcase(vmgroup, pattern):
-            continue
-        datastore = names.get(record.datastore_url, NA)
-        rows.append(volume_row(record, datastore, vmgroup, kinds.get(datastore, "")))
-    if pattern in (None, "*"):
-        for orphan in orphans:
-            rows.append({key: NA for key, _ in COLUMNS} | {"volume": orphan.name, "datastore": orphan.datastore})
-    rows.sort(key=lambda r: (r["datastore"], r["vmgroup"], r["volume"]))
-    return rows
+    wanted = None if pattern is None else [i for i, n in vmgroups.items() if fnmatch.fnmatchcase(n, pattern)]
+    rows: list[tuple[str, ...]] = []
+    owned: set[tuple[str, str, str]] = set()
+    for (
+        name,
+        url,
+        vmgroup_id,
+        size_mb,
+        allocated,
+        fstype,
+        policy,
+        diskformat,
+        holder,
+        holder_name,
+        access,
+        attach_as,
+        created_by,
+        created,
+    ) in store.listing(wanted):
+        datastore = names.get(url, NA)
+        owned.add((datastore, vmgroup_id, name))
+        rows.append(
+            (
+                name,
+                datastore,
+                vmgroups.get(vmgroup_id, NA),
+                _size(size_mb),
+                _used(allocated),
+                fstype or NA,
+                (policy or "[VSAN default]") if kinds.get(datastore) == "vsan" else NA,
+                diskformat or "thin",
+                (holder_name or holder) if holder else "detached",
+                access or "read-write",
+                attach_as or "independent_persistent",
+                created_by or NA,
+                created or NA,
+            )
+        )
+    rows.sort(key=lambda r: (r[1], r[2], r[0]))
+    return Listing(rows, owned)
+
+
+def orphan_rows(
+    store: SqliteStore, datastores: Sequence[DatastoreRef], listing: Listing, disks: Sequence[Orphan]
+) -> list[tuple[str, ...]]:
+    """Rows (vmgroup N/A) for disks found on the datastores that no row owns: vDVS's _ORPHAN volumes.
+
+    Only for listings of every vmgroup (no pattern, or ``*``), as in vDVS.
+    """
+    names = {d.url: d.name for d in datastores}
+    owned = listing.owned | {(names.get(url, NA), g, n) for url, g, n in store.unsettled_keys()}
+    filler = (NA,) * (len(COLUMNS) - 2)
+    found = [(d.name, d.datastore, *filler) for d in disks if (d.datastore, d.folder, d.name) not in owned]
+    return sorted(found, key=lambda r: (r[1], r[0]))
 
 
 def parse_options_text(text: str) -> dict[str, str]:

@@ -53,7 +53,7 @@ class BrokerEnv:
             return client.call(method, request)
 
     async def enroll(self, name: str, vm_uuid: str | None = None) -> EnrolledVm:
-        from vdvs.cli.run import enroll
+        from vdvs.cli.enroll import enroll
 
         vm_uuid = vm_uuid or str(uuid.uuid4())
         out = self.root / "bundles" / name

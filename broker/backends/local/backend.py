@@ -31,7 +31,9 @@ from vdvs.broker.backends.base import (
 from vdvs.broker.backends.local import loop
 from vdvs.tenancy.model import DOCKVOLS
 
-_TMP_MARK = ".vdvs-tmp-"
+# Half-written files live in <datastore>/.vdvs-tmp/ (same filesystem, so publishing is a link or a
+# rename), never next to the volumes: any file name is a valid volume name there.
+TMP_DIR = ".vdvs-tmp"
 _ZERO_CHUNK = 4 * 1024 * 1024
 
 
@@ -43,9 +45,10 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+def write_json_atomic(path: Path, data: Mapping[str, Any], tmp_dir: Path) -> None:
     """Replace ``path`` with ``data`` so readers see the old or the new file, never half."""
-    tmp = path.with_name(f"{path.name}{_TMP_MARK}{secrets.token_hex(4)}")
+    tmp_dir.mkdir(exist_ok=True)
+    tmp = tmp_dir / f"{secrets.token_hex(8)}.vmfd"
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(data, fh, sort_keys=True)
         fh.flush()
@@ -90,6 +93,17 @@ class LocalBackend:
     def _sidecar(self, disk: DiskRef) -> Path:
         return self._root(disk.datastore) / disk.sidecar
 
+    def _tmp_dir(self, datastore: str) -> Path:
+        return self._root(datastore) / TMP_DIR
+
+    def _tmp_file(self, datastore: str) -> Path:
+        directory = self._tmp_dir(datastore)
+        directory.mkdir(exist_ok=True)
+        return directory / f"{secrets.token_hex(8)}.vmdk"
+
+    def _write_meta(self, disk: DiskRef, meta: Mapping[str, Any]) -> None:
+        write_json_atomic(self._sidecar(disk), meta, self._tmp_dir(disk.datastore))
+
     def display_path(self, disk: DiskRef) -> str:
         return str(self._vmdk(disk))
 
@@ -111,7 +125,10 @@ class LocalBackend:
     # ------------------------------------------------------------------ disks
     def _folder(self, disk: DiskRef, vmgroup_name: str) -> Path:
         folder = self._root(disk.datastore) / disk.folder
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BackendError(f"dockvols creation failed - {exc.strerror} on datastore {disk.datastore}") from exc
         link = folder.parent / vmgroup_name
         if vmgroup_name and vmgroup_name != disk.vmgroup_id and not os.path.lexists(link):
             with contextlib.suppress(OSError):  # a name link is a convenience, like vDVS's
@@ -123,6 +140,8 @@ class LocalBackend:
             os.link(tmp, final)
         except FileExistsError:
             raise DiskExistsError(f"File {final} already exists") from None
+        except OSError as exc:
+            raise BackendError(f"cannot create {final}: {exc.strerror or exc}") from exc
         finally:
             tmp.unlink(missing_ok=True)
         _fsync_dir(final.parent)
@@ -134,7 +153,7 @@ class LocalBackend:
         final = folder / f"{disk.name}.vmdk"
         if final.exists():
             raise DiskExistsError(f"File {final} already exists")
-        tmp = folder / f"{_TMP_MARK}{secrets.token_hex(6)}.vmdk"
+        tmp = self._tmp_file(disk.datastore)
         size = size_mb * 1024 * 1024
         try:
             with open(tmp, "xb") as fh:
@@ -153,7 +172,7 @@ class LocalBackend:
             raise BackendError(f"cannot create {final}: {exc.strerror or exc}") from exc
         self._publish(tmp, final)
         try:
-            write_json_atomic(self._sidecar(disk), meta)
+            self._write_meta(disk, meta)
         except OSError as exc:
             final.unlink(missing_ok=True)
             raise BackendError(f"Failed to create metadata kv store for {final}: {exc}") from exc
@@ -169,7 +188,7 @@ class LocalBackend:
         final = folder / f"{target.name}.vmdk"
         if final.exists():
             raise DiskExistsError(f"File {final} already exists")
-        tmp = folder / f"{_TMP_MARK}{secrets.token_hex(6)}.vmdk"
+        tmp = self._tmp_file(target.datastore)
         try:
             self._copy_sparse(src, tmp, preallocate=diskformat != "thin")
         except OSError as exc:
@@ -177,7 +196,7 @@ class LocalBackend:
             raise BackendError(f"cannot copy {src}: {exc.strerror or exc}") from exc
         self._publish(tmp, final)
         try:
-            write_json_atomic(self._sidecar(target), meta)
+            self._write_meta(target, meta)
         except OSError as exc:
             final.unlink(missing_ok=True)
             raise BackendError(f"Failed to create metadata kv store for {final}: {exc}") from exc
@@ -198,7 +217,12 @@ class LocalBackend:
                 except OSError:
                     break  # only a hole remains
                 hole = os.lseek(fin.fileno(), data_start, os.SEEK_HOLE)
-                os.copy_file_range(fin.fileno(), fout.fileno(), hole - data_start, data_start, data_start)
+                pos = data_start
+                while pos < hole:  # the kernel copies at most ~2 GiB a call
+                    copied = os.copy_file_range(fin.fileno(), fout.fileno(), hole - pos, pos, pos)
+                    if copied == 0:
+                        raise OSError(f"copy of {src} stopped at byte {pos}")
+                    pos += copied
                 offset = hole
             fout.flush()
             os.fsync(fout.fileno())
@@ -231,7 +255,7 @@ class LocalBackend:
 
     def write_meta(self, disk: DiskRef, meta: dict[str, Any]) -> None:
         try:
-            write_json_atomic(self._sidecar(disk), meta)
+            self._write_meta(disk, meta)
         except OSError as exc:
             raise BackendError(f"cannot write metadata of {self._vmdk(disk)}: {exc}") from exc
 
@@ -250,26 +274,26 @@ class LocalBackend:
         return bool(loop.devices_backed_by(str(self._vmdk(disk))))
 
     def list_disks(self) -> list[DiskRef]:
-        disks = []
+        disks: list[DiskRef] = []
         for name, root in self._roots.items():
-            base = root / DOCKVOLS
-            if not base.is_dir():
+            try:
+                folders = [e for e in os.scandir(root / DOCKVOLS) if e.is_dir(follow_symlinks=False)]
+            except FileNotFoundError:
                 continue
-            for folder in base.iterdir():
-                if folder.is_symlink() or not folder.is_dir():
-                    continue
-                for entry in folder.iterdir():
-                    if entry.suffix == ".vmdk" and not entry.name.startswith(_TMP_MARK):
-                        disks.append(DiskRef(name, folder.name, entry.name[: -len(".vmdk")]))
+            for folder in folders:
+                with os.scandir(folder.path) as entries:
+                    disks.extend(
+                        DiskRef(name, folder.name, e.name[: -len(".vmdk")]) for e in entries if e.name.endswith(".vmdk")
+                    )
         return sorted(disks, key=lambda d: (d.datastore, d.vmgroup_id, d.name))
 
     def stray_temporaries(self) -> list[Path]:
         """Half-written files a crash left behind (never a published disk)."""
         found: list[Path] = []
-        for root in self._roots.values():
-            base = root / DOCKVOLS
-            if base.is_dir():
-                found.extend(p for p in base.glob(f"*/*{_TMP_MARK}*") if p.is_file())
+        for name in self._roots:
+            directory = self._tmp_dir(name)
+            if directory.is_dir():
+                found.extend(p for p in directory.iterdir() if p.is_file())
         return sorted(found)
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""Admin commands: config, vm (enrollment), status."""
+"""`vdvs vm ...` (enrollment, revocation) and `vdvs status`."""
 
 from __future__ import annotations
 
@@ -7,59 +7,11 @@ from typing import Any
 
 import click
 
-from vdvs.broker.config import BrokerConfig, ConfigError
-from vdvs.broker.setup import AlreadyInitialized, init_config, is_initialized
 from vdvs.cli.admin_client import AdminClient, AdminError
 from vdvs.cli.common import admin_socket_option, fail, json_option
+from vdvs.cli.enroll import enroll
 from vdvs.cli.output import emit, key_values
-from vdvs.cli.run import enroll
 from vdvs.proto import admin_pb2
-
-CONFIG_FILE = Path("/etc/vdvs/broker.toml")
-
-
-def _load_config(config_path: Path, state_dir: Path | None) -> BrokerConfig:
-    if config_path.exists():
-        return BrokerConfig.load(config_path)
-    return BrokerConfig.for_state_dir(state_dir or Path("/var/lib/vdvs"))
-
-
-@click.group()
-def config() -> None:
-    """Create and inspect the broker's configuration (CA, config store)."""
-
-
-@config.command("init")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=CONFIG_FILE, show_default=True)
-@click.option("--state-dir", type=click.Path(path_type=Path), default=Path("/var/lib/vdvs"), show_default=True)
-@click.option("--local", is_flag=True, help="single-node store (the default; kept for vDVS compatibility)")
-@click.option("--server-name", multiple=True, help="extra DNS name for the broker's certificate")
-def config_init(config_path: Path, state_dir: Path, local: bool, server_name: tuple[str, ...]) -> None:
-    """Create the CA, the broker certificate and the config store (with _DEFAULT)."""
-    try:
-        settings = _load_config(config_path, state_dir.resolve())
-        for line in init_config(settings, config_path, list(server_name)):
-            click.echo(line)
-    except (AlreadyInitialized, ConfigError, OSError) as exc:
-        fail(exc)
-
-
-@config.command("status")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=CONFIG_FILE, show_default=True)
-@click.option("--state-dir", type=click.Path(path_type=Path), default=Path("/var/lib/vdvs"), show_default=True)
-@json_option
-def config_status(config_path: Path, state_dir: Path, as_json: bool) -> None:
-    """Show where the config store is and whether it is initialized."""
-    try:
-        settings = _load_config(config_path, state_dir.resolve())
-    except ConfigError as exc:
-        fail(exc, as_json)
-    if is_initialized(settings):
-        items = [("DB_Mode", "SingleNode (local DB exists)"), ("DB_LocalPath", str(settings.store_path))]
-    else:
-        items = [("DB_Mode", "NotConfigured (no local DB)"), ("DB_LocalPath", "N/A")]
-    items.append(("DB_SharedLocation", "N/A"))
-    emit(dict(items), as_json, key_values(items))
 
 
 @click.group()

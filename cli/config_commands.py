@@ -1,0 +1,108 @@
+"""`vdvs config ...`: create, inspect and remove the broker's CA and config store (local files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from vdvs.broker.config import BrokerConfig, ConfigError
+from vdvs.cli.admin_client import broker_running
+from vdvs.cli.common import admin_socket_option, fail, json_option
+from vdvs.cli.output import emit, key_values
+
+CONFIG_FILE = Path("/etc/vdvs/broker.toml")
+
+
+class UsageError(Exception):
+    """A command used wrongly: reported like a refusal (exit 2)."""
+
+    code = 502
+
+
+def _load_config(config_path: Path, state_dir: Path | None) -> BrokerConfig:
+    if config_path.exists():
+        return BrokerConfig.load(config_path)
+    return BrokerConfig.for_state_dir(state_dir or Path("/var/lib/vdvs"))
+
+
+@click.group()
+def config() -> None:
+    """Create and inspect the broker's configuration (CA, config store)."""
+
+
+@config.command("init")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=CONFIG_FILE, show_default=True)
+@click.option("--state-dir", type=click.Path(path_type=Path), default=Path("/var/lib/vdvs"), show_default=True)
+@click.option("--local", is_flag=True, help="single-node store (the default; kept for vDVS compatibility)")
+@click.option("--server-name", multiple=True, help="extra DNS name for the broker's certificate")
+def config_init(config_path: Path, state_dir: Path, local: bool, server_name: tuple[str, ...]) -> None:
+    """Create the CA, the broker certificate and the config store (with _DEFAULT)."""
+    from vdvs.broker.setup import AlreadyInitialized, init_config  # the crypto stack, only when needed
+
+    try:
+        settings = _load_config(config_path, state_dir.resolve())
+        for line in init_config(settings, config_path, list(server_name)):
+            click.echo(line)
+    except (AlreadyInitialized, ConfigError, OSError) as exc:
+        fail(exc)
+
+
+@config.command("rm")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=CONFIG_FILE, show_default=True)
+@click.option("--state-dir", type=click.Path(path_type=Path), default=Path("/var/lib/vdvs"), show_default=True)
+@click.option("--local", is_flag=True, help="remove the single-node config store")
+@click.option("--unlink", is_flag=True, help="(vDVS multi-node mode; not used by vdvs)")
+@click.option("--no-backup", is_flag=True, help="delete instead of moving it aside")
+@click.option("--confirm", is_flag=True, help="required: removal cannot be undone")
+@admin_socket_option
+def config_rm(
+    config_path: Path, state_dir: Path, local: bool, unlink: bool, no_backup: bool, confirm: bool, admin_socket: Path
+) -> None:
+    """Remove the config store (vDVS `config rm --local --confirm`). The broker must be stopped."""
+    if not local and not unlink:
+        fail(
+            UsageError(
+                "DB removal is irreversible operation. Please use '--local' flag for removing DB in SingleNode mode, "
+                "and use '--unlink' to unlink from DB in MultiNode mode."
+            )
+        )
+    if local and unlink:
+        fail(UsageError("Cannot use '--local' and '--unlink' together."))
+    if not confirm:
+        fail(UsageError("Warning: For extra safety, removal operation requires '--confirm' flag."))
+    if unlink:
+        fail(
+            UsageError(
+                "'rm --unlink' is not supported when Config DB is in SingleNode mode. "
+                "Use 'rm --local' to remove local DB configuration."
+            )
+        )
+    if broker_running(admin_socket):
+        fail(UsageError(f"the broker is running (admin socket {admin_socket}): stop it before removing its config DB"))
+    from vdvs.broker.setup import remove_config
+
+    try:
+        click.echo(remove_config(_load_config(config_path, state_dir.resolve()), backup=not no_backup))
+    except (ConfigError, OSError) as exc:
+        fail(exc)
+
+
+@config.command("status")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=CONFIG_FILE, show_default=True)
+@click.option("--state-dir", type=click.Path(path_type=Path), default=Path("/var/lib/vdvs"), show_default=True)
+@json_option
+def config_status(config_path: Path, state_dir: Path, as_json: bool) -> None:
+    """Show where the config store is and whether it is initialized."""
+    try:
+        settings = _load_config(config_path, state_dir.resolve())
+    except ConfigError as exc:
+        fail(exc, as_json)
+    from vdvs.broker.setup import is_initialized
+
+    if is_initialized(settings):
+        items = [("DB_Mode", "SingleNode (local DB exists)"), ("DB_LocalPath", str(settings.store_path))]
+    else:
+        items = [("DB_Mode", "NotConfigured (no local DB)"), ("DB_LocalPath", "N/A")]
+    items.append(("DB_SharedLocation", "N/A"))
+    emit(dict(items), as_json, key_values(items))

@@ -1,0 +1,18 @@
+"""Enrollment as the CLI does it: ask the broker for a VM certificate, write the bundle the plugin reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vdvs.cli.admin_client import AdminClient
+from vdvs.plugin.bundle import Bundle, write_bundle
+from vdvs.proto import admin_pb2
+
+
+def enroll(admin_socket: Path, name: str, bios_uuid: str, out: Path, days: int = 0) -> admin_pb2.EnrollVmResponse:
+    with AdminClient(admin_socket) as client:
+        reply: admin_pb2.EnrollVmResponse = client.call(
+            "EnrollVm", admin_pb2.EnrollVmRequest(name=name, bios_uuid=bios_uuid, valid_days=days)
+        )
+    write_bundle(out, Bundle(reply.ca_pem.encode(), reply.cert_pem.encode(), reply.key_pem.encode()))
+    return reply

@@ -1,0 +1,245 @@
+"""Startup reconciliation: what a crash left between the config store and the disks is settled."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from tests.broker.helpers import (
+    FILESYSTEMS,
+    IS_ROOT,
+    bounded,
+    disk_path,
+    ds_url,
+    refused,
+    status_items,
+    status_of,
+    usage_mb,
+)
+from tests.support.broker_env import BrokerEnv
+from tests.support.system import loops_under, needs_root
+from vdvs.broker.server import Broker
+from vdvs.tenancy.model import DEFAULT_VMGROUP_ID, VolumeState
+from vdvs.tenancy.store import SqliteStore
+
+MB = 1024 * 1024
+
+
+async def crash(env: BrokerEnv) -> None:
+    """Stop the broker as if it had died: clients gone, nothing finished for it."""
+    for client in env.clients:
+        await client.close()
+    env.clients.clear()
+    await env.broker.stop()
+
+
+async def start_again(env: BrokerEnv) -> Broker:
+    env.broker = Broker(env.config)
+    await bounded(env.broker.start())
+    return env.broker
+
+
+def make_disk(path: Path, size_mb: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.truncate(size_mb * MB)
+    path.with_suffix(".vmfd").write_text(json.dumps({"status": "detached"}), encoding="utf-8")
+
+
+def reserve(env: BrokerEnv, store: SqliteStore, name: str, size_mb: int) -> int:
+    record = store.reserve_volume(
+        DEFAULT_VMGROUP_ID,
+        ds_url(env),
+        name,
+        size_mb,
+        0,
+        options={"diskformat": "thin"},
+        created="Mon Jan  1 00:00:00 2024",
+        created_by="vm1",
+        created_by_uuid="",
+    )
+    return record.id
+
+
+def losetup(path: Path) -> str:
+    done = subprocess.run(
+        ["losetup", "--find", "--show", str(path)], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def label(name: str) -> str:
+    return f"{name}@local1 (vmgroup {DEFAULT_VMGROUP_ID})"
+
+
+async def test_reconciliation_settles_every_interrupted_operation(broker_env: BrokerEnv) -> None:
+    env = broker_env
+    vm = await env.enroll("vm1")
+    client = env.client(vm)
+    for name, size in (("kept", "30mb"), ("held", "20mb"), ("going", "50mb")):
+        await bounded(client.create(name, {"size": size}, FILESYSTEMS))
+    await crash(env)
+
+    store = env.store()
+    try:
+        rows = {r.name: r.id for r in store.list_volumes()}
+        # a create that reserved its row and made its disk, but never committed
+        reserve(env, store, "half-made", 40)
+        make_disk(disk_path(env, "half-made"), 40)
+        # a create that reserved its row and died before the disk appeared
+        reserve(env, store, "never-made", 10)
+        # a remove that marked its row and died before deleting the disk
+        store.begin_remove(rows["going"])
+        # an attach that claimed the volume and died before finishing
+        store.begin_attach(rows["held"], vm.uuid, "vm1")
+    finally:
+        store.close()
+    if IS_ROOT:
+        losetup(disk_path(env, "held"))
+    orphan = disk_path(env, "orphan")
+    make_disk(orphan, 5)
+
+    broker = await start_again(env)
+    report = broker.report
+
+    assert report.undone_creates == [label("half-made"), label("never-made")]
+    assert report.finished_removes == [label("going")]
+    assert report.undone_attaches == [label("held")]
+    assert report.disks_without_row == [f"[local1] dockvols/{DEFAULT_VMGROUP_ID}/orphan.vmdk"]
+    assert report.rows_without_disk == [] and report.failures == []
+
+    assert not disk_path(env, "half-made").exists()
+    assert not disk_path(env, "going").exists()
+    assert orphan.exists() and orphan.stat().st_size == 5 * MB  # reported, never deleted
+    assert loops_under(env.root) == []
+    assert sorted((name, state) for name, state, _ in env.rows()) == [("held", "ready"), ("kept", "ready")]
+    check = env.store()
+    try:
+        held = next(r for r in check.list_volumes() if r.name == "held")
+        assert (held.attached_vm, held.attach_state, held.device) == (None, None, None)
+        assert check.unsettled_volumes() == []
+        assert [r.state for r in check.list_volumes(states=tuple(VolumeState))] == [VolumeState.READY] * 2
+    finally:
+        check.close()
+    assert usage_mb(env) == 30 + 20  # the sum of the remaining volumes
+
+    items = await status_items(env)
+    assert items["Reconcile_Repaired"] == "4"  # 2 creates undone, 1 remove finished, 1 attach undone
+    assert items["Reconcile_Findings"] == "5"  # the same four, plus the orphan disk
+
+    client = env.client(vm)
+    assert await bounded(client.list_names()) == ["held@local1", "kept@local1"]
+    assert status_of(await bounded(client.get("held")))["status"] == "detached"
+
+
+async def test_stray_temporary_file_is_deleted_and_counted_once(broker_env: BrokerEnv) -> None:
+    env = broker_env
+    vm = await env.enroll("vm1")
+    await bounded(env.client(vm).create("kept", {"size": "10mb"}, FILESYSTEMS))  # makes dockvols/_DEFAULT too
+    await crash(env)
+    tmp_dir = env.datastore_dir("local1") / ".vdvs-tmp"  # where half-written files live
+    tmp_dir.mkdir(exist_ok=True)
+    temporary = tmp_dir / "0a1b2c3d4e5f6a7b.vmdk"
+    temporary.write_bytes(b"half written")
+    sidecar_tmp = tmp_dir / "0a1b2c3d4e5f6a7c.vmfd"
+    sidecar_tmp.write_text("{", encoding="utf-8")
+
+    broker = await start_again(env)
+    assert not temporary.exists() and not sidecar_tmp.exists()
+    assert broker.report.removed_temporaries == sorted([str(temporary), str(sidecar_tmp)])
+    items = await status_items(env)
+    assert (items["Reconcile_Repaired"], items["Reconcile_Findings"]) == ("2", "2")
+    assert [name for name, _, _ in env.rows()] == ["kept"]
+    assert disk_path(env, "kept").exists()
+
+
+async def test_orphan_disk_is_never_reused_or_deleted(broker_env: BrokerEnv) -> None:
+    env = broker_env
+    vm = await env.enroll("vm1")
+    await crash(env)
+    orphan = disk_path(env, "orphan")
+    make_disk(orphan, 5)
+    with open(orphan, "r+b") as fh:
+        fh.write(b"precious")
+    await start_again(env)
+    client = env.client(vm)
+
+    assert await bounded(client.list_names()) == []  # a disk without a row is not a volume
+    err = await refused(client.create("orphan", {"size": "10mb"}, FILESYSTEMS))
+    assert (err.code, err.name) == (621, "VOLUME_EXISTS")
+    assert env.rows() == []
+    assert orphan.read_bytes()[:8] == b"precious" and orphan.stat().st_size == 5 * MB
+    err = await refused(client.remove("orphan"))
+    assert err.code == 620
+    assert orphan.exists()
+
+
+async def test_clean_restart_repairs_nothing(broker_env: BrokerEnv) -> None:
+    env = broker_env
+    client = env.client(await env.enroll("vm1"))
+    await bounded(client.create("a", {"size": "10mb"}, FILESYSTEMS))
+    await bounded(client.create("b@local2", {"size": "10mb"}, FILESYSTEMS))
+    files = env.disk_files()
+    await env.restart()
+    assert env.broker.report.lines() == []
+    items = await status_items(env)
+    assert (items["Reconcile_Repaired"], items["Reconcile_Findings"]) == ("0", "0")
+    assert env.disk_files() == files
+
+
+async def test_volume_named_like_a_temporary_survives_restart(broker_env: BrokerEnv) -> None:
+    """Any name without '/' or '\\' is a valid vDVS volume name, including ones containing '.vdvs-tmp-'."""
+    env = broker_env
+    vm = await env.enroll("vm1")
+    client = env.client(vm)
+    await bounded(client.create("db.vdvs-tmp-backup", {"size": "10mb"}, FILESYSTEMS))
+    path = disk_path(env, "db.vdvs-tmp-backup")
+    with open(path, "r+b") as fh:
+        fh.write(b"user data")
+    await env.restart()
+    assert env.broker.report.removed_temporaries == []
+    assert path.exists(), "reconciliation deleted a user's volume as a 'half-written file'"
+    assert path.read_bytes()[:9] == b"user data"
+    got = await bounded(env.client(vm).get("db.vdvs-tmp-backup"))
+    assert got.full_name == "db.vdvs-tmp-backup@local1"
+
+
+@needs_root
+async def test_attached_volume_stays_attached_across_restart(broker_env: BrokerEnv) -> None:
+    env = broker_env
+    vm = await env.enroll("vm1")
+    client = env.client(vm)
+    await bounded(client.create("busy", {"size": "10mb"}, FILESYSTEMS))
+    device = (await bounded(client.attach("busy"))).device.path
+    await env.restart()
+    assert env.broker.report.lines() == []
+    assert loops_under(env.root) == [device]
+    client = env.client(vm)
+    status = status_of(await bounded(client.get("busy")))
+    assert (status["status"], status["attached to VM"]) == ("attached", "vm1")
+    assert (await bounded(client.attach("busy"))).device.path == device
+    await bounded(client.detach("busy"))
+    assert loops_under(env.root) == []
+
+
+@needs_root
+async def test_interrupted_detach_is_finished(broker_env: BrokerEnv) -> None:
+    env = broker_env
+    vm = await env.enroll("vm1")
+    client = env.client(vm)
+    await bounded(client.create("leaving", {"size": "10mb"}, FILESYSTEMS))
+    await bounded(client.attach("leaving"))
+    await crash(env)
+    store = env.store()
+    try:
+        record = store.list_volumes()[0]
+        store.begin_detach(record.id, vm.uuid)
+    finally:
+        store.close()
+    broker = await start_again(env)
+    assert broker.report.finished_detaches == [label("leaving")]
+    assert loops_under(env.root) == []
+    status = status_of(await bounded(env.client(vm).get("leaving")))
+    assert status["status"] == "detached"

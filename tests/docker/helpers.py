@@ -1,0 +1,113 @@
+"""What the end-to-end Docker tests share: docker calls that must succeed, inspect, bounded waits."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tests.support.docker_env import IMAGE, DockerEngine, Result, VdvsUp
+from tests.support.system import loops_under, mounts_under
+
+T = TypeVar("T")
+DRIVER = "vsphere"
+DISK_SUFFIXES = (".vmdk", ".vmfd")
+
+
+def ok(result: Result, what: str = "") -> Result:
+    """Assert a docker command succeeded, showing its output if not."""
+    assert result.rc == 0, f"{what or 'docker'} failed (rc {result.rc}): {result.text}"
+    return result
+
+
+def create(d: DockerEngine, name: str, *opts: str) -> Result:
+    args = ["volume", "create", "-d", DRIVER]
+    for opt in opts:
+        args += ["-o", opt]
+    return d.run(*args, name)
+
+
+def inspect(d: DockerEngine, name: str) -> dict[str, Any]:
+    result = ok(d.run("volume", "inspect", name), f"docker volume inspect {name}")
+    data = json.loads(result.out)
+    assert isinstance(data, list) and len(data) == 1, result.out
+    volume = data[0]
+    assert isinstance(volume, dict)
+    return volume
+
+
+def status_of(d: DockerEngine, name: str) -> dict[str, Any]:
+    status = inspect(d, name).get("Status") or {}
+    assert isinstance(status, dict)
+    return status
+
+
+def volume_names(d: DockerEngine, driver: str | None = DRIVER) -> list[str]:
+    """Names `docker volume ls` shows (for one driver, or all with driver=None)."""
+    out = ok(d.run("volume", "ls", "--format", "{{.Driver}}\t{{.Name}}"), "docker volume ls").out
+    names = []
+    for line in out.splitlines():
+        drv, _, name = line.partition("\t")
+        if driver is None or drv == driver:
+            names.append(name)
+    return names
+
+
+def run_in(d: DockerEngine, volume: str, script: str, *extra: str) -> Result:
+    """`docker run --rm -v VOLUME:/data IMAGE sh -c SCRIPT`."""
+    return d.run("run", "--rm", *extra, "-v", f"{volume}:/data", IMAGE, "sh", "-c", script)
+
+
+def start_holder(d: DockerEngine, volume: str, seconds: int = 30, target: str = "/data") -> str:
+    """A detached container holding ``volume`` mounted; returns its id."""
+    result = ok(d.run("run", "-d", "-v", f"{volume}:{target}", IMAGE, "sleep", str(seconds)), "docker run -d")
+    return result.out.strip()
+
+
+def exec_in(d: DockerEngine, container: str, script: str) -> Result:
+    return d.run("exec", container, "sh", "-c", script)
+
+
+def wait_for(check: Callable[[], T], timeout: float = 20.0, interval: float = 0.2, what: str = "condition") -> T:
+    """Poll ``check`` until it returns something truthy, at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T = check()
+    while not last:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+        time.sleep(interval)
+        last = check()
+    return last
+
+
+def datastore_dir(up: VdvsUp, datastore: str = "local1") -> Path:
+    return up.state / "datastores" / datastore
+
+
+def disk_files(up: VdvsUp, datastore: str = "local1") -> list[str]:
+    """Every disk or sidecar file on a datastore (any vmgroup folder)."""
+    root = datastore_dir(up, datastore)
+    if not root.exists():
+        return []
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.suffix in DISK_SUFFIXES)
+
+
+def host_is_clean(up: VdvsUp) -> None:
+    """No loop device backed by a vdvs disk, nothing mounted under the mount root."""
+    assert loops_under(up.state) == [], f"loop devices left: {loops_under(up.state)}"
+    assert mounts_under(up.mount_root) == [], f"mounts left: {mounts_under(up.mount_root)}"
+
+
+def wait_detached(d: DockerEngine, up: VdvsUp, name: str, timeout: float = 30.0) -> None:
+    """The volume is back to detached, unmounted, and no loop device holds it."""
+
+    def settled() -> bool:
+        return (
+            status_of(d, name).get("status") == "detached"
+            and loops_under(up.state) == []
+            and mounts_under(up.mount_root) == []
+        )
+
+    wait_for(settled, timeout, what=f"{name} to be unmounted and detached")
