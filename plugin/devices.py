@@ -73,5 +73,5 @@ async def wait_for_device(hint: volume_pb2.DeviceHint, timeout_s: float) -> str:
             return device
         if time.monotonic() >= deadline:
             what = hint.path if hint.kind == "loop" else " or ".join(_scsi_candidates(hint)) or "the disk"
-            raise DeviceError(f"Device not found: {what} did not appear within {timeout_s:.0f}s")
+            raise DeviceError(f"Device not found: {what} did not appear within {timeout_s:g}s")
         await asyncio.sleep(POLL_S)

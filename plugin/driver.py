@@ -36,18 +36,24 @@ class VolumeDriver:
         self.table = table
         self.mount_root = mount_root
         self.device_timeout_s = device_timeout_s
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
         self._save_lock = asyncio.Lock()
         self._scope: str | None = None
 
     # ------------------------------------------------------------------ helpers
     @asynccontextmanager
     async def _volume_lock(self, name: str) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(name, asyncio.Lock())
-        async with lock:
-            yield
-        if not lock.locked() and self._locks.get(name) is lock:
-            del self._locks[name]
+        """One request at a time per volume. The lock is dropped only when nobody holds or awaits it
+        (a woken waiter has not run yet when the holder releases, so locked() alone would lie)."""
+        slot = self._locks.setdefault(name, (asyncio.Lock(), [0]))
+        slot[1][0] += 1
+        try:
+            async with slot[0]:
+                yield
+        finally:
+            slot[1][0] -= 1
+            if slot[1][0] == 0 and self._locks.get(name) is slot:
+                del self._locks[name]
 
     async def _persist(self) -> None:
         snapshot = self.table.snapshot()
@@ -139,7 +145,9 @@ class VolumeDriver:
                     await self._persist()
                 return str(mountpoint)
             device, fstype = await self._attach_and_mount(name, mountpoint)
-            ids = [*(entry.ids if entry else []), mount_id]
+            ids = list(entry.ids) if entry else []
+            if mount_id not in ids:
+                ids.append(mount_id)
             self.table.entries[canonical] = MountEntry(canonical, str(mountpoint), device, fstype, ids)
             try:
                 await self._persist()
@@ -207,15 +215,17 @@ class VolumeDriver:
         log.info("unmounted %s (id %s)", entry.name, mount_id[:12])
 
     async def _release(self, entry: MountEntry) -> None:
-        """Last holder gone: unmount, detach, forget. Keeps the entry if the unmount fails."""
+        """Last holder gone: unmount, detach, forget. The entry stays recorded until the detach
+        succeeds, so a failed unmount or detach is retried (next Remove, Mount or restart)."""
         try:
             await fs.unmount(Path(entry.mountpoint))
         except fs.FsError as exc:
             await self._persist()
             raise DriverError(str(exc)) from None
-        self.table.entries.pop(entry.name, None)
         await self._persist()
         await self._broker(self.client.detach(entry.name))
+        self.table.entries.pop(entry.name, None)
+        await self._persist()
 
     # ------------------------------------------------------------------ restart
     async def recover(self) -> list[str]:
@@ -228,6 +238,8 @@ class VolumeDriver:
             is_mounted = mounted.pop(entry.mountpoint, None) is not None
             if entry.ids and is_mounted:
                 continue
+            if entry.adopted and is_mounted:
+                continue  # unknown holders may still use it: keep it adopted
             if entry.ids:
                 actions.append(await self._remount(entry))
                 continue

@@ -42,7 +42,7 @@ async def run(*argv: str, timeout_s: float = COMMAND_TIMEOUT_S) -> Result:
     except TimeoutError:
         proc.kill()
         await proc.wait()
-        raise FsError(f"{argv[0]} did not finish within {timeout_s:.0f}s") from None
+        raise FsError(f"{argv[0]} did not finish within {timeout_s:g}s") from None
     return Result(proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace"))
 
 

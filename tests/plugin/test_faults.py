@@ -1,0 +1,204 @@
+"""Faults Docker must see as clear Errs, each leaving nothing behind on the host."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tests.plugin.conftest import Plugin, StartPlugin, mount_id
+from tests.support.broker_env import BrokerEnv, EnrolledVm
+from tests.support.system import needs_root
+from vdvs.broker.pki import CertificateAuthority
+from vdvs.plugin import fs
+from vdvs.plugin.bundle import Bundle, write_bundle
+
+BOUND_S = 10.0  # retry_budget_s is 1 s in these tests; an answer must come well within this
+
+
+async def timed_fail(plugin: Plugin, verb: str, **body: object) -> str:
+    started = time.monotonic()
+    err = await plugin.fail(verb, **body)
+    assert time.monotonic() - started < BOUND_S
+    return err
+
+
+def assert_host_clean(plugin: Plugin) -> None:
+    assert plugin.mounts() == []
+    assert plugin.loops() == []
+    if plugin.config.state_file.exists():
+        assert plugin.state()["volumes"] == {}
+
+
+async def test_unreachable_broker_gives_clear_errs(
+    start_plugin: StartPlugin, vm1: EnrolledVm, broker_env: BrokerEnv
+) -> None:
+    dead = f"unix://{broker_env.root}/nobody-listens.sock"
+    plugin = await start_plugin(vm1, broker=dead, retry_budget_s=0.3)
+    for verb, body in [
+        ("Create", {"Name": "v", "Opts": None}),
+        ("Get", {"Name": "v"}),
+        ("Mount", {"Name": "v", "ID": mount_id()}),
+        ("List", {}),
+        ("Path", {"Name": "v"}),
+        ("Remove", {"Name": "v"}),
+    ]:
+        err = await timed_fail(plugin, verb, **body)
+        assert err.startswith(f"vSphere volume broker at {dead} is unreachable: "), (verb, err)
+    reply = await plugin.post("/VolumeDriver.Capabilities", {})
+    assert reply.status == 500 and "is unreachable" in reply.err
+    assert broker_env.disk_files() == [] and broker_env.rows() == []
+    assert_host_clean(plugin)
+    assert not plugin.mount_root.exists() or list(plugin.mount_root.iterdir()) == []
+
+
+async def test_unreachable_broker_is_not_called_a_certificate_problem(
+    start_plugin: StartPlugin, vm1: EnrolledVm, broker_env: BrokerEnv
+) -> None:
+    """The transport error text includes the address; a host or path that happens to contain
+    "ssl" or "tls" must not turn "nobody listens" into "refused our certificate"."""
+    (broker_env.root / "ssl").mkdir()
+    dead = f"unix://{broker_env.root}/ssl/broker.sock"
+    plugin = await start_plugin(vm1, broker=dead)
+    err = await timed_fail(plugin, "Get", Name="v")
+    assert err.startswith(f"vSphere volume broker at {dead} is unreachable: "), err
+    assert "certificate" not in err
+
+
+@needs_root
+async def test_broker_down_then_back(plugin: Plugin, broker_env: BrokerEnv) -> None:
+    await plugin.create("vol")
+    await broker_env.broker.stop()
+    for verb, body in [("Get", {"Name": "vol"}), ("Mount", {"Name": "vol", "ID": mount_id()})]:
+        err = await timed_fail(plugin, verb, **body)
+        assert "is unreachable" in err, (verb, err)
+    assert_host_clean(plugin)
+
+    await broker_env.restart()  # same channel: the plugin reconnects on its own
+    await plugin.wait_reachable()
+    mid = mount_id()
+    point = await plugin.mount("vol", mid)
+    assert plugin.mounts() == [str(point)]
+    await plugin.unmount("vol", mid)
+    assert_host_clean(plugin)
+
+
+@needs_root
+async def test_unmount_while_broker_down_does_not_leak_the_attachment(
+    start_plugin: StartPlugin, vm1: EnrolledVm, broker_env: BrokerEnv
+) -> None:
+    """The last Unmount unmounts, then the detach cannot reach the broker (Docker may be told so,
+    as vDVS did). The plugin must remember the pending detach so the volume does not stay
+    attached to this VM for good (refused to every other VM) once the broker is back and the
+    plugin restarts."""
+    plugin = await start_plugin(vm1)
+    await plugin.create("sticky")
+    mid = mount_id()
+    await plugin.mount("sticky", mid)
+    await broker_env.broker.stop()
+    started = time.monotonic()
+    reply = await plugin.call("Unmount", Name="sticky", ID=mid)
+    assert time.monotonic() - started < BOUND_S
+    assert reply.err == "" or "is unreachable" in reply.err, reply
+    assert plugin.mounts() == []
+    await broker_env.restart()
+    await plugin.stop()
+
+    restarted = await start_plugin(vm1)
+    assert restarted.loops() == []
+    status = (await restarted.ok("Get", Name="sticky"))["Volume"]["Status"]
+    assert status["status"] == "detached"
+
+
+async def test_certificate_from_another_ca_is_refused(
+    start_plugin: StartPlugin, vm1: EnrolledVm, broker_env: BrokerEnv
+) -> None:
+    """The broker drops the TLS handshake of a certificate it did not issue. How the client sees
+    the drop varies by connection ("Socket closed", "Connection reset by peer", "Broken pipe"),
+    so several plugins (each its own connection) are asked: every answer must name the
+    certificate, not claim the broker is unreachable."""
+    other = CertificateAuthority(broker_env.root / "other-ca")
+    other.create()
+    issued = other.issue_vm_cert("impostor", vm1.uuid)  # same VM uuid, wrong issuer
+    bundle_dir = broker_env.root / "impostor-bundle"
+    write_bundle(bundle_dir, Bundle(vm1.bundle.ca_pem, issued.cert_pem, issued.key_pem))
+    expected = f"vSphere volume broker at {broker_env.address} refused our certificate ("
+    calls = [
+        ("Create", {"Name": "v", "Opts": None}),
+        ("Get", {"Name": "v"}),
+        ("Mount", {"Name": "v", "ID": mount_id()}),
+    ]
+    verdicts = []
+    for i in range(24):
+        plugin = await start_plugin(vm1, tag=f"imp{i}", bundle=bundle_dir, retry_budget_s=0.3)
+        verb, body = calls[i % len(calls)]
+        verdicts.append((verb, await timed_fail(plugin, verb, **body)))
+        assert_host_clean(plugin)
+        await plugin.stop()
+    wrong = [(verb, err) for verb, err in verdicts if not err.startswith(expected) or str(bundle_dir) not in err]
+    assert wrong == [], f"{len(wrong)} of {len(verdicts)} answers misreported, e.g. {wrong[0]}"
+    assert broker_env.disk_files() == [] and broker_env.rows() == []
+    assert_host_clean(plugin)
+
+
+async def test_fstype_without_mkfs_is_refused_at_create(plugin: Plugin, broker_env: BrokerEnv) -> None:
+    err = await plugin.fail("Create", Name="odd", Opts={"fstype": "nosuchfs"})
+    first, second = err.split("\n")
+    assert first == "Not found mkfs for nosuchfs"
+    assert second == "Supported filesystems found: " + ", ".join(fs.host_filesystems())
+    assert {"ext4", "xfs"} <= set(second.removeprefix("Supported filesystems found: ").split(", "))
+    assert broker_env.disk_files() == [] and broker_env.rows() == []
+
+
+@needs_root
+async def test_device_that_never_appears_times_out_and_detaches(start_plugin: StartPlugin, vm1: EnrolledVm) -> None:
+    plugin = await start_plugin(vm1, device_timeout_s=0.5)
+    await plugin.create("nodev")
+    client = plugin.server._client
+    assert client is not None
+    real_attach = client.attach
+
+    async def attach_with_wrong_hint(name: str):  # the broker attached, the guest sees nothing
+        reply = await real_attach(name)
+        reply.device.backing_file = "/nonexistent/disk.vmdk"
+        return reply
+
+    client.attach = attach_with_wrong_hint  # type: ignore[method-assign]
+    started = time.monotonic()
+    err = await plugin.fail("Mount", Name="nodev", ID=mount_id())
+    assert 0.5 <= time.monotonic() - started < BOUND_S
+    assert err.startswith("Device not found: /dev/loop"), err
+    assert " did not appear within " in err
+    assert_host_clean(plugin)  # the attach was undone
+    assert (await plugin.ok("Get", Name="nodev"))["Volume"]["Status"]["status"] == "detached"
+
+
+@needs_root
+async def test_mkfs_failure_leaves_nothing(plugin: Plugin) -> None:
+    """xfs needs 300 MB; the broker cannot know, so the first Mount's mkfs fails cleanly."""
+    await plugin.create("tiny", {"fstype": "xfs"})  # default size 100mb
+    err = await plugin.fail("Mount", Name="tiny", ID=mount_id())
+    assert err.startswith("Failed to create filesystem on /dev/loop"), err
+    assert "exit 1. Output = " in err and "300MB" in err
+    assert_host_clean(plugin)
+    assert (await plugin.ok("Get", Name="tiny"))["Volume"]["Status"]["status"] == "detached"
+    # nothing was half-made: the disk is still blank
+    disk = plugin.env.datastore_dir() / "dockvols" / "11111111-1111-1111-1111-111111111111" / "tiny.vmdk"
+    assert await fs.probe(str(disk)) is None
+
+
+@needs_root
+async def test_mount_failure_after_attach_is_undone(plugin: Plugin) -> None:
+    await plugin.create("blocked")
+    plugin.mount_root.mkdir(parents=True, exist_ok=True)
+    blocker = plugin.mount_root / "blocked@local1"
+    blocker.write_text("a file where the mount directory should be")
+    err = await plugin.fail("Mount", Name="blocked", ID=mount_id())
+    assert "File exists" in err and str(blocker) in err
+    assert_host_clean(plugin)
+    assert (await plugin.ok("Get", Name="blocked"))["Volume"]["Status"]["status"] == "detached"
+
+    blocker.unlink()
+    mid = mount_id()
+    assert await plugin.mount("blocked", mid) == Path(blocker)
+    await plugin.unmount("blocked", mid)
+    assert_host_clean(plugin)

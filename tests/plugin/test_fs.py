@@ -1,0 +1,114 @@
+"""fs.py: mountinfo decoding, blkid probing, mkfs, mount lookups, command timeouts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.plugin.conftest import sh
+from tests.support.system import needs_root
+from vdvs.plugin import fs
+
+
+@pytest.mark.parametrize(
+    ("raw", "decoded"),
+    [
+        ("/mnt/vmdk/plain@ds1", "/mnt/vmdk/plain@ds1"),
+        ("/mnt/vmdk/with\\040space", "/mnt/vmdk/with space"),
+        ("/a\\040b\\040c", "/a b c"),
+        ("/tab\\011here", "/tab\there"),
+        ("/new\\012line", "/new\nline"),
+        ("/back\\134slash", "/back\\slash"),
+        ("/trailing\\", "/trailing\\"),
+        ("/short\\04", "/short\\04"),
+        ("", ""),
+    ],
+)
+def test_unescape_mountinfo(raw: str, decoded: str) -> None:
+    assert fs._unescape(raw) == decoded
+
+
+def test_host_filesystems_lists_installed_mkfs() -> None:
+    found = fs.host_filesystems()
+    assert "ext4" in found and "xfs" in found
+    assert found == sorted(set(found))
+    assert "nosuchfs" not in found
+    assert "" not in found
+    for name in found:
+        assert any(Path(d, f"mkfs.{name}").exists() for d in fs.MKFS_DIRS), name
+
+
+async def test_run_missing_command_is_a_clear_error() -> None:
+    with pytest.raises(fs.FsError, match=re.escape("mkfs.nosuchfs is not installed on this Docker host")):
+        await fs.run("mkfs.nosuchfs", "/dev/null")
+
+
+async def test_run_hung_command_times_out() -> None:
+    with pytest.raises(fs.FsError, match=re.escape("sleep did not finish within 0.2s")):
+        await fs.run("sleep", "30", timeout_s=0.2)
+
+
+async def test_unmount_of_a_plain_directory_is_a_no_op(tmp_path: Path) -> None:
+    await fs.unmount(tmp_path)
+    assert fs.mounted_at(tmp_path) is None
+
+
+@pytest.fixture
+def loop_device(short_tmp: Path) -> Iterator[str]:
+    image = short_tmp / "probe.img"
+    with open(image, "wb") as fh:
+        fh.truncate(64 * 1024 * 1024)
+    attached = sh("losetup", "--find", "--show", str(image))
+    assert attached.returncode == 0, attached.stderr
+    device = attached.stdout.strip()
+    try:
+        yield device
+    finally:
+        sh("losetup", "-d", device)
+
+
+@needs_root
+async def test_probe_blank_then_formatted_loop_device(loop_device: str) -> None:
+    assert await fs.probe(loop_device) is None  # blank: blkid exit 2
+    await fs.make_filesystem(loop_device, "ext4", "a-very-long-volume-name")
+    assert await fs.probe(loop_device) == "ext4"
+    label = sh("blkid", "-p", "-o", "value", "-s", "LABEL", loop_device).stdout.strip()
+    assert label == "a-very-long-volu"  # ext labels hold 16 bytes
+
+
+@needs_root
+async def test_make_filesystem_failure_is_reported(loop_device: str) -> None:
+    with pytest.raises(fs.FsError) as err:
+        await fs.make_filesystem(loop_device, "xfs", "small")  # xfs needs >= 300 MB
+    assert str(err.value).startswith(f"Failed to create filesystem on {loop_device}: exit 1. Output = ")
+    assert await fs.probe(loop_device) is None
+
+
+@needs_root
+async def test_mount_lookup_decodes_spaces(loop_device: str, short_tmp: Path) -> None:
+    root = short_tmp / "mnt root"
+    point = root / "vol with space@local1"
+    await fs.make_filesystem(loop_device, "ext4", "spaced")
+    await fs.mount(loop_device, point, "ext4", read_only=True)
+    try:
+        assert fs.mounted_at(point) == loop_device
+        assert fs.mounts_under(root) == {str(point): loop_device}
+        assert fs.mounts_under(short_tmp) == {}  # only mounts directly under the root
+        opts = sh("findmnt", "-n", "-o", "OPTIONS", "--mountpoint", str(point)).stdout
+        assert opts.split(",")[0] == "ro"
+    finally:
+        await fs.unmount(point)
+    assert fs.mounted_at(point) is None
+    assert fs.mounts_under(root) == {}
+
+
+@needs_root
+async def test_mount_of_wrong_fstype_is_reported(loop_device: str, short_tmp: Path) -> None:
+    await fs.make_filesystem(loop_device, "ext4", "wrong")
+    point = short_tmp / "mnt" / "x"
+    with pytest.raises(fs.FsError, match=re.escape(f"Failed to mount device {loop_device} at {point}: ")):
+        await fs.mount(loop_device, point, "xfs", read_only=False)
+    assert fs.mounted_at(point) is None
