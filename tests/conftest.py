@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -16,6 +18,8 @@ from tests.support.docker_env import DockerEngine, DockerUnavailable, VdvsUp
 from tests.support.system import cleanup_host
 
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+DOCKER_LOCK = "/tmp/vdvs-docker-tests.lock"
+DOCKER_LOCK_WAIT_S = 1800.0
 
 
 @pytest.fixture
@@ -44,6 +48,18 @@ def docker_engine() -> Iterator[DockerEngine]:
     """One real dockerd for the whole session (root only)."""
     if os.geteuid() != 0:
         pytest.skip("needs root: starts dockerd, attaches loop devices, mounts filesystems")
+    # The plugin socket /run/docker/plugins/vsphere.sock is one per machine: test sessions that
+    # use Docker take turns (bounded wait), instead of tripping over each other's `vdvs up`.
+    lock = open(DOCKER_LOCK, "w")  # noqa: SIM115 - held for the session
+    deadline = time.monotonic() + DOCKER_LOCK_WAIT_S
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"another test session held {DOCKER_LOCK} for {DOCKER_LOCK_WAIT_S:g}s")
+            time.sleep(1)
     root = Path(tempfile.mkdtemp(prefix="vdvs-dk-"))
     engine = DockerEngine(root)
     try:
@@ -56,6 +72,7 @@ def docker_engine() -> Iterator[DockerEngine]:
     finally:
         engine.stop()
         shutil.rmtree(root, ignore_errors=True)
+        lock.close()
 
 
 @pytest.fixture
