@@ -39,7 +39,7 @@ class VolumeAdminHandlers(AdminHandlers):
         pattern = request.vmgroup or None
         if pattern not in (None, "*"):
             listing = await self.db(list_volume_rows, self.ctx.store, refs, {d.name: d.kind for d in infos}, pattern)
-            return listing_message(listing.rows)
+            return await self.ctx.workers.disk(listing_message, listing.rows)
         # the datastore scan (for orphans) runs on the pool while the store thread builds the rows
         listing, disks = await asyncio.gather(
             self.db(list_volume_rows, self.ctx.store, refs, {d.name: d.kind for d in infos}, pattern),
@@ -47,7 +47,8 @@ class VolumeAdminHandlers(AdminHandlers):
         )
         found = [Orphan(d.datastore, d.vmgroup_id, d.name) for d in disks]
         orphans = await self.db(orphan_rows, self.ctx.store, refs, listing, found)
-        return listing_message(listing.rows + orphans)
+        # ten thousand rows take tens of milliseconds to encode: not on the event loop
+        return await self.ctx.workers.disk(listing_message, listing.rows + orphans)
 
     @rpc
     async def VolumeSet(self, request: admin_pb2.VolumeSetRequest, context: Context) -> admin_pb2.VolumeListResponse:
