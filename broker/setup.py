@@ -12,7 +12,9 @@ from vdvs.tenancy.store import SqliteStore
 
 
 class AlreadyInitialized(Exception):
-    pass
+    """Refused: a CA and config store already exist (reported like any refusal: exit 2)."""
+
+    code = 502
 
 
 def is_initialized(config: BrokerConfig) -> bool:

@@ -78,13 +78,18 @@ def config_rm(
                 "Use 'rm --local' to remove local DB configuration."
             )
         )
-    if broker_running(admin_socket):
-        fail(UsageError(f"the broker is running (admin socket {admin_socket}): stop it before removing its config DB"))
+    try:
+        settings = _load_config(config_path, state_dir.resolve())
+    except ConfigError as exc:
+        fail(exc)
+    for socket in dict.fromkeys((admin_socket, settings.admin_socket)):
+        if broker_running(socket):
+            fail(UsageError(f"the broker is running (admin socket {socket}): stop it before removing its config DB"))
     from vdvs.broker.setup import remove_config
 
     try:
-        click.echo(remove_config(_load_config(config_path, state_dir.resolve()), backup=not no_backup))
-    except (ConfigError, OSError) as exc:
+        click.echo(remove_config(settings, backup=not no_backup))
+    except OSError as exc:
         fail(exc)
 
 

@@ -102,6 +102,8 @@ class VolumeRows(StoreBase):
         VdvsError(PRIVILEGE_USAGE_QUOTA_EXCEED) when the quota would be exceeded.
         """
         with self._tx() as db:
+            if not self._db.execute("SELECT 1 FROM vmgroups WHERE id = ?", (vmgroup_id,)).fetchone():
+                raise VdvsError(Err.TENANT_NOT_EXIST, vmgroup_id)  # removed while this request ran
             existing = self.get_volume(vmgroup_id, datastore_url, name)
             if existing is not None:
                 raise VolumeConflict(existing)

@@ -151,6 +151,8 @@ def update_vmgroup(
         if vmgroup.is_default:
             raise VdvsError(Err.TENANT_NAME_INVALID, DEFAULT_VMGROUP, "rename of vmgroups other than _DEFAULT")
         check_name(new_name)  # vDVS checked the old name here, as written
+        if new_name == DEFAULT_VMGROUP:
+            raise VdvsError(Err.TENANT_NAME_INVALID, new_name, "a name other than _DEFAULT")
         if store.get_vmgroup_by_name(new_name) is not None:
             raise VdvsError(Err.TENANT_ALREADY_EXIST, new_name)
     if description is not None:
