@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from vdvs.broker.admin_context import AdminHandlers, Context
+from vdvs.broker.backends.base import BackendError
 from vdvs.broker.grpc_errors import rpc
 from vdvs.proto import admin_pb2
 from vdvs.tenancy import access, vmgroups
@@ -51,6 +53,13 @@ class VmgroupHandlers(AdminHandlers):
         datastores = await self.ctx.inventory.refs()
         return admin_pb2.AccessRows(rows=[access_message(p, datastores) for p in rows])
 
+    async def _tidy(self, fn: Callable[..., None], *args: str) -> None:
+        """Datastore housekeeping after a committed change: never fails the command."""
+        try:
+            await self.ctx.workers.disk(fn, *args)
+        except (BackendError, OSError, VdvsError) as exc:
+            log.warning("admin: datastore tidy-up (%s) failed: %s", fn.__name__, exc)
+
     # ------------------------------------------------------------------ vmgroups
     @rpc
     async def VmgroupCreate(self, request: admin_pb2.VmgroupCreateRequest, context: Context) -> admin_pb2.Vmgroup:
@@ -90,6 +99,8 @@ class VmgroupHandlers(AdminHandlers):
             description=request.description if request.HasField("description") else None,
             default_datastore=request.default_datastore if request.HasField("default_datastore") else None,
         )
+        if vmgroup.name != request.name:
+            await self._tidy(self.ctx.backend.vmgroup_renamed, vmgroup.id, request.name, vmgroup.name)
         log.info("admin: updated vmgroup %s", vmgroup.name)
         return await self._vmgroup_reply(vmgroup)
 
@@ -113,6 +124,7 @@ class VmgroupHandlers(AdminHandlers):
         if failures:
             raise VdvsError(Err.INTERNAL_ERROR, "; ".join(failures))
         await self.db(vmgroups.finish_remove, self.ctx.store, vmgroup)
+        await self._tidy(self.ctx.backend.vmgroup_removed, vmgroup.id, vmgroup.name)
         log.info("admin: removed vmgroup %s (%d volumes)", vmgroup.name, len(removed))
         return admin_pb2.VmgroupRemoveResponse(removed_volumes=removed)
 

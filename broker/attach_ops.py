@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from vdvs.broker.backends.base import POWERED_OFF, BackendError, DiskLockedError, NoDiskSlotError
+from vdvs.broker.backends.base import POWERED_OFF, BackendError, DiskLockedError, DiskRef, NoDiskSlotError
 from vdvs.broker.identity import VmIdentity
 from vdvs.broker.locks import KeyedLocks
 from vdvs.broker.pipeline import Pipeline, Resolved
@@ -116,9 +116,9 @@ class AttachOps:
             await self.p.workers.disk(self.p.backend.detach, vm.uuid, req.disk)
         except BackendError as exc:
             raise VdvsError(Err.DETACH_FAILED, req.full_name, str(exc)) from None
-        record = await self.p.workers.db(self.p.store.clear_attach, record.id, vm.uuid)
+        allocated = await self._measure(req)
+        record = await self.p.workers.db(self.p.store.clear_attach, record.id, vm.uuid, allocated)
         await self._write_sidecar(req, record)
-        await self._measure(req, record)
         log.info("detached %s from VM %s", req.full_name, vm.name)
 
     async def _force_detach(self, vm: VmIdentity, raw_name: str) -> None:
@@ -141,14 +141,69 @@ class AttachOps:
                     await self._detach_record(req, record, vm)
                 return
 
-    async def _measure(self, req: Resolved, record: VolumeRecord) -> None:
-        """Record the space in use now that the guest is done writing (admin `volume ls` Used)."""
+    async def release_vm(self, vm_uuid: str) -> list[str]:
+        """Detach every volume the config store says ``vm_uuid`` holds: the VM has powered off.
+
+        vDVS's VM listener did this on each ESX host so that a swarm service
+        could be rescheduled at once instead of waiting for a takeover. Each
+        volume is settled under its own lock, as a detach would be; a VM that
+        is running again by now keeps its volumes. Never raises (it runs as a
+        background task): failures are logged and left to the next attach's
+        takeover. Returns the ``name@datastore`` of the volumes released.
+        """
+        released: list[str] = []
+        try:
+            held = await self.p.workers.db(self.p.store.attached_to, vm_uuid)
+            if not held:
+                return released
+            state = await self.p.inventory.power_state(vm_uuid)
+            if state not in (None, POWERED_OFF):
+                log.info("VM %s is %s again: keeping its volumes", vm_uuid, state)
+                return released
+            await self.p.inventory.datastores()
+            for record in held:
+                name = await self._release_one(vm_uuid, record)
+                if name:
+                    released.append(name)
+        except Exception:
+            log.exception("could not release the volumes of powered-off VM %s", vm_uuid)
+        return released
+
+    async def _release_one(self, vm_uuid: str, record: VolumeRecord) -> str | None:
+        datastore = self.p.inventory.cached_name(record.datastore_url)
+        if datastore is None:
+            log.warning("cannot release %s of VM %s: its datastore is not visible", record.name, vm_uuid)
+            return None
+        full_name = f"{record.name}@{datastore}"
+        disk = DiskRef(datastore, record.vmgroup_id, record.name)
+        try:
+            async with self.locks.hold((record.vmgroup_id, record.datastore_url, record.name), full_name):
+                current = await self.p.workers.db(self.p.store.volume_by_id, record.id)
+                if current is None or current.attached_vm != vm_uuid:
+                    return None  # detached or taken over meanwhile
+                current = await self.p.workers.db(self.p.store.begin_detach, current.id, vm_uuid)
+                await self.p.workers.disk(self.p.backend.detach, vm_uuid, disk)
+                current = await self.p.workers.db(self.p.store.clear_attach, current.id, vm_uuid)
+                vmgroup = await self.p.workers.db(self.p.store.get_vmgroup, current.vmgroup_id)
+                meta = sidecar(current, vmgroup.name if vmgroup else "")
+                try:
+                    await self.p.workers.disk(self.p.backend.write_meta, disk, meta)
+                except (BackendError, VdvsError) as exc:
+                    log.warning("could not update metadata of %s: %s", full_name, exc)
+        except (BackendError, VdvsError, VolumeConflict) as exc:
+            log.error("could not detach %s from powered-off VM %s: %s", full_name, vm_uuid, exc)
+            return None
+        log.info("detached %s from powered-off VM %s", full_name, record.attached_vm_name or vm_uuid)
+        return full_name
+
+    async def _measure(self, req: Resolved) -> int | None:
+        """Space in use now that the guest is done writing (for admin `volume ls` Used); None if unknown."""
         try:
             stat = await self.p.workers.disk(self.p.backend.stat_disk, req.disk)
         except (BackendError, VdvsError) as exc:
             log.warning("could not measure %s: %s", req.full_name, exc)
-            return
-        await self.p.workers.db(self.p.store.set_allocated, record.id, stat.allocated_bytes)
+            return None
+        return stat.allocated_bytes
 
     async def _write_sidecar(self, req: Resolved, record: VolumeRecord) -> None:
         """Keep the datastore's own description current; informative only, so never fatal."""

@@ -15,6 +15,18 @@ kind = "local"
 [backend.local]
 datastores = { local1 = "/var/lib/vdvs/datastores/local1" }
 vm_datastore = "local1"
+
+or, for vCenter / ESX:
+
+[backend]
+kind = "vsphere"
+[backend.vsphere]
+host = "vcenter.example.com"
+port = 443
+user = "vdvs@vsphere.local"
+password_file = "/etc/vdvs/vsphere.password"   # or password_env = "VDVS_VSPHERE_PASSWORD"
+datacenter = "DC1"                # may be left out when there is only one
+verify_tls = true                 # the default; ca_file = "/etc/vdvs/vcenter-ca.pem" for a private CA
 """
 
 from __future__ import annotations
@@ -22,9 +34,12 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomli_w
+
+if TYPE_CHECKING:  # imported when a [backend.vsphere] table is read, so `local` never needs it
+    from vdvs.broker.backends.vsphere.settings import VsphereSettings
 
 DEFAULT_STATE_DIR = Path("/var/lib/vdvs")
 DEFAULT_ADMIN_SOCKET = Path("/run/vdvs/admin.sock")
@@ -44,6 +59,7 @@ class BrokerConfig:
     local_datastores: dict[str, Path] = field(default_factory=dict)
     local_vm_datastore: str | None = None
     local_vm_datastores: dict[str, str] = field(default_factory=dict)
+    vsphere: VsphereSettings | None = None
     workers: int = 8
     op_timeout_s: float = 120.0
     lock_timeout_s: float = 60.0
@@ -80,8 +96,9 @@ class BrokerConfig:
         if store.get("kind", "sqlite") != "sqlite":
             raise ValueError(f"store.kind={store.get('kind')!r} (supported: 'sqlite')")
         kind = backend.get("kind", "local")
-        if kind != "local":
-            raise ValueError(f"backend.kind={kind!r} (supported: 'local')")
+        if kind not in ("local", "vsphere"):
+            raise ValueError(f"backend.kind={kind!r} (supported: 'local', 'vsphere')")
+        vsphere = _vsphere_settings(backend, path) if kind == "vsphere" else None
         local = backend.get("local", {})
         return cls(
             listen=str(broker["listen"]),
@@ -92,6 +109,7 @@ class BrokerConfig:
             local_datastores={str(k): Path(v) for k, v in local.get("datastores", {}).items()},
             local_vm_datastore=local.get("vm_datastore"),
             local_vm_datastores={str(k): str(v) for k, v in local.get("vm_datastores", {}).items()},
+            vsphere=vsphere,
             workers=int(broker.get("workers", 8)),
             op_timeout_s=float(broker.get("op_timeout_s", 120.0)),
             lock_timeout_s=float(broker.get("lock_timeout_s", 60.0)),
@@ -104,6 +122,9 @@ class BrokerConfig:
             local["vm_datastore"] = self.local_vm_datastore
         if self.local_vm_datastores:
             local["vm_datastores"] = dict(self.local_vm_datastores)
+        backend: dict[str, Any] = {"kind": self.backend, "local": local}
+        if self.vsphere is not None:
+            backend["vsphere"] = self.vsphere.to_dict()
         return tomli_w.dumps(
             {
                 "broker": {
@@ -115,6 +136,18 @@ class BrokerConfig:
                     "lock_timeout_s": self.lock_timeout_s,
                 },
                 "store": {"kind": "sqlite", "path": str(self.store_path)},
-                "backend": {"kind": self.backend, "local": local},
+                "backend": backend,
             }
         )
+
+
+def _vsphere_settings(backend: dict[str, Any], path: Path) -> VsphereSettings:
+    from vdvs.broker.backends.vsphere.settings import SettingsError, VsphereSettings
+
+    table = backend.get("vsphere")
+    if not isinstance(table, dict):
+        raise ConfigError(f"config file {path}: backend.kind = 'vsphere' needs a [backend.vsphere] table")
+    try:
+        return VsphereSettings.from_dict(table)
+    except SettingsError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None

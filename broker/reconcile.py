@@ -121,7 +121,8 @@ def _cross_check(store: SqliteStore, backend: Backend, names: dict[str, str], re
     rows = {(names.get(r.datastore_url), r.vmgroup_id, r.name) for r in store.list_volumes(states=tuple(VolumeState))}
     disks: set[tuple[str | None, str, str]] = {(d.datastore, d.vmgroup_id, d.name) for d in backend.list_disks()}
     for datastore, vmgroup_id, name in sorted(disks - rows, key=str):
-        report.disks_without_row.append(f"[{datastore}] dockvols/{vmgroup_id}/{name}.vmdk")
+        folder = f"dockvols/{vmgroup_id}" if vmgroup_id else "dockvols"
+        report.disks_without_row.append(f"[{datastore}] {folder}/{name}.vmdk")
     for datastore, vmgroup_id, name in sorted(rows - disks, key=str):
         if datastore is not None:
             report.rows_without_disk.append(f"{name}@{datastore} (vmgroup {vmgroup_id})")

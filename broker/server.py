@@ -13,7 +13,7 @@ import grpc
 from vdvs.broker.admin_context import AdminContext
 from vdvs.broker.admin_service import AdminServicer
 from vdvs.broker.attach_ops import AttachOps
-from vdvs.broker.backends.base import Backend
+from vdvs.broker.backends.base import Backend, BackendError
 from vdvs.broker.backends.local import LocalBackend
 from vdvs.broker.config import BrokerConfig
 from vdvs.broker.guard import OpGuard
@@ -38,8 +38,20 @@ class BrokerStartError(Exception):
 
 
 def make_backend(config: BrokerConfig) -> Backend:
-    if config.backend == "local":
-        return LocalBackend(config.local_datastores, config.local_vm_datastore, config.local_vm_datastores)
+    """The configured backend, connected: a wrong address or password stops the broker at start."""
+    try:
+        if config.backend == "local":
+            return LocalBackend(config.local_datastores, config.local_vm_datastore, config.local_vm_datastores)
+        if config.backend == "vsphere":
+            if config.vsphere is None:
+                raise BrokerStartError("backend 'vsphere' needs a [backend.vsphere] table")
+            from vdvs.broker.backends.vsphere.backend import VsphereBackend  # pyVmomi only when configured
+
+            backend = VsphereBackend(config.vsphere, workers=config.workers)
+            backend.connect()
+            return backend
+    except BackendError as exc:
+        raise BrokerStartError(f"backend {config.backend}: {exc}") from None
     raise BrokerStartError(f"unknown backend {config.backend!r}")
 
 
@@ -55,6 +67,7 @@ class Broker:
         self._servers: list[grpc.aio.Server] = []
         self._workers: Workers | None = None
         self._store: SqliteStore | None = None
+        self._releases: set[asyncio.Task[list[str]]] = set()
 
     async def start(self) -> None:
         config = self.config
@@ -72,10 +85,11 @@ class Broker:
         pipeline = Pipeline(store, backend, workers, inventory)
         locks = KeyedLocks(config.lock_timeout_s)
         volume_ops = VolumeOps(pipeline, locks)
+        attach_ops = AttachOps(pipeline, locks)
         servicer = VolumeServicer(
             Identifier(store, workers),
             volume_ops,
-            AttachOps(pipeline, locks),
+            attach_ops,
             self.guard,
             backend.scope,
         )
@@ -109,15 +123,39 @@ class Broker:
         finally:
             os.umask(old_umask)
         os.chmod(config.admin_socket, 0o600)
+        self._watch_power(backend, attach_ops)
         log.info("broker serving volumes on %s, admin on %s", self.volume_address, config.admin_socket)
+
+    def _watch_power(self, backend: Backend, attach_ops: AttachOps) -> None:
+        """Detach the volumes of VMs that power off (the backend reports them from its own thread)."""
+        watch = getattr(backend, "watch_power_off", None)
+        if watch is None:
+            return
+        loop = asyncio.get_running_loop()
+
+        def spawn(vm_uuid: str) -> None:  # on the loop
+            if self._servers:  # not stopping
+                task = loop.create_task(attach_ops.release_vm(vm_uuid))
+                self._releases.add(task)
+                task.add_done_callback(self._releases.discard)
+
+        def on_power_off(vm_uuid: str) -> None:  # on the backend's thread
+            try:
+                loop.call_soon_threadsafe(spawn, vm_uuid)
+            except RuntimeError:
+                log.debug("power-off of VM %s after the broker stopped: ignored", vm_uuid)
+
+        watch(on_power_off)
 
     async def stop(self) -> None:
         still_running = await self.guard.drain(DRAIN_TIMEOUT_S)
         if still_running:
             log.warning("stopping with %d operation(s) still running", still_running)
-        for server in self._servers:
+        servers, self._servers = self._servers, []
+        for server in servers:
             await server.stop(grace=1.0)
-        self._servers = []
+        if self._releases:
+            await asyncio.wait(set(self._releases), timeout=DRAIN_TIMEOUT_S)
         if self._workers is not None:
             self._workers.shutdown()
         if self._store is not None:

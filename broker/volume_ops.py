@@ -71,8 +71,7 @@ class VolumeOps:
                 meta,
                 req.vmgroup.name,
             )
-            record = await self.p.workers.db(self.p.store.finish_create, record.id)
-            await self.p.workers.db(self.p.store.set_allocated, record.id, stat.allocated_bytes)
+            record = await self.p.workers.db(self.p.store.finish_create, record.id, stat.allocated_bytes)
         log.info("created volume %s for VM %s (vmgroup %s)", req.full_name, vm.name, req.vmgroup.name)
         return VolumeView(record, req.datastore.name, stat)
 
@@ -149,8 +148,7 @@ class VolumeOps:
                 sidecar(record, req.vmgroup.name),
                 req.vmgroup.name,
             )
-            record = await self.p.workers.db(self.p.store.finish_create, record.id)
-            await self.p.workers.db(self.p.store.set_allocated, record.id, stat.allocated_bytes)
+            record = await self.p.workers.db(self.p.store.finish_create, record.id, stat.allocated_bytes)
         log.info("cloned %s into %s for VM %s", source.full_name, req.full_name, req.vm.name)
         return VolumeView(record, req.datastore.name, stat)
 

@@ -39,14 +39,14 @@ def _scsi_candidates(hint: volume_pb2.DeviceHint) -> list[str]:
         found.append(f"/dev/disk/by-id/wwn-0x{wwn}")
     by_path = Path("/dev/disk/by-path")
     suffix = f"-scsi-0:0:{hint.unit}:0"
-    bridge = Path(f"/sys/bus/pci/devices/0000:00:{hint.controller_pci_bus:02x}.0/pci_bus")
+    bridge = Path(f"/sys/bus/pci/devices/0000:00:{hint.controller_pci_bus:02x}.{hint.controller_pci_function}/pci_bus")
     try:
         buses = os.listdir(bridge)
     except OSError:
         buses = []
     for bus in buses:
         found.append(str(by_path / f"pci-{bus}:00.0{suffix}"))
-    if hint.controller_pci_slot:
+    if 0 < hint.controller_pci_slot < 32:  # a controller right on bus 0
         found.append(str(by_path / f"pci-0000:00:{hint.controller_pci_slot:02x}.0{suffix}"))
     return found
 

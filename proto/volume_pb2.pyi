@@ -55,7 +55,7 @@ class Volume(_message.Message):
     def __init__(self, name: _Optional[str] = ..., datastore: _Optional[str] = ..., full_name: _Optional[str] = ..., status: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., fstype: _Optional[str] = ..., access: _Optional[str] = ..., attach_as: _Optional[str] = ..., attached_to_vm: _Optional[str] = ..., capacity_mb: _Optional[int] = ..., created_at: _Optional[str] = ...) -> None: ...
 
 class DeviceHint(_message.Message):
-    __slots__ = ("kind", "path", "backing_file", "controller_pci_slot", "controller_pci_bus", "unit", "disk_uuid", "controller_bus")
+    __slots__ = ("kind", "path", "backing_file", "controller_pci_slot", "controller_pci_bus", "unit", "disk_uuid", "controller_bus", "controller_pci_function")
     KIND_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     BACKING_FILE_FIELD_NUMBER: _ClassVar[int]
@@ -64,6 +64,7 @@ class DeviceHint(_message.Message):
     UNIT_FIELD_NUMBER: _ClassVar[int]
     DISK_UUID_FIELD_NUMBER: _ClassVar[int]
     CONTROLLER_BUS_FIELD_NUMBER: _ClassVar[int]
+    CONTROLLER_PCI_FUNCTION_FIELD_NUMBER: _ClassVar[int]
     kind: str
     path: str
     backing_file: str
@@ -72,7 +73,8 @@ class DeviceHint(_message.Message):
     unit: int
     disk_uuid: str
     controller_bus: int
-    def __init__(self, kind: _Optional[str] = ..., path: _Optional[str] = ..., backing_file: _Optional[str] = ..., controller_pci_slot: _Optional[int] = ..., controller_pci_bus: _Optional[int] = ..., unit: _Optional[int] = ..., disk_uuid: _Optional[str] = ..., controller_bus: _Optional[int] = ...) -> None: ...
+    controller_pci_function: int
+    def __init__(self, kind: _Optional[str] = ..., path: _Optional[str] = ..., backing_file: _Optional[str] = ..., controller_pci_slot: _Optional[int] = ..., controller_pci_bus: _Optional[int] = ..., unit: _Optional[int] = ..., disk_uuid: _Optional[str] = ..., controller_bus: _Optional[int] = ..., controller_pci_function: _Optional[int] = ...) -> None: ...
 
 class AttachResponse(_message.Message):
     __slots__ = ("volume", "device")

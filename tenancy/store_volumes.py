@@ -139,9 +139,11 @@ class VolumeRows(StoreBase):
         assert record is not None
         return record
 
-    def finish_create(self, volume_id: int) -> VolumeRecord:
+    def finish_create(self, volume_id: int, allocated_bytes: int = 0) -> VolumeRecord:
         return self._conditional(
-            "UPDATE volumes SET state = 'ready' WHERE state = 'creating' AND id = ?", (), volume_id
+            "UPDATE volumes SET state = 'ready', allocated_bytes = ? WHERE state = 'creating' AND id = ?",
+            (allocated_bytes,),
+            volume_id,
         )
 
     def delete_volume(self, volume_id: int) -> None:
@@ -184,12 +186,12 @@ class VolumeRows(StoreBase):
             volume_id,
         )
 
-    def clear_attach(self, volume_id: int, vm_uuid: str) -> VolumeRecord:
-        """Forget the attachment, if ``vm_uuid`` still holds it."""
+    def clear_attach(self, volume_id: int, vm_uuid: str, allocated_bytes: int | None = None) -> VolumeRecord:
+        """Forget the attachment, if ``vm_uuid`` still holds it (recording the space in use, if measured)."""
         return self._conditional(
             "UPDATE volumes SET attached_vm = NULL, attached_vm_name = NULL, attach_state = NULL, "
-            "device = NULL WHERE attached_vm = ? AND id = ?",
-            (vm_uuid,),
+            "device = NULL, allocated_bytes = COALESCE(?, allocated_bytes) WHERE attached_vm = ? AND id = ?",
+            (allocated_bytes, vm_uuid),
             volume_id,
         )
 
@@ -218,8 +220,3 @@ class VolumeRows(StoreBase):
         """(datastore_url, vmgroup_id, name) of rows mid-create or mid-remove."""
         rows = self._db.execute("SELECT datastore_url, vmgroup_id, name FROM volumes WHERE state != 'ready'")
         return set(rows.fetchall())
-
-    def set_allocated(self, volume_id: int, allocated_bytes: int) -> None:
-        """Record space in use, as last measured (shown by admin `volume ls` without touching disks)."""
-        with self.transaction() as db:
-            db.execute("UPDATE volumes SET allocated_bytes = ? WHERE id = ?", (allocated_bytes, volume_id))

@@ -6,6 +6,7 @@ broker only ever calls them on its bounded worker pool, never on the event loop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -124,5 +125,19 @@ class Backend(Protocol):
 
     def list_disks(self) -> list[DiskRef]:
         """Every volume disk under ``dockvols/<vmgroup>/`` on every datastore."""
+
+    def vmgroup_renamed(self, vmgroup_id: str, old_name: str, new_name: str) -> None:
+        """Keep any by-name pointers to the vmgroup's folders current (vDVS's dockvols/<name> links)."""
+
+    def vmgroup_removed(self, vmgroup_id: str, name: str) -> None:
+        """Drop the removed vmgroup's by-name pointers and its now empty folders (never a disk)."""
+
+    def watch_power_off(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(bios_uuid)`` (from a thread of the backend's own) whenever a VM powers off.
+
+        The broker then detaches that VM's volumes, as vDVS's VM listener did,
+        so swarm can reschedule at once. Watching stops at ``close()``. A
+        backend without power events (local) does nothing.
+        """
 
     def close(self) -> None: ...

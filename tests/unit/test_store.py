@@ -256,9 +256,13 @@ def test_deleting_rows_count_until_deleted(store: SqliteStore) -> None:
 
 
 def test_usage_is_per_vmgroup_and_datastore(store: SqliteStore) -> None:
+    store.create_vmgroup(VmGroup(OTHER_GROUP, "other", "", DS1))
     ready(store, "a", 1000)
     reserve(store, "a", 1000, 1000, url=DS2)  # same name, other datastore
     reserve(store, "a", 1000, 1000, vmgroup=OTHER_GROUP)  # same name, other vmgroup
+    with pytest.raises(VdvsError) as gone:  # a vmgroup removed while a create ran
+        reserve(store, "a", 1000, 1000, vmgroup="44444444-4444-4444-4444-444444444444")
+    assert gone.value.err is Err.TENANT_NOT_EXIST
     assert store.usage_mb(DEFAULT_VMGROUP_ID, DS1) == 1000
     assert store.usage_mb(DEFAULT_VMGROUP_ID, DS2) == 1000
     assert store.usage_mb(OTHER_GROUP, DS1) == 1000

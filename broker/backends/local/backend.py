@@ -14,7 +14,7 @@ import json
 import os
 import secrets
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -129,11 +129,22 @@ class LocalBackend:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise BackendError(f"dockvols creation failed - {exc.strerror} on datastore {disk.datastore}") from exc
-        link = folder.parent / vmgroup_name
-        if vmgroup_name and vmgroup_name != disk.vmgroup_id and not os.path.lexists(link):
-            with contextlib.suppress(OSError):  # a name link is a convenience, like vDVS's
-                link.symlink_to(disk.vmgroup_id)
+        if vmgroup_name and vmgroup_name != disk.vmgroup_id:
+            self._link_name(folder.parent, disk.vmgroup_id, vmgroup_name)
         return folder
+
+    @staticmethod
+    def _link_name(base: Path, vmgroup_id: str, name: str) -> None:
+        """``dockvols/<name> -> <uuid>`` as vDVS kept it; a link left pointing at another vmgroup is replaced."""
+        link = base / name
+        with contextlib.suppress(OSError):  # a convenience for people browsing the datastore
+            if link.is_symlink():
+                if os.readlink(link) == vmgroup_id:
+                    return
+                link.unlink()
+            elif link.exists():
+                return  # a real folder of that name: leave it alone
+            link.symlink_to(vmgroup_id)
 
     def _publish(self, tmp: Path, final: Path) -> None:
         try:
@@ -277,9 +288,14 @@ class LocalBackend:
         disks: list[DiskRef] = []
         for name, root in self._roots.items():
             try:
-                folders = [e for e in os.scandir(root / DOCKVOLS) if e.is_dir(follow_symlinks=False)]
+                top = list(os.scandir(root / DOCKVOLS))
             except FileNotFoundError:
                 continue
+            folders = [e for e in top if e.is_dir(follow_symlinks=False)]
+            # disks right under dockvols/ (pre-vmgroup vDVS volumes) belong to no vmgroup: orphans
+            disks.extend(
+                DiskRef(name, "", e.name[: -len(".vmdk")]) for e in top if e.is_file() and e.name.endswith(".vmdk")
+            )
             for folder in folders:
                 with os.scandir(folder.path) as entries:
                     disks.extend(
@@ -295,6 +311,28 @@ class LocalBackend:
             if directory.is_dir():
                 found.extend(p for p in directory.iterdir() if p.is_file())
         return sorted(found)
+
+    def vmgroup_renamed(self, vmgroup_id: str, old_name: str, new_name: str) -> None:
+        for root in self._roots.values():
+            base = root / DOCKVOLS
+            old = base / old_name
+            if old.is_symlink() and os.readlink(old) == vmgroup_id:
+                old.unlink()
+            if (base / vmgroup_id).is_dir():
+                self._link_name(base, vmgroup_id, new_name)
+
+    def vmgroup_removed(self, vmgroup_id: str, name: str) -> None:
+        for root in self._roots.values():
+            base = root / DOCKVOLS
+            link = base / name
+            if link.is_symlink() and os.readlink(link) == vmgroup_id:
+                link.unlink()
+            with contextlib.suppress(OSError):  # not empty (an orphan disk stays), or already gone
+                (base / vmgroup_id).rmdir()
+
+    def watch_power_off(self, callback: Callable[[str], None]) -> None:
+        """Local guests run on this host and report no power events: nothing to watch."""
+        return None
 
     def close(self) -> None:
         return None

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Build govmomi's vCenter/ESX simulator (vcsim) from Debian 12's packaged
+# govmomi 0.24.2 sources. Needs only Debian apt; no Go module proxy, no GitHub.
+#
+# vdvs's copy of /work/shared/tools/build-vcsim.sh, with one addition: -tlscert/-tlskey
+# flags, so the tests can serve a certificate of their own and keep TLS verification on
+# (Go's built-in test certificate has a 1024-bit key, which Debian's OpenSSL refuses).
+set -euo pipefail
+OUT_DIR="${VCSIM_BUILD_DIR:-/tmp/vcsim-build}"
+GOSRC=/usr/share/gocode/src/github.com/vmware/govmomi
+
+export DEBIAN_FRONTEND=noninteractive
+if ! command -v go >/dev/null || [ ! -d "$GOSRC/simulator" ]; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends golang-go golang-github-vmware-govmomi-dev >/dev/null
+fi
+
+mkdir -p "$OUT_DIR/src/vcsim" "$OUT_DIR/overlay"
+cat > "$OUT_DIR/src/vcsim/main.go" <<'EOF'
+// Minimal vCenter/ESX simulator entry point built on the Debian-packaged
+// govmomi "simulator" library (golang-github-vmware-govmomi-dev 0.24.2).
+package main
+
+import (
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"log"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/simulator/esx"
+
+	// optional endpoints (vAPI REST /rest, STS, lookup, PBM)
+	_ "github.com/vmware/govmomi/lookup/simulator"
+	_ "github.com/vmware/govmomi/pbm/simulator"
+	_ "github.com/vmware/govmomi/sts/simulator"
+	_ "github.com/vmware/govmomi/vapi/simulator"
+)
+
+func main() {
+	listen := flag.String("l", "127.0.0.1:8989", "listen address")
+	isESX := flag.Bool("esx", false, "simulate a standalone ESX host instead of vCenter")
+	useTLS := flag.Bool("tls", true, "serve HTTPS (self-signed cert)")
+	user := flag.String("username", "", "required username (default: any)")
+	pass := flag.String("password", "", "required password (default: any)")
+	dc := flag.Int("dc", -1, "datacenters (VPX only)")
+	cluster := flag.Int("cluster", -1, "clusters per DC (VPX only)")
+	host := flag.Int("host", -1, "hosts per cluster (VPX only)")
+	sHost := flag.Int("standalone-host", -1, "standalone hosts (VPX only)")
+	ds := flag.Int("ds", -1, "local datastores")
+	vm := flag.Int("vm", -1, "VMs per resource pool")
+	autostart := flag.Bool("autostart", true, "power on model-created VMs")
+	trace := flag.Bool("trace", false, "trace SOAP to stderr")
+	tlsCert := flag.String("tlscert", "", "PEM certificate to serve (default: Go's built-in test certificate)")
+	tlsKey := flag.String("tlskey", "", "PEM private key of -tlscert")
+	flag.Parse()
+
+	model := simulator.VPX()
+	if *isESX {
+		model = simulator.ESX()
+		// 0.24.2's ESX template lists a datastore moref that is never created;
+		// Datacenter.datastore would then fail with ManagedObjectNotFound.
+		esx.Datacenter.Datastore = nil
+	}
+	set := func(dst *int, v int) {
+		if v >= 0 {
+			*dst = v
+		}
+	}
+	if !*isESX {
+		set(&model.Datacenter, *dc)
+		set(&model.Cluster, *cluster)
+		set(&model.ClusterHost, *host)
+		set(&model.Host, *sHost)
+	}
+	set(&model.Datastore, *ds)
+	set(&model.Machine, *vm)
+	model.Autostart = *autostart
+	simulator.Trace = *trace
+	model.ServiceContent.About.FullName += " (govmomi simulator)"
+
+	if err := model.Create(); err != nil {
+		log.Fatal(err)
+	}
+	u := &url.URL{Host: *listen}
+	if *user != "" {
+		u.User = url.UserPassword(*user, *pass)
+	}
+	model.Service.RegisterEndpoints = true
+	model.Service.Listen = u
+	if *useTLS {
+		model.Service.TLS = new(tls.Config)
+		if *tlsCert != "" {
+			cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+			if err != nil {
+				log.Fatal(err)
+			}
+			model.Service.TLS.Certificates = []tls.Certificate{cert}
+		}
+	}
+	s := model.Service.NewServer()
+	fmt.Printf("export GOVC_URL=%s GOVC_SIM_PID=%d\n", s.URL, os.Getpid())
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+	s.Close()
+	model.Remove() // deletes the /tmp/govcsim-* datastore dirs it created
+}
+EOF
+
+# Two one-line fixes to the packaged simulator, applied with go build -overlay
+# (the files under /usr/share/gocode stay untouched):
+#  1. task.go: TaskInfo.entity was set to non-ManagedEntity refs (VirtualDiskManager,
+#     FileManager); pyVmomi 7.x-9.x reject that with TypeError in WaitForTask.
+#  2. datastore.go: RefreshDatastore returned an empty SOAP body (nil Res).
+cp "$GOSRC/simulator/task.go" "$GOSRC/simulator/datastore.go" "$OUT_DIR/overlay/"
+sed -i \
+  -e 's/^\ttask\.Info\.Entity = &ref$/\tif _, ok := Map.Get(ref).(mo.Entity); ok { task.Info.Entity = \&ref }/' \
+  -e 's/^\ttask\.Info\.EntityName = ref\.Value$/\tif task.Info.Entity != nil { task.Info.EntityName = ref.Value }/' \
+  "$OUT_DIR/overlay/task.go"
+sed -i -e 's/^\tinfo\.MaxFileSize = info\.FreeSpace$/&\n\tr.Res = new(types.RefreshDatastoreResponse)/' \
+  "$OUT_DIR/overlay/datastore.go"
+grep -q 'Map.Get(ref).(mo.Entity)' "$OUT_DIR/overlay/task.go" || { echo "task.go patch failed" >&2; exit 1; }
+grep -q 'RefreshDatastoreResponse' "$OUT_DIR/overlay/datastore.go" || { echo "datastore.go patch failed" >&2; exit 1; }
+printf '{"Replace":{"%s":"%s","%s":"%s"}}\n' \
+  "$GOSRC/simulator/task.go" "$OUT_DIR/overlay/task.go" \
+  "$GOSRC/simulator/datastore.go" "$OUT_DIR/overlay/datastore.go" > "$OUT_DIR/overlay.json"
+
+cd "$OUT_DIR"
+GOPATH="$OUT_DIR:/usr/share/gocode" GO111MODULE=off GOPROXY=off GOFLAGS= \
+GOCACHE="${GOCACHE:-$OUT_DIR/.gocache}" \
+  go build -trimpath -ldflags='-s -w' -overlay "$OUT_DIR/overlay.json" -o "$OUT_DIR/vcsim" vcsim
+echo "built $OUT_DIR/vcsim"
