@@ -15,7 +15,7 @@ from vdvs.broker.reconcile import ReconcileReport
 from vdvs.broker.runtime import Workers
 from vdvs.broker.volume_ops import VolumeOps
 from vdvs.tenancy.model import DatastoreRef
-from vdvs.tenancy.store import SqliteStore
+from vdvs.tenancy.store import ConfigStore
 
 Context = grpc.aio.ServicerContext[Any, Any]
 P = ParamSpec("P")
@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 @dataclass
 class AdminContext:
-    store: SqliteStore
+    store: ConfigStore
     workers: Workers
     ca: CertificateAuthority
     inventory: Inventory

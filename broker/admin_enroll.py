@@ -11,8 +11,24 @@ from vdvs.broker.pki import normalize_uuid
 from vdvs.proto import admin_pb2
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import CertRecord
+from vdvs.tenancy.store import ConfigStore
 
 VERSION = "0.1.0"
+
+
+def db_status(store: ConfigStore) -> list[tuple[str, str]]:
+    """vDVS's DB_Mode lines: a local SQLite file (SingleNode) or a shared PostgreSQL (MultiNode)."""
+    if store.dialect == "sqlite":
+        return [
+            ("DB_Mode", "SingleNode (local DB exists)"),
+            ("DB_LocalPath", store.location),
+            ("DB_SharedLocation", "N/A"),
+        ]
+    return [
+        ("DB_Mode", "MultiNode (shared PostgreSQL)"),
+        ("DB_LocalPath", "N/A"),
+        ("DB_SharedLocation", store.location),
+    ]
 
 
 class EnrollmentHandlers(AdminHandlers):
@@ -63,9 +79,7 @@ class EnrollmentHandlers(AdminHandlers):
             ("Pid", str(os.getpid())),
             *self.ctx.status_lines,
             ("=== Authorization Config DB", ""),
-            ("DB_Mode", "SingleNode (local DB exists)"),
-            ("DB_LocalPath", str(store.path)),
-            ("DB_SharedLocation", "N/A"),
+            *db_status(store),
             ("DB_SchemaVersion", str(await self.db(store.schema_version))),
             ("Reconcile_Repaired", str(self.ctx.report.repaired())),
             ("Reconcile_Findings", str(len(self.ctx.report.lines()))),

@@ -31,6 +31,7 @@ verify_tls = true                 # the default; ca_file = "/etc/vdvs/vcenter-ca
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,9 @@ class BrokerConfig:
     pki_dir: Path
     store_path: Path
     backend: str = "local"
+    store_kind: str = "sqlite"  # or "postgres": several brokers sharing one store
+    store_dsn: str = ""  # postgres: libpq DSN (may hold a password: the config file is root-only)
+    store_dsn_env: str = ""  # postgres: or the name of an environment variable holding the DSN
     local_datastores: dict[str, Path] = field(default_factory=dict)
     local_vm_datastore: str | None = None
     local_vm_datastores: dict[str, str] = field(default_factory=dict)
@@ -93,8 +97,11 @@ class BrokerConfig:
     @classmethod
     def _from_dict(cls, data: dict[str, Any], path: Path) -> BrokerConfig:
         broker, store, backend = data.get("broker", {}), data.get("store", {}), data.get("backend", {})
-        if store.get("kind", "sqlite") != "sqlite":
-            raise ValueError(f"store.kind={store.get('kind')!r} (supported: 'sqlite')")
+        store_kind = store.get("kind", "sqlite")
+        if store_kind not in ("sqlite", "postgres"):
+            raise ValueError(f"store.kind={store_kind!r} (supported: 'sqlite', 'postgres')")
+        if store_kind == "postgres" and not (store.get("dsn") or store.get("dsn_env")):
+            raise ValueError("store.dsn (or store.dsn_env) for store.kind='postgres'")
         kind = backend.get("kind", "local")
         if kind not in ("local", "vsphere"):
             raise ValueError(f"backend.kind={kind!r} (supported: 'local', 'vsphere')")
@@ -104,7 +111,10 @@ class BrokerConfig:
             listen=str(broker["listen"]),
             admin_socket=Path(broker.get("admin_socket", DEFAULT_ADMIN_SOCKET)),
             pki_dir=Path(broker["pki_dir"]),
-            store_path=Path(store["path"]),
+            store_path=Path(store.get("path", "")) if store_kind == "postgres" else Path(store["path"]),
+            store_kind=store_kind,
+            store_dsn=str(store.get("dsn", "")),
+            store_dsn_env=str(store.get("dsn_env", "")),
             backend=kind,
             local_datastores={str(k): Path(v) for k, v in local.get("datastores", {}).items()},
             local_vm_datastore=local.get("vm_datastore"),
@@ -115,6 +125,26 @@ class BrokerConfig:
             lock_timeout_s=float(broker.get("lock_timeout_s", 60.0)),
             source=path,
         )
+
+    @property
+    def store_location(self) -> str:
+        """What ``open_store`` needs: the SQLite file, or the PostgreSQL DSN (from the file or env)."""
+        if self.store_kind == "sqlite":
+            return str(self.store_path)
+        dsn = os.environ.get(self.store_dsn_env, "") if self.store_dsn_env else self.store_dsn
+        if not dsn:
+            raise ConfigError(f"store.dsn_env names {self.store_dsn_env}, which is not set")
+        return dsn
+
+    def _store_table(self) -> dict[str, str]:
+        if self.store_kind == "sqlite":
+            return {"kind": "sqlite", "path": str(self.store_path)}
+        table = {"kind": "postgres"}
+        if self.store_dsn_env:
+            table["dsn_env"] = self.store_dsn_env
+        else:
+            table["dsn"] = self.store_dsn
+        return table
 
     def to_toml(self) -> str:
         local: dict[str, Any] = {"datastores": {k: str(v) for k, v in self.local_datastores.items()}}
@@ -135,7 +165,7 @@ class BrokerConfig:
                     "op_timeout_s": self.op_timeout_s,
                     "lock_timeout_s": self.lock_timeout_s,
                 },
-                "store": {"kind": "sqlite", "path": str(self.store_path)},
+                "store": self._store_table(),
                 "backend": backend,
             }
         )

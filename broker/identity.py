@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from vdvs.broker.pki import vm_uuid_from_cert
 from vdvs.broker.runtime import Workers
 from vdvs.tenancy.errors import Err, VdvsError
-from vdvs.tenancy.store import SqliteStore
+from vdvs.tenancy.store import ConfigStore
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ def _parse(pem: bytes) -> tuple[str | None, str]:
 
 
 class Identifier:
-    def __init__(self, store: SqliteStore, workers: Workers) -> None:
+    def __init__(self, store: ConfigStore, workers: Workers) -> None:
         self._store = store
         self._workers = workers
 

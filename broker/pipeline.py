@@ -19,7 +19,7 @@ from vdvs.tenancy.membership import effective_vmgroup
 from vdvs.tenancy.model import DatastoreRef, Privilege, VmGroup, VolumeRecord
 from vdvs.tenancy.names import parse_volume_name
 from vdvs.tenancy.resolve import Target, resolve_target
-from vdvs.tenancy.store import SqliteStore
+from vdvs.tenancy.store import ConfigStore
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class Resolved:
 class Pipeline:
     """Shared services of the volume operations and the common first steps."""
 
-    def __init__(self, store: SqliteStore, backend: Backend, workers: Workers, inventory: Inventory) -> None:
+    def __init__(self, store: ConfigStore, backend: Backend, workers: Workers, inventory: Inventory) -> None:
         self.store = store
         self.backend = backend
         self.workers = workers

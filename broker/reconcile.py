@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from vdvs.broker.backends.base import Backend, BackendError, DiskRef
 from vdvs.tenancy.model import AttachState, VolumeRecord, VolumeState
-from vdvs.tenancy.store import SqliteStore, VolumeConflict
+from vdvs.tenancy.store import ConfigStore, VolumeConflict
 
 log = logging.getLogger("vdvs.broker.reconcile")
 
@@ -61,7 +61,7 @@ def _disk(record: VolumeRecord, names: dict[str, str]) -> DiskRef | None:
     return DiskRef(datastore, record.vmgroup_id, record.name) if datastore else None
 
 
-def reconcile(store: SqliteStore, backend: Backend) -> ReconcileReport:
+def reconcile(store: ConfigStore, backend: Backend) -> ReconcileReport:
     """Run once at startup, before serving (blocking: call it on a worker thread)."""
     report = ReconcileReport()
     names = {d.url: d.name for d in backend.datastores()}
@@ -89,7 +89,7 @@ def reconcile(store: SqliteStore, backend: Backend) -> ReconcileReport:
 
 
 def _settle(
-    store: SqliteStore,
+    store: ConfigStore,
     backend: Backend,
     record: VolumeRecord,
     disk: DiskRef,
@@ -117,7 +117,7 @@ def _settle(
         target.append(label)
 
 
-def _cross_check(store: SqliteStore, backend: Backend, names: dict[str, str], report: ReconcileReport) -> None:
+def _cross_check(store: ConfigStore, backend: Backend, names: dict[str, str], report: ReconcileReport) -> None:
     rows = {(names.get(r.datastore_url), r.vmgroup_id, r.name) for r in store.list_volumes(states=tuple(VolumeState))}
     disks: set[tuple[str | None, str, str]] = {(d.datastore, d.vmgroup_id, d.name) for d in backend.list_disks()}
     for datastore, vmgroup_id, name in sorted(disks - rows, key=str):

@@ -15,7 +15,7 @@ from vdvs.broker.admin_service import AdminServicer
 from vdvs.broker.attach_ops import AttachOps
 from vdvs.broker.backends.base import Backend, BackendError
 from vdvs.broker.backends.local import LocalBackend
-from vdvs.broker.config import BrokerConfig
+from vdvs.broker.config import BrokerConfig, ConfigError
 from vdvs.broker.guard import OpGuard
 from vdvs.broker.identity import Identifier
 from vdvs.broker.inventory import Inventory
@@ -27,7 +27,7 @@ from vdvs.broker.runtime import Workers
 from vdvs.broker.volume_ops import VolumeOps
 from vdvs.broker.volume_service import VolumeServicer
 from vdvs.proto import admin_pb2_grpc, volume_pb2_grpc
-from vdvs.tenancy.store import SqliteStore
+from vdvs.tenancy.store import ConfigStore, StoreError, open_store
 
 log = logging.getLogger("vdvs.broker")
 DRAIN_TIMEOUT_S = 20.0
@@ -66,7 +66,7 @@ class Broker:
         self.volume_address = ""
         self._servers: list[grpc.aio.Server] = []
         self._workers: Workers | None = None
-        self._store: SqliteStore | None = None
+        self._store: ConfigStore | None = None
         self._releases: set[asyncio.Task[list[str]]] = set()
 
     async def start(self) -> None:
@@ -74,10 +74,10 @@ class Broker:
         ca = CertificateAuthority(config.pki_dir)
         if not ca.exists():
             raise BrokerStartError(f"no CA in {config.pki_dir}: run 'vdvs config init' first")
-        if not config.store_path.exists():
+        if config.store_kind == "sqlite" and not config.store_path.exists():
             raise BrokerStartError(f"no config store at {config.store_path}: run 'vdvs config init' first")
         workers = self._workers = Workers(config.workers, config.op_timeout_s)
-        store = self._store = SqliteStore(config.store_path)
+        store = self._store = await workers.db(_open_store, config)
         await workers.db(store.check_ready)
         backend = self._backend = self._backend or make_backend(config)
         self.report = await workers.disk(reconcile, store, backend)
@@ -165,6 +165,15 @@ class Broker:
 
     async def wait(self) -> None:
         await asyncio.gather(*(s.wait_for_termination() for s in self._servers))
+
+
+def _open_store(config: BrokerConfig) -> ConfigStore:
+    try:
+        return open_store(config.store_kind, config.store_location)
+    except (StoreError, OSError, ConfigError) as exc:
+        raise BrokerStartError(f"cannot open the config store: {exc}") from None
+    except Exception as exc:  # the database driver's own errors (e.g. PostgreSQL unreachable)
+        raise BrokerStartError(f"cannot open the config store: {type(exc).__name__}: {exc}") from None
 
 
 def _with_port(listen: str, port: int) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from vdvs.broker.config import BrokerConfig
 from vdvs.broker.pki import CertificateAuthority
-from vdvs.tenancy.store import SqliteStore
+from vdvs.tenancy.store import open_store
 
 
 class AlreadyInitialized(Exception):
@@ -18,7 +18,15 @@ class AlreadyInitialized(Exception):
 
 
 def is_initialized(config: BrokerConfig) -> bool:
-    return CertificateAuthority(config.pki_dir).exists() and config.store_path.exists()
+    if not CertificateAuthority(config.pki_dir).exists():
+        return False
+    if config.store_kind == "sqlite":
+        return config.store_path.exists()
+    store = open_store(config.store_kind, config.store_location)
+    try:
+        return store.schema_version() > 0
+    finally:
+        store.close()
 
 
 def init_config(config: BrokerConfig, config_path: Path | None, server_names: list[str] | None = None) -> list[str]:
@@ -36,14 +44,16 @@ def init_config(config: BrokerConfig, config_path: Path | None, server_names: li
     if not ca.exists():
         ca.create(server_names)
         done.append(f"Created CA and broker certificate in {config.pki_dir}")
-    config.store_path.parent.mkdir(parents=True, exist_ok=True)
-    store = SqliteStore(config.store_path)
+    if config.store_kind == "sqlite":
+        config.store_path.parent.mkdir(parents=True, exist_ok=True)
+    store = open_store(config.store_kind, config.store_location)
     try:
         if store.initialize():
-            done.append(f"Creating new DB at {config.store_path}")
+            done.append(f"Creating new DB at {store.location}")
     finally:
         store.close()
-    os.chmod(config.store_path, 0o600)
+    if config.store_kind == "sqlite":
+        os.chmod(config.store_path, 0o600)
     if config_path is not None and not config_path.exists():
         config_path.parent.mkdir(parents=True, exist_ok=True)
         config_path.write_text(config.to_toml(), encoding="utf-8")

@@ -93,6 +93,51 @@ def config_rm(
         fail(exc)
 
 
+@config.command("mv")
+@click.option("--to", "target", required=True, help="PostgreSQL DSN, e.g. 'host=db.example user=vdvs dbname=vdvs'")
+@click.option("--force", is_flag=True, help="required: the broker's config file is rewritten to use the new store")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=CONFIG_FILE, show_default=True)
+@click.option("--state-dir", type=click.Path(path_type=Path), default=Path("/var/lib/vdvs"), show_default=True)
+@admin_socket_option
+def config_mv(target: str, force: bool, config_path: Path, state_dir: Path, admin_socket: Path) -> None:
+    """Move the config store from SQLite to PostgreSQL (several brokers can then share it)."""
+    if not force:
+        fail(UsageError(f"Config DB  move to {target} requires '--force' flag to execute the request."))
+    try:
+        settings = _load_config(config_path, state_dir.resolve())
+    except ConfigError as exc:
+        fail(exc)
+    if settings.store_kind != "sqlite":
+        fail(UsageError(f"the config store is already on {settings.store_kind}"))
+    for socket in dict.fromkeys((admin_socket, settings.admin_socket)):
+        if broker_running(socket):
+            fail(UsageError(f"the broker is running (admin socket {socket}): stop it before moving its config DB"))
+    from vdvs.tenancy.errors import VdvsError
+    from vdvs.tenancy.store import open_store
+    from vdvs.tenancy.store_copy import copy_store
+    from vdvs.tenancy.store_postgres import redact
+
+    try:
+        source = open_store("sqlite", settings.store_location)
+        destination = open_store("postgres", target)
+        try:
+            counts = copy_store(source, destination)
+            where = destination.location
+        finally:
+            source.close()
+            destination.close()
+    except VdvsError as exc:
+        fail(exc)
+    except Exception as exc:  # the database driver's errors: unreachable, refused, ...
+        fail(UsageError(f"cannot move the config DB to {redact(target)}: {type(exc).__name__}: {exc}"))
+    settings.store_kind, settings.store_dsn = "postgres", target
+    config_path.write_text(settings.to_toml(), encoding="utf-8")
+    config_path.chmod(0o600)  # it now holds the DSN
+    copied = ", ".join(f"{table} {n}" for table, n in counts.items())
+    click.echo(f"Moved config DB {settings.store_path} to {where} ({copied}); the SQLite file is kept as it was")
+    click.echo(f"Config file {config_path} now uses the PostgreSQL store")
+
+
 @config.command("status")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=CONFIG_FILE, show_default=True)
 @click.option("--state-dir", type=click.Path(path_type=Path), default=Path("/var/lib/vdvs"), show_default=True)

@@ -14,7 +14,7 @@ from vdvs.tenancy.datastores import datastore_url
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import DatastoreRef, Privilege
 from vdvs.tenancy.sizes import parse_limit_mb
-from vdvs.tenancy.store import SqliteStore
+from vdvs.tenancy.store import ConfigStore
 from vdvs.tenancy.vmgroups import require_vmgroup
 
 _TRUE = {"true": True, "false": False}
@@ -35,7 +35,7 @@ def _check_sizes(privilege: Privilege) -> None:
 
 
 def add_access(
-    store: SqliteStore,
+    store: ConfigStore,
     datastores: Sequence[DatastoreRef],
     name: str,
     datastore: str,
@@ -56,7 +56,7 @@ def add_access(
 
 
 def set_access(
-    store: SqliteStore,
+    store: ConfigStore,
     datastores: Sequence[DatastoreRef],
     name: str,
     datastore: str,
@@ -81,7 +81,7 @@ def set_access(
     return updated
 
 
-def remove_access(store: SqliteStore, datastores: Sequence[DatastoreRef], name: str, datastore: str) -> None:
+def remove_access(store: ConfigStore, datastores: Sequence[DatastoreRef], name: str, datastore: str) -> None:
     vmgroup = require_vmgroup(store, name)
     url = datastore_url(datastore, datastores)
     if store.get_privilege(vmgroup.id, url) is None:
@@ -91,5 +91,5 @@ def remove_access(store: SqliteStore, datastores: Sequence[DatastoreRef], name: 
     store.delete_privilege(vmgroup.id, url)
 
 
-def list_access(store: SqliteStore, name: str) -> list[Privilege]:
+def list_access(store: ConfigStore, name: str) -> list[Privilege]:
     return store.privileges(require_vmgroup(store, name).id)

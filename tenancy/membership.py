@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID, VmGroup
-from vdvs.tenancy.store import SqliteStore
+from vdvs.tenancy.store import ConfigStore
 
 
-def effective_vmgroup(store: SqliteStore, vm_uuid: str, vm_name: str) -> VmGroup:
+def effective_vmgroup(store: ConfigStore, vm_uuid: str, vm_name: str) -> VmGroup:
     """The VM's vmgroup; a VM in none belongs to ``_DEFAULT``; with no ``_DEFAULT``, an error."""
     vmgroup = store.vmgroup_of_vm(vm_uuid)
     if vmgroup is not None:

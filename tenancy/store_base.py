@@ -1,21 +1,21 @@
-"""The SQLite connection every store part shares: one file, WAL, re-entrant transactions.
+"""What every config store shares, whatever its database: transactions, schema, the dialect hooks.
 
-``synchronous=FULL`` so a committed reservation survives a power cut; every
-change runs inside ``BEGIN IMMEDIATE`` so concurrent writers (several
-processes included) serialize on the database lock, and a rule that makes
-several changes wraps them in one ``transaction()``.
+The row-handling parts (vmgroups, volumes, certificates) are written once, in
+SQL both SQLite and PostgreSQL accept (``?`` placeholders, ``ON CONFLICT``,
+``RETURNING``); a store class supplies the connection and the few things the
+two spell differently: how a write transaction starts, how concurrent
+reservations are serialized, how a JSON field is read, whether a table exists.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from typing import Any
 
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import VolumeRecord
-from vdvs.tenancy.schema import MIGRATIONS, SCHEMA_VERSION
+from vdvs.tenancy.schema import DDL_WORDS, MIGRATIONS, SCHEMA_VERSION
 
 
 class StoreError(Exception):
@@ -31,20 +31,35 @@ class VolumeConflict(Exception):
 
 
 class StoreBase:
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
+    dialect = "sqlite"
+    # A connection-like object: execute(sql, args) -> cursor with fetchone/fetchall/rowcount,
+    # rows readable by position and by column name.
+    _db: Any
+
+    def __init__(self) -> None:
         self._depth = 0
+        self.location = ""  # where the store is, safe to show (no password)
 
     def close(self) -> None:
         self._db.close()
 
+    # ------------------------------------------------------------------ dialect hooks
+    def _begin(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")  # SQLite: take the write lock now, not at the first write
+
+    def _lock_usage(self, vmgroup_id: str, datastore_url: str) -> None:
+        """Serialize reservations on one vmgroup's datastore (SQLite's write lock already does)."""
+
+    def _json_field(self, column: str, key: str) -> str:
+        return f"json_extract({column}, '$.\"{key}\"')"
+
+    def _table_exists(self, name: str) -> bool:
+        row = self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
+        return row is not None
+
+    # ------------------------------------------------------------------ transactions
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Any]:
         """One atomic change; nested uses join the outer transaction."""
         if self._depth:
             self._depth += 1
@@ -53,7 +68,7 @@ class StoreBase:
             finally:
                 self._depth -= 1
             return
-        self._db.execute("BEGIN IMMEDIATE")
+        self._begin()
         self._depth = 1
         try:
             yield self._db
@@ -66,27 +81,32 @@ class StoreBase:
 
     _tx = transaction
 
+    # ------------------------------------------------------------------ schema
     def schema_version(self) -> int:
-        exists = self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'").fetchone()
-        if not exists:
+        if not self._table_exists("schema_version"):
             return 0
         row = self._db.execute("SELECT version FROM schema_version").fetchone()
         return int(row[0]) if row else 0
 
+    def _migration_guard(self) -> None:
+        """Keep two processes from migrating one store at once (SQLite's write lock already does)."""
+
     def initialize(self) -> bool:
         """Create or migrate the schema; on a fresh store add ``_DEFAULT``. True if created."""
-        current = self.schema_version()
-        if current > SCHEMA_VERSION:
-            raise StoreError(
-                f"config store {self.path} has schema version {current}, newer than this vdvs "
-                f"understands ({SCHEMA_VERSION}); upgrade vdvs"
-            )
         with self.transaction() as db:
+            self._migration_guard()
+            current = self.schema_version()
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"config store {self.location} has schema version {current}, newer than this vdvs "
+                    f"understands ({SCHEMA_VERSION}); upgrade vdvs"
+                )
             if current == 0:
                 db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
                 db.execute("INSERT INTO schema_version VALUES (0)")
+            words = DDL_WORDS[self.dialect]
             for script in MIGRATIONS[current:]:
-                for statement in script.split(";"):
+                for statement in script.format(**words).split(";"):
                     if statement.strip():
                         db.execute(statement)
             db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
@@ -104,3 +124,22 @@ class StoreBase:
             raise VdvsError(Err.INIT_NEEDED)
         if version != SCHEMA_VERSION:
             self.initialize()
+
+    # ------------------------------------------------------------------ moving a store
+    def export_rows(self, table: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Every row of one table, with its column names (for `config mv`)."""
+        cursor = self._db.execute(f"SELECT * FROM {table}")
+        columns = [column[0] for column in cursor.description]
+        return columns, [tuple(row) for row in cursor.fetchall()]
+
+    def clear_table(self, table: str) -> None:
+        self._db.execute(f"DELETE FROM {table}")
+
+    def import_rows(self, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+        marks = ", ".join("?" * len(columns))
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+        for row in rows:
+            self._db.execute(sql, row)
+
+    def after_import(self) -> None:
+        """Bring generated ids past the imported ones (PostgreSQL identity columns)."""

@@ -38,7 +38,8 @@ class CertRows(StoreBase):
                 (vm_uuid, serial),
             ).fetchall()
             serials = [r[0] for r in rows]
-            db.executemany("UPDATE certs SET revoked = 1 WHERE serial = ?", [(s,) for s in serials])
+            for serial_hex in serials:
+                db.execute("UPDATE certs SET revoked = 1 WHERE serial = ?", (serial_hex,))
         return serials
 
     def vm_name(self, vm_uuid: str) -> str:

@@ -129,7 +129,7 @@ class VmgroupRows(StoreBase):
         """Add the row unless one exists (an existing row is kept as it is, as vDVS did)."""
         with self.transaction() as db:
             db.execute(
-                "INSERT OR IGNORE INTO privileges VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO privileges VALUES (?, ?, ?, ?, ?) ON CONFLICT (vmgroup_id, datastore_url) DO NOTHING",
                 (
                     privilege.vmgroup_id,
                     privilege.datastore_url,

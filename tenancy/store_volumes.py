@@ -102,6 +102,7 @@ class VolumeRows(StoreBase):
         VdvsError(PRIVILEGE_USAGE_QUOTA_EXCEED) when the quota would be exceeded.
         """
         with self._tx() as db:
+            self._lock_usage(vmgroup_id, datastore_url)
             if not self._db.execute("SELECT 1 FROM vmgroups WHERE id = ?", (vmgroup_id,)).fetchone():
                 raise VdvsError(Err.TENANT_NOT_EXIST, vmgroup_id)  # removed while this request ran
             existing = self.get_volume(vmgroup_id, datastore_url, name)
@@ -111,7 +112,7 @@ class VolumeRows(StoreBase):
                 raise VdvsError(Err.PRIVILEGE_USAGE_QUOTA_EXCEED)
             cursor = db.execute(
                 "INSERT INTO volumes (vmgroup_id, datastore_url, name, size_mb, state, options, created, "
-                "created_by, created_by_uuid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_by, created_by_uuid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     vmgroup_id,
                     datastore_url,
@@ -124,8 +125,8 @@ class VolumeRows(StoreBase):
                     created_by_uuid,
                 ),
             )
-            volume_id = cursor.lastrowid
-        record = self.volume_by_id(int(volume_id or 0))
+            volume_id = cursor.fetchone()[0]
+        record = self.volume_by_id(int(volume_id))
         assert record is not None
         return record
 
@@ -204,17 +205,17 @@ class VolumeRows(StoreBase):
         """Ready volumes as plain tuples for admin listings (options unpacked by SQLite, no objects):
         (name, datastore_url, vmgroup_id, size_mb, allocated_bytes, fstype, vsan policy, diskformat,
         attached_vm, attached_vm_name, access, attach-as, created_by, created)."""
+        j = self._json_field
         sql = (
             "SELECT name, datastore_url, vmgroup_id, size_mb, allocated_bytes, "
-            "json_extract(options, '$.fstype'), json_extract(options, '$.\"vsan-policy-name\"'), "
-            "json_extract(options, '$.diskformat'), attached_vm, attached_vm_name, "
-            "json_extract(options, '$.access'), json_extract(options, '$.\"attach-as\"'), created_by, created "
-            "FROM volumes WHERE state = 'ready'"
+            f"{j('options', 'fstype')}, {j('options', 'vsan-policy-name')}, {j('options', 'diskformat')}, "
+            f"attached_vm, attached_vm_name, {j('options', 'access')}, {j('options', 'attach-as')}, "
+            "created_by, created FROM volumes WHERE state = 'ready'"
         )
         if vmgroup_ids is None:
-            return self._db.execute(sql).fetchall()
+            return list(self._db.execute(sql).fetchall())
         marks = ",".join("?" * len(vmgroup_ids))
-        return self._db.execute(f"{sql} AND vmgroup_id IN ({marks})", list(vmgroup_ids)).fetchall()
+        return list(self._db.execute(f"{sql} AND vmgroup_id IN ({marks})", list(vmgroup_ids)).fetchall())
 
     def unsettled_keys(self) -> set[tuple[str, str, str]]:
         """(datastore_url, vmgroup_id, name) of rows mid-create or mid-remove."""

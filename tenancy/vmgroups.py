@@ -27,7 +27,7 @@ from vdvs.tenancy.model import (
     VmGroup,
     VolumeRecord,
 )
-from vdvs.tenancy.store import SqliteStore
+from vdvs.tenancy.store import ConfigStore
 
 NAME_PATTERN = "[a-zA-Z0-9_][a-zA-Z0-9_.-]*"
 _NAME = re.compile(f"^{NAME_PATTERN}$")
@@ -57,7 +57,7 @@ def check_description(description: str) -> None:
         raise VdvsError(Err.VMODL_TENANT_DESC_TOO_LONG, description)
 
 
-def require_vmgroup(store: SqliteStore, name: str) -> VmGroup:
+def require_vmgroup(store: ConfigStore, name: str) -> VmGroup:
     vmgroup = store.get_vmgroup_by_name(name)
     if vmgroup is None:
         raise VdvsError(Err.TENANT_NOT_EXIST, name)
@@ -72,7 +72,7 @@ def default_datastore_url(name: str, datastores: Sequence[DatastoreRef]) -> str:
     return url
 
 
-def resolve_vm_list(store: SqliteStore, names: Sequence[str], empty_err: Err = Err.VM_LIST_EMPTY) -> list[VmRef]:
+def resolve_vm_list(store: ConfigStore, names: Sequence[str], empty_err: Err = Err.VM_LIST_EMPTY) -> list[VmRef]:
     """Names (or BIOS uuids) of enrolled VMs -> refs; the vDVS list checks in order."""
     if not names or all(not n for n in names):
         raise VdvsError(empty_err)
@@ -93,13 +93,13 @@ def resolve_vm_list(store: SqliteStore, names: Sequence[str], empty_err: Err = E
     return refs
 
 
-def _refuse_attached(store: SqliteStore, vms: Sequence[VmRef], prefix: str) -> None:
+def _refuse_attached(store: ConfigStore, vms: Sequence[VmRef], prefix: str) -> None:
     for vm in vms:
         if store.attached_to(vm.uuid):
             raise VdvsError(Err.VM_WITH_MOUNTED_VOLUMES, vm.name, prefix=prefix)
 
 
-def _refuse_other_group(store: SqliteStore, vms: Sequence[VmRef], allowed_group: str | None = None) -> None:
+def _refuse_other_group(store: ConfigStore, vms: Sequence[VmRef], allowed_group: str | None = None) -> None:
     for vm in vms:
         current = store.vmgroup_of_vm(vm.uuid)
         if current is not None and current.id != allowed_group:
@@ -107,7 +107,7 @@ def _refuse_other_group(store: SqliteStore, vms: Sequence[VmRef], allowed_group:
 
 
 def create_vmgroup(
-    store: SqliteStore,
+    store: ConfigStore,
     datastores: Sequence[DatastoreRef],
     name: str,
     default_datastore: str,
@@ -136,7 +136,7 @@ def create_vmgroup(
 
 
 def update_vmgroup(
-    store: SqliteStore,
+    store: ConfigStore,
     datastores: Sequence[DatastoreRef],
     name: str,
     new_name: str | None = None,
@@ -171,7 +171,7 @@ def update_vmgroup(
 
 
 def check_remove(
-    store: SqliteStore, name: str, remove_volumes: bool, force: bool
+    store: ConfigStore, name: str, remove_volumes: bool, force: bool
 ) -> tuple[VmGroup, list[VolumeRecord]]:
     """What `vmgroup rm` would do, refusing it if it may not; the caller deletes disks, then calls finish."""
     vmgroup = require_vmgroup(store, name)
@@ -189,7 +189,7 @@ def check_remove(
     return vmgroup, volumes
 
 
-def finish_remove(store: SqliteStore, vmgroup: VmGroup) -> None:
+def finish_remove(store: ConfigStore, vmgroup: VmGroup) -> None:
     """Drop the vmgroup, its members and privileges, once every volume is gone."""
     with store.transaction():
         if store.list_volumes(vmgroup.id, states=tuple(store.ALL_STATES)):
@@ -202,7 +202,7 @@ def _require_not_default(vmgroup: VmGroup) -> None:
         raise VdvsError(Err.FEATURE_NOT_SUPPORTED, DEFAULT_VMGROUP)
 
 
-def add_vms(store: SqliteStore, name: str, vm_names: Sequence[str]) -> None:
+def add_vms(store: ConfigStore, name: str, vm_names: Sequence[str]) -> None:
     vmgroup = require_vmgroup(store, name)
     _require_not_default(vmgroup)
     vms = resolve_vm_list(store, vm_names)
@@ -217,7 +217,7 @@ def add_vms(store: SqliteStore, name: str, vm_names: Sequence[str]) -> None:
             store.add_vm(vm.uuid, vmgroup.id, vm.name)
 
 
-def remove_vms(store: SqliteStore, name: str, vm_names: Sequence[str]) -> None:
+def remove_vms(store: ConfigStore, name: str, vm_names: Sequence[str]) -> None:
     vmgroup = require_vmgroup(store, name)
     _require_not_default(vmgroup)
     vms = resolve_vm_list(store, vm_names)
@@ -231,7 +231,7 @@ def remove_vms(store: SqliteStore, name: str, vm_names: Sequence[str]) -> None:
             store.remove_vm(vm.uuid)
 
 
-def replace_vms(store: SqliteStore, name: str, vm_names: Sequence[str]) -> None:
+def replace_vms(store: ConfigStore, name: str, vm_names: Sequence[str]) -> None:
     vmgroup = require_vmgroup(store, name)
     _require_not_default(vmgroup)
     vms = resolve_vm_list(store, vm_names, empty_err=Err.REPLACE_VM_EMPTY)
@@ -248,7 +248,7 @@ def replace_vms(store: SqliteStore, name: str, vm_names: Sequence[str]) -> None:
             store.add_vm(vm.uuid, vmgroup.id, vm.name)
 
 
-def list_vms(store: SqliteStore, name: str) -> list[VmRef]:
+def list_vms(store: ConfigStore, name: str) -> list[VmRef]:
     vmgroup = require_vmgroup(store, name)
     if vmgroup.is_default:
         raise VdvsError(Err.DEFAULT_VMGROUP_VM_LIST)

@@ -18,7 +18,7 @@ from vdvs.tenancy.model import DatastoreRef, VolumeRecord, VolumeState
 from vdvs.tenancy.names import match_datastore, parse_volume_name
 from vdvs.tenancy.options import validate_editable_options
 from vdvs.tenancy.sizes import format_admin_size
-from vdvs.tenancy.store import SqliteStore
+from vdvs.tenancy.store import ConfigStore
 from vdvs.tenancy.vmgroups import require_vmgroup
 
 COLUMNS = (
@@ -66,7 +66,7 @@ def _used(allocated_bytes: int) -> str:
 
 
 def list_volume_rows(
-    store: SqliteStore,
+    store: ConfigStore,
     datastores: Sequence[DatastoreRef],
     kinds: Mapping[str, str],
     pattern: str | None = None,
@@ -120,7 +120,7 @@ def list_volume_rows(
 
 
 def orphan_rows(
-    store: SqliteStore, datastores: Sequence[DatastoreRef], listing: Listing, disks: Sequence[Orphan]
+    store: ConfigStore, datastores: Sequence[DatastoreRef], listing: Listing, disks: Sequence[Orphan]
 ) -> list[tuple[str, ...]]:
     """Rows (vmgroup N/A) for disks found on the datastores that no row owns: vDVS's _ORPHAN volumes.
 
@@ -145,7 +145,7 @@ def parse_options_text(text: str) -> dict[str, str]:
 
 
 def find_volume(
-    store: SqliteStore, datastores: Sequence[DatastoreRef], volume: str, vmgroup_name: str
+    store: ConfigStore, datastores: Sequence[DatastoreRef], volume: str, vmgroup_name: str
 ) -> tuple[VolumeRecord, DatastoreRef]:
     """The volume `vol@ds` of vmgroup ``vmgroup_name`` (the datastore is mandatory here)."""
     parsed = parse_volume_name(volume)
@@ -163,7 +163,7 @@ def find_volume(
 
 
 def set_volume_options(
-    store: SqliteStore, datastores: Sequence[DatastoreRef], volume: str, vmgroup_name: str, options_text: str
+    store: ConfigStore, datastores: Sequence[DatastoreRef], volume: str, vmgroup_name: str, options_text: str
 ) -> VolumeRecord:
     """`volume set`: change access / attach-as (effective at the next attach and mount)."""
     options = parse_options_text(options_text)

@@ -18,7 +18,7 @@ from vdvs.tenancy.model import (
     VmGroup,
     VolumeState,
 )
-from vdvs.tenancy.schema import MIGRATIONS, SCHEMA_VERSION
+from vdvs.tenancy.schema import DDL_WORDS, MIGRATIONS, SCHEMA_VERSION
 from vdvs.tenancy.sizes import format_admin_size
 from vdvs.tenancy.store import SqliteStore, StoreError, VolumeConflict
 
@@ -155,7 +155,7 @@ def test_older_store_is_migrated_forward(db_path: Path) -> None:
     with raw:
         raw.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
         raw.execute("INSERT INTO schema_version VALUES (1)")
-        for statement in MIGRATIONS[0].split(";"):
+        for statement in MIGRATIONS[0].format(**DDL_WORDS["sqlite"]).split(";"):
             if statement.strip():
                 raw.execute(statement)
         raw.execute(

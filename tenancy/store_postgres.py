@@ -1,0 +1,116 @@
+"""PostgreSQL config store, for several brokers sharing datastores (psycopg 3).
+
+The rows are the SQLite store's; what changes is concurrency. With two
+brokers there is no process-wide lock, so every reservation takes a
+transaction-scoped advisory lock on its (vmgroup, datastore) before it sums
+usage and inserts: racing creates on two brokers cannot overshoot a quota.
+Attach claims are single conditional UPDATEs, which PostgreSQL row locks make
+atomic across connections. Schema migrations take an advisory lock too, so two
+brokers starting together migrate once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg.rows import RowMaker
+
+from vdvs.tenancy.store import ConfigStore
+
+_MIGRATION_LOCK = 0x76647673  # "vdvs"
+_PASSWORD = re.compile(r"(password=|://[^:/@]+:)[^\s@]+")
+
+
+def redact(dsn: str) -> str:
+    """A DSN fit for logs and status output: the password replaced by ***."""
+    return _PASSWORD.sub(lambda m: m.group(1) + "***", dsn)
+
+
+class Row(tuple[Any, ...]):
+    """A result row readable by position (unpacking) and by column name, like sqlite3.Row."""
+
+    _index: dict[str, int]
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._index[key])
+        return tuple.__getitem__(self, key)
+
+
+def _rows(cursor: Any) -> RowMaker[Row]:
+    index = {column.name: i for i, column in enumerate(cursor.description or [])}
+
+    def make(values: Sequence[Any]) -> Row:
+        row = Row(values)
+        row._index = index
+        return row
+
+    return make
+
+
+class PgConnection:
+    """A psycopg connection speaking the SQLite store's SQL (``?`` placeholders), reconnecting when
+    it finds the server gone between transactions (a restarted or failed-over PostgreSQL)."""
+
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._conn = self._connect()
+        self._in_tx = False
+
+    def _connect(self) -> psycopg.Connection[Row]:
+        return psycopg.connect(self._dsn, autocommit=True, row_factory=_rows, connect_timeout=10)
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> psycopg.Cursor[Row]:
+        statement = sql.replace("?", "%s")
+        keyword = sql.lstrip()[:8].upper()
+        try:
+            cursor = self._conn.execute(statement, tuple(args))  # type: ignore[call-overload]
+        except psycopg.OperationalError:
+            if self._in_tx and not keyword.startswith("BEGIN"):
+                self._in_tx = False
+                raise  # the transaction died with the connection; the caller's change did not happen
+            self._conn = self._connect()
+            cursor = self._conn.execute(statement, tuple(args))  # type: ignore[call-overload]
+        if keyword.startswith("BEGIN"):
+            self._in_tx = True
+        elif keyword.startswith(("COMMIT", "ROLLBACK")):
+            self._in_tx = False
+        return cursor
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class PostgresStore(ConfigStore):
+    dialect = "postgres"
+
+    def __init__(self, dsn: str) -> None:
+        super().__init__()
+        self.dsn = dsn
+        self.location = redact(dsn)
+        self._db = PgConnection(dsn)
+
+    def _begin(self) -> None:
+        self._db.execute("BEGIN")
+
+    def _lock_usage(self, vmgroup_id: str, datastore_url: str) -> None:
+        self._db.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (f"{vmgroup_id}|{datastore_url}",))
+
+    def _migration_guard(self) -> None:
+        self._db.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+
+    def _json_field(self, column: str, key: str) -> str:
+        return f"({column}::jsonb ->> '{key}')"
+
+    def _table_exists(self, name: str) -> bool:
+        row = self._db.execute("SELECT to_regclass(?) IS NOT NULL", (name,)).fetchone()
+        return bool(row[0])
+
+    def after_import(self) -> None:
+        self._db.execute(
+            "SELECT setval(pg_get_serial_sequence('volumes', 'id'), "
+            "COALESCE((SELECT MAX(id) FROM volumes), 0) + 1, false)"
+        )
