@@ -32,6 +32,7 @@ verify_tls = true                 # the default; ca_file = "/etc/vdvs/vcenter-ca
 from __future__ import annotations
 
 import os
+import socket
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,7 @@ class BrokerConfig:
     local_vm_datastore: str | None = None
     local_vm_datastores: dict[str, str] = field(default_factory=dict)
     vsphere: VsphereSettings | None = None
+    broker_id: str = ""  # unique per broker sharing a store; default: host name and listen address
     workers: int = 8
     op_timeout_s: float = 120.0
     lock_timeout_s: float = 60.0
@@ -120,11 +122,17 @@ class BrokerConfig:
             local_vm_datastore=local.get("vm_datastore"),
             local_vm_datastores={str(k): str(v) for k, v in local.get("vm_datastores", {}).items()},
             vsphere=vsphere,
+            broker_id=str(broker.get("id", "")),
             workers=int(broker.get("workers", 8)),
             op_timeout_s=float(broker.get("op_timeout_s", 120.0)),
             lock_timeout_s=float(broker.get("lock_timeout_s", 60.0)),
             source=path,
         )
+
+    @property
+    def identity(self) -> str:
+        """This broker's id among those sharing a config store."""
+        return self.broker_id or f"{socket.gethostname()}|{self.listen}"
 
     @property
     def store_location(self) -> str:

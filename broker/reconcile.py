@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 from vdvs.broker.backends.base import Backend, BackendError, DiskRef
@@ -61,11 +62,17 @@ def _disk(record: VolumeRecord, names: dict[str, str]) -> DiskRef | None:
     return DiskRef(datastore, record.vmgroup_id, record.name) if datastore else None
 
 
-def reconcile(store: ConfigStore, backend: Backend) -> ReconcileReport:
-    """Run once at startup, before serving (blocking: call it on a worker thread)."""
+def reconcile(store: ConfigStore, backend: Backend, abandon_after_s: float = 600.0) -> ReconcileReport:
+    """Run once at startup, before serving (blocking: call it on a worker thread).
+
+    Settles this broker's own interrupted operations (``store.owner``), and any
+    other broker's that started more than ``abandon_after_s`` ago: no operation
+    runs that long, so its broker is gone.
+    """
     report = ReconcileReport()
+    abandoned_before = time.time() - abandon_after_s
     names = {d.url: d.name for d in backend.datastores()}
-    for record in store.unsettled_volumes():
+    for record in store.unsettled_volumes(abandoned_before):
         label = f"{record.name}@{names.get(record.datastore_url, record.datastore_url)} (vmgroup {record.vmgroup_id})"
         disk = _disk(record, names)
         if disk is None:
@@ -77,7 +84,7 @@ def reconcile(store: ConfigStore, backend: Backend) -> ReconcileReport:
             report.failures.append(f"{label}: {exc}")
     stray = getattr(backend, "stray_temporaries", None)
     if callable(stray):
-        for path in stray():
+        for path in stray(abandoned_before):
             path.unlink(missing_ok=True)
             report.removed_temporaries.append(str(path))
     _cross_check(store, backend, names, report)

@@ -41,7 +41,9 @@ def make_backend(config: BrokerConfig) -> Backend:
     """The configured backend, connected: a wrong address or password stops the broker at start."""
     try:
         if config.backend == "local":
-            return LocalBackend(config.local_datastores, config.local_vm_datastore, config.local_vm_datastores)
+            return LocalBackend(
+                config.local_datastores, config.local_vm_datastore, config.local_vm_datastores, config.identity
+            )
         if config.backend == "vsphere":
             if config.vsphere is None:
                 raise BrokerStartError("backend 'vsphere' needs a [backend.vsphere] table")
@@ -78,9 +80,12 @@ class Broker:
             raise BrokerStartError(f"no config store at {config.store_path}: run 'vdvs config init' first")
         workers = self._workers = Workers(config.workers, config.op_timeout_s)
         store = self._store = await workers.db(_open_store, config)
+        store.owner = config.identity
         await workers.db(store.check_ready)
         backend = self._backend = self._backend or make_backend(config)
-        self.report = await workers.disk(reconcile, store, backend)
+        # an operation cannot outlive its lock wait plus its backend deadline: older ones are abandoned
+        abandon_after_s = 2 * (config.op_timeout_s + config.lock_timeout_s)
+        self.report = await workers.disk(reconcile, store, backend, abandon_after_s)
         inventory = Inventory(backend, workers)
         pipeline = Pipeline(store, backend, workers, inventory)
         locks = KeyedLocks(config.lock_timeout_s)

@@ -63,6 +63,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE volumes ADD COLUMN allocated_bytes INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX volumes_vmgroup ON volumes(vmgroup_id);
     """,
+    # 3: which broker started a volume's in-between state, and when: with several brokers on one
+    # store, a restarting broker settles only its own interrupted operations (or abandoned ones)
+    """
+    ALTER TABLE volumes ADD COLUMN op_broker TEXT;
+    ALTER TABLE volumes ADD COLUMN op_started REAL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -39,6 +39,9 @@ class StoreBase:
     def __init__(self) -> None:
         self._depth = 0
         self.location = ""  # where the store is, safe to show (no password)
+        # The broker this store object works for, recorded on every in-between state it starts,
+        # so that with several brokers on one store each settles only its own after a crash.
+        self.owner = ""
 
     def close(self) -> None:
         self._db.close()

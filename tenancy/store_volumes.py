@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -63,11 +64,15 @@ class VolumeRows(StoreBase):
             args.append(vmgroup_id)
         return [_volume(r) for r in self._db.execute(sql + " ORDER BY name, datastore_url", args)]
 
-    def unsettled_volumes(self) -> list[VolumeRecord]:
-        """Rows a crash may have left mid-operation (for startup reconciliation)."""
+    def unsettled_volumes(self, abandoned_before: float = 0.0) -> list[VolumeRecord]:
+        """Rows a crash may have left mid-operation, for startup reconciliation: this broker's own
+        (``owner``), those no broker signed, or anyone's started before ``abandoned_before`` (no
+        operation lives that long)."""
         rows = self._db.execute(
-            f"SELECT {_VOLUME_COLUMNS} FROM volumes WHERE state != 'ready' "
-            "OR attach_state IN ('attaching', 'detaching') ORDER BY id"
+            f"SELECT {_VOLUME_COLUMNS} FROM volumes WHERE (state != 'ready' "
+            "OR attach_state IN ('attaching', 'detaching')) "
+            "AND (op_broker IS NULL OR op_broker IN ('', ?) OR op_started < ?) ORDER BY id",
+            (self.owner, abandoned_before),
         )
         return [_volume(r) for r in rows]
 
@@ -112,7 +117,8 @@ class VolumeRows(StoreBase):
                 raise VdvsError(Err.PRIVILEGE_USAGE_QUOTA_EXCEED)
             cursor = db.execute(
                 "INSERT INTO volumes (vmgroup_id, datastore_url, name, size_mb, state, options, created, "
-                "created_by, created_by_uuid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "created_by, created_by_uuid, op_broker, op_started) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "RETURNING id",
                 (
                     vmgroup_id,
                     datastore_url,
@@ -123,6 +129,8 @@ class VolumeRows(StoreBase):
                     created,
                     created_by,
                     created_by_uuid,
+                    self.owner,
+                    time.time(),
                 ),
             )
             volume_id = cursor.fetchone()[0]
@@ -154,8 +162,9 @@ class VolumeRows(StoreBase):
     def begin_remove(self, volume_id: int) -> VolumeRecord:
         """ready and not attached -> deleting; VolumeConflict otherwise."""
         return self._conditional(
-            "UPDATE volumes SET state = 'deleting' WHERE state = 'ready' AND attached_vm IS NULL AND id = ?",
-            (),
+            "UPDATE volumes SET state = 'deleting', op_broker = ?, op_started = ? "
+            "WHERE state = 'ready' AND attached_vm IS NULL AND id = ?",
+            (self.owner, time.time()),
             volume_id,
         )
 
@@ -167,9 +176,10 @@ class VolumeRows(StoreBase):
     def begin_attach(self, volume_id: int, vm_uuid: str, vm_name: str) -> VolumeRecord:
         """Claim the volume for ``vm_uuid`` unless another VM holds it (atomic)."""
         return self._conditional(
-            "UPDATE volumes SET attached_vm = ?, attached_vm_name = ?, attach_state = 'attaching' "
+            "UPDATE volumes SET attached_vm = ?, attached_vm_name = ?, attach_state = 'attaching', "
+            "op_broker = ?, op_started = ? "
             "WHERE state = 'ready' AND (attached_vm IS NULL OR attached_vm = ?) AND id = ?",
-            (vm_uuid, vm_name, vm_uuid),
+            (vm_uuid, vm_name, self.owner, time.time(), vm_uuid),
             volume_id,
         )
 
@@ -182,8 +192,9 @@ class VolumeRows(StoreBase):
 
     def begin_detach(self, volume_id: int, vm_uuid: str) -> VolumeRecord:
         return self._conditional(
-            "UPDATE volumes SET attach_state = 'detaching' WHERE attached_vm = ? AND id = ?",
-            (vm_uuid,),
+            "UPDATE volumes SET attach_state = 'detaching', op_broker = ?, op_started = ? "
+            "WHERE attached_vm = ? AND id = ?",
+            (self.owner, time.time(), vm_uuid),
             volume_id,
         )
 

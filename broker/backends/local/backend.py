@@ -10,6 +10,7 @@ either no disk or a whole one, never a half-made file under the real name.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import secrets
@@ -47,7 +48,7 @@ def _fsync_dir(path: Path) -> None:
 
 def write_json_atomic(path: Path, data: Mapping[str, Any], tmp_dir: Path) -> None:
     """Replace ``path`` with ``data`` so readers see the old or the new file, never half."""
-    tmp_dir.mkdir(exist_ok=True)
+    tmp_dir.mkdir(parents=True, exist_ok=True)
     tmp = tmp_dir / f"{secrets.token_hex(8)}.vmfd"
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(data, fh, sort_keys=True)
@@ -67,6 +68,7 @@ class LocalBackend:
         datastores: Mapping[str, str | Path],
         vm_datastore: str | None = None,
         vm_datastores: Mapping[str, str] | None = None,
+        owner: str = "",
     ) -> None:
         if not datastores:
             raise BackendError("the local backend needs at least one datastore directory")
@@ -79,6 +81,9 @@ class LocalBackend:
             raise BackendError(f"vm_datastore {self._vm_datastore} is not a configured datastore")
         self._vm_datastores = dict(vm_datastores or {})
         self._host = socket.gethostname()
+        # each broker writes its half-made files in a folder of its own, so a broker restarting
+        # next to others on shared datastores sweeps only its own (and long-abandoned ones)
+        self._tmp_name = hashlib.sha256(owner.encode()).hexdigest()[:16] if owner else "default"
 
     # ------------------------------------------------------------------ paths
     def _root(self, datastore: str) -> Path:
@@ -94,11 +99,11 @@ class LocalBackend:
         return self._root(disk.datastore) / disk.sidecar
 
     def _tmp_dir(self, datastore: str) -> Path:
-        return self._root(datastore) / TMP_DIR
+        return self._root(datastore) / TMP_DIR / self._tmp_name
 
     def _tmp_file(self, datastore: str) -> Path:
         directory = self._tmp_dir(datastore)
-        directory.mkdir(exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True)
         return directory / f"{secrets.token_hex(8)}.vmdk"
 
     def _write_meta(self, disk: DiskRef, meta: Mapping[str, Any]) -> None:
@@ -303,13 +308,19 @@ class LocalBackend:
                     )
         return sorted(disks, key=lambda d: (d.datastore, d.vmgroup_id, d.name))
 
-    def stray_temporaries(self) -> list[Path]:
-        """Half-written files a crash left behind (never a published disk)."""
+    def stray_temporaries(self, abandoned_before: float = 0.0) -> list[Path]:
+        """Half-written files a crash left behind (never a published disk): this broker's own, and
+        other brokers' last touched before ``abandoned_before`` (epoch seconds)."""
         found: list[Path] = []
-        for name in self._roots:
-            directory = self._tmp_dir(name)
-            if directory.is_dir():
-                found.extend(p for p in directory.iterdir() if p.is_file())
+        for root in self._roots.values():
+            base = root / TMP_DIR
+            if not base.is_dir():
+                continue
+            for folder in base.iterdir():
+                files = [folder] if folder.is_file() else list(folder.iterdir()) if folder.is_dir() else []
+                # files no broker signed (right under .vdvs-tmp/, or "default") are anyone's to sweep
+                own = folder.name in (self._tmp_name, "default") or folder.is_file()
+                found.extend(p for p in files if p.is_file() and (own or p.stat().st_mtime < abandoned_before))
         return sorted(found)
 
     def vmgroup_renamed(self, vmgroup_id: str, old_name: str, new_name: str) -> None:
