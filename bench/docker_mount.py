@@ -2,7 +2,7 @@
 
 Runs standalone as root (not a test):
 
-    /work/main/.venv/bin/python bench/docker_mount.py [--runs 20] [--cycles 100] [--first-mounts 5]
+    .venv/bin/python bench/docker_mount.py [--runs 20] [--cycles 100] [--first-mounts 5]
 
 It starts its own dockerd (temp data root) and `vdvs up` (temp state and mount
 dirs, the real plugin socket /run/docker/plugins/vsphere.sock), measures, prints

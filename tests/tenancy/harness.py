@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
@@ -27,7 +28,8 @@ from vdvs.plugin.bundle import read_bundle
 from vdvs.tenancy.model import VolumeState
 from vdvs.tenancy.store import SqliteStore
 
-VDVS = "/work/main/.venv/bin/vdvs"
+# the vdvs command of the environment running the tests (a fresh clone's own venv in CI)
+VDVS = str(Path(sys.executable).with_name("vdvs"))
 CLI_TIMEOUT_S = 60.0
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 20.0
