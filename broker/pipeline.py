@@ -30,6 +30,7 @@ class Resolved:
     vmgroup: VmGroup
     name: str
     target: Target
+    privileges: dict[str, Privilege]  # the vmgroup's rows by datastore URL, read with the vmgroup
 
     @property
     def datastore(self) -> DatastoreRef:
@@ -60,9 +61,14 @@ class Pipeline:
     async def vmgroup(self, vm: VmIdentity) -> VmGroup:
         return await self.workers.db(effective_vmgroup, self.store, vm.uuid, vm.name)
 
+    def _vmgroup_and_rights(self, vm: VmIdentity, vmgroup: VmGroup | None) -> tuple[VmGroup, dict[str, Privilege]]:
+        """One trip to the store thread for both: every call needs them, one after the other."""
+        group = vmgroup or effective_vmgroup(self.store, vm.uuid, vm.name)
+        return group, {p.datastore_url: p for p in self.store.privileges(group.id)}
+
     async def resolve(self, vm: VmIdentity, raw_name: str, vmgroup: VmGroup | None = None) -> Resolved:
-        vmgroup = vmgroup or await self.vmgroup(vm)
         parsed = parse_volume_name(raw_name)
+        group, privileges = await self.workers.db(self._vmgroup_and_rights, vm, vmgroup)
         vm_info = await self.inventory.vm(vm.uuid, vm.name)
         for refresh in (False, True):
             datastores = await self.inventory.refs(refresh)
@@ -70,21 +76,17 @@ class Pipeline:
             try:
                 if vm_ds is None:
                     raise VdvsError(Err.DS_NOT_EXIST, vm_info.datastore)
-                target = resolve_target(parsed, vmgroup, datastores, vm_ds)
+                target = resolve_target(parsed, group, datastores, vm_ds)
             except VdvsError as exc:
                 if refresh or exc.err not in (Err.DATASTORE_INVALID, Err.DS_NOT_EXIST):
                     raise
                 continue
-            return Resolved(vm, vmgroup, parsed.name, target)
+            return Resolved(vm, group, parsed.name, target, privileges)
         raise AssertionError("unreachable")
 
     async def authorize(self, req: Resolved, command: authz.Command, size_mb: int = 0) -> Privilege:
-        def lookup() -> Privilege | None:
-            return authz.first_privilege(
-                lambda url: self.store.get_privilege(req.vmgroup.id, url), req.target.privilege_urls
-            )
-
-        return authz.check(command, await self.workers.db(lookup), size_mb)
+        """vDVS's privilege checks on the rows read at resolve (quota usage is checked at reservation)."""
+        return authz.check(command, authz.first_privilege(req.privileges.get, req.target.privilege_urls), size_mb)
 
     async def ready_volume(self, req: Resolved) -> VolumeRecord:
         """The volume's row if it exists and is usable; VOLUME_NOT_FOUND otherwise."""
