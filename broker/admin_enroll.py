@@ -5,30 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import os
 
+from vdvs.broker import loopwatch
 from vdvs.broker.admin_context import AdminHandlers, Context
 from vdvs.broker.grpc_errors import rpc
 from vdvs.broker.pki import normalize_uuid
+from vdvs.broker.setup import db_mode_lines
 from vdvs.proto import admin_pb2
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import CertRecord
-from vdvs.tenancy.store import ConfigStore
 
 VERSION = "0.1.0"
-
-
-def db_status(store: ConfigStore) -> list[tuple[str, str]]:
-    """vDVS's DB_Mode lines: a local SQLite file (SingleNode) or a shared PostgreSQL (MultiNode)."""
-    if store.dialect == "sqlite":
-        return [
-            ("DB_Mode", "SingleNode (local DB exists)"),
-            ("DB_LocalPath", store.location),
-            ("DB_SharedLocation", "N/A"),
-        ]
-    return [
-        ("DB_Mode", "MultiNode (shared PostgreSQL)"),
-        ("DB_LocalPath", "N/A"),
-        ("DB_SharedLocation", store.location),
-    ]
 
 
 class EnrollmentHandlers(AdminHandlers):
@@ -79,9 +65,12 @@ class EnrollmentHandlers(AdminHandlers):
             ("Pid", str(os.getpid())),
             *self.ctx.status_lines,
             ("=== Authorization Config DB", ""),
-            *db_status(store),
+            *db_mode_lines(store.dialect, store.location),
             ("DB_SchemaVersion", str(await self.db(store.schema_version))),
             ("Reconcile_Repaired", str(self.ctx.report.repaired())),
             ("Reconcile_Findings", str(len(self.ctx.report.lines()))),
         ]
+        stats = loopwatch.watching()  # this handler runs on the broker's own event loop
+        if stats is not None:
+            items += [("=== Event loop", ""), *stats.status_lines()]
         return admin_pb2.StatusResponse(items=[admin_pb2.KeyValue(key=k, value=v) for k, v in items])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from vdvs.broker import faults
 from vdvs.broker.backends.base import POWERED_OFF, BackendError, DiskLockedError, DiskRef, NoDiskSlotError
 from vdvs.broker.identity import VmIdentity
 from vdvs.broker.locks import KeyedLocks
@@ -43,6 +44,7 @@ class AttachOps:
             except VolumeConflict as exc:
                 holder = exc.current.attached_vm_name if exc.current else "?"
                 raise self._held_elsewhere(req, holder or "?") from None
+            faults.point("attach.after_claim")
             try:
                 device = await self.p.workers.disk(
                     self.p.backend.attach,
@@ -53,7 +55,9 @@ class AttachOps:
             except (BackendError, VdvsError) as exc:
                 await self._release(req, record, vm.uuid)
                 raise self._attach_error(req, exc) from None
+            faults.point("attach.before_finish")
             record = await self.p.workers.db(self.p.store.finish_attach, record.id, vm.uuid, device)
+            faults.point("attach.after_finish")
             await self._write_sidecar(req, record)
             stat = await self.p.workers.disk(self.p.backend.stat_disk, req.disk)
         log.info("attached %s to VM %s", req.full_name, vm.name)
@@ -112,10 +116,12 @@ class AttachOps:
 
     async def _detach_record(self, req: Resolved, record: VolumeRecord, vm: VmIdentity) -> None:
         record = await self.p.workers.db(self.p.store.begin_detach, record.id, vm.uuid)
+        faults.point("detach.after_begin")
         try:
             await self.p.workers.disk(self.p.backend.detach, vm.uuid, req.disk)
         except BackendError as exc:
             raise VdvsError(Err.DETACH_FAILED, req.full_name, str(exc)) from None
+        faults.point("detach.before_clear")
         allocated = await self._measure(req)
         record = await self.p.workers.db(self.p.store.clear_attach, record.id, vm.uuid, allocated)
         await self._write_sidecar(req, record)

@@ -163,9 +163,11 @@ class BrokerConfig:
         backend: dict[str, Any] = {"kind": self.backend, "local": local}
         if self.vsphere is not None:
             backend["vsphere"] = self.vsphere.to_dict()
+        broker: dict[str, Any] = {"id": self.broker_id} if self.broker_id else {}
         return tomli_w.dumps(
             {
                 "broker": {
+                    **broker,
                     "listen": self.listen,
                     "admin_socket": str(self.admin_socket),
                     "pki_dir": str(self.pki_dir),

@@ -33,7 +33,8 @@ def init_config(config: BrokerConfig, config_path: Path | None, server_names: li
     """Create what is missing; refuse if both CA and store already exist. Returns what was done."""
     if is_initialized(config):
         raise AlreadyInitialized(
-            f"Config DB is already initialized at {config.store_path}. Use 'vdvs config rm --local --confirm' to reset."
+            f"Config DB is already initialized at {shown_location(config)}. "
+            "Use 'vdvs config rm --local --confirm' to reset."
         )
     done = []
     for name, path in config.local_datastores.items():
@@ -59,6 +60,24 @@ def init_config(config: BrokerConfig, config_path: Path | None, server_names: li
         config_path.write_text(config.to_toml(), encoding="utf-8")
         done.append(f"Wrote broker config {config_path}")
     return done
+
+
+def shown_location(config: BrokerConfig) -> str:
+    """Where the store is, fit to print: the SQLite path, or the PostgreSQL DSN without its password."""
+    if config.store_kind == "sqlite":
+        return str(config.store_path)
+    from vdvs.tenancy.store_postgres import redact
+
+    return redact(config.store_location)
+
+
+def db_mode_lines(store_kind: str, location: str, initialized: bool = True) -> list[tuple[str, str]]:
+    """vDVS's DB_Mode / DB_LocalPath / DB_SharedLocation lines (`status`, `config status`)."""
+    if not initialized:
+        return [("DB_Mode", "NotConfigured (no local DB)"), ("DB_LocalPath", "N/A"), ("DB_SharedLocation", "N/A")]
+    if store_kind == "sqlite":
+        return [("DB_Mode", "SingleNode (local DB exists)"), ("DB_LocalPath", location), ("DB_SharedLocation", "N/A")]
+    return [("DB_Mode", "MultiNode (shared PostgreSQL)"), ("DB_LocalPath", "N/A"), ("DB_SharedLocation", location)]
 
 
 def remove_config(config: BrokerConfig, backup: bool = True) -> str:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from vdvs.broker import faults
 from vdvs.broker.backends.base import BackendError, DiskExistsError, DiskNotFoundError, DiskRef, DiskStat
 from vdvs.broker.identity import VmIdentity
 from vdvs.broker.locks import KeyedLocks
@@ -60,6 +61,7 @@ class VolumeOps:
         privilege = await self.p.authorize(req, authz.Command.CREATE, opts.size_mb)
         async with self.locks.hold(req.lock_key, req.full_name):
             record = await self._reserve(req, opts.size_mb, privilege.usage_quota_mb, opts.recorded())
+            faults.point("create.after_reserve")
             meta = sidecar(record, req.vmgroup.name)
             stat = await self._make_disk(
                 req,
@@ -71,7 +73,9 @@ class VolumeOps:
                 meta,
                 req.vmgroup.name,
             )
+            faults.point("commit.create")
             record = await self.p.workers.db(self.p.store.finish_create, record.id, stat.allocated_bytes)
+            faults.point("create.after_commit")
         log.info("created volume %s for VM %s (vmgroup %s)", req.full_name, vm.name, req.vmgroup.name)
         return VolumeView(record, req.datastore.name, stat)
 
@@ -138,6 +142,7 @@ class VolumeOps:
             if FSTYPE in src.options:
                 options[FSTYPE] = src.options[FSTYPE]
             record = await self._reserve(req, src.size_mb, privilege.usage_quota_mb, options)
+            faults.point("clone.after_reserve")
             stat = await self._make_disk(
                 req,
                 record,
@@ -148,6 +153,7 @@ class VolumeOps:
                 sidecar(record, req.vmgroup.name),
                 req.vmgroup.name,
             )
+            faults.point("commit.clone")
             record = await self.p.workers.db(self.p.store.finish_create, record.id, stat.allocated_bytes)
         log.info("cloned %s into %s for VM %s", source.full_name, req.full_name, req.vm.name)
         return VolumeView(record, req.datastore.name, stat)
@@ -178,11 +184,13 @@ class VolumeOps:
         except VolumeConflict as exc:
             holder = exc.current.attached_vm_name if exc.current else "?"
             raise VdvsError(Err.VOLUME_IN_USE, record.name, holder) from None
+        faults.point("remove.after_begin")
         try:
             await self.p.workers.disk(self.p.backend.remove_disk, disk)
         except BackendError as exc:
             await self.p.workers.db(self.p.store.abort_remove, record.id)
             raise VdvsError(Err.REMOVE_FAILED, str(exc)) from None
+        faults.point("remove.before_row_delete")
         await self.p.workers.db(self.p.store.delete_volume, record.id)
 
     # ------------------------------------------------------------------ read

@@ -82,6 +82,13 @@ def config_rm(
         settings = _load_config(config_path, state_dir.resolve())
     except ConfigError as exc:
         fail(exc)
+    if settings.store_kind != "sqlite":
+        fail(
+            UsageError(
+                "'rm --local' is not supported when Config DB is in MultiNode mode (a shared PostgreSQL store): "
+                "other brokers use it. Drop the database with PostgreSQL's own tools if that is really meant."
+            )
+        )
     for socket in dict.fromkeys((admin_socket, settings.admin_socket)):
         if broker_running(socket):
             fail(UsageError(f"the broker is running (admin socket {socket}): stop it before removing its config DB"))
@@ -101,8 +108,10 @@ def config_rm(
 @admin_socket_option
 def config_mv(target: str, force: bool, config_path: Path, state_dir: Path, admin_socket: Path) -> None:
     """Move the config store from SQLite to PostgreSQL (several brokers can then share it)."""
+    from vdvs.tenancy.store_postgres import redact
+
     if not force:
-        fail(UsageError(f"Config DB  move to {target} requires '--force' flag to execute the request."))
+        fail(UsageError(f"Config DB  move to {redact(target)} requires '--force' flag to execute the request."))
     try:
         settings = _load_config(config_path, state_dir.resolve())
     except ConfigError as exc:
@@ -115,7 +124,6 @@ def config_mv(target: str, force: bool, config_path: Path, state_dir: Path, admi
     from vdvs.tenancy.errors import VdvsError
     from vdvs.tenancy.store import open_store
     from vdvs.tenancy.store_copy import copy_store
-    from vdvs.tenancy.store_postgres import redact
 
     try:
         source = open_store("sqlite", settings.store_location)
@@ -148,11 +156,10 @@ def config_status(config_path: Path, state_dir: Path, as_json: bool) -> None:
         settings = _load_config(config_path, state_dir.resolve())
     except ConfigError as exc:
         fail(exc, as_json)
-    from vdvs.broker.setup import is_initialized
+    from vdvs.broker.setup import db_mode_lines, is_initialized, shown_location
 
-    if is_initialized(settings):
-        items = [("DB_Mode", "SingleNode (local DB exists)"), ("DB_LocalPath", str(settings.store_path))]
-    else:
-        items = [("DB_Mode", "NotConfigured (no local DB)"), ("DB_LocalPath", "N/A")]
-    items.append(("DB_SharedLocation", "N/A"))
+    try:
+        items = db_mode_lines(settings.store_kind, shown_location(settings), is_initialized(settings))
+    except Exception as exc:  # the database driver's errors (PostgreSQL unreachable, refused, ...)
+        fail(UsageError(f"cannot read the config store {shown_location(settings)}: {type(exc).__name__}: {exc}"))
     emit(dict(items), as_json, key_values(items))

@@ -23,7 +23,8 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(level: str | None = None) -> None:
-    level = (level or os.environ.get("VDVS_LOG_LEVEL") or "info").upper()
+    # vDVS precedence: the VDVS_LOG_LEVEL environment variable, then the --log-level flag
+    level = (os.environ.get("VDVS_LOG_LEVEL") or level or "info").upper()
     handler = logging.StreamHandler(sys.stderr)
     if sys.stderr.isatty():
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import logging.handlers
 import signal
 import socket
+import time
 from pathlib import Path
 
 import click
@@ -15,9 +18,18 @@ from vdvs.broker.server import Broker, BrokerStartError, run_broker
 from vdvs.broker.setup import init_config, is_initialized
 from vdvs.cli.admin_client import DEFAULT_ADMIN_SOCKET, AdminError
 from vdvs.cli.enroll import enroll
-from vdvs.cli.logs import setup_logging
+from vdvs.cli.logs import JsonFormatter, setup_logging
 from vdvs.plugin.bundle import CERT_FILE
-from vdvs.plugin.config import DEFAULT_MOUNT_ROOT, DEFAULT_SOCKET, PluginConfig, PluginConfigError
+from vdvs.plugin.config import (
+    DEFAULT_MOUNT_ROOT,
+    DEFAULT_SOCKET,
+    DEFAULT_TOML,
+    DEFAULT_VDVS_CONF,
+    PluginConfig,
+    PluginConfigError,
+    find_config,
+    resolve,
+)
 from vdvs.plugin.identity import local_bios_uuid
 from vdvs.plugin.server import PluginServer, PluginStartError, run_plugin
 
@@ -114,19 +126,67 @@ def broker(config_path: Path, log_level: str | None) -> None:
         _fail(exc)
 
 
+class RotatingLog(logging.handlers.RotatingFileHandler):
+    """vDVS's log file rotation (lumberjack): MaxLogSizeMb a file, MaxLogFiles old files kept
+    (0: all), none older than MaxLogAgeDays (0: no age limit)."""
+
+    def __init__(self, path: Path, max_size_mb: int, max_files: int, max_age_days: int) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(path, maxBytes=max_size_mb * 1024 * 1024, backupCount=max_files or 10_000, encoding="utf-8")
+        self.max_age_s = max_age_days * 86400
+
+    def doRollover(self) -> None:
+        super().doRollover()
+        if not self.max_age_s:
+            return
+        current = Path(self.baseFilename)
+        cutoff = time.time() - self.max_age_s
+        for old in current.parent.glob(current.name + ".*"):
+            with contextlib.suppress(OSError):
+                if old.stat().st_mtime < cutoff:
+                    old.unlink()
+
+
+def _plugin_logging(config: PluginConfig) -> None:
+    setup_logging(config.python_log_level)
+    if config.log_path is not None:
+        handler = RotatingLog(config.log_path, config.max_log_size_mb, config.max_log_files, config.max_log_age_days)
+        handler.setFormatter(JsonFormatter())
+        logging.getLogger().addHandler(handler)
+    for note in config.notes:
+        (log.warning if "deprecated" in note else log.info)("%s", note)
+    log.info(
+        "plugin settings from %s (and VDVS_* environment): broker %s, bundle %s, socket %s (group %s), mounts under %s",
+        config.source or "no file",
+        config.broker,
+        config.bundle,
+        config.socket,
+        config.socket_group,
+        config.mount_root,
+    )
+
+
 @click.command()
 @click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
-    default=Path("/etc/vdvs/plugin.toml"),
-    show_default=True,
+    default=None,
+    help=f"TOML, or vDVS's JSON (.conf) [default: {DEFAULT_TOML}, else {DEFAULT_VDVS_CONF}, else VDVS_* only]",
 )
-@click.option("--log-level", default=None)
-def plugin(config_path: Path, log_level: str | None) -> None:
-    """Run the Docker volume plugin (driver 'vsphere') of this Docker host."""
-    setup_logging(log_level)
+@click.option("--log-level", "--log_level", "log_level", default=None, help="panic|fatal|error|warn|info|debug")
+@click.option("--group", default=None, help="group owning the plugin socket, name or gid [default: root]")
+@click.option("--driver", default=None, help="vsphere (vmdk: deprecated alias)")
+def plugin(config_path: Path | None, log_level: str | None, group: str | None, driver: str | None) -> None:
+    """Run the Docker volume plugin (driver 'vsphere') of this Docker host.
+
+    Environment (a managed plugin's settings) overrides the file: VDVS_BROKER, VDVS_BUNDLE,
+    VDVS_SOCKET, VDVS_MOUNT_ROOT, VDVS_STATE_FILE; VDVS_LOG_LEVEL overrides --log-level, and
+    --group overrides VDVS_SOCKET_GID, as with vDVS.
+    """
     try:
-        asyncio.run(run_plugin(PluginConfig.load(config_path)))
+        config = resolve(find_config(config_path), log_level=log_level, group=group, driver=driver)
+        _plugin_logging(config)
+        asyncio.run(run_plugin(config))
     except STARTUP_ERRORS as exc:
         _fail(exc)

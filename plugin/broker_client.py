@@ -38,6 +38,11 @@ class BrokerError(Exception):
         self.name = name
         self.grpc_code = grpc_code
 
+    @property
+    def unreachable(self) -> bool:
+        """The broker could not be asked (no answer, or no decision of its own)."""
+        return self.code == 0 and self.grpc_code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
 
 def bundle_problem(bundle: Bundle) -> str:
     """What is visibly wrong with our own certificate ('' if nothing): expired, or not from the bundled CA."""

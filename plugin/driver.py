@@ -24,6 +24,7 @@ from vdvs.proto import volume_pb2
 
 log = logging.getLogger("vdvs.plugin")
 DEFAULT_FSTYPE = "ext4"  # for volumes recorded before fstype was kept (vDVS did the same)
+RETRY_INTERVAL_S = 5.0  # how often releases a broker outage left pending are retried
 
 
 class DriverError(Exception):
@@ -76,14 +77,24 @@ class VolumeDriver:
         except BrokerError as exc:
             raise DriverError(exc.message) from None
 
+    async def _remember(self, names: dict[str, str]) -> None:
+        if self.table.remember(names):
+            await self._persist()
+
+    def _local_name(self, name: str) -> str | None:
+        """The canonical name this host knows for ``name``, without asking the broker."""
+        entry = self._entry_for_name(name)
+        return entry.name if entry is not None else self.table.known.get(name)
+
     # ------------------------------------------------------------------ verbs
     async def create(self, name: str, options: dict[str, str]) -> None:
         try:
-            await self.client.create(name, options, fs.host_filesystems())
+            volume = await self.client.create(name, options, fs.host_filesystems())
         except BrokerError as exc:
             if exc.name == "VOLUME_EXISTS":
                 return  # create is idempotent, as with vDVS
             raise DriverError(exc.message) from None
+        await self._remember({name: volume.full_name})
 
     async def remove(self, name: str) -> None:
         volume = await self._broker(self.client.get(name))
@@ -102,9 +113,21 @@ class VolumeDriver:
             # Not mounted here, so any attachment this VM still holds is stale: release it first.
             await self._broker(self.client.detach(name))
             await self._broker(self.client.remove(name))
+            self.table.forget(volume.full_name)
+            await self._persist()
 
     async def get(self, name: str) -> dict[str, Any]:
-        volume = await self._broker(self.client.get(name))
+        try:
+            volume = await self.client.get(name)
+        except BrokerError as exc:
+            canonical = self._local_name(name) if exc.unreachable else None
+            if canonical is None:
+                raise DriverError(exc.message) from None
+            # The broker cannot be asked, but this host knows the volume: say so, so that Docker
+            # keeps it (and sends the Unmount of a container that exits meanwhile).
+            status = {"status": f"unknown: {exc.message}"}
+            return {"Name": name, "Mountpoint": str(self.mountpoint(canonical)), "Status": status}
+        await self._remember({name: volume.full_name})
         info: dict[str, Any] = {
             "Name": name,
             "Mountpoint": str(self.mountpoint(volume.full_name)),
@@ -116,6 +139,7 @@ class VolumeDriver:
 
     async def list_volumes(self) -> list[dict[str, str]]:
         names = await self._broker(self.client.list_names())
+        await self._remember({n: n for n in names})
         return [{"Name": n, "Mountpoint": str(self.mountpoint(n))} for n in names]
 
     async def path(self, name: str) -> str:
@@ -134,8 +158,13 @@ class VolumeDriver:
         known = self.table.by_id(mount_id)
         if known is not None and fs.mounted_at(Path(known.mountpoint)) is not None:
             return known.mountpoint  # Docker repeated a Mount
-        volume = await self._broker(self.client.get(name))
-        canonical = volume.full_name
+        try:
+            canonical = (await self.client.get(name)).full_name
+        except BrokerError as exc:
+            local = self._entry_for_name(name) if exc.unreachable else None
+            if local is None or fs.mounted_at(Path(local.mountpoint)) is None:
+                raise DriverError(exc.message) from None
+            canonical = local.name  # already mounted here: another holder needs no broker
         async with self._volume_lock(canonical):
             mountpoint = self.mountpoint(canonical)
             entry = self.table.entries.get(canonical)
@@ -144,7 +173,7 @@ class VolumeDriver:
                     entry.ids.append(mount_id)
                     await self._persist()
                 return str(mountpoint)
-            device, fstype = await self._attach_and_mount(name, mountpoint)
+            device, fstype = await self._attach_and_mount(name, canonical, mountpoint)
             ids = list(entry.ids) if entry else []
             if mount_id not in ids:
                 ids.append(mount_id)
@@ -158,9 +187,17 @@ class VolumeDriver:
         log.info("mounted %s at %s (id %s)", canonical, mountpoint, mount_id[:12])
         return str(mountpoint)
 
-    async def _attach_and_mount(self, name: str, mountpoint: Path) -> tuple[str, str]:
+    async def _attach_and_mount(self, name: str, canonical: str, mountpoint: Path) -> tuple[str, str]:
         """First mount on this host: attach, find the device, format if blank, mount. All or nothing."""
-        reply: volume_pb2.AttachResponse = await self._broker(self.client.attach(name))
+        try:
+            reply: volume_pb2.AttachResponse = await self.client.attach(name)
+        except BrokerError as exc:
+            if exc.unreachable and canonical not in self.table.entries:
+                # The broker may still finish this attach (it was slow, not gone): record a release
+                # to retry, so the disk never stays attached with nobody knowing.
+                self.table.entries[canonical] = MountEntry(canonical, str(mountpoint), "", "", [])
+                await self._persist()
+            raise DriverError(exc.message) from None
         try:
             device = await wait_for_device(reply.device, self.device_timeout_s)
             fstype = reply.volume.fstype or DEFAULT_FSTYPE
@@ -227,6 +264,29 @@ class VolumeDriver:
         self.table.entries.pop(entry.name, None)
         await self._persist()
 
+    # ------------------------------------------------------------------ pending releases
+    def pending_releases(self) -> list[MountEntry]:
+        """Entries nobody holds that are not mounted: a detach that has still to reach the broker."""
+        return [
+            e
+            for e in self.table.entries.values()
+            if not e.ids and not e.adopted and fs.mounted_at(Path(e.mountpoint)) is None
+        ]
+
+    async def retry_releases(self, interval_s: float = RETRY_INTERVAL_S) -> None:
+        """Run until cancelled: detach what a broker outage left attached, as soon as it answers."""
+        while True:
+            await asyncio.sleep(interval_s)
+            for entry in self.pending_releases():
+                async with self._volume_lock(entry.name):
+                    if entry.ids or self.table.entries.get(entry.name) is not entry:
+                        continue  # mounted again, or settled, meanwhile
+                    try:
+                        await self._release(entry)
+                        log.info("released %s after a broker outage", entry.name)
+                    except DriverError as exc:
+                        log.debug("release of %s still pending: %s", entry.name, exc)
+
     # ------------------------------------------------------------------ restart
     async def recover(self) -> list[str]:
         """Rebuild mount state after a restart, before serving Docker. Returns what was done."""
@@ -260,7 +320,7 @@ class VolumeDriver:
     async def _remount(self, entry: MountEntry) -> str:
         """Holders are recorded but the filesystem is gone (e.g. host reboot): mount it again."""
         try:
-            device, fstype = await self._attach_and_mount(entry.name, Path(entry.mountpoint))
+            device, fstype = await self._attach_and_mount(entry.name, entry.name, Path(entry.mountpoint))
         except (DriverError, BrokerError) as exc:
             return f"could not remount {entry.name} for {len(entry.ids)} holder(s): {exc}"
         entry.device, entry.fstype = device, fstype

@@ -35,6 +35,10 @@ class MountTable:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.entries: dict[str, MountEntry] = {}
+        # Docker name -> canonical name@datastore of every volume the broker has confirmed, so that
+        # Docker's Get (sent before every Mount and Unmount) can be answered while the broker is
+        # unreachable: otherwise Docker forgets the volume, or puts a local one in its place.
+        self.known: dict[str, str] = {}
 
     def load(self) -> None:
         try:
@@ -43,6 +47,7 @@ class MountTable:
             return
         except (OSError, ValueError) as exc:
             raise ValueError(f"mount state {self.path} is unreadable ({exc}); move it aside to start") from None
+        self.known = {str(k): str(v) for k, v in data.get("known", {}).items()}
         for name, raw in data.get("volumes", {}).items():
             self.entries[name] = MountEntry(
                 name=name,
@@ -57,6 +62,7 @@ class MountTable:
     def snapshot(self) -> dict[str, Any]:
         return {
             "version": 1,
+            "known": dict(sorted(self.known.items())),
             "volumes": {
                 name: {
                     "mountpoint": e.mountpoint,
@@ -84,6 +90,16 @@ class MountTable:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+    def remember(self, names: dict[str, str]) -> bool:
+        """Record Docker names the broker confirmed; True if anything new (worth saving)."""
+        new = {k: v for k, v in names.items() if self.known.get(k) != v}
+        self.known.update(new)
+        return bool(new)
+
+    def forget(self, canonical: str) -> None:
+        for name in [k for k, v in self.known.items() if v == canonical]:
+            del self.known[name]
 
     def by_id(self, mount_id: str) -> MountEntry | None:
         return next((e for e in self.entries.values() if mount_id in e.ids), None)

@@ -43,7 +43,16 @@ def _string(body: dict[str, Any], key: str, required: bool = True) -> str:
         return ""
     if not isinstance(value, str):
         raise BadRequest(f"request field {key!r} must be a string")
+    _check_text(value, f"request field {key!r}")
     return value
+
+
+def _check_text(value: str, what: str) -> None:
+    """JSON may carry lone surrogates (\\ud800) that are not text: refuse them here, not deep inside."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(f"{what} is not valid UTF-8 text") from None
 
 
 def _options(body: dict[str, Any]) -> dict[str, str]:
@@ -53,8 +62,10 @@ def _options(body: dict[str, Any]) -> dict[str, str]:
     if not isinstance(opts, dict):
         raise BadRequest("request field 'Opts' must be an object of strings")
     for key, value in opts.items():
+        _check_text(key, "an option name")
         if not isinstance(value, str):
             raise BadRequest(f"option {key!r} must be a string")
+        _check_text(value, f"option {key!r}")
     return opts
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import os
@@ -42,6 +43,7 @@ class PluginServer:
     def __init__(self, config: PluginConfig) -> None:
         self.config = config
         self.recovery: list[str] = []
+        self._retry: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._client: BrokerClient | None = None
 
@@ -68,15 +70,23 @@ class PluginServer:
         )
         driver = VolumeDriver(self._client, MountTable(config.state_file), config.mount_root, config.device_timeout_s)
         self.recovery = await driver.recover()
+        self._retry = asyncio.get_running_loop().create_task(driver.retry_releases())
         self._runner = web.AppRunner(make_app(driver), access_log=None, handle_signals=False)
         await self._runner.setup()
         config.socket.parent.mkdir(parents=True, exist_ok=True)
         site = web.UnixSite(self._runner, str(config.socket))
         await site.start()
         os.chmod(config.socket, 0o660)
+        if config.socket_gid:
+            os.chown(config.socket, -1, config.socket_gid)  # vDVS's GroupID / VDVS_SOCKET_GID
         log.info("plugin serving Docker on %s, broker %s", config.socket, config.broker)
 
     async def stop(self) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retry
+            self._retry = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

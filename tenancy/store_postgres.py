@@ -11,6 +11,7 @@ brokers starting together migrate once.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -21,12 +22,27 @@ from psycopg.rows import RowMaker
 from vdvs.tenancy.store import ConfigStore
 
 _MIGRATION_LOCK = 0x76647673  # "vdvs"
-_PASSWORD = re.compile(r"(password=|://[^:/@]+:)[^\s@]+")
+# libpq's key=value form: spaces around '=', a value bare or in single quotes with \\ escapes
+_KV_SECRET = re.compile(r"\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)", re.IGNORECASE)
+_URI = re.compile(r"(postgres(?:ql)?://)([^?#]*)(.*)", re.IGNORECASE | re.DOTALL)
+_URI_SECRET = re.compile(r"([?&](?:ssl)?password=)[^&#]*", re.IGNORECASE)
 
 
 def redact(dsn: str) -> str:
-    """A DSN fit for logs and status output: the password replaced by ***."""
-    return _PASSWORD.sub(lambda m: m.group(1) + "***", dsn)
+    """A DSN fit for logs and status output: its password (and key passphrase) replaced by ***.
+
+    Errs on the side of hiding: in a URI, everything between ``user:`` and the last ``@`` before
+    the path goes, since an unencoded ``@`` or ``/`` in a password is a common mistake.
+    """
+    uri = _URI.fullmatch(dsn.strip())
+    if uri is None:
+        return _KV_SECRET.sub(lambda m: m.group(1) + "***", dsn)
+    scheme, authority_and_path, query = uri.groups()
+    if "@" in authority_and_path:
+        userinfo, hosts_and_path = authority_and_path.rsplit("@", 1)
+        if ":" in userinfo:
+            authority_and_path = f"{userinfo.split(':', 1)[0]}:***@{hosts_and_path}"
+    return scheme + authority_and_path + _URI_SECRET.sub(lambda m: m.group(1) + "***", query)
 
 
 class Row(tuple[Any, ...]):
@@ -69,16 +85,24 @@ class PgConnection:
         try:
             cursor = self._conn.execute(statement, tuple(args))  # type: ignore[call-overload]
         except psycopg.OperationalError:
+            lost = self._conn.broken or self._conn.closed
             if self._in_tx and not keyword.startswith("BEGIN"):
                 self._in_tx = False
-                raise  # the transaction died with the connection; the caller's change did not happen
-            self._conn = self._connect()
+                raise  # the transaction died (with the connection, or canceled): the change did not happen
+            if not lost:
+                raise  # the statement failed (canceled, timed out, ...), not the connection: not retried
+            self._reconnect()
             cursor = self._conn.execute(statement, tuple(args))  # type: ignore[call-overload]
         if keyword.startswith("BEGIN"):
             self._in_tx = True
         elif keyword.startswith(("COMMIT", "ROLLBACK")):
             self._in_tx = False
         return cursor
+
+    def _reconnect(self) -> None:
+        old, self._conn = self._conn, self._connect()
+        with contextlib.suppress(psycopg.Error):
+            old.close()
 
     def close(self) -> None:
         self._conn.close()

@@ -225,10 +225,12 @@ class VolumeRows(StoreBase):
         )
         if vmgroup_ids is None:
             return list(self._db.execute(sql).fetchall())
+        if not vmgroup_ids:
+            return []
         marks = ",".join("?" * len(vmgroup_ids))
         return list(self._db.execute(f"{sql} AND vmgroup_id IN ({marks})", list(vmgroup_ids)).fetchall())
 
     def unsettled_keys(self) -> set[tuple[str, str, str]]:
         """(datastore_url, vmgroup_id, name) of rows mid-create or mid-remove."""
         rows = self._db.execute("SELECT datastore_url, vmgroup_id, name FROM volumes WHERE state != 'ready'")
-        return set(rows.fetchall())
+        return {(str(r[0]), str(r[1]), str(r[2])) for r in rows.fetchall()}

@@ -48,7 +48,7 @@ def check_name(name: str) -> None:
         raise VdvsError(Err.VMODL_TENANT_NAME_EMPTY)
     if len(name) > MAX_NAME_LEN:
         raise VdvsError(Err.VMODL_TENANT_NAME_TOO_LONG, name)
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise VdvsError(Err.TENANT_NAME_INVALID, name, NAME_PATTERN)
 
 

@@ -68,7 +68,12 @@ async def test_unreachable_broker_is_not_called_a_certificate_problem(
 async def test_broker_down_then_back(plugin: Plugin, broker_env: BrokerEnv) -> None:
     await plugin.create("vol")
     await broker_env.broker.stop()
-    for verb, body in [("Get", {"Name": "vol"}), ("Mount", {"Name": "vol", "ID": mount_id()})]:
+    # Get of a volume this host knows still answers (Docker would otherwise forget the volume, or
+    # put a local one in its place); its status says the broker cannot be asked.
+    known = await plugin.call("Get", Name="vol")
+    assert known.status == 200 and known.body["Volume"]["Mountpoint"].endswith("/vol@local1"), known
+    assert "is unreachable" in known.body["Volume"]["Status"]["status"]
+    for verb, body in [("Get", {"Name": "never-seen"}), ("Mount", {"Name": "vol", "ID": mount_id()})]:
         err = await timed_fail(plugin, verb, **body)
         assert "is unreachable" in err, (verb, err)
     assert_host_clean(plugin)

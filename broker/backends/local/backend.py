@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from vdvs.broker import faults
 from vdvs.broker.backends.base import (
     POWERED_ON,
     BackendError,
@@ -54,6 +55,7 @@ def write_json_atomic(path: Path, data: Mapping[str, Any], tmp_dir: Path) -> Non
         json.dump(data, fh, sort_keys=True)
         fh.flush()
         os.fsync(fh.fileno())
+    faults.point("meta.before_replace")
     os.replace(tmp, path)
     _fsync_dir(path.parent)
 
@@ -186,12 +188,15 @@ class LocalBackend:
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise BackendError(f"cannot create {final}: {exc.strerror or exc}") from exc
+        faults.point("create.before_publish")
         self._publish(tmp, final)
+        faults.point("create.after_publish")
         try:
             self._write_meta(disk, meta)
         except OSError as exc:
             final.unlink(missing_ok=True)
             raise BackendError(f"Failed to create metadata kv store for {final}: {exc}") from exc
+        faults.point("create.after_meta")
         return self.stat_disk(disk)
 
     def clone_disk(
@@ -210,7 +215,9 @@ class LocalBackend:
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise BackendError(f"cannot copy {src}: {exc.strerror or exc}") from exc
+        faults.point("clone.after_copy")
         self._publish(tmp, final)
+        faults.point("clone.after_publish")
         try:
             self._write_meta(target, meta)
         except OSError as exc:
@@ -249,7 +256,9 @@ class LocalBackend:
             raise BackendError(f"{vmdk} is still attached to a loop device")
         # sidecar first, as vDVS did: a disk without a sidecar is found and reported
         self._sidecar(disk).unlink(missing_ok=True)
+        faults.point("remove.after_sidecar")
         vmdk.unlink(missing_ok=True)
+        faults.point("remove.after_delete")
         _fsync_dir(vmdk.parent) if vmdk.parent.exists() else None
 
     def disk_exists(self, disk: DiskRef) -> bool:
@@ -280,11 +289,14 @@ class LocalBackend:
         vmdk = self._vmdk(disk)
         if not vmdk.exists():
             raise DiskNotFoundError(f"{vmdk} does not exist")
+        faults.point("attach.before_losetup")
         device = loop.attach(str(vmdk))
+        faults.point("attach.after_losetup")
         return {"kind": "loop", "path": device, "backing_file": str(vmdk.resolve())}
 
     def detach(self, vm_uuid: str, disk: DiskRef) -> None:
         loop.detach(str(self._vmdk(disk)))
+        faults.point("detach.after_detach")
 
     def is_attached(self, vm_uuid: str, disk: DiskRef) -> bool:
         return bool(loop.devices_backed_by(str(self._vmdk(disk))))

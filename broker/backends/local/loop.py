@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 from vdvs.broker.backends.base import BackendError
 
 LOSETUP_TIMEOUT_S = 20.0
+DETACH_WAIT_S = 10.0
 _SYS_BLOCK = Path("/sys/block")
 
 
@@ -54,16 +56,32 @@ def _losetup(*args: str) -> str:
     return done.stdout.strip()
 
 
+def _detaching(device: str) -> bool:
+    """A device whose detach is pending: the kernel set autoclear because someone (udev, blkid)
+    still had it open; it goes away when they close it."""
+    try:
+        return (_SYS_BLOCK / os.path.basename(device) / "loop" / "autoclear").read_text().strip() == "1"
+    except OSError:
+        return False
+
+
 def attach(path: str) -> str:
-    """Attach ``path`` to a free loop device (or return the one it already has)."""
-    existing = devices_backed_by(path)
-    if existing:
-        return existing[0]
+    """Attach ``path`` to a free loop device (or return the live one it already has)."""
+    live = [d for d in devices_backed_by(path) if not _detaching(d)]
+    if live:
+        return live[0]
     return _losetup("--find", "--show", "--", os.path.realpath(path))
 
 
-def detach(path: str) -> None:
-    """Detach every loop device backed by ``path``; nothing to do is success."""
+def detach(path: str, wait_s: float = DETACH_WAIT_S) -> None:
+    """Detach every loop device backed by ``path``, and wait (bounded) until the kernel has let
+    them go: a detach only flags a device that another process holds open. Nothing to do is success."""
     for device in devices_backed_by(path):
-        if backing_file(device) is not None:
+        if backing_file(device) is not None and not _detaching(device):
             _losetup("--detach", device)
+    deadline = time.monotonic() + wait_s
+    while devices_backed_by(path):
+        if time.monotonic() > deadline:
+            held = ", ".join(devices_backed_by(path))
+            raise BackendError(f"{held} still busy {wait_s:g}s after detaching {path}")
+        time.sleep(0.02)

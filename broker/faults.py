@@ -1,0 +1,112 @@
+"""Fault injection for the crash and slowness tests: named points where the broker dies or stalls.
+
+Off unless the broker process is started with one of these variables (read once, at import):
+
+- ``VDVS_FAULT_POINT=name[:nth]``: at the ``nth`` time (default 1) the code passes point
+  ``name``, the process SIGKILLs itself: no ``finally``, no flush, as a crash or an OOM kill.
+- ``VDVS_FAULT_SLEEP=name:seconds[,name:seconds...]``: each time the code passes ``name`` it
+  sleeps that long (in the thread it runs in: a backend point stalls one worker, not the loop).
+
+Unset, ``point()`` is one module-global test and a return. Every name a call site may use is
+in ``POINTS``, so a test can draw one at random and a misspelt variable is refused at start.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+
+ENV_POINT = "VDVS_FAULT_POINT"
+ENV_SLEEP = "VDVS_FAULT_SLEEP"
+
+# point -> where it is, for the test reports
+POINTS: dict[str, str] = {
+    # broker/volume_ops.py
+    "create.after_reserve": "row 'creating' committed, backend not called yet",
+    "commit.create": "disk made, row still 'creating'",
+    "create.after_commit": "row 'ready', the caller not told yet",
+    "clone.after_reserve": "clone's row 'creating' committed, copy not started",
+    "commit.clone": "clone copied, row still 'creating'",
+    "remove.after_begin": "row 'deleting' committed, disk untouched",
+    "remove.before_row_delete": "disk gone, row still 'deleting'",
+    # broker/backends/local/backend.py
+    "create.before_publish": "disk written under its temporary name only",
+    "create.after_publish": "disk published, no sidecar yet",
+    "create.after_meta": "disk and sidecar in place, backend not returned",
+    "clone.after_copy": "copy written under its temporary name only",
+    "clone.after_publish": "clone published, no sidecar yet",
+    "remove.after_sidecar": "sidecar gone, disk still there",
+    "remove.after_delete": "disk and sidecar gone, backend not returned",
+    "attach.before_losetup": "backend attach called, no loop device yet",
+    "attach.after_losetup": "loop device set up, backend not returned",
+    "detach.after_detach": "loop device released, backend not returned",
+    "meta.before_replace": "new sidecar written under its temporary name only",
+    # broker/attach_ops.py
+    "attach.after_claim": "claim 'attaching' committed, backend not called yet",
+    "attach.before_finish": "device attached, claim still 'attaching'",
+    "attach.after_finish": "claim 'attached', the caller not told yet",
+    "detach.after_begin": "claim 'detaching' committed, backend not called yet",
+    "detach.before_clear": "device detached, claim still 'detaching'",
+}
+
+
+class FaultConfigError(ValueError):
+    """A fault variable names an unknown point or is malformed."""
+
+
+def _parse_point(text: str) -> tuple[str, int] | None:
+    if not text:
+        return None
+    name, _, nth = text.partition(":")
+    if name not in POINTS:
+        raise FaultConfigError(f"{ENV_POINT}: unknown fault point {name!r}")
+    try:
+        count = int(nth) if nth else 1
+    except ValueError:
+        raise FaultConfigError(f"{ENV_POINT}: bad hit number {nth!r}") from None
+    if count < 1:
+        raise FaultConfigError(f"{ENV_POINT}: hit number must be >= 1, not {count}")
+    return name, count
+
+
+def _parse_sleeps(text: str) -> dict[str, float]:
+    sleeps: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, seconds = item.partition(":")
+        if name not in POINTS:
+            raise FaultConfigError(f"{ENV_SLEEP}: unknown fault point {name!r}")
+        try:
+            sleeps[name] = float(seconds)
+        except ValueError:
+            raise FaultConfigError(f"{ENV_SLEEP}: bad seconds {seconds!r} for {name}") from None
+    return sleeps
+
+
+_KILL = _parse_point(os.environ.get(ENV_POINT, ""))
+_SLEEPS = _parse_sleeps(os.environ.get(ENV_SLEEP, ""))
+ACTIVE = _KILL is not None or bool(_SLEEPS)
+_hits: dict[str, int] = {}
+_lock = threading.Lock()
+
+
+def point(name: str) -> None:
+    """Pass fault point ``name``: nothing at all unless a fault variable names it."""
+    if ACTIVE:
+        _reached(name)
+
+
+def _reached(name: str) -> None:
+    delay = _SLEEPS.get(name)
+    if delay:
+        time.sleep(delay)
+    if _KILL is None or _KILL[0] != name:
+        return
+    with _lock:
+        _hits[name] = hits = _hits.get(name, 0) + 1
+    if hits == _KILL[1]:
+        # one line for the test log, then die the way a crash does: no cleanup of any kind
+        os.write(sys.stderr.fileno(), f"vdvs fault point {name} (hit {hits}): SIGKILL\n".encode())
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,172 @@
+"""A broker subprocess that can be told to die (or stall) at a fault point, and what the host holds.
+
+``CrashEnv`` is the tenancy harness's broker process (``vdvs config init`` + ``vdvs broker
+--config``) started with ``VDVS_FAULT_POINT`` / ``VDVS_FAULT_SLEEP`` in its environment.
+``host_state`` reads everything a half-done operation could leave: config-store rows, files
+under ``dockvols/`` and the temp folders, loop devices; ``problems`` says what is inconsistent.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.support.system import loop_backing_files
+from tests.tenancy.harness import START_TIMEOUT_S, VDVS, Tenv, cli_env
+from vdvs.broker.backends.local.backend import TMP_DIR
+from vdvs.cli.admin_client import broker_running
+from vdvs.tenancy.model import AttachState, VolumeRecord, VolumeState
+from vdvs.tenancy.store import SqliteStore
+
+MIB = 1024 * 1024
+KILL_WAIT_S = 30.0
+
+
+@dataclass
+class CrashEnv(Tenv):
+    """A broker process that may be started with fault variables (or any extra environment)."""
+
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def start(self, extra_env: dict[str, str] | None = None) -> None:  # type: ignore[override]
+        assert self.proc is None or self.proc.poll() is not None
+        self.extra_env = dict(extra_env or {})
+        env = {k: v for k, v in cli_env().items() if not k.startswith("VDVS_FAULT_")}
+        env.update(self.extra_env)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [VDVS, "broker", "--config", str(self.config_path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not broker_running(self.admin_socket):
+            if self.proc.poll() is not None:
+                raise AssertionError(f"broker exited with {self.proc.returncode}:\n{self.log_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"broker did not open {self.admin_socket} in {START_TIMEOUT_S}s")
+            time.sleep(0.02)
+
+    def killed(self) -> bool:
+        """Whether the broker died of SIGKILL (its fault point); waits a little for it to be reaped."""
+        if self.proc is None:
+            return False
+        try:
+            return self.proc.wait(timeout=2.0) == -signal.SIGKILL
+        except subprocess.TimeoutExpired:
+            return False
+
+    def ensure_dead(self) -> None:
+        """SIGKILL the broker if it is still running (a test's cleanup, or a point never reached)."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=KILL_WAIT_S)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def status(self) -> dict[str, str]:
+        """`vdvs status --json`."""
+        data = self.js("status")
+        assert isinstance(data, dict)
+        return {str(k): str(v) for k, v in data.items()}
+
+
+@dataclass
+class HostState:
+    rows: list[VolumeRecord]
+    files: dict[str, int]  # "<datastore>:<vmgroup dir>/<file>" -> size in bytes
+    temporaries: list[str]
+    loops: dict[str, str]  # loop device -> backing file
+    usage: dict[tuple[str, str], int]  # (vmgroup id, datastore url) -> MB the quota counts
+
+    def unsettled(self) -> list[VolumeRecord]:
+        """Rows a crash left mid-operation (what startup reconciliation must settle)."""
+        mid = (AttachState.ATTACHING, AttachState.DETACHING)
+        return [r for r in self.rows if r.state is not VolumeState.READY or r.attach_state in mid]
+
+    def expected_repairs(self) -> int:
+        return len(self.unsettled()) + len(self.temporaries)
+
+    def by_name(self) -> dict[str, VolumeRecord]:
+        return {r.name: r for r in self.rows}
+
+
+def host_state(env: Tenv) -> HostState:
+    store = SqliteStore(env.config.store_path)
+    try:
+        rows = store.list_volumes(states=tuple(VolumeState))
+        usage = {(r.vmgroup_id, r.datastore_url): 0 for r in rows}
+        for group, url in usage:
+            usage[(group, url)] = store.usage_mb(group, url)
+    finally:
+        store.close()
+    files: dict[str, int] = {}
+    temporaries: list[str] = []
+    for name in env.config.local_datastores:
+        root = env.datastore_dir(name)
+        base = root / "dockvols"
+        if base.exists():  # rglob does not follow the vmgroup-name symlinks
+            files.update({f"{name}:{p.relative_to(base)}": p.stat().st_size for p in base.rglob("*") if p.is_file()})
+        tmp = root / TMP_DIR
+        if tmp.exists():
+            temporaries += [str(p) for p in tmp.rglob("*") if p.is_file()]
+    prefix = str(env.root.resolve())
+    loops = {dev: backing for dev, backing in loop_backing_files().items() if backing.startswith(prefix)}
+    return HostState(rows, files, sorted(temporaries), loops, usage)
+
+
+def problems(env: Tenv, state: HostState, quota_mb: int = 0) -> list[str]:
+    """Everything inconsistent between rows, disks, sidecars, loop devices and quota usage."""
+    found: list[str] = []
+    names = {ds.resolve().as_uri(): name for name, ds in env.config.local_datastores.items()}
+    expected_files: set[str] = set()
+    sizes: dict[tuple[str, str], int] = defaultdict(int)
+    attached: dict[str, str] = {}
+    for r in state.unsettled():
+        found.append(f"row left mid-operation: {r.name} state={r.state.value} attach={r.attach_state}")
+    for r in state.rows:
+        ds = names.get(r.datastore_url, "?")
+        vmdk, vmfd = f"{ds}:{r.vmgroup_id}/{r.name}.vmdk", f"{ds}:{r.vmgroup_id}/{r.name}.vmfd"
+        expected_files |= {vmdk, vmfd}
+        sizes[(r.vmgroup_id, r.datastore_url)] += r.size_mb
+        if vmdk not in state.files:
+            found.append(f"volume {r.name} has a row but no disk")
+        elif state.files[vmdk] != r.size_mb * MIB:
+            found.append(f"disk of {r.name} is {state.files[vmdk]} bytes, row says {r.size_mb} MB")
+        if vmfd not in state.files:
+            found.append(f"volume {r.name} has no sidecar")
+        if (r.attached_vm is None) != (r.attach_state is None):
+            found.append(f"half attachment on {r.name}: vm={r.attached_vm} state={r.attach_state}")
+        if r.attached_vm is not None:
+            attached[str(env.datastore_dir(ds) / "dockvols" / r.vmgroup_id / f"{r.name}.vmdk")] = r.name
+    found += [f"stray file (no row): {f}" for f in sorted(set(state.files) - expected_files)]
+    found += [f"stray temporary file: {t}" for t in state.temporaries]
+    backing = sorted(state.loops.values())
+    for path, name in sorted(attached.items()):
+        if backing.count(path) != 1:
+            found.append(f"{name} is recorded attached but has {backing.count(path)} loop device(s)")
+    found += [
+        f"loop device {d} on {b} with no attachment recorded" for d, b in state.loops.items() if b not in attached
+    ]
+    for key, used in state.usage.items():
+        if used != sizes[key]:
+            found.append(f"quota usage {used} MB != {sizes[key]} MB of volumes held ({key})")
+        if quota_mb and used > quota_mb:
+            found.append(f"quota overshoot: {used} MB used, quota {quota_mb} MB ({key})")
+    return found
+
+
+def detach_all_loops(root: Path) -> None:
+    """Cleanup: release every loop device backed by a file under ``root``."""
+    prefix = str(root.resolve())
+    for dev, backing in loop_backing_files().items():
+        if backing.startswith(prefix):
+            subprocess.run(["losetup", "-d", dev], check=False, timeout=30, capture_output=True)
