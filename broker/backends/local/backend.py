@@ -153,6 +153,16 @@ class LocalBackend:
                 return  # a real folder of that name: leave it alone
             link.symlink_to(vmgroup_id)
 
+    def _publish_with_meta(self, tmp: Path, final: Path, disk: DiskRef, meta: dict[str, Any], op: str) -> None:
+        """Put the finished disk in place, then its sidecar; without a sidecar the disk goes again."""
+        self._publish(tmp, final)
+        faults.point(f"{op}.after_publish")
+        try:
+            self._write_meta(disk, meta)
+        except OSError as exc:
+            final.unlink(missing_ok=True)
+            raise BackendError(f"Failed to create metadata kv store for {final}: {exc}") from exc
+
     def _publish(self, tmp: Path, final: Path) -> None:
         try:
             os.link(tmp, final)
@@ -189,13 +199,7 @@ class LocalBackend:
             tmp.unlink(missing_ok=True)
             raise BackendError(f"cannot create {final}: {exc.strerror or exc}") from exc
         faults.point("create.before_publish")
-        self._publish(tmp, final)
-        faults.point("create.after_publish")
-        try:
-            self._write_meta(disk, meta)
-        except OSError as exc:
-            final.unlink(missing_ok=True)
-            raise BackendError(f"Failed to create metadata kv store for {final}: {exc}") from exc
+        self._publish_with_meta(tmp, final, disk, meta, "create")
         faults.point("create.after_meta")
         return self.stat_disk(disk)
 
@@ -216,13 +220,7 @@ class LocalBackend:
             tmp.unlink(missing_ok=True)
             raise BackendError(f"cannot copy {src}: {exc.strerror or exc}") from exc
         faults.point("clone.after_copy")
-        self._publish(tmp, final)
-        faults.point("clone.after_publish")
-        try:
-            self._write_meta(target, meta)
-        except OSError as exc:
-            final.unlink(missing_ok=True)
-            raise BackendError(f"Failed to create metadata kv store for {final}: {exc}") from exc
+        self._publish_with_meta(tmp, final, target, meta, "clone")
         return self.stat_disk(target)
 
     @staticmethod

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from vdvs.broker.backends.base import BackendError
 from vdvs.broker.backends.vsphere.datastore import ds_path
-from vdvs.broker.backends.vsphere.faults import translated, wait_task
+from vdvs.broker.backends.vsphere.faults import delete_task, translated
 from vdvs.broker.backends.vsphere.pyvmomi import vim
 from vdvs.broker.backends.vsphere.session import Session
 
@@ -44,16 +44,12 @@ class DatastoreFiles:
     def delete(self, datastore: str, relative: str) -> bool:
         """Delete a file (or a folder, recursively); False if it was not there."""
         path = ds_path(datastore, relative)
-        what = f"cannot delete {path}"
-        with translated(what):
-            task = self._session.content.fileManager.DeleteDatastoreFile_Task(
-                name=path, datacenter=self._session.datacenter
-            )
-            try:
-                wait_task(task, self._session.settings.task_timeout_s, what)
-            except vim.fault.FileNotFound:
-                return False
-        return True
+        manager = self._session.content.fileManager
+        return delete_task(
+            lambda: manager.DeleteDatastoreFile_Task(name=path, datacenter=self._session.datacenter),
+            self._session.settings.task_timeout_s,
+            f"cannot delete {path}",
+        )
 
     # ------------------------------------------------------------------ /folder
     def _url(self, datastore: str, relative: str) -> str:

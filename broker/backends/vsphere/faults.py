@@ -11,7 +11,7 @@ from __future__ import annotations
 import http.client
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from xml.parsers.expat import ExpatError
@@ -120,3 +120,13 @@ def _cancel(task: Any) -> None:
         task.CancelTask()
     except (vmodl.MethodFault, *TRANSPORT_ERRORS):
         pass  # not cancellable, or already done: the deadline error is what matters
+
+
+def delete_task(start: Callable[[], Any], timeout_s: float, what: str) -> bool:
+    """Run a delete task to its end; False if there was nothing to delete (FileNotFound)."""
+    with translated(what):
+        try:
+            wait_task(start(), timeout_s, what)
+        except vim.fault.FileNotFound:
+            return False
+    return True

@@ -79,6 +79,15 @@ def run_bounded(fn: Callable[[], T], timeout_s: float, what: str) -> T:
     return box["value"]  # type: ignore[no-any-return]
 
 
+def view_filter(view: Any, type_: Any, paths: list[str]) -> Any:
+    """A property-collector filter for ``paths`` of every object a container view holds."""
+    traverse = PC.TraversalSpec(name="view", path="view", skip=False, type=vim.view.ContainerView)
+    return PC.FilterSpec(
+        objectSet=[PC.ObjectSpec(obj=view, skip=True, selectSet=[traverse])],
+        propSet=[PC.PropertySpec(type=type_, pathSet=paths)],
+    )
+
+
 class Session:
     """One logged-in vSphere session, its datacenter, and the cookie the file API needs."""
 
@@ -256,17 +265,7 @@ class Session:
         content = self.content
         view = content.viewManager.CreateContainerView(self.datacenter, [type_], True)
         try:
-            spec = PC.FilterSpec(
-                objectSet=[
-                    PC.ObjectSpec(
-                        obj=view,
-                        skip=True,
-                        selectSet=[PC.TraversalSpec(name="view", path="view", skip=False, type=vim.view.ContainerView)],
-                    )
-                ],
-                propSet=[PC.PropertySpec(type=type_, pathSet=paths)],
-            )
-            return self._collect(spec)
+            return self._collect(view_filter(view, type_, paths))
         finally:
             view.Destroy()
 

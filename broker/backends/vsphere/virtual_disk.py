@@ -12,7 +12,7 @@ import posixpath
 from vdvs.broker.backends.base import BackendError, DiskExistsError, DiskNotFoundError
 from vdvs.broker.backends.vsphere.datastore import split_ds_path
 from vdvs.broker.backends.vsphere.datastore_files import DatastoreFiles
-from vdvs.broker.backends.vsphere.faults import translated, wait_task
+from vdvs.broker.backends.vsphere.faults import delete_task, translated, wait_task
 from vdvs.broker.backends.vsphere.pyvmomi import vim, vmodl
 from vdvs.broker.backends.vsphere.session import Session
 
@@ -98,13 +98,9 @@ class VirtualDisks:
 
     def delete(self, path: str) -> bool:
         """Delete the disk and its extents; False if it was not there."""
-        what = f"cannot delete {path}"
-        with translated(what):
-            task = self._session.content.virtualDiskManager.DeleteVirtualDisk_Task(
-                name=path, datacenter=self._session.datacenter
-            )
-            try:
-                wait_task(task, self._session.settings.task_timeout_s, what)
-            except vim.fault.FileNotFound:
-                return False
-        return True
+        manager = self._session.content.virtualDiskManager
+        return delete_task(
+            lambda: manager.DeleteVirtualDisk_Task(name=path, datacenter=self._session.datacenter),
+            self._session.settings.task_timeout_s,
+            f"cannot delete {path}",
+        )

@@ -24,7 +24,7 @@ from typing import Any
 from vdvs.broker.backends.base import POWERED_OFF, BackendError
 from vdvs.broker.backends.vsphere.faults import TRANSPORT_ERRORS, describe
 from vdvs.broker.backends.vsphere.pyvmomi import vim, vmodl
-from vdvs.broker.backends.vsphere.session import Session
+from vdvs.broker.backends.vsphere.session import Session, view_filter
 from vdvs.broker.backends.vsphere.settings import VsphereSettings
 
 log = logging.getLogger("vdvs.broker.vsphere.watcher")
@@ -70,17 +70,7 @@ class PowerWatcher:
         view = content.viewManager.CreateContainerView(self._session.datacenter.vmFolder, [vim.VirtualMachine], True)
         collector = content.propertyCollector.CreatePropertyCollector()
         try:
-            spec = PC.FilterSpec(
-                objectSet=[
-                    PC.ObjectSpec(
-                        obj=view,
-                        skip=True,
-                        selectSet=[PC.TraversalSpec(name="view", path="view", skip=False, type=vim.view.ContainerView)],
-                    )
-                ],
-                propSet=[PC.PropertySpec(type=vim.VirtualMachine, pathSet=PATHS)],
-            )
-            collector.CreateFilter(spec, partialUpdates=False)
+            collector.CreateFilter(view_filter(view, vim.VirtualMachine, PATHS), partialUpdates=False)
             self._collector = collector
             self._loop(collector)
         finally:
