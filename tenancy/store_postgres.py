@@ -126,8 +126,8 @@ class PostgresStore(ConfigStore):
     def _migration_guard(self) -> None:
         self._db.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
 
-    def _json_field(self, column: str, key: str) -> str:
-        return f"({column}::jsonb ->> '{key}')"
+    def _tuples(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self._db.execute(sql, args).fetchall()]
 
     def _table_exists(self, name: str) -> bool:
         row = self._db.execute("SELECT to_regclass(?) IS NOT NULL", (name,)).fetchone()

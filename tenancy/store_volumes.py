@@ -213,22 +213,19 @@ class VolumeRows(StoreBase):
         )
 
     def listing(self, vmgroup_ids: Sequence[str] | None = None) -> list[tuple[Any, ...]]:
-        """Ready volumes as plain tuples for admin listings (options unpacked by SQLite, no objects):
-        (name, datastore_url, vmgroup_id, size_mb, allocated_bytes, fstype, vsan policy, diskformat,
-        attached_vm, attached_vm_name, access, attach-as, created_by, created)."""
-        j = self._json_field
+        """Ready volumes as plain tuples for admin listings (no objects): (name, datastore_url,
+        vmgroup_id, size_mb, allocated_bytes, options JSON, attached_vm, attached_vm_name, created_by,
+        created). The options text repeats across volumes, so callers parse each distinct one once."""
         sql = (
-            "SELECT name, datastore_url, vmgroup_id, size_mb, allocated_bytes, "
-            f"{j('options', 'fstype')}, {j('options', 'vsan-policy-name')}, {j('options', 'diskformat')}, "
-            f"attached_vm, attached_vm_name, {j('options', 'access')}, {j('options', 'attach-as')}, "
-            "created_by, created FROM volumes WHERE state = 'ready'"
+            "SELECT name, datastore_url, vmgroup_id, size_mb, allocated_bytes, options, "
+            "attached_vm, attached_vm_name, created_by, created FROM volumes WHERE state = 'ready'"
         )
         if vmgroup_ids is None:
-            return list(self._db.execute(sql).fetchall())
+            return self._tuples(sql)
         if not vmgroup_ids:
             return []
         marks = ",".join("?" * len(vmgroup_ids))
-        return list(self._db.execute(f"{sql} AND vmgroup_id IN ({marks})", list(vmgroup_ids)).fetchall())
+        return self._tuples(f"{sql} AND vmgroup_id IN ({marks})", list(vmgroup_ids))
 
     def unsettled_keys(self) -> set[tuple[str, str, str]]:
         """(datastore_url, vmgroup_id, name) of rows mid-create or mid-remove."""

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import DatastoreRef, VolumeRecord, VolumeState
 from vdvs.tenancy.names import match_datastore, parse_volume_name
-from vdvs.tenancy.options import validate_editable_options
+from vdvs.tenancy.options import ACCESS, ATTACH_AS, DISKFORMAT, FSTYPE, VSAN_POLICY, validate_editable_options
 from vdvs.tenancy.sizes import format_admin_size
 from vdvs.tenancy.store import ConfigStore
 from vdvs.tenancy.vmgroups import require_vmgroup
@@ -59,6 +60,19 @@ def _size(mb: int) -> str:
     return format_admin_size(mb)
 
 
+@functools.lru_cache(maxsize=1024)
+def _shown_options(options_json: str) -> tuple[str, str, str, str, str]:
+    """fstype, vSAN policy, disk format, access, attach-as of a volume's recorded options, as shown."""
+    opts = json.loads(options_json)
+    return (
+        opts.get(FSTYPE, NA),
+        opts.get(VSAN_POLICY, "[VSAN default]"),
+        opts.get(DISKFORMAT, "thin"),
+        opts.get(ACCESS, "read-write"),
+        opts.get(ATTACH_AS, "independent_persistent"),
+    )
+
+
 def _used(allocated_bytes: int) -> str:
     if not allocated_bytes:
         return "0.00MB"
@@ -80,22 +94,10 @@ def list_volume_rows(
     wanted = None if pattern is None else [i for i, n in vmgroups.items() if fnmatch.fnmatchcase(n, pattern)]
     rows: list[tuple[str, ...]] = []
     owned: set[tuple[str, str, str]] = set()
-    for (
-        name,
-        url,
-        vmgroup_id,
-        size_mb,
-        allocated,
-        fstype,
-        policy,
-        diskformat,
-        holder,
-        holder_name,
-        access,
-        attach_as,
-        created_by,
-        created,
-    ) in store.listing(wanted):
+    for name, url, vmgroup_id, size_mb, allocated, options, holder, holder_name, created_by, created in store.listing(
+        wanted
+    ):
+        fstype, policy, diskformat, access, attach_as = _shown_options(options)
         datastore = names.get(url, NA)
         owned.add((datastore, vmgroup_id, name))
         rows.append(
@@ -105,12 +107,12 @@ def list_volume_rows(
                 vmgroups.get(vmgroup_id, NA),
                 _size(size_mb),
                 _used(allocated),
-                fstype or NA,
-                (policy or "[VSAN default]") if kinds.get(datastore) == "vsan" else NA,
-                diskformat or "thin",
+                fstype,
+                policy if kinds.get(datastore) == "vsan" else NA,
+                diskformat,
                 (holder_name or holder) if holder else "detached",
-                access or "read-write",
-                attach_as or "independent_persistent",
+                access,
+                attach_as,
                 created_by or NA,
                 created or NA,
             )
