@@ -3,6 +3,7 @@ operations a broker sharing the store may settle."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
@@ -168,25 +169,24 @@ def test_update_options(stores: Stores, store: ConfigStore) -> None:
     assert stores.open().volume_by_id(volume_id) == record
 
 
-def test_admin_listing_unpacks_options_in_the_database(store: ConfigStore) -> None:
+def test_admin_listing_gives_plain_rows_with_the_options_text(store: ConfigStore) -> None:
     store.create_vmgroup(VmGroup(OTHER, "other", "", DS1))
     a = ready(store, "a", 100)
     store.begin_attach(a, VM_B, "vm-b")
     ready(store, "b", 200, group=OTHER)
-    store.update_options(
-        ready(store, "c", 300, url=DS2), {"fstype": "xfs", "vsan-policy-name": "gold", "diskformat": "zeroedthick"}
-    )
+    options = {"fstype": "xfs", "vsan-policy-name": "gold", "diskformat": "zeroedthick"}
+    store.update_options(ready(store, "c", 300, url=DS2), options)
     reserve(store, "pending")  # not ready: not listed
-    rows = sorted(tuple(r) for r in store.listing())
+    rows = sorted(store.listing())
+    assert all(type(r) is tuple for r in rows)  # no row objects: ten thousand of them cost real time
     created = "Wed Mar  1 20:06:02 2017"
-    assert rows == [
-        ("a", DS1, DEFAULT_VMGROUP_ID, 100, 0, "ext4", None, "thin", VM_B, "vm-b", "read-write", "persistent",
-         "docker-vm-1", created),
-        ("b", DS1, OTHER, 200, 0, "ext4", None, "thin", None, None, "read-write", "persistent", "docker-vm-1",
-         created),
-        ("c", DS2, DEFAULT_VMGROUP_ID, 300, 0, "xfs", "gold", "zeroedthick", None, None, None, None, "docker-vm-1",
-         created),
-    ]  # fmt: skip
+    assert [(r[:5], r[6:]) for r in rows] == [
+        (("a", DS1, DEFAULT_VMGROUP_ID, 100, 0), (VM_B, "vm-b", "docker-vm-1", created)),
+        (("b", DS1, OTHER, 200, 0), (None, None, "docker-vm-1", created)),
+        (("c", DS2, DEFAULT_VMGROUP_ID, 300, 0), (None, None, "docker-vm-1", created)),
+    ]
+    assert json.loads(rows[2][5]) == options
+    assert json.loads(rows[0][5])["fstype"] == "ext4"
     assert sorted(r[0] for r in store.listing([OTHER])) == ["b"]
     assert sorted(r[0] for r in store.listing([OTHER, DEFAULT_VMGROUP_ID])) == ["a", "b", "c"]
     assert store.listing([]) == []  # `volume ls --vmgroup PATTERN` matching no vmgroup
