@@ -213,11 +213,6 @@ class VolumeOps:
             if exc.err is Err.VM_NOT_BELONG_TO_TENANT:
                 return []  # vDVS #990: an error here makes Docker show stale names
             raise
-        records = await self.p.workers.db(self.p.store.list_volumes, vmgroup.id)
-        await self.p.inventory.datastores()
-        names = []
-        for record in records:
-            datastore = self.p.inventory.cached_name(record.datastore_url)
-            if datastore is not None:
-                names.append(f"{record.name}@{datastore}")
-        return names
+        pairs = await self.p.workers.db(self.p.store.volume_names, vmgroup.id)
+        datastores = {d.url: d.name for d in await self.p.inventory.datastores()}
+        return [f"{name}@{datastores[url]}" for name, url in pairs if url in datastores]

@@ -227,6 +227,14 @@ class VolumeRows(StoreBase):
         marks = ",".join("?" * len(vmgroup_ids))
         return self._tuples(f"{sql} AND vmgroup_id IN ({marks})", list(vmgroup_ids))
 
+    def volume_names(self, vmgroup_id: str) -> list[tuple[str, str]]:
+        """(name, datastore_url) of a vmgroup's ready volumes: all a VM's `docker volume ls` needs."""
+        return self._tuples(
+            "SELECT name, datastore_url FROM volumes WHERE vmgroup_id = ? AND state = 'ready' "
+            "ORDER BY name, datastore_url",
+            (vmgroup_id,),
+        )
+
     def unsettled_keys(self) -> set[tuple[str, str, str]]:
         """(datastore_url, vmgroup_id, name) of rows mid-create or mid-remove."""
         rows = self._db.execute("SELECT datastore_url, vmgroup_id, name FROM volumes WHERE state != 'ready'")
