@@ -153,10 +153,8 @@ class LocalBackend:
                 return  # a real folder of that name: leave it alone
             link.symlink_to(vmgroup_id)
 
-    def _publish_with_meta(self, tmp: Path, final: Path, disk: DiskRef, meta: dict[str, Any], op: str) -> None:
-        """Put the finished disk in place, then its sidecar; without a sidecar the disk goes again."""
-        self._publish(tmp, final)
-        faults.point(f"{op}.after_publish")
+    def _write_meta_or_withdraw(self, final: Path, disk: DiskRef, meta: dict[str, Any]) -> None:
+        """The sidecar follows the published disk; a disk whose sidecar cannot be written goes again."""
         try:
             self._write_meta(disk, meta)
         except OSError as exc:
@@ -199,7 +197,9 @@ class LocalBackend:
             tmp.unlink(missing_ok=True)
             raise BackendError(f"cannot create {final}: {exc.strerror or exc}") from exc
         faults.point("create.before_publish")
-        self._publish_with_meta(tmp, final, disk, meta, "create")
+        self._publish(tmp, final)
+        faults.point("create.after_publish")
+        self._write_meta_or_withdraw(final, disk, meta)
         faults.point("create.after_meta")
         return self.stat_disk(disk)
 
@@ -220,7 +220,9 @@ class LocalBackend:
             tmp.unlink(missing_ok=True)
             raise BackendError(f"cannot copy {src}: {exc.strerror or exc}") from exc
         faults.point("clone.after_copy")
-        self._publish_with_meta(tmp, final, target, meta, "clone")
+        self._publish(tmp, final)
+        faults.point("clone.after_publish")
+        self._write_meta_or_withdraw(final, target, meta)
         return self.stat_disk(target)
 
     @staticmethod
