@@ -57,6 +57,11 @@ def to_dict(message: Message) -> dict[str, Any]:
     )
 
 
+def given(**options: str | None) -> dict[str, str]:
+    """The options the user gave: a proto3 ``optional`` field left out means "leave it as it is"."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
 def split_list(text: str) -> list[str]:
     """`--vm-list vm1,vm2`: comma separated, as vDVS took it."""
     return text.split(",") if text else []

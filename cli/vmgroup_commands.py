@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from vdvs.cli.common import admin_options, call, split_list, to_dict
+from vdvs.cli.common import admin_options, call, given, split_list, to_dict
 from vdvs.cli.output import emit, table
 from vdvs.proto import admin_pb2
 
@@ -68,13 +68,9 @@ def update(
     as_json: bool,
 ) -> None:
     """Rename a vmgroup, change its description or default datastore."""
-    request = admin_pb2.VmgroupUpdateRequest(name=name)
-    if new_name is not None:
-        request.new_name = new_name
-    if description is not None:
-        request.description = description
-    if default_datastore is not None:
-        request.default_datastore = default_datastore
+    request = admin_pb2.VmgroupUpdateRequest(
+        name=name, **given(new_name=new_name, description=description, default_datastore=default_datastore)
+    )
     reply = call(admin_socket, as_json, "VmgroupUpdate", request)
     emit(to_dict(reply), as_json, "vmgroup modify succeeded")
 
@@ -179,13 +175,11 @@ def access_set(
     as_json: bool,
 ) -> None:
     """Change a vmgroup's access to a datastore."""
-    request = admin_pb2.AccessSetRequest(name=name, datastore=datastore)
-    if allow_create is not None:
-        request.allow_create = allow_create
-    if volume_maxsize is not None:
-        request.volume_maxsize = volume_maxsize
-    if volume_totalsize is not None:
-        request.volume_totalsize = volume_totalsize
+    request = admin_pb2.AccessSetRequest(
+        name=name,
+        datastore=datastore,
+        **given(allow_create=allow_create, volume_maxsize=volume_maxsize, volume_totalsize=volume_totalsize),
+    )
     reply = call(admin_socket, as_json, "AccessSet", request)
     emit(to_dict(reply), as_json, "vmgroup access set succeeded")
 
