@@ -20,7 +20,7 @@ import pytest
 
 from tests.docker.helpers import exec_in, inspect, ok, run_in, start_holder, status_of, volume_names, wait_for
 from tests.support.docker_env import DockerEngine
-from tests.support.system import loops_under, mounts_under
+from tests.support.system import loops_under, mounts_under, stop_process
 from vdvs.broker.config import BrokerConfig
 
 pytestmark = pytest.mark.docker
@@ -117,12 +117,7 @@ class BrokerProcess:
     def stop(self) -> None:
         if self.proc is None:
             return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(40)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        stop_process(self.proc, 40)
         self.proc = None
         self.log.close()
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
-import subprocess
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from tests.support.docker_env import DockerEngine, Result
-from tests.support.system import loop_backing_files
+from tests.support.system import loop_backing_files, stop_process
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -41,16 +39,9 @@ def ok(result: Result, what: str) -> Result:
 def restart_engine(d: DockerEngine, stop_timeout: float = 60.0) -> None:
     """Stop dockerd with SIGTERM (it stops its containers, then itself) and start it on the same data root."""
     assert d.proc is not None, "dockerd is not running"
-    d.proc.send_signal(signal.SIGTERM)
-    try:
-        d.proc.wait(stop_timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(d.proc.pid, signal.SIGKILL)
-        d.proc.wait(10)
-        raise AssertionError(f"dockerd did not stop within {stop_timeout:g}s of SIGTERM") from None
-    finally:
-        if d.proc is not None and d.proc.poll() is not None:
-            d.proc = None
+    stopped = stop_process(d.proc, stop_timeout)
+    d.proc = None
+    assert stopped, f"dockerd did not stop within {stop_timeout:g}s of SIGTERM"
     d.start()  # same root: same --data-root and --exec-root, the image is rebuilt from cache
 
 

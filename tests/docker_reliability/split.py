@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 
 from tests.support.docker_env import PLUGIN_SOCKET
+from tests.support.system import stop_process
 
 GATE_SCRIPT = """#!/bin/sh
 op=""
@@ -199,12 +200,7 @@ class SplitVdvs:
             return
         if self.broker_stopped:
             self.signal_broker(signal.SIGCONT)
-        self.broker.send_signal(signal.SIGTERM)
-        try:
-            self.broker.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.broker.pid, signal.SIGKILL)
-            self.broker.wait(10)
+        stop_process(self.broker, 30)
         self.broker = None
 
     # ------------------------------------------------------------------ gate
@@ -233,12 +229,7 @@ class SplitVdvs:
 
     def close(self) -> None:
         if self.plugin is not None:
-            self.plugin.send_signal(signal.SIGTERM)
-            try:
-                self.plugin.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.plugin.pid, signal.SIGKILL)
-                self.plugin.wait(10)
+            if not stop_process(self.plugin, 30):
                 PLUGIN_SOCKET.unlink(missing_ok=True)
             self.plugin = None
         self.stop_broker()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import time
 import tomllib
@@ -24,6 +23,7 @@ from typing import Any
 import tomli_w
 
 from tests.support.broker_env import make_config
+from tests.support.system import stop_process
 from tests.tenancy.harness import VDVS, Result, cli_env
 from vdvs.broker.config import BrokerConfig
 from vdvs.cli.admin_client import broker_running
@@ -106,11 +106,7 @@ class Node:
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        stop_process(self.proc, STOP_TIMEOUT_S, STOP_TIMEOUT_S)
 
     def kill(self) -> None:
         """SIGKILL: a crash, a power cut, a host lost."""

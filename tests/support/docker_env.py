@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.system import stop_process
+
 IMAGE = "vdvs-bb:local"
 PLUGIN_SOCKET = Path("/run/docker/plugins/vsphere.sock")
 DOCKER_TIMEOUT_S = 120.0
@@ -114,12 +116,7 @@ class DockerEngine:
         if self.proc is None:
             return
         self.run("rm", "-f", *self.run("ps", "-aq").out.split(), timeout=60)
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        stop_process(self.proc, 30)
         self.proc = None
 
 

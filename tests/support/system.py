@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: loop devices, mkfs and mount")
+
+
+def stop_process(proc: subprocess.Popen[Any], term_timeout: float, kill_timeout: float = 10.0) -> bool:
+    """SIGTERM, then SIGKILL to the whole group if it outlives ``term_timeout``; True if SIGTERM sufficed.
+
+    Every long-running child of the tests starts with ``start_new_session=True``, so its pid is its
+    process group: the kill takes whatever it started too.
+    """
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(term_timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(kill_timeout)
+        return False
 
 
 def loop_backing_files() -> dict[str, str]:

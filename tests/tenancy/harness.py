@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.support.broker_env import make_config
+from tests.support.system import stop_process
 from vdvs.cli.admin_client import broker_running
 from vdvs.plugin.broker_client import BrokerClient, BrokerError
 from vdvs.plugin.bundle import read_bundle
@@ -138,12 +138,7 @@ class Tenv:
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=STOP_TIMEOUT_S)
+        stop_process(self.proc, STOP_TIMEOUT_S, STOP_TIMEOUT_S)
 
     @property
     def admin_socket(self) -> Path:
