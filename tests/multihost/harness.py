@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import subprocess
-import time
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,17 +23,14 @@ import tomli_w
 
 from tests.support.broker_env import make_config
 from tests.support.system import stop_process
-from tests.tenancy.harness import VDVS, Result, cli_env
+from tests.tenancy.harness import STOP_TIMEOUT_S, VDVS, Result, cli_env, start_broker_process
 from vdvs.broker.config import BrokerConfig
-from vdvs.cli.admin_client import broker_running
 from vdvs.plugin.broker_client import BrokerClient
 from vdvs.plugin.bundle import read_bundle
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID, VolumeState
 from vdvs.tenancy.store import ConfigStore, SqliteStore
 
 CLI_TIMEOUT_S = 60.0
-START_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 20.0
 CALL_BOUND_S = 120.0
 DSN_ENV = "VDVS_TEST_STORE_DSN"
 
@@ -87,21 +83,15 @@ class Node:
 
     def start(self, log_level: str = "info") -> None:
         assert self.proc is None or self.proc.poll() is not None
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [VDVS, "broker", "--config", str(self.config_path), "--log-level", log_level],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**cli_env(), **self.env},
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not broker_running(self.admin_socket):
-            if self.proc.poll() is not None:
-                raise AssertionError(f"broker {self.name} exited with {self.proc.returncode}:\n{self.log()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"broker {self.name} did not open {self.admin_socket} in {START_TIMEOUT_S}s")
-            time.sleep(0.05)
+        self.proc = start_broker_process(
+            self.config_path,
+            self.log_path,
+            self.admin_socket,
+            {**cli_env(), **self.env},
+            "--log-level",
+            log_level,
+            label=f"broker {self.name}",
+        )
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

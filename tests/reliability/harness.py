@@ -11,15 +11,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.system import loop_backing_files
-from tests.tenancy.harness import START_TIMEOUT_S, VDVS, Tenv, cli_env
+from tests.tenancy.harness import Tenv, cli_env, start_broker_process
 from vdvs.broker.backends.local.backend import TMP_DIR
-from vdvs.cli.admin_client import broker_running
 from vdvs.tenancy.model import AttachState, VolumeRecord, VolumeState
 from vdvs.tenancy.store import SqliteStore
 
@@ -38,21 +36,7 @@ class CrashEnv(Tenv):
         self.extra_env = dict(extra_env or {})
         env = {k: v for k, v in cli_env().items() if not k.startswith("VDVS_FAULT_")}
         env.update(self.extra_env)
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [VDVS, "broker", "--config", str(self.config_path)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not broker_running(self.admin_socket):
-            if self.proc.poll() is not None:
-                raise AssertionError(f"broker exited with {self.proc.returncode}:\n{self.log_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"broker did not open {self.admin_socket} in {START_TIMEOUT_S}s")
-            time.sleep(0.02)
+        self.proc = start_broker_process(self.config_path, self.log_path, self.admin_socket, env)
 
     def killed(self) -> bool:
         """Whether the broker died of SIGKILL (its fault point); waits a little for it to be reaped."""

@@ -116,24 +116,7 @@ class Tenv:
 
     def start(self) -> None:
         assert self.proc is None or self.proc.poll() is not None
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
-        try:
-            self.proc = subprocess.Popen(
-                [VDVS, "broker", "--config", str(self.config_path)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=cli_env(),
-                start_new_session=True,
-            )
-        finally:
-            log.close()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not broker_running(self.admin_socket):
-            if self.proc.poll() is not None:
-                raise AssertionError(f"broker exited with {self.proc.returncode}:\n{self.log_path.read_text()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"broker did not open {self.admin_socket} in {START_TIMEOUT_S}s")
-            time.sleep(0.05)
+        self.proc = start_broker_process(self.config_path, self.log_path, self.admin_socket, cli_env())
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -251,6 +234,33 @@ async def vm_refused(call: Awaitable[Any]) -> BrokerError:
     with pytest.raises(BrokerError) as info:
         await asyncio.wait_for(call, VM_CALL_TIMEOUT_S)
     return info.value
+
+
+def start_broker_process(
+    config_path: Path, log_path: Path, admin_socket: Path, env: dict[str, str], *args: str, label: str = "broker"
+) -> subprocess.Popen[bytes]:
+    """`vdvs broker --config`, its output appended to ``log_path``; returns once the admin socket answers.
+
+    A broker that exits first fails the test with its log; one that never answers is stopped, then fails it.
+    """
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [VDVS, "broker", "--config", str(config_path), *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not broker_running(admin_socket):
+        if proc.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-3000:]
+            raise AssertionError(f"{label} exited with {proc.returncode}:\n{tail}")
+        if time.monotonic() > deadline:
+            stop_process(proc, STOP_TIMEOUT_S)
+            raise AssertionError(f"{label} did not open {admin_socket} in {START_TIMEOUT_S}s")
+        time.sleep(0.02)
+    return proc
 
 
 def cli_env() -> dict[str, str]:
