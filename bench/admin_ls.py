@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support.broker_env import start_broker_env  # noqa: E402
+from tests.support.seed import seed_ready_volume  # noqa: E402
 from vdvs.cli.admin_client import AdminClient  # noqa: E402
 from vdvs.proto import admin_pb2  # noqa: E402
 from vdvs.tenancy.model import CertRecord, Privilege, VmGroup  # noqa: E402
@@ -56,22 +57,16 @@ def populate(env_root: Path, store_path: Path, datastores: dict[str, Path], n_gr
         for i in range(n_vols):
             group = groups[i % n_groups]
             ds = i % len(urls)
-            record = store.reserve_volume(
+            seed_ready_volume(
+                store,
                 group.id,
                 urls[ds],
+                datastores[names[ds]],
                 f"vol{i:05d}",
-                100,
-                0,
-                options={"fstype": "ext4", "diskformat": "thin"},
+                size_mb=100,
                 created=now,
                 created_by="vm0000",
-                created_by_uuid="",
             )
-            store.finish_create(record.id)
-            folder = datastores[names[ds]] / "dockvols" / group.id
-            folder.mkdir(parents=True, exist_ok=True)
-            with open(folder / f"vol{i:05d}.vmdk", "wb") as fh:
-                fh.truncate(100 * 1024 * 1024)
     store.close()
 
 

@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.multihost.harness import Site  # noqa: E402
 from tests.support.postgres import PostgresCluster, find_bin_dir, unavailable_reason  # noqa: E402
+from tests.support.seed import seed_ready_volume  # noqa: E402
 from vdvs.cli.admin_client import AdminClient  # noqa: E402
 from vdvs.plugin.broker_client import BrokerClient  # noqa: E402
 from vdvs.proto import admin_pb2  # noqa: E402
@@ -63,17 +64,12 @@ def stats_ms(samples: list[float]) -> dict[str, float]:
 
 def populate(site: Site, start: int, stop: int) -> None:
     """Volumes p<start>..p<stop-1> of _DEFAULT on local1: rows in one transaction, sparse files."""
-    folder = site.root / "datastores" / "local1" / "dockvols" / DEFAULT_VMGROUP_ID
-    folder.mkdir(parents=True, exist_ok=True)
+    datastore_dir = site.root / "datastores" / "local1"
     url, now = site.datastore_url(), vdvs_timestamp()
     with site.store() as store, store.transaction():
         for i in range(start, stop):
-            record = store.reserve_volume(DEFAULT_VMGROUP_ID, url, f"p{i:05d}", 10, 0,
-                                          options={"fstype": "ext4", "diskformat": "thin"}, created=now,
-                                          created_by="bench-vm", created_by_uuid=VM_UUID)  # fmt: skip
-            store.finish_create(record.id)
-            with open(folder / f"p{i:05d}.vmdk", "wb") as fh:
-                fh.truncate(10 * 1024 * 1024)
+            seed_ready_volume(store, DEFAULT_VMGROUP_ID, url, datastore_dir, f"p{i:05d}", size_mb=10, created=now,
+                              created_by="bench-vm", created_by_uuid=VM_UUID)  # fmt: skip
 
 
 async def time_calls(call: Any, runs: int) -> list[float]:

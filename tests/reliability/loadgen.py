@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.support.seed import seed_ready_volume
 from vdvs.broker.config import BrokerConfig
 from vdvs.broker.pki import CertificateAuthority
 from vdvs.plugin.broker_client import BrokerClient, BrokerError
@@ -70,23 +71,10 @@ def populate(
         for i in range(n_volumes):
             group = groups[i % n_groups]
             ds = (i % n_groups) % len(urls)  # a vmgroup's volumes on its default datastore
-            record = store.reserve_volume(
-                group.id,
-                urls[ds],
-                f"vol{i:05d}",
-                100,
-                0,
-                options={"fstype": "ext4", "diskformat": "thin"},
-                created=now,
-                created_by="loadgen",
-                created_by_uuid="",
+            seed_ready_volume(
+                store, group.id, urls[ds], roots[ds], f"vol{i:05d}", size_mb=100, created=now, created_by="loadgen"
             )
-            store.finish_create(record.id)
             volumes[group.id].append(f"vol{i:05d}")
-            folder = roots[ds] / "dockvols" / group.id
-            folder.mkdir(parents=True, exist_ok=True)
-            with open(folder / f"vol{i:05d}.vmdk", "wb") as fh:
-                fh.truncate(100 * 1024 * 1024)
         for v in range(n_vms):
             vm_uuid, name, group = uuids[v], f"vm{v:04d}", group_of(v)
             if v < identities:
