@@ -55,7 +55,7 @@ volumes:
 def compose_binary() -> str:
     found = shutil.which("docker-compose", path="/usr/bin:/usr/local/bin")
     if found is None:
-        pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
+        pytest.skip("docker-compose is not installed (apt-get install docker-compose; ./dev test installs it)")
     return found
 
 
