@@ -60,6 +60,17 @@ class Plugin:
     session: aiohttp.ClientSession
     stopped: bool = False
 
+    @classmethod
+    async def start(cls, env: Any, vm: Any, config: PluginConfig) -> Plugin:
+        """A PluginServer on ``config.socket`` and a keep-alive HTTP client on it, as dockerd holds one."""
+        server = PluginServer(config)
+        await server.start()
+        session = aiohttp.ClientSession(
+            connector=aiohttp.UnixConnector(path=str(config.socket)),
+            timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT_S),
+        )
+        return cls(env, vm, config, server, session)
+
     @property
     def mount_root(self) -> Path:
         return self.config.mount_root
@@ -153,14 +164,7 @@ async def start_plugin(broker_env: BrokerEnv) -> AsyncIterator[StartPlugin]:
             "retry_budget_s": 1.0,
         }
         settings.update(overrides)
-        config = PluginConfig(**settings)
-        server = PluginServer(config)
-        await server.start()
-        session = aiohttp.ClientSession(
-            connector=aiohttp.UnixConnector(path=str(config.socket)),
-            timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT_S),
-        )
-        plugin = Plugin(broker_env, vm, config, server, session)
+        plugin = await Plugin.start(broker_env, vm, PluginConfig(**settings))
         started.append(plugin)
         return plugin
 

@@ -17,16 +17,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
-from tests.plugin.conftest import HTTP_TIMEOUT_S, Plugin, mount_id
+from tests.plugin.conftest import Plugin, mount_id
 from tests.reliability.harness import CrashEnv, detach_all_loops, host_state
 from tests.support.system import needs_root
 from tests.tenancy.harness import VM_UUIDS
 from vdvs.broker.faults import ENV_POINT, ENV_SLEEP
 from vdvs.plugin.config import PluginConfig
-from vdvs.plugin.server import PluginServer
 
 pytestmark = needs_root
 RETRY_BUDGET_S = 0.5
@@ -66,14 +64,7 @@ async def start_plugin(broker: CrashEnv) -> AsyncIterator[StartPlugin]:
             "retry_budget_s": RETRY_BUDGET_S,
             **overrides,
         }
-        config = PluginConfig(**settings)
-        server = PluginServer(config)
-        await server.start()
-        session = aiohttp.ClientSession(
-            connector=aiohttp.UnixConnector(path=str(config.socket)),
-            timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT_S),
-        )
-        plugin = Plugin(broker, None, config, server, session)  # type: ignore[arg-type]
+        plugin = await Plugin.start(broker, None, PluginConfig(**settings))  # a CrashEnv broker, no EnrolledVm
         started.append(plugin)
         return plugin
 
