@@ -49,6 +49,7 @@ def test_uninitialized_store_is_not_ready(stores: Stores) -> None:
     with pytest.raises(VdvsError) as info:
         empty.check_ready()
     assert info.value.err is Err.INIT_NEEDED
+    assert info.value.code == 505
     assert info.value.message == "Configuration not found. Please init configuration with 'vdvs config init'."
 
 
