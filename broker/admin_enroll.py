@@ -58,6 +58,7 @@ class EnrollmentHandlers(AdminHandlers):
     @rpc
     async def Status(self, request: admin_pb2.StatusRequest, context: Context) -> admin_pb2.StatusResponse:
         store = self.ctx.store
+        trips = (store.trips.reads, store.trips.transactions)  # before this call's own reads
         items = [
             ("=== Service", ""),
             ("Version", VERSION),
@@ -67,6 +68,8 @@ class EnrollmentHandlers(AdminHandlers):
             ("=== Authorization Config DB", ""),
             *db_mode_lines(store.dialect, store.location),
             ("DB_SchemaVersion", str(await self.db(store.schema_version))),
+            ("Store_Reads", str(trips[0])),
+            ("Store_Transactions", str(trips[1])),
             ("Reconcile_Repaired", str(self.ctx.report.repaired())),
             ("Reconcile_Findings", str(len(self.ctx.report.lines()))),
         ]

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17vdvs/proto/volume.proto\x12\x07vdvs.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x19\n\tVolumeRef\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x9d\x01\n\rCreateRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x34\n\x07options\x18\x02 \x03(\x0b\x32#.vdvs.v1.CreateRequest.OptionsEntry\x12\x18\n\x10host_filesystems\x18\x03 \x03(\t\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd9\x01\n\x06Volume\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tdatastore\x18\x02 \x01(\t\x12\x11\n\tfull_name\x18\x03 \x01(\t\x12\'\n\x06status\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06\x66stype\x18\x05 \x01(\t\x12\x0e\n\x06\x61\x63\x63\x65ss\x18\x06 \x01(\t\x12\x11\n\tattach_as\x18\x07 \x01(\t\x12\x16\n\x0e\x61ttached_to_vm\x18\x08 \x01(\t\x12\x13\n\x0b\x63\x61pacity_mb\x18\t \x01(\x03\x12\x12\n\ncreated_at\x18\n \x01(\t\"\xd1\x01\n\nDeviceHint\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x14\n\x0c\x62\x61\x63king_file\x18\x03 \x01(\t\x12\x1b\n\x13\x63ontroller_pci_slot\x18\x04 \x01(\x05\x12\x1a\n\x12\x63ontroller_pci_bus\x18\x05 \x01(\x05\x12\x0c\n\x04unit\x18\x06 \x01(\x05\x12\x11\n\tdisk_uuid\x18\x07 \x01(\t\x12\x16\n\x0e\x63ontroller_bus\x18\x08 \x01(\x05\x12\x1f\n\x17\x63ontroller_pci_function\x18\t \x01(\x05\"V\n\x0e\x41ttachResponse\x12\x1f\n\x06volume\x18\x01 \x01(\x0b\x32\x0f.vdvs.v1.Volume\x12#\n\x06\x64\x65vice\x18\x02 \x01(\x0b\x32\x13.vdvs.v1.DeviceHint\"\x10\n\x0eRemoveResponse\"\x10\n\x0e\x44\x65tachResponse\"\r\n\x0bListRequest\"\x1d\n\x0cListResponse\x12\r\n\x05names\x18\x01 \x03(\t\"\x15\n\x13\x43\x61pabilitiesRequest\"%\n\x14\x43\x61pabilitiesResponse\x12\r\n\x05scope\x18\x01 \x01(\t2\x95\x03\n\rVolumeService\x12\x31\n\x06\x43reate\x12\x16.vdvs.v1.CreateRequest\x1a\x0f.vdvs.v1.Volume\x12\x35\n\x06Remove\x12\x12.vdvs.v1.VolumeRef\x1a\x17.vdvs.v1.RemoveResponse\x12*\n\x03Get\x12\x12.vdvs.v1.VolumeRef\x1a\x0f.vdvs.v1.Volume\x12\x33\n\x04List\x12\x14.vdvs.v1.ListRequest\x1a\x15.vdvs.v1.ListResponse\x12\x35\n\x06\x41ttach\x12\x12.vdvs.v1.VolumeRef\x1a\x17.vdvs.v1.AttachResponse\x12\x35\n\x06\x44\x65tach\x12\x12.vdvs.v1.VolumeRef\x1a\x17.vdvs.v1.DetachResponse\x12K\n\x0c\x43\x61pabilities\x12\x1c.vdvs.v1.CapabilitiesRequest\x1a\x1d.vdvs.v1.CapabilitiesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17vdvs/proto/volume.proto\x12\x07vdvs.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x19\n\tVolumeRef\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x9d\x01\n\rCreateRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x34\n\x07options\x18\x02 \x03(\x0b\x32#.vdvs.v1.CreateRequest.OptionsEntry\x12\x18\n\x10host_filesystems\x18\x03 \x03(\t\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd9\x01\n\x06Volume\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tdatastore\x18\x02 \x01(\t\x12\x11\n\tfull_name\x18\x03 \x01(\t\x12\'\n\x06status\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06\x66stype\x18\x05 \x01(\t\x12\x0e\n\x06\x61\x63\x63\x65ss\x18\x06 \x01(\t\x12\x11\n\tattach_as\x18\x07 \x01(\t\x12\x16\n\x0e\x61ttached_to_vm\x18\x08 \x01(\t\x12\x13\n\x0b\x63\x61pacity_mb\x18\t \x01(\x03\x12\x12\n\ncreated_at\x18\n \x01(\t\"\xd1\x01\n\nDeviceHint\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x14\n\x0c\x62\x61\x63king_file\x18\x03 \x01(\t\x12\x1b\n\x13\x63ontroller_pci_slot\x18\x04 \x01(\x05\x12\x1a\n\x12\x63ontroller_pci_bus\x18\x05 \x01(\x05\x12\x0c\n\x04unit\x18\x06 \x01(\x05\x12\x11\n\tdisk_uuid\x18\x07 \x01(\t\x12\x16\n\x0e\x63ontroller_bus\x18\x08 \x01(\x05\x12\x1f\n\x17\x63ontroller_pci_function\x18\t \x01(\x05\"f\n\x0e\x41ttachResponse\x12\x1f\n\x06volume\x18\x01 \x01(\x0b\x32\x0f.vdvs.v1.Volume\x12#\n\x06\x64\x65vice\x18\x02 \x01(\x0b\x32\x13.vdvs.v1.DeviceHint\x12\x0e\n\x06reused\x18\x03 \x01(\x08\"\x10\n\x0eRemoveResponse\"\x10\n\x0e\x44\x65tachResponse\"(\n\x0fReleaseResponse\x12\x15\n\rkept_attached\x18\x01 \x01(\x08\"\r\n\x0bListRequest\"\x1d\n\x0cListResponse\x12\r\n\x05names\x18\x01 \x03(\t\"\x15\n\x13\x43\x61pabilitiesRequest\"%\n\x14\x43\x61pabilitiesResponse\x12\r\n\x05scope\x18\x01 \x01(\t2\xce\x03\n\rVolumeService\x12\x31\n\x06\x43reate\x12\x16.vdvs.v1.CreateRequest\x1a\x0f.vdvs.v1.Volume\x12\x35\n\x06Remove\x12\x12.vdvs.v1.VolumeRef\x1a\x17.vdvs.v1.RemoveResponse\x12*\n\x03Get\x12\x12.vdvs.v1.VolumeRef\x1a\x0f.vdvs.v1.Volume\x12\x33\n\x04List\x12\x14.vdvs.v1.ListRequest\x1a\x15.vdvs.v1.ListResponse\x12\x35\n\x06\x41ttach\x12\x12.vdvs.v1.VolumeRef\x1a\x17.vdvs.v1.AttachResponse\x12\x35\n\x06\x44\x65tach\x12\x12.vdvs.v1.VolumeRef\x1a\x17.vdvs.v1.DetachResponse\x12\x37\n\x07Release\x12\x12.vdvs.v1.VolumeRef\x1a\x18.vdvs.v1.ReleaseResponse\x12K\n\x0c\x43\x61pabilities\x12\x1c.vdvs.v1.CapabilitiesRequest\x1a\x1d.vdvs.v1.CapabilitiesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,19 +45,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DEVICEHINT']._serialized_start=474
   _globals['_DEVICEHINT']._serialized_end=683
   _globals['_ATTACHRESPONSE']._serialized_start=685
-  _globals['_ATTACHRESPONSE']._serialized_end=771
-  _globals['_REMOVERESPONSE']._serialized_start=773
-  _globals['_REMOVERESPONSE']._serialized_end=789
-  _globals['_DETACHRESPONSE']._serialized_start=791
-  _globals['_DETACHRESPONSE']._serialized_end=807
-  _globals['_LISTREQUEST']._serialized_start=809
-  _globals['_LISTREQUEST']._serialized_end=822
-  _globals['_LISTRESPONSE']._serialized_start=824
-  _globals['_LISTRESPONSE']._serialized_end=853
-  _globals['_CAPABILITIESREQUEST']._serialized_start=855
-  _globals['_CAPABILITIESREQUEST']._serialized_end=876
-  _globals['_CAPABILITIESRESPONSE']._serialized_start=878
-  _globals['_CAPABILITIESRESPONSE']._serialized_end=915
-  _globals['_VOLUMESERVICE']._serialized_start=918
-  _globals['_VOLUMESERVICE']._serialized_end=1323
+  _globals['_ATTACHRESPONSE']._serialized_end=787
+  _globals['_REMOVERESPONSE']._serialized_start=789
+  _globals['_REMOVERESPONSE']._serialized_end=805
+  _globals['_DETACHRESPONSE']._serialized_start=807
+  _globals['_DETACHRESPONSE']._serialized_end=823
+  _globals['_RELEASERESPONSE']._serialized_start=825
+  _globals['_RELEASERESPONSE']._serialized_end=865
+  _globals['_LISTREQUEST']._serialized_start=867
+  _globals['_LISTREQUEST']._serialized_end=880
+  _globals['_LISTRESPONSE']._serialized_start=882
+  _globals['_LISTRESPONSE']._serialized_end=911
+  _globals['_CAPABILITIESREQUEST']._serialized_start=913
+  _globals['_CAPABILITIESREQUEST']._serialized_end=934
+  _globals['_CAPABILITIESRESPONSE']._serialized_start=936
+  _globals['_CAPABILITIESRESPONSE']._serialized_end=973
+  _globals['_VOLUMESERVICE']._serialized_start=976
+  _globals['_VOLUMESERVICE']._serialized_end=1438
 # @@protoc_insertion_point(module_scope)

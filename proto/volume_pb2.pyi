@@ -77,12 +77,14 @@ class DeviceHint(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., path: _Optional[str] = ..., backing_file: _Optional[str] = ..., controller_pci_slot: _Optional[int] = ..., controller_pci_bus: _Optional[int] = ..., unit: _Optional[int] = ..., disk_uuid: _Optional[str] = ..., controller_bus: _Optional[int] = ..., controller_pci_function: _Optional[int] = ...) -> None: ...
 
 class AttachResponse(_message.Message):
-    __slots__ = ("volume", "device")
+    __slots__ = ("volume", "device", "reused")
     VOLUME_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
+    REUSED_FIELD_NUMBER: _ClassVar[int]
     volume: Volume
     device: DeviceHint
-    def __init__(self, volume: _Optional[_Union[Volume, _Mapping]] = ..., device: _Optional[_Union[DeviceHint, _Mapping]] = ...) -> None: ...
+    reused: bool
+    def __init__(self, volume: _Optional[_Union[Volume, _Mapping]] = ..., device: _Optional[_Union[DeviceHint, _Mapping]] = ..., reused: _Optional[bool] = ...) -> None: ...
 
 class RemoveResponse(_message.Message):
     __slots__ = ()
@@ -91,6 +93,12 @@ class RemoveResponse(_message.Message):
 class DetachResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class ReleaseResponse(_message.Message):
+    __slots__ = ("kept_attached",)
+    KEPT_ATTACHED_FIELD_NUMBER: _ClassVar[int]
+    kept_attached: bool
+    def __init__(self, kept_attached: _Optional[bool] = ...) -> None: ...
 
 class ListRequest(_message.Message):
     __slots__ = ()

@@ -68,6 +68,11 @@ class VolumeServiceStub:
                 request_serializer=vdvs_dot_proto_dot_volume__pb2.VolumeRef.SerializeToString,
                 response_deserializer=vdvs_dot_proto_dot_volume__pb2.DetachResponse.FromString,
                 _registered_method=True)
+        self.Release = channel.unary_unary(
+                '/vdvs.v1.VolumeService/Release',
+                request_serializer=vdvs_dot_proto_dot_volume__pb2.VolumeRef.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_volume__pb2.ReleaseResponse.FromString,
+                _registered_method=True)
         self.Capabilities = channel.unary_unary(
                 '/vdvs.v1.VolumeService/Capabilities',
                 request_serializer=vdvs_dot_proto_dot_volume__pb2.CapabilitiesRequest.SerializeToString,
@@ -118,6 +123,18 @@ class VolumeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Release(self, request, context):
+        """Release: the caller's last mount of the volume is gone (the guest has
+        unmounted it). The broker may keep the disk attached to the caller, idle,
+        so that the next Attach from the same VM skips the backend; it detaches an
+        idle disk when another VM asks for it, the caller powers off or leaves its
+        vmgroup, the volume is removed, or [broker] idle_detach_s passes (0 = detach
+        now, as vDVS did at the last unmount).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Capabilities(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -156,6 +173,11 @@ def add_VolumeServiceServicer_to_server(servicer, server):
                     servicer.Detach,
                     request_deserializer=vdvs_dot_proto_dot_volume__pb2.VolumeRef.FromString,
                     response_serializer=vdvs_dot_proto_dot_volume__pb2.DetachResponse.SerializeToString,
+            ),
+            'Release': grpc.unary_unary_rpc_method_handler(
+                    servicer.Release,
+                    request_deserializer=vdvs_dot_proto_dot_volume__pb2.VolumeRef.FromString,
+                    response_serializer=vdvs_dot_proto_dot_volume__pb2.ReleaseResponse.SerializeToString,
             ),
             'Capabilities': grpc.unary_unary_rpc_method_handler(
                     servicer.Capabilities,
@@ -329,6 +351,33 @@ class VolumeService:
             '/vdvs.v1.VolumeService/Detach',
             vdvs_dot_proto_dot_volume__pb2.VolumeRef.SerializeToString,
             vdvs_dot_proto_dot_volume__pb2.DetachResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Release(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.VolumeService/Release',
+            vdvs_dot_proto_dot_volume__pb2.VolumeRef.SerializeToString,
+            vdvs_dot_proto_dot_volume__pb2.ReleaseResponse.FromString,
             options,
             channel_credentials,
             insecure,

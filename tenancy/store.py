@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from vdvs.tenancy.store_base import StoreError, VolumeConflict
+from vdvs.tenancy.store_base import CountingConnection, StoreError, VolumeConflict
 from vdvs.tenancy.store_certs import CertRows
 from vdvs.tenancy.store_vmgroups import VmgroupRows
 from vdvs.tenancy.store_volumes import VolumeRows
@@ -31,11 +31,12 @@ class SqliteStore(ConfigStore):
         super().__init__()
         self.path = Path(path)
         self.location = str(self.path)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        self._db = CountingConnection(conn, self)
 
 
 def open_store(kind: str, location: str) -> ConfigStore:

@@ -30,6 +30,40 @@ class VolumeConflict(Exception):
         self.current = current
 
 
+class TripCount:
+    """Store round trips since the store was opened: statements run outside a transaction (reads)
+    and transactions (each one commit). Counted, so benchmarks report trips per verb exactly."""
+
+    __slots__ = ("reads", "transactions")
+
+    def __init__(self) -> None:
+        self.reads = 0
+        self.transactions = 0
+
+
+class CountingConnection:
+    """A database connection that counts the statements its store runs outside a transaction."""
+
+    _CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SAVEPOINT", "RELEASE")
+
+    def __init__(self, conn: Any, store: StoreBase) -> None:
+        self.conn = conn
+        self._store = store
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        if not self._store._depth and not sql.lstrip()[:9].upper().startswith(self._CONTROL):
+            self._store.trips.reads += 1
+        return self.conn.execute(sql, args)
+
+    def cursor(self) -> Any:
+        if not self._store._depth:
+            self._store.trips.reads += 1
+        return self.conn.cursor()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 class StoreBase:
     dialect = "sqlite"
     # A connection-like object: execute(sql, args) -> cursor with fetchone/fetchall/rowcount,
@@ -38,6 +72,7 @@ class StoreBase:
 
     def __init__(self) -> None:
         self._depth = 0
+        self.trips = TripCount()
         self.location = ""  # where the store is, safe to show (no password)
         # The broker this store object works for, recorded on every in-between state it starts,
         # so that with several brokers on one store each settles only its own after a crash.
@@ -75,6 +110,7 @@ class StoreBase:
                 self._depth -= 1
             return
         self._begin()
+        self.trips.transactions += 1
         self._depth = 1
         try:
             yield self._db

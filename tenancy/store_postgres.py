@@ -20,6 +20,7 @@ import psycopg
 from psycopg.rows import RowMaker
 
 from vdvs.tenancy.store import ConfigStore
+from vdvs.tenancy.store_base import CountingConnection
 
 _MIGRATION_LOCK = 0x76647673  # "vdvs"
 # libpq's key=value form: spaces around '=', a value bare or in single quotes with \\ escapes
@@ -115,7 +116,7 @@ class PostgresStore(ConfigStore):
         super().__init__()
         self.dsn = dsn
         self.location = redact(dsn)
-        self._db = PgConnection(dsn)
+        self._db = CountingConnection(PgConnection(dsn), self)
 
     def _begin(self) -> None:
         self._db.execute("BEGIN")

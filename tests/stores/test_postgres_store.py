@@ -56,7 +56,7 @@ def pg(dsn: str) -> Iterator[PostgresStore]:
 
 def _kill_backend(dsn: str, store: PostgresStore) -> None:
     """What a PostgreSQL restart or failover does to a broker's connection: the server ends it."""
-    pid = store._db._conn.info.backend_pid
+    pid = store._db.conn._conn.info.backend_pid
     with psycopg.connect(dsn, autocommit=True) as admin:
         assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
         deadline = time.monotonic() + 10
@@ -104,19 +104,19 @@ def test_a_connection_dropped_inside_a_transaction_fails_that_change_only(dsn: s
 def test_a_failed_statement_is_not_retried_on_a_new_connection(pg: PostgresStore) -> None:
     """A statement canceled by the server (statement_timeout) is an error of that statement: the
     connection is fine and kept (not silently replaced, the statement not run a second time)."""
-    pid = pg._db._conn.info.backend_pid
+    pid = pg._db.conn._conn.info.backend_pid
     pg._db.execute("SET statement_timeout = 100")
     started = time.monotonic()
     with pytest.raises(psycopg.errors.QueryCanceled):
         pg._db.execute("SELECT pg_sleep(2)")
     assert time.monotonic() - started < 1.5
     pg._db.execute("SET statement_timeout = 0")
-    assert pg._db._conn.info.backend_pid == pid
+    assert pg._db.conn._conn.info.backend_pid == pid
     with pytest.raises(psycopg.errors.QueryCanceled), pg.transaction() as db:
         db.execute("SET LOCAL statement_timeout = 100")
         db.execute("SELECT pg_sleep(2)")
     assert pg.get_vmgroup(DEFAULT_VMGROUP_ID) is not None  # the rolled-back connection goes on
-    assert pg._db._conn.info.backend_pid == pid
+    assert pg._db.conn._conn.info.backend_pid == pid
 
 
 def test_a_reservation_waits_only_for_its_own_vmgroup_and_datastore(dsn: str, pg: PostgresStore) -> None:
