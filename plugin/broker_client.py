@@ -168,6 +168,12 @@ class BrokerClient:
         request = volume_pb2.VolumeRef(name=name)
         await self._call("detach", lambda t: self._stub.Detach(request, timeout=t), self._op_timeout_s)
 
+    async def release(self, name: str) -> bool:
+        """The last unmount on this VM is done: True if the broker keeps the disk attached, idle."""
+        request = volume_pb2.VolumeRef(name=name)
+        reply = await self._call("release", lambda t: self._stub.Release(request, timeout=t), self._op_timeout_s)
+        return bool(reply.kept_attached)
+
     async def capabilities(self) -> str:
         reply = await self._call(
             "capabilities",

@@ -13,7 +13,7 @@ from dataclasses import replace
 from vdvs.tenancy.datastores import datastore_url
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import DatastoreRef, Privilege
-from vdvs.tenancy.sizes import parse_limit_mb
+from vdvs.tenancy.sizes import parse_size_mb
 from vdvs.tenancy.store import ConfigStore
 from vdvs.tenancy.vmgroups import require_vmgroup
 
@@ -48,7 +48,11 @@ def add_access(
     if store.get_privilege(vmgroup.id, url) is not None:
         raise VdvsError(Err.PRIVILEGE_ALREADY_EXIST, name, datastore)
     privilege = Privilege(
-        vmgroup.id, url, allow_create, parse_limit_mb(volume_maxsize), parse_limit_mb(volume_totalsize)
+        vmgroup.id,
+        url,
+        allow_create,
+        parse_size_mb(volume_maxsize, limit=True),
+        parse_size_mb(volume_totalsize, limit=True),
     )
     _check_sizes(privilege)
     store.set_privilege(privilege)
@@ -73,9 +77,9 @@ def set_access(
     if allow_create is not None:
         updated = replace(updated, allow_create=parse_allow_create(allow_create))
     if volume_maxsize is not None:
-        updated = replace(updated, max_volume_size_mb=parse_limit_mb(volume_maxsize))
+        updated = replace(updated, max_volume_size_mb=parse_size_mb(volume_maxsize, limit=True))
     if volume_totalsize is not None:
-        updated = replace(updated, usage_quota_mb=parse_limit_mb(volume_totalsize))
+        updated = replace(updated, usage_quota_mb=parse_size_mb(volume_totalsize, limit=True))
     _check_sizes(updated)
     store.set_privilege(updated)
     return updated

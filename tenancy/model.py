@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from vdvs.tenancy.options import VolumeOptions
+
 DEFAULT_VMGROUP = "_DEFAULT"
 DEFAULT_VMGROUP_ID = "11111111-1111-1111-1111-111111111111"
 DEFAULT_VMGROUP_DESCRIPTION = "This is a default vmgroup"
@@ -17,8 +19,6 @@ ALL_DS = "_ALL_DS"  # any datastore without a row of its own
 ALL_DS_URL = "_ALL_DS://"
 SPECIAL_DATASTORES = {VM_DS: VM_DS_URL, ALL_DS: ALL_DS_URL}
 
-DOCKVOLS = "dockvols"  # folder holding the volumes on every datastore
-
 
 class VolumeState(enum.StrEnum):
     CREATING = "creating"  # reserved, backend create under way
@@ -27,9 +27,10 @@ class VolumeState(enum.StrEnum):
 
 
 class AttachState(enum.StrEnum):
-    ATTACHING = "attaching"
-    ATTACHED = "attached"
-    DETACHING = "detaching"
+    ATTACHING = "attaching"  # written by older vdvs versions only (settled by reconcile)
+    ATTACHED = "attached"  # in use by the holder
+    IDLE = "idle"  # attached, but the holder's last mount is gone: detachable at will
+    DETACHING = "detaching"  # a takeover is detaching it from the holder
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class VolumeRecord:
     name: str
     size_mb: int
     state: VolumeState
-    options: dict[str, str] = field(default_factory=dict)
+    options: VolumeOptions = field(default_factory=VolumeOptions)
     created: str = ""  # vDVS format: time.asctime(time.gmtime())
     created_by: str = ""  # creator VM name
     created_by_uuid: str = ""
@@ -84,6 +85,20 @@ class VolumeRecord:
     attach_state: AttachState | None = None
     device: dict[str, Any] | None = None  # device hint of the current attachment
     allocated_bytes: int = 0  # space in use when last measured
+    idle_since: float | None = None  # epoch seconds the attachment went idle
+
+    @property
+    def in_use(self) -> bool:
+        """Attached and possibly mounted: never detached from under its holder while running."""
+        return self.attached_vm is not None and self.attach_state is not AttachState.IDLE
+
+    @property
+    def status(self) -> str:
+        """What ``docker volume inspect`` calls its attachment: attached, idle (attached, no mount uses it)
+        or detached (also while an attach or a takeover is under way)."""
+        if self.attached_vm is None or self.attach_state in (AttachState.ATTACHING, AttachState.DETACHING):
+            return "detached"
+        return "idle" if self.attach_state is AttachState.IDLE else "attached"
 
 
 @dataclass(frozen=True)

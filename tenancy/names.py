@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from vdvs.tenancy.errors import Err, VdvsError
 
+DOCKVOLS = "dockvols"  # folder holding the volumes on every datastore
 MAX_VOLUME_NAME_LEN = 100
 MAX_DATASTORE_NAME_LEN = 100
 ILLEGAL_CHARS = ("/", "\\")
@@ -24,14 +25,53 @@ _CONTROL = "\x00"
 
 
 @dataclass(frozen=True)
+class DiskRef:
+    """Where a volume's disk lives: ``[datastore] dockvols/<vmgroup id>/<name>.vmdk`` (namespace isolation:
+    each vmgroup has a folder of its own on every datastore)."""
+
+    datastore: str
+    vmgroup_id: str
+    name: str
+
+    @property
+    def folder(self) -> str:
+        return f"{DOCKVOLS}/{self.vmgroup_id}" if self.vmgroup_id else DOCKVOLS
+
+    @property
+    def vmdk(self) -> str:
+        return f"{self.folder}/{self.name}.vmdk"
+
+    @property
+    def sidecar(self) -> str:
+        return f"{self.folder}/{self.name}.vmfd"
+
+
+@dataclass(frozen=True)
 class VolumeName:
-    """A parsed volume name; ``datastore`` is None when the caller gave none."""
+    """A volume's name: ``name`` and its datastore, ``None`` until resolved when the caller gave none.
+
+    The one owner of a volume's identity: the canonical ``name@datastore`` Docker sees, the key its
+    operations are serialized on, and where its disk lives (with the owning vmgroup).
+    """
 
     name: str
-    datastore: str | None
+    datastore: str | None = None
 
-    def full(self, datastore: str) -> str:
-        return f"{self.name}@{datastore}"
+    def on(self, datastore: str) -> VolumeName:
+        """The same name, resolved to ``datastore``."""
+        return VolumeName(self.name, datastore)
+
+    @property
+    def full(self) -> str:
+        """``name@datastore``, the canonical name (the name alone while unresolved)."""
+        return f"{self.name}@{self.datastore}" if self.datastore is not None else self.name
+
+    def lock_key(self, vmgroup_id: str) -> tuple[str, str, str]:
+        """What operations on this volume are serialized on: two vmgroups may both own ``db@ds1``."""
+        return (vmgroup_id, (self.datastore or "").lower(), self.name)
+
+    def disk(self, vmgroup_id: str) -> DiskRef:
+        return DiskRef(self.datastore or "", vmgroup_id, self.name)
 
 
 def parse_volume_name(raw: str) -> VolumeName:

@@ -1,16 +1,20 @@
-"""The one validator of ``docker volume create -o`` options, with vDVS's texts.
+"""A volume's options: the one validator of ``docker volume create -o`` and the one owner of defaults.
 
 Only the seven vDVS keys exist; values are exact and case-sensitive (size units
-aside). Defaults are filled in here, so every stored volume records the options
-it really has.
+aside). ``VolumeOptions`` is what a volume records (vDVS's ``volOpts``) with
+every default filled in here, so the status map, the admin listing, the
+backends and the reply to the plugin read them instead of restating them.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from vdvs.tenancy.errors import Err, VdvsError
+from vdvs.tenancy.names import VolumeName, parse_volume_name
 from vdvs.tenancy.sizes import DEFAULT_SIZE, DEFAULT_SIZE_MB, parse_size_mb
 
 SIZE = "size"
@@ -21,50 +25,103 @@ ACCESS = "access"
 FSTYPE = "fstype"
 CLONE_FROM = "clone-from"
 
-# Key order and defaults exactly as vDVS listed them in its error text.
-DEFAULTS: tuple[tuple[str, str], ...] = (
-    (SIZE, DEFAULT_SIZE),
-    (VSAN_POLICY, "[VSAN default]"),
-    (DISKFORMAT, "thin"),
-    (ATTACH_AS, "independent_persistent"),
-    (ACCESS, "read-write"),
-    (FSTYPE, "ext4"),
-    (CLONE_FROM, "None"),
-)
-VALID_KEYS = tuple(key for key, _ in DEFAULTS)
 DISKFORMATS = ("zeroedthick", "thin", "eagerzeroedthick")
 ATTACH_AS_TYPES = ("independent_persistent", "persistent")
 ACCESS_TYPES = ("read-write", "read-only")
+DEFAULT_DISKFORMAT = "thin"
+DEFAULT_ATTACH_AS = ATTACH_AS_TYPES[0]
+DEFAULT_ACCESS = ACCESS_TYPES[0]
 DEFAULT_FSTYPE = "ext4"
+DEFAULT_POLICY = "[VSAN default]"
+NO_CLONE = "None"  # vDVS showed clone-from as this string when there was none
+
+# Key order and defaults exactly as vDVS listed them in its error text.
+DEFAULTS: tuple[tuple[str, str], ...] = (
+    (SIZE, DEFAULT_SIZE),
+    (VSAN_POLICY, DEFAULT_POLICY),
+    (DISKFORMAT, DEFAULT_DISKFORMAT),
+    (ATTACH_AS, DEFAULT_ATTACH_AS),
+    (ACCESS, DEFAULT_ACCESS),
+    (FSTYPE, DEFAULT_FSTYPE),
+    (CLONE_FROM, NO_CLONE),
+)
+VALID_KEYS = tuple(key for key, _ in DEFAULTS)
 # Options an admin may change after create (`vdvs volume set`).
 EDITABLE_KEYS = (ACCESS, ATTACH_AS)
 
 
 @dataclass(frozen=True)
-class CreateOptions:
-    """Validated create options, defaults filled in."""
+class VolumeOptions:
+    """The options a volume has, defaults filled in; ``recorded()`` is the ``volOpts`` map kept for it."""
 
-    size_mb: int
-    diskformat: str
-    attach_as: str
-    access: str
-    fstype: str | None  # None for a clone: inherited from the source
-    clone_from: str | None
-    vsan_policy: str | None
-    size_given: bool
+    diskformat: str = DEFAULT_DISKFORMAT
+    attach_as: str = DEFAULT_ATTACH_AS
+    access: str = DEFAULT_ACCESS
+    fstype: str | None = None  # None: none recorded (volumes older than vdvs's fstype option)
+    clone_from: str | None = None  # the source's short name
+    vsan_policy: str | None = None
+    size: str | None = None  # the size the user gave, as text (not recorded when defaulted)
+
+    @property
+    def read_only(self) -> bool:
+        return self.access == "read-only"
+
+    @property
+    def fstype_to_make(self) -> str:
+        """The filesystem a blank disk gets at first mount (ext4 when none is recorded, as vDVS did)."""
+        return self.fstype or DEFAULT_FSTYPE
+
+    @property
+    def shown_policy(self) -> str:
+        return self.vsan_policy or DEFAULT_POLICY
+
+    @property
+    def shown_clone_from(self) -> str:
+        return self.clone_from or NO_CLONE
 
     def recorded(self) -> dict[str, str]:
-        """The ``volOpts`` map vDVS kept in the sidecar."""
         opts = {DISKFORMAT: self.diskformat, ATTACH_AS: self.attach_as, ACCESS: self.access}
-        if self.size_given:
-            opts[SIZE] = f"{self.size_mb}mb"
-        if self.fstype is not None:
-            opts[FSTYPE] = self.fstype
-        if self.clone_from is not None:
-            opts[CLONE_FROM] = self.clone_from
+        for key, value in ((SIZE, self.size), (FSTYPE, self.fstype), (CLONE_FROM, self.clone_from)):
+            if value is not None:
+                opts[key] = value
         if self.vsan_policy is not None:
             opts[VSAN_POLICY] = self.vsan_policy
         return opts
+
+    def to_json(self) -> str:
+        return json.dumps(self.recorded(), sort_keys=True)
+
+    @classmethod
+    def from_recorded(cls, opts: Mapping[str, str]) -> VolumeOptions:
+        """Read a recorded ``volOpts`` map (no validation: it was validated when recorded)."""
+        return cls(
+            diskformat=opts.get(DISKFORMAT, DEFAULT_DISKFORMAT),
+            attach_as=opts.get(ATTACH_AS, DEFAULT_ATTACH_AS),
+            access=opts.get(ACCESS, DEFAULT_ACCESS),
+            fstype=opts.get(FSTYPE),
+            clone_from=opts.get(CLONE_FROM),
+            vsan_policy=opts.get(VSAN_POLICY),
+            size=opts.get(SIZE),
+        )
+
+    def edited(self, changes: Mapping[str, str]) -> VolumeOptions:
+        """With `volume set` changes applied (checked by ``validate_editable_options``)."""
+        return replace(self, access=changes.get(ACCESS, self.access), attach_as=changes.get(ATTACH_AS, self.attach_as))
+
+
+@functools.lru_cache(maxsize=1024)
+def options_from_json(text: str) -> VolumeOptions:
+    """The options of a stored JSON text; few distinct texts repeat across thousands of volumes."""
+    return VolumeOptions.from_recorded(json.loads(text))
+
+
+@dataclass(frozen=True)
+class CreateOptions:
+    """Validated create options: the size in MB, the options to record, and the clone source if any."""
+
+    size_mb: int
+    options: VolumeOptions
+    clone_source: VolumeName | None = None
 
 
 def validate_create_options(
@@ -83,7 +140,7 @@ def validate_create_options(
     if clone_from is not None and SIZE in opts:
         raise VdvsError(Err.CLONE_WITH_SIZE)
     size_mb = parse_size_mb(opts[SIZE]) if SIZE in opts else DEFAULT_SIZE_MB
-    diskformat = opts.get(DISKFORMAT, "thin")
+    diskformat = opts.get(DISKFORMAT, DEFAULT_DISKFORMAT)
     if diskformat not in DISKFORMATS:
         raise VdvsError(Err.INVALID_DISKFORMAT, diskformat, list(DISKFORMATS))
     attach_as = _choice(opts, ATTACH_AS, ATTACH_AS_TYPES, Err.INVALID_ATTACH_AS)
@@ -95,18 +152,21 @@ def validate_create_options(
         fstype = opts.get(FSTYPE, DEFAULT_FSTYPE)
         if host_filesystems is not None and fstype not in host_filesystems:
             raise VdvsError(Err.FSTYPE_NOT_FOUND, fstype, ", ".join(sorted(host_filesystems)))
-    if clone_from == "":
-        raise VdvsError(Err.CLONE_SOURCE_NOT_FOUND, clone_from)
-    return CreateOptions(
-        size_mb=size_mb,
+    source: VolumeName | None = None
+    if clone_from is not None:
+        if clone_from == "":
+            raise VdvsError(Err.CLONE_SOURCE_NOT_FOUND, clone_from)
+        source = parse_volume_name(clone_from)
+    options = VolumeOptions(
         diskformat=diskformat,
         attach_as=attach_as,
         access=access,
         fstype=fstype,
-        clone_from=clone_from,
+        clone_from=source.name if source else None,
         vsan_policy=opts.get(VSAN_POLICY),
-        size_given=SIZE in opts,
+        size=opts.get(SIZE),
     )
+    return CreateOptions(size_mb, options, source)
 
 
 def validate_editable_options(opts: Mapping[str, str]) -> dict[str, str]:

@@ -69,6 +69,20 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE volumes ADD COLUMN op_broker TEXT;
     ALTER TABLE volumes ADD COLUMN op_started {real};
     """,
+    # 4: a generation every tenancy or identity change bumps (brokers cache identities, vmgroups and
+    # privileges until it moves); idle attachments; brokers seen, so a sweep can tell a live broker's
+    # operation from one whose broker is gone
+    """
+    CREATE TABLE generation (value {int} NOT NULL);
+    INSERT INTO generation VALUES (1);
+    ALTER TABLE volumes ADD COLUMN idle_since {real};
+    CREATE TABLE brokers (
+        id TEXT PRIMARY KEY,
+        started {real} NOT NULL,
+        seen {real} NOT NULL,
+        version TEXT NOT NULL DEFAULT ''
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

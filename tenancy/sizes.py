@@ -18,36 +18,38 @@ DEFAULT_SIZE = "100mb"
 DEFAULT_SIZE_MB = 100
 # vSphere's largest virtual disk: 62 TB.
 MAX_DISK_MB = 62 * 1024 * 1024
+UNSET = "Unset"  # an admin limit that is not set (stored as 0)
 
 
-def parse_size_mb(text: str) -> int:
-    """Parse a volume size option into MB, refusing every malformed, zero or huge value."""
+def size_text(mb: int) -> str:
+    """A whole number of MB as the largest exact unit a user would type: 62TB, 300MB, 2GB."""
+    for unit in ("TB", "GB"):
+        factor = _UNITS_MB[unit.lower()]
+        if mb and mb % factor == 0:
+            return f"{mb // factor}{unit}"
+    return f"{mb}MB"
+
+
+def parse_size_mb(text: str, *, limit: bool = False) -> int:
+    """The one size parser: ``100mb``, ``10GB``, ``2Tb`` into MB, refusing malformed and zero values.
+
+    A volume size (the default) may not pass the largest virtual disk. An admin limit
+    (``limit=True``: volume-maxsize, volume-totalsize) has no such cap, and ``Unset``, ``0`` or an
+    empty text clear it (0 = unlimited); unlike vDVS, which silently ignored a malformed limit, a
+    bad one is an error.
+    """
+    if limit:
+        text = text.strip()
+        if text.lower() in ("", UNSET.lower(), "0"):
+            return 0
     match = _SIZE.fullmatch(text)
     if match is None:
         raise VdvsError(Err.INVALID_SIZE)
     mb = int(match.group(1)) * _UNITS_MB[match.group(2).lower()]
     if mb == 0:
         raise VdvsError(Err.OPT_VOLUME_SIZE_INVALID)
-    if mb > MAX_DISK_MB:
-        raise VdvsError(Err.VOLUME_SIZE_TOO_LARGE, text, "62TB")
-    return mb
-
-
-def parse_limit_mb(text: str) -> int:
-    """Parse an admin limit (volume-maxsize / volume-totalsize) into MB.
-
-    ``Unset``, ``0`` or an empty string clear the limit (0 = unlimited). Unlike
-    vDVS, which silently ignored a malformed size, a bad value is an error.
-    """
-    stripped = text.strip()
-    if stripped.lower() in ("", "unset", "0"):
-        return 0
-    match = _SIZE.fullmatch(stripped)
-    if match is None:
-        raise VdvsError(Err.INVALID_SIZE)
-    mb = int(match.group(1)) * _UNITS_MB[match.group(2).lower()]
-    if mb == 0:
-        raise VdvsError(Err.OPT_VOLUME_SIZE_INVALID)
+    if not limit and mb > MAX_DISK_MB:
+        raise VdvsError(Err.VOLUME_SIZE_TOO_LARGE, text, size_text(MAX_DISK_MB))
     return mb
 
 
@@ -65,7 +67,7 @@ def format_kv_size(nbytes: int) -> str:
 def format_admin_size(mb: int) -> str:
     """vDVS admin-table format: ``Unset`` for 0, else two decimals in the largest unit >= 1."""
     if mb == 0:
-        return "Unset"
+        return UNSET
     nbytes = mb * 1024**2
     for unit, factor in (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
         if nbytes >= factor:

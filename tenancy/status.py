@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from vdvs.tenancy.model import AttachState, VolumeRecord
-from vdvs.tenancy.options import ACCESS, ATTACH_AS, CLONE_FROM, DISKFORMAT, FSTYPE, VSAN_POLICY
+from vdvs.tenancy.model import VolumeRecord
 from vdvs.tenancy.sizes import format_kv_size
+
+MB = 1024 * 1024
 
 
 def vdvs_timestamp(epoch: float | None = None) -> str:
@@ -15,55 +16,30 @@ def vdvs_timestamp(epoch: float | None = None) -> str:
     return time.asctime(time.gmtime(epoch))
 
 
-def volume_status(record: VolumeRecord, datastore: str, size_bytes: int, allocated_bytes: int) -> dict[str, Any]:
-    """The Status map for one volume (keys exactly as vDVS's ``get`` returned them)."""
+def volume_status(record: VolumeRecord, datastore: str) -> dict[str, Any]:
+    """The Status map for one volume (keys exactly as vDVS's ``get`` returned them).
+
+    Sizes come from the record (the size it was made with, the space in use when last
+    measured), so a Get reads no disk: vSphere would answer a stat in a SOAP round trip.
+    """
     opts = record.options
-    attached = record.attach_state is AttachState.ATTACHED and record.attached_vm is not None
     status: dict[str, Any] = {
         "created by VM": record.created_by,
         "created": record.created,
-        "status": "attached" if attached else "detached",
-        "capacity": {"size": format_kv_size(size_bytes), "allocated": format_kv_size(allocated_bytes)},
+        "status": record.status,
+        "capacity": {"size": format_kv_size(record.size_mb * MB), "allocated": format_kv_size(record.allocated_bytes)},
         "datastore": datastore,
-        "diskformat": opts.get(DISKFORMAT, "thin"),
-        "attach-as": opts.get(ATTACH_AS, "independent_persistent"),
-        "access": opts.get(ACCESS, "read-write"),
-        "clone-from": opts.get(CLONE_FROM, "None"),
+        "diskformat": opts.diskformat,
+        "attach-as": opts.attach_as,
+        "access": opts.access,
+        "clone-from": opts.shown_clone_from,
     }
-    if FSTYPE in opts:
-        status["fstype"] = opts[FSTYPE]
-    if VSAN_POLICY in opts:
-        status["vsan-policy-name"] = opts[VSAN_POLICY]
-    if attached:
+    if opts.fstype is not None:
+        status["fstype"] = opts.fstype
+    if opts.vsan_policy is not None:
+        status["vsan-policy-name"] = opts.vsan_policy
+    if record.status != "detached":
         status["attached to VM"] = record.attached_vm_name or record.attached_vm
         if record.device:
             status["attachedVMDevice"] = {k: str(v) for k, v in record.device.items()}
     return status
-
-
-def sidecar(record: VolumeRecord, vmgroup_name: str) -> dict[str, Any]:
-    """The ``.vmfd`` metadata written next to each disk (vDVS KV keys, plus vdvs's own).
-
-    The datastore then describes itself: which vmgroup owns a disk, its size
-    and options, who holds it, without the config store.
-    """
-    opts = record.options
-    attached = record.attach_state is AttachState.ATTACHED and record.attached_vm is not None
-    meta: dict[str, Any] = {
-        "status": "attached" if attached else "detached",
-        "created": record.created,
-        "created-by": record.created_by,
-        "volOpts": dict(opts),
-        "vdvs": {
-            "vmgroup": record.vmgroup_id,
-            "vmgroup-name": vmgroup_name,
-            "name": record.name,
-            "size-mb": record.size_mb,
-        },
-    }
-    if attached:
-        meta["attachedVMUuid"] = record.attached_vm
-        meta["attachedVMName"] = record.attached_vm_name or record.attached_vm
-        if record.device:
-            meta["attachedVMDevice"] = record.device
-    return meta

@@ -9,6 +9,7 @@ reservations are serialized, how a JSON field is read, whether a table exists.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -73,6 +74,11 @@ class StoreBase:
     def __init__(self) -> None:
         self._depth = 0
         self.trips = TripCount()
+        # The tenancy generation this store object last committed or was told of (see ``bump``):
+        # brokers keep identities, vmgroups and privileges in memory while it stays the same.
+        self.generation = 0
+        self._pending_generation = 0
+        self._generation_lock = threading.Lock()
         self.location = ""  # where the store is, safe to show (no password)
         # The broker this store object works for, recorded on every in-between state it starts,
         # so that with several brokers on one store each settles only its own after a crash.
@@ -116,12 +122,32 @@ class StoreBase:
             yield self._db
         except BaseException:
             self._depth = 0
+            self._pending_generation = 0
             self._db.execute("ROLLBACK")
             raise
         self._depth = 0
         self._db.execute("COMMIT")
+        if self._pending_generation:
+            self.advance_generation(self._pending_generation)
+            self._pending_generation = 0
 
     _tx = transaction
+
+    # ------------------------------------------------------------------ tenancy generation
+    def bump(self) -> None:
+        """Inside a change of identities, vmgroups, membership or privileges: move the generation, so
+        every broker's cached view of them is dropped (this one's at commit, others' at their next poll)."""
+        row = self._db.execute("UPDATE generation SET value = value + 1 RETURNING value").fetchone()
+        self._pending_generation = int(row[0])
+
+    def advance_generation(self, value: int) -> None:
+        """Move this object's generation forward (never back: a late poll must not revive stale caches)."""
+        with self._generation_lock:
+            self.generation = max(self.generation, value)
+
+    def read_generation(self) -> int:
+        row = self._db.execute("SELECT value FROM generation").fetchone()
+        return int(row[0]) if row else 0
 
     # ------------------------------------------------------------------ schema
     def schema_version(self) -> int:

@@ -15,6 +15,7 @@ def _cert(row: sqlite3.Row) -> CertRecord:
 class CertRows(StoreBase):
     def add_cert(self, cert: CertRecord, issued_at: str) -> None:
         with self._tx() as db:
+            self.bump()
             db.execute(
                 "INSERT INTO certs (serial, vm_uuid, vm_name, not_after, issued_at, revoked) VALUES (?, ?, ?, ?, ?, ?)",
                 (cert.serial, cert.vm_uuid, cert.vm_name, cert.not_after, issued_at, int(cert.revoked)),
@@ -33,6 +34,7 @@ class CertRows(StoreBase):
     def revoke_certs(self, *, vm_uuid: str = "", serial: str = "") -> list[str]:
         """Revoke every live certificate of a VM, or one by serial; return the serials revoked."""
         with self._tx() as db:
+            self.bump()
             rows = db.execute(
                 "SELECT serial FROM certs WHERE revoked = 0 AND (vm_uuid = ? OR serial = ?)",
                 (vm_uuid, serial),

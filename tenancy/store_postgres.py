@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import RowMaker
 
-from vdvs.tenancy.store import ConfigStore
+from vdvs.tenancy.config_store import ConfigStore
 from vdvs.tenancy.store_base import CountingConnection
 
 _MIGRATION_LOCK = 0x76647673  # "vdvs"

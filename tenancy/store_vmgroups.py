@@ -47,6 +47,7 @@ class VmgroupRows(StoreBase):
 
     def create_vmgroup(self, vmgroup: VmGroup) -> None:
         with self.transaction() as db:
+            self.bump()
             db.execute(
                 "INSERT INTO vmgroups (id, name, description, default_datastore_url) VALUES (?, ?, ?, ?)",
                 (vmgroup.id, vmgroup.name, vmgroup.description, vmgroup.default_datastore_url),
@@ -62,12 +63,14 @@ class VmgroupRows(StoreBase):
     ) -> None:
         changes = {"name": name, "description": description, "default_datastore_url": default_datastore_url}
         with self.transaction() as db:
+            self.bump()
             for column, value in changes.items():
                 if value is not None:
                     db.execute(f"UPDATE vmgroups SET {column} = ? WHERE id = ?", (value, vmgroup_id))
 
     def delete_vmgroup(self, vmgroup_id: str) -> None:
         with self.transaction() as db:
+            self.bump()
             db.execute("DELETE FROM vms WHERE vmgroup_id = ?", (vmgroup_id,))
             db.execute("DELETE FROM privileges WHERE vmgroup_id = ?", (vmgroup_id,))
             db.execute("DELETE FROM vmgroups WHERE id = ?", (vmgroup_id,))
@@ -93,10 +96,12 @@ class VmgroupRows(StoreBase):
 
     def add_vm(self, vm_uuid: str, vmgroup_id: str, vm_name: str) -> None:
         with self.transaction() as db:
+            self.bump()
             db.execute("INSERT INTO vms (vm_id, vmgroup_id, vm_name) VALUES (?, ?, ?)", (vm_uuid, vmgroup_id, vm_name))
 
     def remove_vm(self, vm_uuid: str) -> None:
         with self.transaction() as db:
+            self.bump()
             db.execute("DELETE FROM vms WHERE vm_id = ?", (vm_uuid,))
 
     # ------------------------------------------------------------------ privileges
@@ -112,6 +117,7 @@ class VmgroupRows(StoreBase):
 
     def set_privilege(self, privilege: Privilege) -> None:
         with self.transaction() as db:
+            self.bump()
             db.execute(
                 "INSERT INTO privileges VALUES (?, ?, ?, ?, ?) ON CONFLICT (vmgroup_id, datastore_url) "
                 "DO UPDATE SET allow_create = excluded.allow_create, "
@@ -128,6 +134,7 @@ class VmgroupRows(StoreBase):
     def ensure_privilege(self, privilege: Privilege) -> None:
         """Add the row unless one exists (an existing row is kept as it is, as vDVS did)."""
         with self.transaction() as db:
+            self.bump()
             db.execute(
                 "INSERT INTO privileges VALUES (?, ?, ?, ?, ?) ON CONFLICT (vmgroup_id, datastore_url) DO NOTHING",
                 (
@@ -141,4 +148,5 @@ class VmgroupRows(StoreBase):
 
     def delete_privilege(self, vmgroup_id: str, datastore_url: str) -> None:
         with self.transaction() as db:
+            self.bump()
             db.execute("DELETE FROM privileges WHERE vmgroup_id = ? AND datastore_url = ?", (vmgroup_id, datastore_url))

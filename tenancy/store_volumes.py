@@ -1,9 +1,13 @@
-"""Store part: volumes, whose rows double as reservations (state creating/ready/deleting)."""
+"""Store part: volumes, whose rows double as reservations (state creating/ready/deleting) and attach claims.
+
+Every change is one statement guarded by its WHERE clause and answered with the
+changed row (``RETURNING``): one round trip per state change, and a change that
+lost a race raises ``VolumeConflict`` carrying the row as it is now.
+"""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -11,37 +15,42 @@ from typing import Any
 from vdvs.tenancy.authz import quota_allows
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import AttachState, VolumeRecord, VolumeState
+from vdvs.tenancy.options import VolumeOptions, options_from_json
 from vdvs.tenancy.store_base import StoreBase, VolumeConflict
 
 _VOLUME_COLUMNS = (
     "id, vmgroup_id, datastore_url, name, size_mb, state, options, created, created_by, "
-    "created_by_uuid, attached_vm, attached_vm_name, attach_state, device, allocated_bytes"
+    "created_by_uuid, attached_vm, attached_vm_name, attach_state, device, allocated_bytes, idle_since"
 )
+# attach states a holder's own claim may be renewed from (its plugin re-mounting, or retrying)
+_HELD = ("'attached'", "'idle'", "'attaching'")
 
 
-def _volume(row: sqlite3.Row) -> VolumeRecord:
+def _volume(row: Any) -> VolumeRecord:
     return VolumeRecord(
-        id=row["id"],
-        vmgroup_id=row["vmgroup_id"],
-        datastore_url=row["datastore_url"],
-        name=row["name"],
-        size_mb=row["size_mb"],
-        state=VolumeState(row["state"]),
-        options=json.loads(row["options"]),
-        created=row["created"],
-        created_by=row["created_by"],
-        created_by_uuid=row["created_by_uuid"],
-        attached_vm=row["attached_vm"],
-        attached_vm_name=row["attached_vm_name"],
-        attach_state=AttachState(row["attach_state"]) if row["attach_state"] else None,
-        device=json.loads(row["device"]) if row["device"] else None,
-        allocated_bytes=row["allocated_bytes"],
+        id=row[0],
+        vmgroup_id=row[1],
+        datastore_url=row[2],
+        name=row[3],
+        size_mb=row[4],
+        state=VolumeState(row[5]),
+        options=options_from_json(row[6]),
+        created=row[7],
+        created_by=row[8],
+        created_by_uuid=row[9],
+        attached_vm=row[10],
+        attached_vm_name=row[11],
+        attach_state=AttachState(row[12]) if row[12] else None,
+        device=json.loads(row[13]) if row[13] else None,
+        allocated_bytes=row[14],
+        idle_since=row[15],
     )
 
 
 class VolumeRows(StoreBase):
     ALL_STATES = tuple(VolumeState)
 
+    # ------------------------------------------------------------------ reads
     def get_volume(self, vmgroup_id: str, datastore_url: str, name: str) -> VolumeRecord | None:
         row = self._db.execute(
             f"SELECT {_VOLUME_COLUMNS} FROM volumes WHERE vmgroup_id = ? AND datastore_url = ? AND name = ?",
@@ -64,15 +73,41 @@ class VolumeRows(StoreBase):
             args.append(vmgroup_id)
         return [_volume(r) for r in self._db.execute(sql + " ORDER BY name, datastore_url", args)]
 
-    def unsettled_volumes(self, abandoned_before: float = 0.0) -> list[VolumeRecord]:
-        """Rows a crash may have left mid-operation, for startup reconciliation: this broker's own
-        (``owner``), those no broker signed, or anyone's started before ``abandoned_before`` (no
-        operation lives that long)."""
-        rows = self._db.execute(
+    def unsettled_volumes(
+        self, abandoned_before: float = 0.0, live_brokers: Sequence[str] = (), include_own: bool = True
+    ) -> list[VolumeRecord]:
+        """Rows an interrupted operation left mid-way: anyone's started before ``abandoned_before`` (no
+        operation lives that long: its lease ran out), those of a broker not in ``live_brokers`` (when
+        given), and with ``include_own`` (at start, when none of ours can be running) this broker's
+        own (``owner``) and those no broker signed."""
+        sql = (
             f"SELECT {_VOLUME_COLUMNS} FROM volumes WHERE (state != 'ready' "
-            "OR attach_state IN ('attaching', 'detaching')) "
-            "AND (op_broker IS NULL OR op_broker IN ('', ?) OR op_started < ?) ORDER BY id",
-            (self.owner, abandoned_before),
+            "OR attach_state IN ('attaching', 'detaching')) AND (op_started < ?"
+        )
+        args: list[Any] = [abandoned_before]
+        if include_own:
+            sql += " OR op_broker IS NULL OR op_broker IN ('', ?)"
+            args.append(self.owner)
+        if live_brokers:
+            sql += f" OR (op_broker != '' AND op_broker NOT IN ({','.join('?' * len(live_brokers))}))"
+            args.extend(live_brokers)
+        return [_volume(r) for r in self._db.execute(sql + ") ORDER BY id", args)]
+
+    def own_attachments(self) -> list[VolumeRecord]:
+        """Attachments this broker (or no broker) made, which it can check against its backend."""
+        rows = self._db.execute(
+            f"SELECT {_VOLUME_COLUMNS} FROM volumes WHERE attached_vm IS NOT NULL "
+            "AND attach_state IN ('attached', 'idle') AND (op_broker IS NULL OR op_broker IN ('', ?)) ORDER BY id",
+            (self.owner,),
+        )
+        return [_volume(r) for r in rows]
+
+    def idle_before(self, before: float) -> list[VolumeRecord]:
+        """This broker's idle attachments that went idle before ``before`` (epoch seconds)."""
+        rows = self._db.execute(
+            f"SELECT {_VOLUME_COLUMNS} FROM volumes WHERE attach_state = 'idle' AND idle_since < ? "
+            "AND (op_broker IS NULL OR op_broker IN ('', ?)) ORDER BY id",
+            (before, self.owner),
         )
         return [_volume(r) for r in rows]
 
@@ -88,6 +123,7 @@ class VolumeRows(StoreBase):
         ).fetchone()
         return int(row[0])
 
+    # ------------------------------------------------------------------ create and remove
     def reserve_volume(
         self,
         vmgroup_id: str,
@@ -96,7 +132,7 @@ class VolumeRows(StoreBase):
         size_mb: int,
         quota_mb: int,
         *,
-        options: dict[str, str],
+        options: VolumeOptions,
         created: str,
         created_by: str,
         created_by_uuid: str,
@@ -108,49 +144,44 @@ class VolumeRows(StoreBase):
         """
         with self._tx() as db:
             self._lock_usage(vmgroup_id, datastore_url)
-            if not self._db.execute("SELECT 1 FROM vmgroups WHERE id = ?", (vmgroup_id,)).fetchone():
+            if not db.execute("SELECT 1 FROM vmgroups WHERE id = ?", (vmgroup_id,)).fetchone():
                 raise VdvsError(Err.TENANT_NOT_EXIST, vmgroup_id)  # removed while this request ran
             existing = self.get_volume(vmgroup_id, datastore_url, name)
             if existing is not None:
                 raise VolumeConflict(existing)
             if not quota_allows(self.usage_mb(vmgroup_id, datastore_url), size_mb, quota_mb):
                 raise VdvsError(Err.PRIVILEGE_USAGE_QUOTA_EXCEED)
-            cursor = db.execute(
+            row = db.execute(
                 "INSERT INTO volumes (vmgroup_id, datastore_url, name, size_mb, state, options, created, "
                 "created_by, created_by_uuid, op_broker, op_started) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "RETURNING id",
+                f"RETURNING {_VOLUME_COLUMNS}",
                 (
                     vmgroup_id,
                     datastore_url,
                     name,
                     size_mb,
                     VolumeState.CREATING.value,
-                    json.dumps(options, sort_keys=True),
+                    options.to_json(),
                     created,
                     created_by,
                     created_by_uuid,
                     self.owner,
                     time.time(),
                 ),
-            )
-            volume_id = cursor.fetchone()[0]
-        record = self.volume_by_id(int(volume_id))
-        assert record is not None
-        return record
+            ).fetchone()
+        return _volume(row)
 
     def _conditional(self, sql: str, args: Iterable[Any], volume_id: int) -> VolumeRecord:
-        """Run an UPDATE guarded by its WHERE clause; VolumeConflict if it matched nothing."""
+        """One guarded UPDATE, answered with the changed row; VolumeConflict if it matched nothing."""
         with self._tx() as db:
-            changed = db.execute(sql, (*args, volume_id)).rowcount
-        record = self.volume_by_id(volume_id)
-        if not changed:
-            raise VolumeConflict(record)
-        assert record is not None
-        return record
+            row = db.execute(f"{sql} AND id = ? RETURNING {_VOLUME_COLUMNS}", (*args, volume_id)).fetchone()
+        if row is None:
+            raise VolumeConflict(self.volume_by_id(volume_id))
+        return _volume(row)
 
     def finish_create(self, volume_id: int, allocated_bytes: int = 0) -> VolumeRecord:
         return self._conditional(
-            "UPDATE volumes SET state = 'ready', allocated_bytes = ? WHERE state = 'creating' AND id = ?",
+            "UPDATE volumes SET state = 'ready', allocated_bytes = ? WHERE state = 'creating'",
             (allocated_bytes,),
             volume_id,
         )
@@ -163,62 +194,81 @@ class VolumeRows(StoreBase):
         """ready and not attached -> deleting; VolumeConflict otherwise."""
         return self._conditional(
             "UPDATE volumes SET state = 'deleting', op_broker = ?, op_started = ? "
-            "WHERE state = 'ready' AND attached_vm IS NULL AND id = ?",
+            "WHERE state = 'ready' AND attached_vm IS NULL",
             (self.owner, time.time()),
             volume_id,
         )
 
     def abort_remove(self, volume_id: int) -> VolumeRecord:
-        return self._conditional(
-            "UPDATE volumes SET state = 'ready' WHERE state = 'deleting' AND id = ?", (), volume_id
-        )
+        return self._conditional("UPDATE volumes SET state = 'ready' WHERE state = 'deleting'", (), volume_id)
 
-    def begin_attach(self, volume_id: int, vm_uuid: str, vm_name: str) -> VolumeRecord:
-        """Claim the volume for ``vm_uuid`` unless another VM holds it (atomic)."""
+    def update_options(self, volume_id: int, options: VolumeOptions) -> VolumeRecord:
+        return self._conditional("UPDATE volumes SET options = ? WHERE 1 = 1", (options.to_json(),), volume_id)
+
+    # ------------------------------------------------------------------ attach claims
+    def claim_attach(self, volume_id: int, vm_uuid: str, vm_name: str) -> VolumeRecord:
+        """Make ``vm_uuid`` the holder, in use, unless another VM holds the volume (atomic).
+
+        Made before the backend attach, so two brokers can never both attach a volume; the holder's
+        own claim (idle, or a retry) is renewed. A crash before the backend attach leaves a claim
+        that startup checks against the backend (``own_attachments``) and clears.
+        """
         return self._conditional(
-            "UPDATE volumes SET attached_vm = ?, attached_vm_name = ?, attach_state = 'attaching', "
-            "op_broker = ?, op_started = ? "
-            "WHERE state = 'ready' AND (attached_vm IS NULL OR attached_vm = ?) AND id = ?",
+            "UPDATE volumes SET attached_vm = ?, attached_vm_name = ?, attach_state = 'attached', "
+            "idle_since = NULL, op_broker = ?, op_started = ? WHERE state = 'ready' "
+            f"AND (attached_vm IS NULL OR (attached_vm = ? AND attach_state IN ({', '.join(_HELD)})))",
             (vm_uuid, vm_name, self.owner, time.time(), vm_uuid),
             volume_id,
         )
 
-    def finish_attach(self, volume_id: int, vm_uuid: str, device: dict[str, Any]) -> VolumeRecord:
+    def release_attach(self, volume_id: int, vm_uuid: str, device: dict[str, Any] | None) -> VolumeRecord:
+        """The holder's last mount is gone: its attachment goes idle (detachable at will)."""
         return self._conditional(
-            "UPDATE volumes SET attach_state = 'attached', device = ? WHERE attached_vm = ? AND id = ?",
-            (json.dumps(device, sort_keys=True), vm_uuid),
+            "UPDATE volumes SET attach_state = 'idle', idle_since = ?, device = COALESCE(?, device), "
+            "op_broker = ? WHERE attached_vm = ? AND attach_state = 'attached'",
+            (time.time(), json.dumps(device, sort_keys=True) if device else None, self.owner, vm_uuid),
             volume_id,
         )
 
-    def begin_detach(self, volume_id: int, vm_uuid: str) -> VolumeRecord:
+    def begin_takeover(self, volume_id: int, holder: str) -> VolumeRecord:
+        """Take the volume from ``holder`` (idle, powered off, or gone): from now on it cannot renew its
+        claim; the detach from it follows, then ``finish_takeover``."""
         return self._conditional(
             "UPDATE volumes SET attach_state = 'detaching', op_broker = ?, op_started = ? "
-            "WHERE attached_vm = ? AND id = ?",
-            (self.owner, time.time(), vm_uuid),
+            f"WHERE attached_vm = ? AND attach_state IN ({', '.join(_HELD)})",
+            (self.owner, time.time(), holder),
+            volume_id,
+        )
+
+    def finish_takeover(self, volume_id: int, holder: str, vm_uuid: str, vm_name: str) -> VolumeRecord:
+        return self._conditional(
+            "UPDATE volumes SET attached_vm = ?, attached_vm_name = ?, attach_state = 'attached', device = NULL, "
+            "idle_since = NULL, op_broker = ?, op_started = ? WHERE attached_vm = ? AND attach_state = 'detaching'",
+            (vm_uuid, vm_name, self.owner, time.time(), holder),
             volume_id,
         )
 
     def clear_attach(self, volume_id: int, vm_uuid: str, allocated_bytes: int | None = None) -> VolumeRecord:
-        """Forget the attachment, if ``vm_uuid`` still holds it (recording the space in use, if measured)."""
+        """Forget the attachment, if ``vm_uuid`` still holds it (recording the space in use, if measured).
+
+        Called after the backend detach: a crash in between leaves a claim the backend does not
+        have, which the holder's retry, a takeover or startup's check clears."""
         return self._conditional(
             "UPDATE volumes SET attached_vm = NULL, attached_vm_name = NULL, attach_state = NULL, "
-            "device = NULL, allocated_bytes = COALESCE(?, allocated_bytes) WHERE attached_vm = ? AND id = ?",
+            "device = NULL, idle_since = NULL, allocated_bytes = COALESCE(?, allocated_bytes) WHERE attached_vm = ?",
             (allocated_bytes, vm_uuid),
             volume_id,
         )
 
-    def update_options(self, volume_id: int, options: dict[str, str]) -> VolumeRecord:
-        return self._conditional(
-            "UPDATE volumes SET options = ? WHERE id = ?", (json.dumps(options, sort_keys=True),), volume_id
-        )
-
+    # ------------------------------------------------------------------ listings
     def listing(self, vmgroup_ids: Sequence[str] | None = None) -> list[tuple[Any, ...]]:
         """Ready volumes as plain tuples for admin listings (no objects): (name, datastore_url,
         vmgroup_id, size_mb, allocated_bytes, options JSON, attached_vm, attached_vm_name, created_by,
-        created). The options text repeats across volumes, so callers parse each distinct one once."""
+        created, attach_state). The options text repeats across volumes, so callers parse each distinct
+        one once."""
         sql = (
             "SELECT name, datastore_url, vmgroup_id, size_mb, allocated_bytes, options, "
-            "attached_vm, attached_vm_name, created_by, created FROM volumes WHERE state = 'ready'"
+            "attached_vm, attached_vm_name, created_by, created, attach_state FROM volumes WHERE state = 'ready'"
         )
         if vmgroup_ids is None:
             return self._tuples(sql)
@@ -239,3 +289,18 @@ class VolumeRows(StoreBase):
         """(datastore_url, vmgroup_id, name) of rows mid-create or mid-remove."""
         rows = self._db.execute("SELECT datastore_url, vmgroup_id, name FROM volumes WHERE state != 'ready'")
         return {(str(r[0]), str(r[1]), str(r[2])) for r in rows.fetchall()}
+
+    # ------------------------------------------------------------------ brokers
+    def heartbeat(self, started: float, version: str) -> None:
+        """Say this broker (``owner``) is alive; others settle the operations of brokers that stop saying so."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO brokers (id, started, seen, version) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET seen = excluded.seen, started = excluded.started, "
+                "version = excluded.version",
+                (self.owner, started, time.time(), version),
+            )
+
+    def live_brokers(self, seen_after: float) -> list[str]:
+        rows = self._db.execute("SELECT id FROM brokers WHERE seen >= ? ORDER BY id", (seen_after,))
+        return [str(r[0]) for r in rows]

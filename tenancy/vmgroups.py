@@ -94,8 +94,9 @@ def resolve_vm_list(store: ConfigStore, names: Sequence[str], empty_err: Err = E
 
 
 def _refuse_attached(store: ConfigStore, vms: Sequence[VmRef], prefix: str) -> None:
+    """vDVS refused to move a VM with volumes mounted; idle attachments are detached by the broker instead."""
     for vm in vms:
-        if store.attached_to(vm.uuid):
+        if any(record.in_use for record in store.attached_to(vm.uuid)):
             raise VdvsError(Err.VM_WITH_MOUNTED_VOLUMES, vm.name, prefix=prefix)
 
 
@@ -184,7 +185,7 @@ def check_remove(
             "The vmgroup has volumes in it, these must be removed/migrated before deleting the vmgroup.",
         )
     for volume in volumes:
-        if volume.attached_vm is not None:
+        if volume.in_use:
             raise VdvsError(Err.VOLUME_IN_USE, volume.name, volume.attached_vm_name or volume.attached_vm)
     return vmgroup, volumes
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import DatastoreRef, VolumeRecord, VolumeState
 from vdvs.tenancy.names import match_datastore, parse_volume_name
-from vdvs.tenancy.options import ACCESS, ATTACH_AS, DISKFORMAT, FSTYPE, VSAN_POLICY, validate_editable_options
+from vdvs.tenancy.options import options_from_json, validate_editable_options
 from vdvs.tenancy.sizes import format_admin_size
 from vdvs.tenancy.store import ConfigStore
 from vdvs.tenancy.vmgroups import require_vmgroup
@@ -63,14 +62,15 @@ def _size(mb: int) -> str:
 @functools.lru_cache(maxsize=1024)
 def _shown_options(options_json: str) -> tuple[str, str, str, str, str]:
     """fstype, vSAN policy, disk format, access, attach-as of a volume's recorded options, as shown."""
-    opts = json.loads(options_json)
-    return (
-        opts.get(FSTYPE, NA),
-        opts.get(VSAN_POLICY, "[VSAN default]"),
-        opts.get(DISKFORMAT, "thin"),
-        opts.get(ACCESS, "read-write"),
-        opts.get(ATTACH_AS, "independent_persistent"),
-    )
+    opts = options_from_json(options_json)
+    return (opts.fstype or NA, opts.shown_policy, opts.diskformat, opts.access, opts.attach_as)
+
+
+def _holder(vm: str | None, name: str | None, attach_state: str | None) -> str:
+    """The Attached-to cell: the holder's name, marked when its attachment is idle (no mount uses it)."""
+    if vm is None:
+        return "detached"
+    return f"{name or vm} (idle)" if attach_state == "idle" else name or vm
 
 
 def _used(allocated_bytes: int) -> str:
@@ -94,9 +94,8 @@ def list_volume_rows(
     wanted = None if pattern is None else [i for i, n in vmgroups.items() if fnmatch.fnmatchcase(n, pattern)]
     rows: list[tuple[str, ...]] = []
     owned: set[tuple[str, str, str]] = set()
-    for name, url, vmgroup_id, size_mb, allocated, options, holder, holder_name, created_by, created in store.listing(
-        wanted
-    ):
+    for row in store.listing(wanted):
+        name, url, vmgroup_id, size_mb, allocated, options, holder, holder_name, created_by, created, state = row
         fstype, policy, diskformat, access, attach_as = _shown_options(options)
         datastore = names.get(url, NA)
         owned.add((datastore, vmgroup_id, name))
@@ -110,7 +109,7 @@ def list_volume_rows(
                 fstype,
                 policy if kinds.get(datastore) == "vsan" else NA,
                 diskformat,
-                (holder_name or holder) if holder else "detached",
+                _holder(holder, holder_name, state),
                 access,
                 attach_as,
                 created_by or NA,
@@ -176,4 +175,4 @@ def set_volume_options(
         if exc.err is Err.INVALID_EDIT_OPTIONS:
             raise
         raise VdvsError(exc.err, *exc.params, prefix=f"Failed to update {options_text} for {volume}: ") from None
-    return store.update_options(record.id, {**record.options, **changes})
+    return store.update_options(record.id, record.options.edited(changes))

@@ -10,32 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from vdvs.tenancy.model import DOCKVOLS
+from vdvs.tenancy.names import DiskRef
+
+__all__ = ["DiskRef"]  # re-exported: the backends' view of a volume's disk (owned by tenancy.names)
 
 POWERED_ON = "poweredOn"
 POWERED_OFF = "poweredOff"
 SUSPENDED = "suspended"
-
-
-@dataclass(frozen=True)
-class DiskRef:
-    """Where a volume's disk lives: ``[datastore] dockvols/<vmgroup id>/<name>.vmdk``."""
-
-    datastore: str
-    vmgroup_id: str
-    name: str
-
-    @property
-    def folder(self) -> str:
-        return f"{DOCKVOLS}/{self.vmgroup_id}"
-
-    @property
-    def vmdk(self) -> str:
-        return f"{self.folder}/{self.name}.vmdk"
-
-    @property
-    def sidecar(self) -> str:
-        return f"{self.folder}/{self.name}.vmfd"
 
 
 @dataclass(frozen=True)

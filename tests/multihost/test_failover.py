@@ -12,6 +12,7 @@ from tests.multihost.harness import bounded, outcomes
 from tests.support.system import loops_under
 from vdvs.plugin.broker_client import BrokerError
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID, VolumeState
+from vdvs.tenancy.options import VolumeOptions
 
 ROW_WAIT_S = 30.0
 
@@ -19,8 +20,8 @@ ROW_WAIT_S = 30.0
 def reserve(pair: Pair, owner: str, name: str, started: float | None = None) -> None:
     """A create another broker has under way (its row reserved, its disk not made yet)."""
     with pair.store(owner) as s:
-        record = s.reserve_volume(DEFAULT_VMGROUP_ID, pair.datastore_url(), name, 10, 0, options={}, created="",
-                                  created_by="vm-x", created_by_uuid="")  # fmt: skip
+        record = s.reserve_volume(DEFAULT_VMGROUP_ID, pair.datastore_url(), name, 10, 0, options=VolumeOptions(),
+                                  created="", created_by="vm-x", created_by_uuid="")  # fmt: skip
         if started is not None:
             with s.transaction() as db:
                 db.execute("UPDATE volumes SET op_started = ? WHERE id = ?", (started, record.id))

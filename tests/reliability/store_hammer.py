@@ -14,6 +14,7 @@ import random
 import sys
 
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID
+from vdvs.tenancy.options import VolumeOptions
 from vdvs.tenancy.store import SqliteStore
 
 URL = "file:///hammer"
@@ -34,7 +35,7 @@ def main() -> None:
             name,
             1,
             0,
-            options={"k": "v" * rng.randint(1, 400)},
+            options=VolumeOptions(fstype="v" * rng.randint(1, 400)),
             created="x",
             created_by="hammer",
             created_by_uuid="",

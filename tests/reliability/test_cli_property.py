@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tests.reliability.served import Served
 from vdvs.cli.main import cli
 from vdvs.tenancy.errors import VdvsError
-from vdvs.tenancy.sizes import parse_limit_mb
+from vdvs.tenancy.sizes import parse_size_mb
 from vdvs.tenancy.vmgroups import check_name
 
 EXAMPLES = settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
@@ -86,7 +86,7 @@ def test_access_sizes_follow_the_size_rule(served: Served) -> None:
     def one(size: str) -> None:
         base = ("vmgroup", "access", "set", "--name=_DEFAULT", "--datastore=_VM_DS")
         result = vdvs(served, *base, f"--volume-totalsize={size}", "--volume-maxsize=Unset")
-        expected = rule_error(parse_limit_mb, size)
+        expected = rule_error(lambda text: parse_size_mb(text, limit=True), size)
         if expected is not None:
             assert (result.exit_code, result.stderr) == (2, said(expected)), (size, result.stderr)
         else:

@@ -15,10 +15,11 @@ from vdvs.tenancy.options import (
     ATTACH_AS_TYPES,
     DISKFORMATS,
     VALID_KEYS,
+    VolumeOptions,
     validate_create_options,
     validate_editable_options,
 )
-from vdvs.tenancy.sizes import MAX_DISK_MB, parse_limit_mb, parse_size_mb
+from vdvs.tenancy.sizes import MAX_DISK_MB, parse_size_mb
 from vdvs.tenancy.vmgroups import MAX_NAME_LEN, check_name
 
 EXAMPLES = settings(max_examples=1000, deadline=None, database=None, suppress_health_check=list(HealthCheck))
@@ -88,7 +89,7 @@ def test_sizes(text: str) -> None:
         assert err is not None and err.err is Err.VOLUME_SIZE_TOO_LARGE
     else:
         assert mb == want
-    limit, limit_err = _raises_vdvs(parse_limit_mb, text)
+    limit, limit_err = _raises_vdvs(lambda t: parse_size_mb(t, limit=True), text)
     if text.strip().lower() in ("", "unset", "0"):
         assert limit == 0
     elif limit_err is None:
@@ -112,13 +113,15 @@ def test_create_options(opts: dict[str, str], filesystems: list[str] | None) -> 
         assert (err.err is Err.INVALID_OPTIONS) == bool(unknown), (opts, err.message)
         return
     assert set(opts) <= set(VALID_KEYS)
-    assert parsed.diskformat in DISKFORMATS and parsed.access in ACCESS_TYPES and parsed.attach_as in ATTACH_AS_TYPES
+    options = parsed.options
+    assert options.diskformat in DISKFORMATS and options.access in ACCESS_TYPES and options.attach_as in ATTACH_AS_TYPES
     assert 1 <= parsed.size_mb <= MAX_DISK_MB
-    assert (parsed.clone_from is None) == (parsed.fstype is not None)
-    if filesystems is not None and parsed.fstype is not None:
-        assert parsed.fstype in filesystems
-    # what is recorded for a volume validates to the very same options
-    assert validate_create_options(parsed.recorded(), filesystems) == parsed
+    assert (options.clone_from is None) == (options.fstype is not None) == (parsed.clone_source is None)
+    if filesystems is not None and options.fstype is not None:
+        assert options.fstype in filesystems
+    # what is recorded for a volume validates to the very same options, and reads back as them
+    assert validate_create_options(options.recorded(), filesystems).options == options
+    assert VolumeOptions.from_recorded(options.recorded()) == options
 
 
 @EXAMPLES

@@ -11,6 +11,7 @@ import pytest
 from tests.stores.conftest import Stores
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID, VolumeState
+from vdvs.tenancy.options import VolumeOptions
 from vdvs.tenancy.store import ConfigStore, VolumeConflict
 
 THREADS = 20
@@ -51,7 +52,15 @@ def race(stores: Stores, work: Callable[[ConfigStore, int], object]) -> dict[str
 
 def reserve(store: ConfigStore, url: str, name: str) -> int:
     record = store.reserve_volume(
-        DEFAULT_VMGROUP_ID, url, name, SIZE_MB, QUOTA_MB, options={}, created="", created_by="vm", created_by_uuid="u"
+        DEFAULT_VMGROUP_ID,
+        url,
+        name,
+        SIZE_MB,
+        QUOTA_MB,
+        options=VolumeOptions(),
+        created="",
+        created_by="vm",
+        created_by_uuid="u",
     )
     return record.id
 
@@ -82,7 +91,7 @@ def test_racing_attach_claims_are_won_by_one_vm(stores: Stores, store: ConfigSto
     url = "ds:///vmfs/volumes/att/"
     volume_id = reserve(store, url, "shared")
     store.finish_create(volume_id)
-    outcomes = race(stores, lambda s, i: s.begin_attach(volume_id, f"vm-{i}", f"vm{i}").attached_vm)
+    outcomes = race(stores, lambda s, i: s.claim_attach(volume_id, f"vm-{i}", f"vm{i}").attached_vm)
     assert outcomes["other"] == []
     assert len(outcomes["ok"]) == 1
     winner = outcomes["ok"][0]
@@ -101,7 +110,7 @@ def test_racing_remove_and_attach_never_both_win(stores: Stores, store: ConfigSt
     def work(s: ConfigStore, i: int) -> str:
         if i % 2:
             return s.begin_remove(volume_id).state.value
-        return f"attached:{s.begin_attach(volume_id, f'vm-{i}', f'vm{i}').attached_vm}"
+        return f"attached:{s.claim_attach(volume_id, f'vm-{i}', f'vm{i}').attached_vm}"
 
     outcomes = race(stores, work)
     assert outcomes["other"] == []

@@ -11,6 +11,7 @@ import pytest
 from tests.stores.conftest import KINDS, Stores
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import ALL_DS_URL, DEFAULT_VMGROUP_ID, CertRecord, Privilege, VmGroup
+from vdvs.tenancy.options import VolumeOptions
 from vdvs.tenancy.store import ConfigStore
 from vdvs.tenancy.store_copy import TABLES, copy_store
 
@@ -37,17 +38,17 @@ def populate(store: ConfigStore) -> None:
     made = []
     for n, (group, url) in enumerate([(G1.id, DS1), (G1.id, DS1), (G2.id, DS2), (DEFAULT_VMGROUP_ID, DS2)] * 3):
         record = store.reserve_volume(
-            group, url, f"vol{n:02d}", 10 + n, 0, options={"fstype": "xfs", "access": "read-only"},
+            group, url, f"vol{n:02d}", 10 + n, 0, options=VolumeOptions(fstype="xfs", access="read-only"),
             created="Wed Mar  1 20:06:02 2017", created_by="vm-a", created_by_uuid=VM_A,
         )  # fmt: skip
         made.append(record.id)
     for volume_id in made[:-1]:  # the last one stays 'creating'
         store.finish_create(volume_id, allocated_bytes=volume_id * 3 * 1024**3)
     store.delete_volume(made[0])  # a gap in the ids
-    store.begin_attach(made[1], VM_A, "vm-a")
-    store.finish_attach(made[1], VM_A, {"kind": "loop", "path": "/dev/loop3"})
+    store.claim_attach(made[1], VM_A, "vm-a")
+    store.release_attach(made[1], VM_A, {"kind": "loop", "path": "/dev/loop3"})
     store.begin_remove(made[2])
-    store.update_options(made[3], {"fstype": "ext4"})
+    store.update_options(made[3], VolumeOptions(fstype="ext4"))
 
 
 def snapshot(store: ConfigStore) -> dict[str, list[tuple[Any, ...]]]:
@@ -80,7 +81,7 @@ def test_copy_moves_every_row(stores: Stores, other_stores: Callable[[str], Stor
     assert [v.name for v in target.unsettled_volumes()] == ["vol02", "vol11"]
     # the copy is a working store: reservations count the copied rows, new ids follow the copied ones
     assert target.usage_mb(G1.id, DS1) == source.usage_mb(G1.id, DS1)
-    new = target.reserve_volume(G1.id, DS1, "after-move", 1, 0, options={}, created="", created_by="",
+    new = target.reserve_volume(G1.id, DS1, "after-move", 1, 0, options=VolumeOptions(), created="", created_by="",
                                 created_by_uuid="")  # fmt: skip
     assert new.id > max(v.id for v in source.list_volumes(None, states=tuple(source.ALL_STATES)))
 

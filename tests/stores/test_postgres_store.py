@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.postgres import PostgresCluster
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID
+from vdvs.tenancy.options import VolumeOptions
 from vdvs.tenancy.store_postgres import PostgresStore, redact
 
 DS1 = "ds:///vmfs/volumes/ds1/"
@@ -86,7 +87,7 @@ def test_a_dropped_connection_is_replaced_between_transactions(dsn: str, pg: Pos
     assert pg.get_vmgroup(DEFAULT_VMGROUP_ID) is not None  # reconnected, transparently
     _kill_backend(dsn, pg)
     record = pg.reserve_volume(
-        DEFAULT_VMGROUP_ID, DS1, "v", 10, 0, options={}, created="", created_by="", created_by_uuid=""
+        DEFAULT_VMGROUP_ID, DS1, "v", 10, 0, options=VolumeOptions(), created="", created_by="", created_by_uuid=""
     )
     assert pg.volume_by_id(record.id) == record
 
@@ -125,7 +126,7 @@ def test_a_reservation_waits_only_for_its_own_vmgroup_and_datastore(dsn: str, pg
     done: dict[str, float] = {}
 
     def reserve(store: PostgresStore, url: str, name: str) -> None:
-        store.reserve_volume(DEFAULT_VMGROUP_ID, url, name, 10, 100, options={}, created="", created_by="",
+        store.reserve_volume(DEFAULT_VMGROUP_ID, url, name, 10, 100, options=VolumeOptions(), created="", created_by="",
                              created_by_uuid="")  # fmt: skip
         done[name] = time.monotonic()
 

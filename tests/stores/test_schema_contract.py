@@ -9,6 +9,7 @@ import pytest
 from tests.stores.conftest import Stores
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import ALL_DS_URL, DEFAULT_VMGROUP_ID, VM_DS_URL, Privilege, VmGroup, VolumeState
+from vdvs.tenancy.options import VolumeOptions
 from vdvs.tenancy.schema import DDL_WORDS, MIGRATIONS, SCHEMA_VERSION
 from vdvs.tenancy.store import ConfigStore, StoreError
 
@@ -97,7 +98,7 @@ def test_an_older_store_is_migrated_forward_keeping_its_rows(stores: Stores, fro
     assert [v.name for v in s.unsettled_volumes()] == ["half"]
     # the new columns work on migrated rows
     volume = s.reserve_volume(
-        DEFAULT.id, DS1, "new", 10, 0, options={}, created="", created_by="vm", created_by_uuid="u"
+        DEFAULT.id, DS1, "new", 10, 0, options=VolumeOptions(), created="", created_by="vm", created_by_uuid="u"
     )
     assert s.finish_create(volume.id, allocated_bytes=4096).allocated_bytes == 4096
     assert volume.id > max(v.id for v in s.list_volumes(states=tuple(VolumeState)) if v.name != "new")

@@ -12,6 +12,7 @@ import pytest
 from tests.stores.conftest import Stores
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID, AttachState, VmGroup, VolumeState
+from vdvs.tenancy.options import VolumeOptions
 from vdvs.tenancy.store import ConfigStore, VolumeConflict
 
 DS1 = "ds:///vmfs/volumes/ds1/"
@@ -19,7 +20,7 @@ DS2 = "ds:///vmfs/volumes/ds2/"
 OTHER = "33333333-3333-3333-3333-333333333333"
 VM_A = "4213aaaa-0000-0000-0000-000000000001"
 VM_B = "4213bbbb-0000-0000-0000-000000000002"
-OPTIONS = {"diskformat": "thin", "fstype": "ext4", "access": "read-write", "attach-as": "persistent"}
+OPTIONS = VolumeOptions(fstype="ext4", attach_as="persistent")
 
 
 def reserve(store: ConfigStore, name: str, size_mb: int = 100, quota_mb: int = 0, *, group: str = DEFAULT_VMGROUP_ID,
@@ -109,7 +110,7 @@ def test_remove_transitions(store: ConfigStore) -> None:
     with pytest.raises(VolumeConflict):
         store.begin_remove(volume_id)
     with pytest.raises(VolumeConflict):
-        store.begin_attach(volume_id, VM_A, "vm-a")  # not ready
+        store.claim_attach(volume_id, VM_A, "vm-a")  # not ready
     assert store.abort_remove(volume_id).state is VolumeState.READY
     with pytest.raises(VolumeConflict):
         store.abort_remove(volume_id)
@@ -118,31 +119,48 @@ def test_remove_transitions(store: ConfigStore) -> None:
 def test_attach_is_exclusive_across_connections(stores: Stores, store: ConfigStore) -> None:
     volume_id = ready(store, "vol1")
     broker_b = stores.open()
-    record = store.begin_attach(volume_id, VM_A, "vm-a")
-    assert (record.attached_vm, record.attached_vm_name, record.attach_state) == (VM_A, "vm-a", AttachState.ATTACHING)
+    record = store.claim_attach(volume_id, VM_A, "vm-a")
+    assert (record.attached_vm, record.attached_vm_name, record.attach_state) == (VM_A, "vm-a", AttachState.ATTACHED)
     with pytest.raises(VolumeConflict) as info:
-        broker_b.begin_attach(volume_id, VM_B, "vm-b")
+        broker_b.claim_attach(volume_id, VM_B, "vm-b")
     assert info.value.current is not None and info.value.current.attached_vm_name == "vm-a"
     with pytest.raises(VolumeConflict):
         broker_b.begin_remove(volume_id)  # attached: cannot be removed
-    with pytest.raises(VolumeConflict):
-        broker_b.finish_attach(volume_id, VM_B, {"path": "/dev/loop9"})
-    device = {"kind": "loop", "path": "/dev/loop7"}
-    assert store.finish_attach(volume_id, VM_A, device).device == device
     assert broker_b.attached_to(VM_A) == [store.volume_by_id(volume_id)]
-    assert store.begin_attach(volume_id, VM_A, "vm-a").attached_vm == VM_A  # the holder again: fine
+    assert store.claim_attach(volume_id, VM_A, "vm-a").attached_vm == VM_A  # the holder again: fine
+    device = {"kind": "loop", "path": "/dev/loop7"}
     with pytest.raises(VolumeConflict):
-        broker_b.begin_detach(volume_id, VM_B)
+        broker_b.release_attach(volume_id, VM_B, device)  # only the holder releases
+    idle = store.release_attach(volume_id, VM_A, device)
+    assert (idle.attach_state, idle.device) == (AttachState.IDLE, device)
+    with pytest.raises(VolumeConflict):
+        broker_b.claim_attach(volume_id, VM_B, "vm-b")  # idle, yet still the holder's
     with pytest.raises(VolumeConflict):
         broker_b.clear_attach(volume_id, VM_B)
-    assert store.begin_detach(volume_id, VM_A).attach_state is AttachState.DETACHING
     cleared = store.clear_attach(volume_id, VM_A, allocated_bytes=5 * 1024**3)
     assert (cleared.attached_vm, cleared.attach_state, cleared.device, cleared.allocated_bytes) == (
         None, None, None, 5 * 1024**3,
     )  # fmt: skip
     with pytest.raises(VolumeConflict):
         store.clear_attach(volume_id, VM_A)
-    assert broker_b.begin_attach(volume_id, VM_B, "vm-b").attached_vm == VM_B  # free for another VM now
+    assert broker_b.claim_attach(volume_id, VM_B, "vm-b").attached_vm == VM_B  # free for another VM now
+
+
+def test_takeover_across_connections_wins_once(stores: Stores, store: ConfigStore) -> None:
+    """Another broker takes an idle volume from its holder: the holder's re-claim and a second taker lose."""
+    volume_id = ready(store, "vol1")
+    broker_b, broker_c = stores.open(owner="broker-b"), stores.open(owner="broker-c")
+    store.claim_attach(volume_id, VM_A, "vm-a")
+    store.release_attach(volume_id, VM_A, None)
+    assert broker_b.begin_takeover(volume_id, VM_A).attach_state is AttachState.DETACHING
+    with pytest.raises(VolumeConflict):
+        broker_c.begin_takeover(volume_id, VM_A)
+    with pytest.raises(VolumeConflict):
+        store.claim_attach(volume_id, VM_A, "vm-a")
+    moved = broker_b.finish_takeover(volume_id, VM_A, VM_B, "vm-b")
+    assert (moved.attached_vm, moved.attach_state) == (VM_B, AttachState.ATTACHED)
+    assert [r.id for r in broker_b.own_attachments()] == [volume_id]
+    assert broker_c.own_attachments() == []
 
 
 def test_transitions_on_a_missing_row(store: ConfigStore) -> None:
@@ -150,11 +168,12 @@ def test_transitions_on_a_missing_row(store: ConfigStore) -> None:
         lambda: store.finish_create(999),
         lambda: store.begin_remove(999),
         lambda: store.abort_remove(999),
-        lambda: store.begin_attach(999, VM_A, "vm-a"),
-        lambda: store.finish_attach(999, VM_A, {}),
-        lambda: store.begin_detach(999, VM_A),
+        lambda: store.claim_attach(999, VM_A, "vm-a"),
+        lambda: store.release_attach(999, VM_A, {}),
+        lambda: store.begin_takeover(999, VM_A),
+        lambda: store.finish_takeover(999, VM_A, VM_B, "vm-b"),
         lambda: store.clear_attach(999, VM_A),
-        lambda: store.update_options(999, {}),
+        lambda: store.update_options(999, VolumeOptions()),
     ]
     for call in calls:
         with pytest.raises(VolumeConflict) as info:
@@ -164,28 +183,28 @@ def test_transitions_on_a_missing_row(store: ConfigStore) -> None:
 
 def test_update_options(stores: Stores, store: ConfigStore) -> None:
     volume_id = ready(store, "vol1")
-    record = store.update_options(volume_id, {"access": "read-only", "diskformat": "thin"})
-    assert record.options == {"access": "read-only", "diskformat": "thin"}
+    record = store.update_options(volume_id, VolumeOptions(access="read-only"))
+    assert record.options == VolumeOptions(access="read-only")
     assert stores.open().volume_by_id(volume_id) == record
 
 
 def test_admin_listing_gives_plain_rows_with_the_options_text(store: ConfigStore) -> None:
     store.create_vmgroup(VmGroup(OTHER, "other", "", DS1))
     a = ready(store, "a", 100)
-    store.begin_attach(a, VM_B, "vm-b")
+    store.claim_attach(a, VM_B, "vm-b")
     ready(store, "b", 200, group=OTHER)
-    options = {"fstype": "xfs", "vsan-policy-name": "gold", "diskformat": "zeroedthick"}
+    options = VolumeOptions(fstype="xfs", vsan_policy="gold", diskformat="zeroedthick")
     store.update_options(ready(store, "c", 300, url=DS2), options)
     reserve(store, "pending")  # not ready: not listed
     rows = sorted(store.listing())
     assert all(type(r) is tuple for r in rows)  # no row objects: ten thousand of them cost real time
     created = "Wed Mar  1 20:06:02 2017"
     assert [(r[:5], r[6:]) for r in rows] == [
-        (("a", DS1, DEFAULT_VMGROUP_ID, 100, 0), (VM_B, "vm-b", "docker-vm-1", created)),
-        (("b", DS1, OTHER, 200, 0), (None, None, "docker-vm-1", created)),
-        (("c", DS2, DEFAULT_VMGROUP_ID, 300, 0), (None, None, "docker-vm-1", created)),
+        (("a", DS1, DEFAULT_VMGROUP_ID, 100, 0), (VM_B, "vm-b", "docker-vm-1", created, "attached")),
+        (("b", DS1, OTHER, 200, 0), (None, None, "docker-vm-1", created, None)),
+        (("c", DS2, DEFAULT_VMGROUP_ID, 300, 0), (None, None, "docker-vm-1", created, None)),
     ]
-    assert json.loads(rows[2][5]) == options
+    assert json.loads(rows[2][5]) == options.recorded()
     assert json.loads(rows[0][5])["fstype"] == "ext4"
     assert sorted(r[0] for r in store.listing([OTHER])) == ["b"]
     assert sorted(r[0] for r in store.listing([OTHER, DEFAULT_VMGROUP_ID])) == ["a", "b", "c"]
@@ -199,24 +218,23 @@ def test_unsettled_rows_are_settled_by_their_broker_or_once_abandoned(stores: St
     b_creating = reserve(b, "b-creating")
     a_deleting = ready(a, "a-deleting")
     b.begin_remove(a_deleting)  # signed by the broker that started the remove, not the creator
-    b_attaching = ready(a, "b-attaching")
-    b.begin_attach(b_attaching, VM_A, "vm-a")
     a_detaching = ready(b, "a-detaching")
-    b.begin_attach(a_detaching, VM_B, "vm-b")
-    b.finish_attach(a_detaching, VM_B, {})
-    a.begin_detach(a_detaching, VM_B)
+    b.claim_attach(a_detaching, VM_B, "vm-b")
+    a.begin_takeover(a_detaching, VM_B)  # broker a takes it over from VM b
     settled = ready(a, "attached")
-    a.begin_attach(settled, VM_A, "vm-a")
-    a.finish_attach(settled, VM_A, {})
+    a.claim_attach(settled, VM_A, "vm-a")
     unsigned = reserve(store, "unsigned")  # a store with no owner (single broker, or before migration 3)
     assert [v.id for v in a.unsettled_volumes()] == [a_creating, a_detaching, unsigned]
-    assert [v.id for v in b.unsettled_volumes()] == [b_creating, a_deleting, b_attaching, unsigned]
+    assert [v.id for v in b.unsettled_volumes()] == [b_creating, a_deleting, unsigned]
     c = stores.open(owner="broker-c")
     assert [v.id for v in c.unsettled_volumes()] == [unsigned]
-    # once older than the abandonment age, anyone's (its broker is gone)
+    # once older than the abandonment age (its lease ran out), anyone's
     assert [v.id for v in c.unsettled_volumes(time.time() + 1)] == [
-        a_creating, b_creating, a_deleting, b_attaching, a_detaching, unsigned,
+        a_creating, b_creating, a_deleting, a_detaching, unsigned,
     ]  # fmt: skip
+    # the sweep of a running broker: not its own fresh rows, but those of brokers that stopped beating
+    assert [v.id for v in a.unsettled_volumes(0.0, ["broker-a"], include_own=False)] == [b_creating, a_deleting]
+    assert a.unsettled_volumes(0.0, ["broker-a", "broker-b"], include_own=False) == []
     # the start time is kept to the second or better (not rounded by a single-precision float)
     stamp = time.time()
     fresh = reserve(stores.open(owner="broker-d"), "fresh")

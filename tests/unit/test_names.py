@@ -81,8 +81,19 @@ def test_trailing_at_gives_empty_datastore_not_none() -> None:
 
 
 def test_full_name() -> None:
-    assert parse_volume_name("vol").full("ds1") == "vol@ds1"
-    assert parse_volume_name("a@b@c").full("c") == "a@b@c"
+    assert parse_volume_name("vol").on("ds1").full == "vol@ds1"
+    assert parse_volume_name("a@b@c").full == "a@b@c"
+    assert parse_volume_name("vol").full == "vol"  # unresolved: the name as given
+
+
+def test_volume_name_owns_lock_key_and_disk() -> None:
+    """Two vmgroups may own db@ds1: the lock key and the disk carry the vmgroup; the datastore's case
+    does not split one volume into two keys."""
+    volume = VolumeName("db", "DS1")
+    assert volume.lock_key("g1") != volume.lock_key("g2")
+    assert volume.lock_key("g1") == VolumeName("db", "ds1").lock_key("g1")
+    disk = volume.disk("g1")
+    assert (disk.datastore, disk.vmdk, disk.sidecar) == ("DS1", "dockvols/g1/db.vmdk", "dockvols/g1/db.vmfd")
 
 
 @pytest.mark.parametrize(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from vdvs.tenancy.errors import Err, Kind, VdvsError
+from vdvs.tenancy.names import VolumeName
 from vdvs.tenancy.options import (
     DEFAULTS,
     VALID_KEYS,
     CreateOptions,
+    VolumeOptions,
     validate_create_options,
     validate_editable_options,
 )
@@ -62,18 +64,12 @@ def test_keys_and_defaults_in_vdvs_order() -> None:
 @pytest.mark.parametrize("opts", [None, {}])
 def test_no_options_gives_defaults(opts: dict[str, str] | None) -> None:
     result = validate_create_options(opts)
-    assert result == CreateOptions(
-        size_mb=100,
-        diskformat="thin",
-        attach_as="independent_persistent",
-        access="read-write",
-        fstype="ext4",
-        clone_from=None,
-        vsan_policy=None,
-        size_given=False,
+    assert result == CreateOptions(size_mb=100, options=VolumeOptions(fstype="ext4"), clone_source=None)
+    assert result.options == VolumeOptions(
+        diskformat="thin", attach_as="independent_persistent", access="read-write", fstype="ext4"
     )
     # the defaults vDVS wrote into volOpts; size only when the user gave one
-    assert result.recorded() == {
+    assert result.options.recorded() == {
         "diskformat": "thin",
         "attach-as": "independent_persistent",
         "access": "read-write",
@@ -93,41 +89,41 @@ def test_input_mapping_is_not_modified() -> None:
 def test_valid_sizes(size: str, mb: int) -> None:
     result = validate_create_options({"size": size})
     assert result.size_mb == mb
-    assert result.size_given
-    recorded = result.recorded()
+    assert result.options.size == size  # recorded as the user gave it
+    recorded = result.options.recorded()
     assert parse_size_mb(recorded["size"]) == mb
 
 
 @pytest.mark.parametrize("value", ["thin", "zeroedthick", "eagerzeroedthick"])
 def test_valid_diskformats(value: str) -> None:
     result = validate_create_options({"diskformat": value})
-    assert result.diskformat == value
-    assert result.recorded()["diskformat"] == value
+    assert result.options.diskformat == value
+    assert result.options.recorded()["diskformat"] == value
 
 
 @pytest.mark.parametrize("value", ["independent_persistent", "persistent"])
 def test_valid_attach_as(value: str) -> None:
     result = validate_create_options({"attach-as": value})
-    assert result.attach_as == value
-    assert result.recorded()["attach-as"] == value
+    assert result.options.attach_as == value
+    assert result.options.recorded()["attach-as"] == value
 
 
 @pytest.mark.parametrize("value", ["read-write", "read-only"])
 def test_valid_access(value: str) -> None:
     result = validate_create_options({"access": value})
-    assert result.access == value
-    assert result.recorded()["access"] == value
+    assert result.options.access == value
+    assert result.options.recorded()["access"] == value
 
 
 @pytest.mark.parametrize("value", HOST_FS)
 def test_fstype_the_host_can_make(value: str) -> None:
     result = validate_create_options({"fstype": value}, HOST_FS)
-    assert result.fstype == value
-    assert result.recorded()["fstype"] == value
+    assert result.options.fstype == value
+    assert result.options.recorded()["fstype"] == value
 
 
 def test_fstype_unchecked_without_host_list() -> None:
-    assert validate_create_options({"fstype": "btrfs"}).fstype == "btrfs"
+    assert validate_create_options({"fstype": "btrfs"}).options.fstype == "btrfs"
 
 
 def test_default_fstype_is_checked_against_the_host() -> None:
@@ -138,8 +134,8 @@ def test_default_fstype_is_checked_against_the_host() -> None:
 
 def test_vsan_policy_is_passed_through() -> None:
     result = validate_create_options({"vsan-policy-name": "gold"})
-    assert result.vsan_policy == "gold"
-    assert result.recorded()["vsan-policy-name"] == "gold"
+    assert result.options.vsan_policy == "gold"
+    assert result.options.recorded()["vsan-policy-name"] == "gold"
 
 
 def test_all_options_together() -> None:
@@ -152,32 +148,39 @@ def test_all_options_together() -> None:
         "fstype": "xfs",
     }
     result = validate_create_options(opts, HOST_FS)
-    assert (result.size_mb, result.diskformat, result.attach_as, result.access, result.fstype) == (
+    assert (
+        result.size_mb,
+        result.options.diskformat,
+        result.options.attach_as,
+        result.options.access,
+        result.options.fstype,
+    ) == (
         10240,
         "eagerzeroedthick",
         "persistent",
         "read-only",
         "xfs",
     )
-    recorded = result.recorded()
+    recorded = result.options.recorded()
     assert set(recorded) == set(opts)
     assert {k: v for k, v in recorded.items() if k != "size"} == {k: v for k, v in opts.items() if k != "size"}
 
 
 def test_clone() -> None:
     result = validate_create_options({"clone-from": "src@ds1", "diskformat": "zeroedthick"}, HOST_FS)
-    assert result.clone_from == "src@ds1"
-    assert result.fstype is None  # inherited from the source
-    assert result.diskformat == "zeroedthick"
-    assert not result.size_given
-    recorded = result.recorded()
-    assert recorded["clone-from"] == "src@ds1"
+    assert result.clone_source == VolumeName("src", "ds1")
+    assert result.options.clone_from == "src"  # vDVS recorded the source's short name
+    assert result.options.fstype is None  # inherited from the source
+    assert result.options.diskformat == "zeroedthick"
+    assert result.options.size is None
+    recorded = result.options.recorded()
+    assert recorded["clone-from"] == "src"
     assert "fstype" not in recorded
     assert "size" not in recorded
 
 
 def test_clone_does_not_need_mkfs_on_the_host() -> None:
-    assert validate_create_options({"clone-from": "src"}, []).fstype is None
+    assert validate_create_options({"clone-from": "src"}, []).options.fstype is None
 
 
 # ---------------------------------------------------------------- vDVS invalid list

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.names import MAX_DATASTORE_NAME_LEN, MAX_VOLUME_NAME_LEN, parse_volume_name
-from vdvs.tenancy.sizes import MAX_DISK_MB, parse_limit_mb, parse_size_mb
+from vdvs.tenancy.sizes import MAX_DISK_MB, parse_size_mb
 
 SETTINGS = settings(max_examples=400, deadline=None, database=None)
 
@@ -61,7 +61,7 @@ def test_parse_size_round_trips(n: int, unit: str, data: st.DataObject) -> None:
     text = f"{n}{spelled}"
     if expected <= MAX_DISK_MB:
         assert parse_size_mb(text) == expected
-        assert parse_limit_mb(text) == expected
+        assert parse_size_mb(text, limit=True) == expected
     else:
         try:
             parse_size_mb(text)
@@ -74,9 +74,9 @@ def test_parse_size_round_trips(n: int, unit: str, data: st.DataObject) -> None:
 @SETTINGS
 @given(st.text(alphabet=st.sampled_from("0123456789mgbtMGBT .-+kpx\n"), max_size=30) | st.text(max_size=30))
 def test_parse_size_only_raises_vdvs_errors(text: str) -> None:
-    for parse in (parse_size_mb, parse_limit_mb):
+    for limit in (False, True):
         try:
-            mb = parse(text)
+            mb = parse_size_mb(text, limit=limit)
         except VdvsError:
             continue
         assert isinstance(mb, int)

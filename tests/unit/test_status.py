@@ -8,7 +8,9 @@ import time
 from typing import Any
 
 from vdvs.tenancy.model import AttachState, VolumeRecord, VolumeState
-from vdvs.tenancy.status import sidecar, vdvs_timestamp, volume_status
+from vdvs.tenancy.options import VolumeOptions
+from vdvs.tenancy.sidecar import build as sidecar
+from vdvs.tenancy.status import vdvs_timestamp, volume_status
 
 GiB, MiB = 1024**3, 1024**2
 VM_UUID = "4213aaaa-0000-0000-0000-000000000001"
@@ -35,17 +37,15 @@ def record(**overrides: Any) -> VolumeRecord:
         "name": "MyVolume",
         "size_mb": 2048,
         "state": VolumeState.READY,
-        "options": {
-            "diskformat": "thin",
-            "attach-as": "independent_persistent",
-            "access": "read-write",
-            "fstype": "ext4",
-        },
+        "options": VolumeOptions(fstype="ext4"),
+        "allocated_bytes": 32 * MiB,
         "created": CREATED,
         "created_by": "docker-vm-1",
         "created_by_uuid": VM_UUID,
     }
     fields.update(overrides)
+    if isinstance(fields["options"], dict):
+        fields["options"] = VolumeOptions.from_recorded(fields["options"])
     return VolumeRecord(**fields)
 
 
@@ -61,7 +61,7 @@ def attached(**overrides: Any) -> VolumeRecord:
 
 
 def test_detached_volume_status_is_exactly_vdvs() -> None:
-    assert volume_status(record(), "ds1", 2 * GiB, 32 * MiB) == {
+    assert volume_status(record(), "ds1") == {
         "created by VM": "docker-vm-1",
         "created": CREATED,
         "status": "detached",
@@ -76,7 +76,7 @@ def test_detached_volume_status_is_exactly_vdvs() -> None:
 
 
 def test_missing_options_fall_back_to_vdvs_defaults() -> None:
-    status = volume_status(record(options={}), "ds1", 100 * MiB, 0)
+    status = volume_status(record(options={}, size_mb=100, allocated_bytes=0), "ds1")
     assert set(status) == BASE_KEYS  # no fstype when it is not known
     assert status["diskformat"] == "thin"
     assert status["attach-as"] == "independent_persistent"
@@ -96,7 +96,7 @@ def test_options_are_shown_as_recorded() -> None:
         "vsan-policy-name": "gold",
         "size": "10240mb",
     }
-    status = volume_status(record(options=opts), "vsanDatastore", 10 * GiB, 10 * GiB)
+    status = volume_status(record(options=opts, size_mb=10240, allocated_bytes=10 * GiB), "vsanDatastore")
     assert status["diskformat"] == "eagerzeroedthick"
     assert status["attach-as"] == "persistent"
     assert status["access"] == "read-only"
@@ -104,12 +104,12 @@ def test_options_are_shown_as_recorded() -> None:
     assert status["fstype"] == "xfs"
     assert status["vsan-policy-name"] == "gold"
     assert status["datastore"] == "vsanDatastore"
-    assert "size" not in status  # capacity comes from the disk, not the options
+    assert "size" not in status  # capacity is shown under capacity, not as an option
     assert status["capacity"] == {"size": "10GB", "allocated": "10GB"}
 
 
 def test_attached_volume_names_the_vm_and_device() -> None:
-    status = volume_status(attached(), "ds1", 2 * GiB, 32 * MiB)
+    status = volume_status(attached(), "ds1")
     assert set(status) == BASE_KEYS | {"fstype", "attached to VM", "attachedVMDevice"}
     assert status["status"] == "attached"
     assert status["attached to VM"] == "docker-vm-2"
@@ -117,26 +117,29 @@ def test_attached_volume_names_the_vm_and_device() -> None:
 
 
 def test_attached_without_name_shows_the_uuid_and_without_device_no_device() -> None:
-    status = volume_status(attached(attached_vm_name=None, device=None), "ds1", GiB, 0)
+    status = volume_status(attached(attached_vm_name=None, device=None), "ds1")
     assert status["attached to VM"] == VM_UUID
     assert "attachedVMDevice" not in status
 
 
 def test_attach_in_progress_is_not_attached() -> None:
     for state in (AttachState.ATTACHING, AttachState.DETACHING):
-        status = volume_status(attached(attach_state=state), "ds1", GiB, 0)
+        status = volume_status(attached(attach_state=state), "ds1")
         assert status["status"] == "detached"
         assert "attached to VM" not in status
         assert "attachedVMDevice" not in status
-    status = volume_status(attached(attached_vm=None), "ds1", GiB, 0)
+    status = volume_status(attached(attached_vm=None), "ds1")
     assert status["status"] == "detached"
 
 
-def test_status_does_not_share_the_records_options() -> None:
-    rec = record()
-    status = volume_status(rec, "ds1", GiB, 0)
-    status["diskformat"] = "changed"
-    assert rec.options["diskformat"] == "thin"
+def test_idle_attachment_is_shown_as_idle_with_its_holder() -> None:
+    """The disk stays attached to its last VM after the last unmount: inspect says so."""
+    status = volume_status(attached(attach_state=AttachState.IDLE), "ds1")
+    assert status["status"] == "idle"
+    assert status["attached to VM"] == "docker-vm-2"
+    meta = sidecar(attached(attach_state=AttachState.IDLE), "team-a")
+    assert meta["status"] == "attached"
+    assert meta["attachedVMUuid"] == VM_UUID
 
 
 # ---------------------------------------------------------------- sidecar
@@ -149,7 +152,7 @@ def test_sidecar_detached() -> None:
         "status": "detached",
         "created": CREATED,
         "created-by": "docker-vm-1",
-        "volOpts": rec.options,
+        "volOpts": rec.options.recorded(),
         "vdvs": {
             "vmgroup": "11111111-1111-1111-1111-111111111111",
             "vmgroup-name": "_DEFAULT",
@@ -157,8 +160,12 @@ def test_sidecar_detached() -> None:
             "size-mb": 2048,
         },
     }
-    meta["volOpts"]["access"] = "read-only"
-    assert rec.options["access"] == "read-write"  # a copy, not the record's own dict
+    assert meta["volOpts"] == {
+        "diskformat": "thin",
+        "attach-as": "independent_persistent",
+        "access": "read-write",
+        "fstype": "ext4",
+    }
 
 
 def test_sidecar_attached() -> None:

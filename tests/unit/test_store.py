@@ -6,6 +6,7 @@ What every store must do (versions, migrations, transitions, races) runs on SQLi
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from vdvs.tenancy.model import (
     VmGroup,
     VolumeState,
 )
+from vdvs.tenancy.options import VolumeOptions
 from vdvs.tenancy.schema import SCHEMA_VERSION
 from vdvs.tenancy.sizes import format_admin_size
 from vdvs.tenancy.store import SqliteStore, VolumeConflict
@@ -63,7 +65,7 @@ def reserve(
         name,
         size_mb,
         quota_mb,
-        options={"diskformat": "thin", "fstype": "ext4"},
+        options=VolumeOptions(fstype="ext4"),
         created=CREATED,
         created_by="docker-vm-1",
         created_by_uuid=VM_A,
@@ -163,7 +165,12 @@ def test_reserve_records_a_creating_row(store: SqliteStore) -> None:
         2048,
     )
     assert record.state is VolumeState.CREATING
-    assert record.options == {"diskformat": "thin", "fstype": "ext4"}
+    assert record.options.recorded() == {
+        "diskformat": "thin",
+        "attach-as": "independent_persistent",
+        "access": "read-write",
+        "fstype": "ext4",
+    }
     assert (record.created, record.created_by, record.created_by_uuid) == (CREATED, "docker-vm-1", VM_A)
     assert record.attached_vm is None
     assert record.attach_state is None
@@ -250,7 +257,7 @@ def test_finish_create_only_once(store: SqliteStore) -> None:
 
 def test_remove_refused_while_attached(store: SqliteStore) -> None:
     volume_id = ready(store, "vol1")
-    store.begin_attach(volume_id, VM_A, "vm-a")
+    store.claim_attach(volume_id, VM_A, "vm-a")
     with pytest.raises(VolumeConflict) as info:
         store.begin_remove(volume_id)
     assert info.value.current is not None
@@ -258,47 +265,73 @@ def test_remove_refused_while_attached(store: SqliteStore) -> None:
     assert info.value.current.state is VolumeState.READY
 
 
-def test_attach_exclusive_and_idempotent(store: SqliteStore) -> None:
+def test_attach_claim_is_exclusive_and_renewable_by_its_holder(store: SqliteStore) -> None:
     volume_id = ready(store, "vol1")
     creating_id = reserve(store, "vol2")
     with pytest.raises(VolumeConflict):
-        store.begin_attach(creating_id, VM_A, "vm-a")
-    record = store.begin_attach(volume_id, VM_A, "vm-a")
-    assert (record.attached_vm, record.attached_vm_name, record.attach_state) == (VM_A, "vm-a", AttachState.ATTACHING)
-    assert store.begin_attach(volume_id, VM_A, "vm-a").attached_vm == VM_A  # same VM again: fine
+        store.claim_attach(creating_id, VM_A, "vm-a")
+    record = store.claim_attach(volume_id, VM_A, "vm-a")
+    assert (record.attached_vm, record.attached_vm_name, record.attach_state) == (VM_A, "vm-a", AttachState.ATTACHED)
+    assert store.claim_attach(volume_id, VM_A, "vm-a").attached_vm == VM_A  # same VM again (a retry): fine
     with pytest.raises(VolumeConflict) as info:
-        store.begin_attach(volume_id, VM_B, "vm-b")
+        store.claim_attach(volume_id, VM_B, "vm-b")
     assert info.value.current is not None
-    assert info.value.current.attached_vm == VM_A
-    assert info.value.current.attached_vm_name == "vm-a"
-    device = {"Unit": "0", "ControllerPciSlotNumber": "160", "ControllerPciBusNumber": "3"}
-    with pytest.raises(VolumeConflict):
-        store.finish_attach(volume_id, VM_B, device)
-    record = store.finish_attach(volume_id, VM_A, device)
-    assert record.attach_state is AttachState.ATTACHED
-    assert record.device == device
+    assert (info.value.current.attached_vm, info.value.current.attached_vm_name) == (VM_A, "vm-a")
     assert store.attached_to(VM_A) == [record]
     assert store.attached_to(VM_B) == []
-    # attached again by the holder (e.g. a retry): still its own
-    assert store.begin_attach(volume_id, VM_A, "vm-a").attached_vm == VM_A
+
+
+def test_release_keeps_the_attachment_idle_for_its_holder(store: SqliteStore) -> None:
+    volume_id = ready(store, "vol1")
+    store.claim_attach(volume_id, VM_A, "vm-a")
+    device = {"kind": "loop", "path": "/dev/loop3"}
+    with pytest.raises(VolumeConflict):
+        store.release_attach(volume_id, VM_B, device)  # only the holder releases
+    idle = store.release_attach(volume_id, VM_A, device)
+    assert (idle.attached_vm, idle.attach_state, idle.device, idle.in_use) == (VM_A, AttachState.IDLE, device, False)
+    assert idle.idle_since is not None
+    with pytest.raises(VolumeConflict):
+        store.release_attach(volume_id, VM_A, device)  # already idle
+    with pytest.raises(VolumeConflict):
+        store.claim_attach(volume_id, VM_B, "vm-b")  # idle is still the holder's: another VM takes it over
+    again = store.claim_attach(volume_id, VM_A, "vm-a")
+    assert (again.attach_state, again.device, again.idle_since) == (AttachState.ATTACHED, device, None)
+
+
+def test_takeover_stops_the_holder_renewing_then_moves_the_claim(store: SqliteStore) -> None:
+    volume_id = ready(store, "vol1")
+    store.claim_attach(volume_id, VM_A, "vm-a")
+    store.release_attach(volume_id, VM_A, {"Unit": "1"})
+    taking = store.begin_takeover(volume_id, VM_A)
+    assert (taking.attached_vm, taking.attach_state) == (VM_A, AttachState.DETACHING)
+    with pytest.raises(VolumeConflict):
+        store.claim_attach(volume_id, VM_A, "vm-a")  # the old holder's re-mount loses
+    with pytest.raises(VolumeConflict):
+        store.begin_takeover(volume_id, VM_A)  # one takeover at a time
+    moved = store.finish_takeover(volume_id, VM_A, VM_B, "vm-b")
+    assert (moved.attached_vm, moved.attached_vm_name, moved.attach_state, moved.device) == (
+        VM_B,
+        "vm-b",
+        AttachState.ATTACHED,
+        None,
+    )
+    with pytest.raises(VolumeConflict):
+        store.finish_takeover(volume_id, VM_A, VM_B, "vm-b")
 
 
 def test_detach_only_by_the_holder(store: SqliteStore) -> None:
     volume_id = ready(store, "vol1")
-    store.begin_attach(volume_id, VM_A, "vm-a")
-    store.finish_attach(volume_id, VM_A, {"Unit": "1"})
-    with pytest.raises(VolumeConflict):
-        store.begin_detach(volume_id, VM_B)
+    store.claim_attach(volume_id, VM_A, "vm-a")
     with pytest.raises(VolumeConflict) as info:
         store.clear_attach(volume_id, VM_B)
     assert info.value.current is not None
     assert info.value.current.attached_vm == VM_A
-    assert store.begin_detach(volume_id, VM_A).attach_state is AttachState.DETACHING
-    record = store.clear_attach(volume_id, VM_A)
+    record = store.clear_attach(volume_id, VM_A, 4096)
     assert (record.attached_vm, record.attached_vm_name, record.attach_state, record.device) == (None, None, None, None)
+    assert record.allocated_bytes == 4096
     with pytest.raises(VolumeConflict):
         store.clear_attach(volume_id, VM_A)  # nothing left to clear
-    assert store.begin_attach(volume_id, VM_B, "vm-b").attached_vm == VM_B  # free for another VM now
+    assert store.claim_attach(volume_id, VM_B, "vm-b").attached_vm == VM_B  # free for another VM now
     assert store.begin_remove(ready(store, "vol2")).state is VolumeState.DELETING
 
 
@@ -306,10 +339,16 @@ def test_unsettled_volumes(store: SqliteStore) -> None:
     creating = reserve(store, "creating")
     deleting = ready(store, "deleting")
     store.begin_remove(deleting)
-    attaching = ready(store, "attaching")
-    store.begin_attach(attaching, VM_A, "vm-a")
+    taking = ready(store, "taking")
+    store.claim_attach(taking, VM_A, "vm-a")
+    store.begin_takeover(taking, VM_A)
     attached = ready(store, "attached")
-    store.begin_attach(attached, VM_A, "vm-a")
-    store.finish_attach(attached, VM_A, {})
+    store.claim_attach(attached, VM_A, "vm-a")
+    idle = ready(store, "idle")
+    store.claim_attach(idle, VM_A, "vm-a")
+    store.release_attach(idle, VM_A, None)
     ready(store, "settled")
-    assert [v.id for v in store.unsettled_volumes()] == [creating, deleting, attaching]
+    assert [v.id for v in store.unsettled_volumes()] == [creating, deleting, taking]
+    assert [v.id for v in store.own_attachments()] == [attached, idle]
+    assert [v.id for v in store.idle_before(time.time() + 1)] == [idle]
+    assert store.idle_before(time.time() - 60) == []

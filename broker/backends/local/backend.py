@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import secrets
 import socket
@@ -31,7 +30,8 @@ from vdvs.broker.backends.base import (
     VmInfo,
 )
 from vdvs.broker.backends.local import loop
-from vdvs.tenancy.model import DOCKVOLS
+from vdvs.tenancy import sidecar
+from vdvs.tenancy.names import DOCKVOLS
 
 # Half-written files live in <datastore>/.vdvs-tmp/ (same filesystem, so publishing is a link or a
 # rename), never next to the volumes: any file name is a valid volume name there.
@@ -47,12 +47,12 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_json_atomic(path: Path, data: Mapping[str, Any], tmp_dir: Path) -> None:
+def write_atomic(path: Path, data: bytes, tmp_dir: Path) -> None:
     """Replace ``path`` with ``data`` so readers see the old or the new file, never half."""
     tmp_dir.mkdir(parents=True, exist_ok=True)
     tmp = tmp_dir / f"{secrets.token_hex(8)}.vmfd"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, sort_keys=True)
+    with open(tmp, "wb") as fh:
+        fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
     faults.point("meta.before_replace")
@@ -108,8 +108,8 @@ class LocalBackend:
         directory.mkdir(parents=True, exist_ok=True)
         return directory / f"{secrets.token_hex(8)}.vmdk"
 
-    def _write_meta(self, disk: DiskRef, meta: Mapping[str, Any]) -> None:
-        write_json_atomic(self._sidecar(disk), meta, self._tmp_dir(disk.datastore))
+    def _write_meta(self, disk: DiskRef, meta: dict[str, Any]) -> None:
+        write_atomic(self._sidecar(disk), sidecar.encode(meta), self._tmp_dir(disk.datastore))
 
     def display_path(self, disk: DiskRef) -> str:
         return str(self._vmdk(disk))
@@ -273,10 +273,10 @@ class LocalBackend:
 
     def read_meta(self, disk: DiskRef) -> dict[str, Any] | None:
         try:
-            data = json.loads(self._sidecar(disk).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = self._sidecar(disk).read_bytes()
+        except OSError:
             return None
-        return data if isinstance(data, dict) else None
+        return sidecar.decode(data)
 
     def write_meta(self, disk: DiskRef, meta: dict[str, Any]) -> None:
         try:

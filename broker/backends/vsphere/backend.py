@@ -12,7 +12,6 @@ named (running) or relieved of the disk (powered off).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -37,10 +36,12 @@ from vdvs.broker.backends.vsphere.settings import VsphereSettings
 from vdvs.broker.backends.vsphere.virtual_disk import VirtualDisks
 from vdvs.broker.backends.vsphere.virtual_machine import VirtualMachines, VmDevices, add_disk_changes
 from vdvs.broker.backends.vsphere.watcher import PowerWatcher
+from vdvs.tenancy import sidecar
+from vdvs.tenancy.options import ATTACH_AS_TYPES
 
 log = logging.getLogger("vdvs.broker.vsphere")
 MB = 1024 * 1024
-DISK_MODES = {"independent_persistent", "persistent"}
+DISK_MODES = set(ATTACH_AS_TYPES)  # attach-as values are vSphere disk modes
 
 
 class VsphereBackend:
@@ -128,26 +129,21 @@ class VsphereBackend:
         if found is None:
             raise DiskNotFoundError(f"{self.vmdk_path(disk)} does not exist")
         if found.capacity_kb is not None:
-            size = found.capacity_kb * 1024
-        else:  # the server did not say (vcsim's disks are empty files): the size we made it with
-            own = (self.read_meta(disk) or {}).get("vdvs")
-            size = int(own.get("size-mb", 0) or 0) * MB if isinstance(own, dict) else 0
-        return DiskStat(size, found.file_size)
+            return DiskStat(found.capacity_kb * 1024, found.file_size)
+        # the server did not say (vcsim's disks are empty files): the size we made it with
+        return DiskStat(sidecar.size_mb(self.read_meta(disk)) * MB, found.file_size)
 
     def read_meta(self, disk: DiskRef) -> dict[str, Any] | None:
         data = self.files.read(disk.datastore, disk.sidecar)
         if data is None:
             return None
-        try:
-            meta = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        meta = sidecar.decode(data)
+        if meta is None:
             log.warning("sidecar %s is not JSON", ds_path(disk.datastore, disk.sidecar))
-            return None
-        return meta if isinstance(meta, dict) else None
+        return meta
 
     def write_meta(self, disk: DiskRef, meta: dict[str, Any]) -> None:
-        data = json.dumps(meta, sort_keys=True).encode("utf-8")
-        self.files.write(disk.datastore, disk.sidecar, data)
+        self.files.write(disk.datastore, disk.sidecar, sidecar.encode(meta))
 
     def list_disks(self) -> list[DiskRef]:
         disks: list[DiskRef] = []

@@ -16,7 +16,7 @@ from vdvs.broker.backends.base import BackendError, DatastoreInfo, DiskRef
 from vdvs.broker.backends.vsphere.faults import translated, wait_task
 from vdvs.broker.backends.vsphere.pyvmomi import vim
 from vdvs.broker.backends.vsphere.session import Session
-from vdvs.tenancy.model import DOCKVOLS
+from vdvs.tenancy.names import DOCKVOLS
 
 Browser = vim.host.DatastoreBrowser
 _GLOB_CHARS = re.compile(r"[*?\[\]\\]")

@@ -1,0 +1,17 @@
+"""``ConfigStore``: every query and change of the config store, whichever database a subclass connects to.
+
+``SqliteStore`` (one file, the embedded default, in ``store_sqlite``) and
+``PostgresStore`` (several brokers sharing datastores, in ``store_postgres``)
+differ only in their connection and dialect hooks. A store object is used by
+one thread at a time (the broker gives it a thread of its own).
+"""
+
+from __future__ import annotations
+
+from vdvs.tenancy.store_certs import CertRows
+from vdvs.tenancy.store_vmgroups import VmgroupRows
+from vdvs.tenancy.store_volumes import VolumeRows
+
+
+class ConfigStore(VmgroupRows, VolumeRows, CertRows):
+    """Vmgroups, privileges, volumes (with reservations), certificates and the brokers serving them."""
