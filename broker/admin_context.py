@@ -8,6 +8,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import grpc
 
+from vdvs.broker.attach_ops import AttachOps
 from vdvs.broker.backends.base import Backend
 from vdvs.broker.inventory import Inventory
 from vdvs.broker.pki import CertificateAuthority
@@ -30,6 +31,7 @@ class AdminContext:
     inventory: Inventory
     backend: Backend
     volumes: VolumeOps
+    attach: AttachOps
     report: ReconcileReport
     status_lines: list[tuple[str, str]]
 

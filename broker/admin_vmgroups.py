@@ -13,7 +13,9 @@ from vdvs.tenancy import access, vmgroups
 from vdvs.tenancy.datastores import datastore_name
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import DatastoreRef, Privilege, VmGroup, VmRecord
+from vdvs.tenancy.names import VolumeName
 from vdvs.tenancy.sizes import format_admin_size
+from vdvs.tenancy.store import ConfigStore
 
 log = logging.getLogger("vdvs.broker.admin")
 
@@ -37,6 +39,11 @@ def access_message(privilege: Privilege, datastores: list[DatastoreRef]) -> admi
         max_volume_size=format_admin_size(privilege.max_volume_size_mb),
         usage_quota=format_admin_size(privilege.usage_quota_mb),
     )
+
+
+def _member_uuids(store: ConfigStore, name: str) -> set[str]:
+    vmgroup = store.get_vmgroup_by_name(name)
+    return {vm.uuid for vm in store.vms_of(vmgroup.id)} if vmgroup else set()
 
 
 class VmgroupHandlers(AdminHandlers):
@@ -115,33 +122,49 @@ class VmgroupHandlers(AdminHandlers):
         await self.ctx.inventory.datastores(refresh=True)
         removed, failures = [], []
         for volume in volumes:
-            datastore = self.ctx.inventory.cached_name(volume.datastore_url) or volume.datastore_url
+            name = VolumeName(volume.name, self.ctx.inventory.cached_name(volume.datastore_url) or volume.datastore_url)
             try:
-                await self.ctx.volumes.remove_as_admin(volume, datastore)
-                removed.append(f"{volume.name}@{datastore}")
+                await self.ctx.volumes.remove_as_admin(volume, name)
+                removed.append(name.full)
             except VdvsError as exc:
                 failures.append(exc.message)
         if failures:
             raise VdvsError(Err.INTERNAL_ERROR, "; ".join(failures))
+        members = await self.db(self.ctx.store.vms_of, vmgroup.id)
         await self.db(vmgroups.finish_remove, self.ctx.store, vmgroup)
+        await self._moved({vm.uuid for vm in members})
         await self._tidy(self.ctx.backend.vmgroup_removed, vmgroup.id, vmgroup.name)
         log.info("admin: removed vmgroup %s (%d volumes)", vmgroup.name, len(removed))
         return admin_pb2.VmgroupRemoveResponse(removed_volumes=removed)
 
     # ------------------------------------------------------------------ membership
+    async def _change_members(self, change: Callable[..., None], request: admin_pb2.VmgroupVmsRequest) -> None:
+        """Apply a membership change; the VMs that moved lose their idle attachments (in-use ones stay,
+        detachable by their holder: vDVS refused to move a VM with volumes mounted, and so does vdvs)."""
+        before = await self.db(_member_uuids, self.ctx.store, request.name)
+        await self.db(change, self.ctx.store, request.name, list(request.vm_list))
+        after = await self.db(_member_uuids, self.ctx.store, request.name)
+        await self._moved(before ^ after)
+
+    async def _moved(self, vm_uuids: set[str]) -> None:
+        for vm_uuid in sorted(vm_uuids):
+            detached = await self.ctx.attach.release_vm(vm_uuid, idle_only=True)
+            if detached:
+                log.info("admin: VM %s changed vmgroup; detached its idle %s", vm_uuid, ", ".join(detached))
+
     @rpc
     async def VmgroupVmAdd(self, request: admin_pb2.VmgroupVmsRequest, context: Context) -> admin_pb2.VmList:
-        await self.db(vmgroups.add_vms, self.ctx.store, request.name, list(request.vm_list))
+        await self._change_members(vmgroups.add_vms, request)
         return await self._vm_list(request.name)
 
     @rpc
     async def VmgroupVmRemove(self, request: admin_pb2.VmgroupVmsRequest, context: Context) -> admin_pb2.VmList:
-        await self.db(vmgroups.remove_vms, self.ctx.store, request.name, list(request.vm_list))
+        await self._change_members(vmgroups.remove_vms, request)
         return await self._vm_list(request.name)
 
     @rpc
     async def VmgroupVmReplace(self, request: admin_pb2.VmgroupVmsRequest, context: Context) -> admin_pb2.VmList:
-        await self.db(vmgroups.replace_vms, self.ctx.store, request.name, list(request.vm_list))
+        await self._change_members(vmgroups.replace_vms, request)
         return await self._vm_list(request.name)
 
     @rpc

@@ -9,7 +9,7 @@ from vdvs.broker.admin_context import AdminHandlers, Context
 from vdvs.broker.backends.base import DiskRef
 from vdvs.broker.grpc_errors import rpc
 from vdvs.proto import admin_pb2
-from vdvs.tenancy.status import sidecar
+from vdvs.tenancy import sidecar
 from vdvs.tenancy.volume_admin import (
     COLUMNS,
     Orphan,
@@ -59,7 +59,7 @@ class VolumeAdminHandlers(AdminHandlers):
         record, datastore = await self.db(find_volume, self.ctx.store, datastores, request.volume, request.vmgroup)
         disk = DiskRef(datastore.name, record.vmgroup_id, record.name)
         try:
-            await self.ctx.workers.disk(self.ctx.backend.write_meta, disk, sidecar(record, request.vmgroup))
+            await self.ctx.workers.disk(self.ctx.backend.write_meta, disk, sidecar.build(record, request.vmgroup))
         except Exception as exc:  # the store is the truth; the sidecar is informative
             log.warning("volume set: could not update metadata of %s: %s", request.volume, exc)
         log.info("admin: set %s on %s (vmgroup %s)", request.options, request.volume, request.vmgroup)

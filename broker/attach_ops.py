@@ -1,67 +1,97 @@
-"""Attach and detach, with attach exclusivity.
+"""Attach, release and detach, with attach exclusivity and idle attachments.
 
-A volume is attached to at most one VM, and the claim is made atomically in
-the config store before the backend is asked. A volume held by a VM that is
-powered off (or gone) is detached from it and taken over, so swarm can
-reschedule; one held by a running VM is refused with the holder named.
+A volume is attached to at most one VM; the claim is one conditional change in
+the config store, made before the backend is asked, so two brokers cannot both
+attach it. When the holder's last mount goes (``Release``), the disk stays
+attached, *idle*, so that the holder's next Mount (a container restart) costs one
+store transaction and no backend call. An idle attachment is detached when
+another VM asks for the volume, the holder powers off or leaves its vmgroup, the
+volume is removed, or ``[broker] idle_detach_s`` passes. A volume in use is never
+detached from under a running holder: another VM is refused with the holder named;
+a powered-off (or vanished) holder is relieved of it (swarm rescheduling).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from typing import Any
 
 from vdvs.broker import faults
 from vdvs.broker.backends.base import POWERED_OFF, BackendError, DiskLockedError, DiskRef, NoDiskSlotError
 from vdvs.broker.identity import VmIdentity
 from vdvs.broker.locks import KeyedLocks
-from vdvs.broker.pipeline import Pipeline, Resolved
-from vdvs.broker.volume_ops import VolumeView
-from vdvs.tenancy import authz
+from vdvs.broker.pipeline import Pipeline, Resolved, VolumeView
+from vdvs.tenancy import authz, sidecar
 from vdvs.tenancy.errors import Err, VdvsError
-from vdvs.tenancy.model import VolumeRecord
-from vdvs.tenancy.options import ATTACH_AS
-from vdvs.tenancy.status import sidecar
+from vdvs.tenancy.model import AttachState, VolumeRecord
+from vdvs.tenancy.names import VolumeName, parse_volume_name
 from vdvs.tenancy.store import VolumeConflict
 
 log = logging.getLogger("vdvs.broker.attach")
+Device = dict[str, Any]
 
 
 class AttachOps:
-    def __init__(self, pipeline: Pipeline, locks: KeyedLocks) -> None:
+    def __init__(self, pipeline: Pipeline, locks: KeyedLocks, idle_detach_s: float) -> None:
         self.p = pipeline
         self.locks = locks
+        self.idle_detach_s = idle_detach_s
+        # device hints of the attachments this broker made, by volume id: returned again when an idle
+        # attachment is reused, and recorded with the release (so a restarted broker has them too)
+        self._devices: dict[int, Device] = {}
 
-    async def attach(self, vm: VmIdentity, raw_name: str) -> tuple[VolumeView, dict[str, Any]]:
-        req = await self.p.resolve(vm, raw_name)
-        await self.p.authorize(req, authz.Command.ATTACH)
+    def known_device(self, record: VolumeRecord) -> Device | None:
+        return record.device or (self._devices.get(record.id) if record.attached_vm else None)
+
+    # ------------------------------------------------------------------ attach
+    async def attach(self, vm: VmIdentity, raw_name: str) -> tuple[VolumeView, Device, bool]:
+        """Attach for ``vm``; returns the volume, the device hint, and whether an idle attachment was reused."""
+        req = await self.p.resolve(vm, parse_volume_name(raw_name))
+        self.p.authorize(req, authz.Command.ATTACH)
         async with self.locks.hold(req.lock_key, req.full_name):
             record = await self.p.ready_volume(req)
             if record.attached_vm not in (None, vm.uuid):
-                record = await self._take_over(req, record)
+                return await self._take_over(req, record)
+            reusable = record.attached_vm == vm.uuid and record.attach_state is AttachState.IDLE
             try:
-                record = await self.p.workers.db(self.p.store.begin_attach, record.id, vm.uuid, vm.name)
-            except VolumeConflict as exc:
-                holder = exc.current.attached_vm_name if exc.current else "?"
-                raise self._held_elsewhere(req, holder or "?") from None
+                record = await self.p.workers.db(self.p.store.claim_attach, record.id, vm.uuid, vm.name)
+            except VolumeConflict as exc:  # another broker's VM claimed it meanwhile
+                raise self._held_elsewhere(req, _holder_name(exc.current)) from None
             faults.point("attach.after_claim")
-            try:
-                device = await self.p.workers.disk(
-                    self.p.backend.attach,
-                    vm.uuid,
-                    req.disk,
-                    record.options.get(ATTACH_AS, "independent_persistent"),
-                )
-            except (BackendError, VdvsError) as exc:
-                await self._release(req, record, vm.uuid)
-                raise self._attach_error(req, exc) from None
-            faults.point("attach.before_finish")
-            record = await self.p.workers.db(self.p.store.finish_attach, record.id, vm.uuid, device)
-            faults.point("attach.after_finish")
-            await self._write_sidecar(req, record)
-            stat = await self.p.workers.disk(self.p.backend.stat_disk, req.disk)
-        log.info("attached %s to VM %s", req.full_name, vm.name)
-        return VolumeView(record, req.datastore.name, stat), device
+            device = self.known_device(record) if reusable else None
+            if device is None:
+                device = await self._backend_attach(req, record)
+            if not reusable:
+                await self._write_sidecar(req.volume, record, req.vmgroup.name)
+        log.info("%s %s for VM %s", "reused idle" if reusable else "attached", req.full_name, vm.name)
+        return VolumeView(record, req.volume), device, reusable
+
+    async def _backend_attach(self, req: Resolved, record: VolumeRecord) -> Device:
+        """Attach on the backend for the claim just made; on failure the claim is given back."""
+        try:
+            device: Device = await self.p.workers.disk(
+                self.p.backend.attach, req.vm.uuid, req.disk, record.options.attach_as
+            )
+        except (BackendError, VdvsError) as exc:
+            await self._undo_claim(req, record)
+            raise self._attach_error(req, exc) from None
+        faults.point("attach.after_backend")
+        self._devices[record.id] = device
+        return device
+
+    async def _undo_claim(self, req: Resolved, record: VolumeRecord) -> None:
+        """Undo a claim whose backend attach failed (the backend may have half-done it)."""
+        try:
+            await self.p.workers.disk(self.p.backend.detach, req.vm.uuid, req.disk)
+        except (BackendError, VdvsError) as exc:
+            # Keep the claim: startup's check or the holder's next detach will clean it.
+            log.error("could not undo failed attach of %s: %s", req.full_name, exc)
+            return
+        self._devices.pop(record.id, None)
+        with contextlib.suppress(VolumeConflict):  # taken over meanwhile: not ours to clear
+            await self.p.workers.db(self.p.store.clear_attach, record.id, req.vm.uuid)
 
     def _held_elsewhere(self, req: Resolved, holder: str) -> VdvsError:
         return VdvsError(Err.VOLUME_ATTACHED_ELSEWHERE, req.full_name, self.p.backend.display_path(req.disk), holder)
@@ -75,57 +105,103 @@ class AttachOps:
             return self._held_elsewhere(req, exc.holder)
         return VdvsError(Err.ATTACH_FAILED, req.full_name, str(exc))
 
-    async def _take_over(self, req: Resolved, record: VolumeRecord) -> VolumeRecord:
-        """Detach from a powered-off (or vanished) holder; refuse if it is running."""
+    async def _take_over(self, req: Resolved, record: VolumeRecord) -> tuple[VolumeView, Device, bool]:
+        """Move the volume from its holder to the caller: an idle holder, or a powered-off (or vanished) one."""
         holder = record.attached_vm or ""
-        holder_name = record.attached_vm_name or holder
-        state = await self.p.inventory.power_state(holder)
-        if state not in (None, POWERED_OFF):
-            raise self._held_elsewhere(req, holder_name)
-        log.warning("taking %s over from powered-off VM %s", req.full_name, holder_name)
+        if record.attach_state is not AttachState.IDLE:
+            state = await self.p.inventory.power_state(holder)
+            if state not in (None, POWERED_OFF):
+                raise self._held_elsewhere(req, _holder_name(record))
+            log.warning("taking %s over from powered-off VM %s", req.full_name, _holder_name(record))
+        try:  # from here the holder can no longer renew its claim
+            record = await self.p.workers.db(self.p.store.begin_takeover, record.id, holder)
+        except VolumeConflict as exc:
+            raise self._held_elsewhere(req, _holder_name(exc.current)) from None
+        faults.point("takeover.after_begin")
         try:
             await self.p.workers.disk(self.p.backend.detach, holder, req.disk)
-        except BackendError as exc:
-            raise VdvsError(Err.DETACH_FAILED, req.full_name, str(exc)) from None
-        return await self.p.workers.db(self.p.store.clear_attach, record.id, holder)
-
-    async def _release(self, req: Resolved, record: VolumeRecord, vm_uuid: str) -> None:
-        """Undo a claim whose backend attach failed (the backend may have half-done it)."""
-        try:
-            await self.p.workers.disk(self.p.backend.detach, vm_uuid, req.disk)
         except (BackendError, VdvsError) as exc:
-            # Keep the claim: startup reconciliation or the next detach will clean it.
-            log.error("could not undo failed attach of %s: %s", req.full_name, exc)
-            return
-        await self.p.workers.db(self.p.store.clear_attach, record.id, vm_uuid)
+            # still attached to the holder: leave the row 'detaching' for the sweep to finish
+            raise VdvsError(Err.DETACH_FAILED, req.full_name, str(exc)) from None
+        self._devices.pop(record.id, None)
+        faults.point("takeover.before_finish")
+        record = await self.p.workers.db(self.p.store.finish_takeover, record.id, holder, req.vm.uuid, req.vm.name)
+        device = await self._backend_attach(req, record)
+        await self._write_sidecar(req.volume, record, req.vmgroup.name)
+        log.info("attached %s to VM %s (taken from %s)", req.full_name, req.vm.name, holder)
+        return VolumeView(record, req.volume), device, False
 
-    async def detach(self, vm: VmIdentity, raw_name: str) -> None:
-        """Detach the caller's attachment; a volume it does not hold is a no-op success."""
+    # ------------------------------------------------------------------ release and detach
+    async def release(self, vm: VmIdentity, raw_name: str) -> bool:
+        """The caller's last mount is gone: keep its attachment idle (True), or detach it when
+        ``idle_detach_s`` is 0 (False, as vDVS detached at the last unmount)."""
+        if self.idle_detach_s <= 0:
+            await self.detach(vm, raw_name)
+            return False
+        req = await self._resolve_own(vm, raw_name)
+        if req is None:
+            await self.detach(vm, raw_name)
+            return False
+        async with self.locks.hold(req.lock_key, req.full_name):
+            record = await self.p.volume(req)
+            if record is None or record.attached_vm != vm.uuid:
+                return False  # not ours (any more): nothing to keep
+            try:
+                record = await self.p.workers.db(
+                    self.p.store.release_attach, record.id, vm.uuid, self._devices.get(record.id)
+                )
+            except VolumeConflict:
+                return False  # already idle, or being taken over
+            faults.point("release.after_idle")
+        log.info("kept %s attached to VM %s, idle", req.full_name, vm.name)
+        return True
+
+    async def _resolve_own(self, vm: VmIdentity, raw_name: str) -> Resolved | None:
+        """Resolve a name for a release or detach: None when the VM is in no vmgroup any more."""
         try:
-            req = await self.p.resolve(vm, raw_name)
+            return await self.p.resolve(vm, parse_volume_name(raw_name))
         except VdvsError as exc:
             if exc.err is not Err.VM_NOT_BELONG_TO_TENANT:
                 raise
+            return None
+
+    async def detach(self, vm: VmIdentity, raw_name: str) -> None:
+        """Detach the caller's attachment; a volume it does not hold is a no-op success."""
+        req = await self._resolve_own(vm, raw_name)
+        if req is None:
             await self._force_detach(vm, raw_name)
             return
         async with self.locks.hold(req.lock_key, req.full_name):
-            record = await self.p.workers.db(self.p.store.get_volume, req.vmgroup.id, req.datastore.url, req.name)
+            record = await self.p.volume(req)
             if record is None or record.attached_vm != vm.uuid:
                 return  # not ours to detach (retries, failed attaches): success, as in vDVS
-            await self._detach_record(req, record, vm)
+            await self._detach_locked(record, req.volume, vm.uuid, req.vmgroup.name)
 
-    async def _detach_record(self, req: Resolved, record: VolumeRecord, vm: VmIdentity) -> None:
-        record = await self.p.workers.db(self.p.store.begin_detach, record.id, vm.uuid)
-        faults.point("detach.after_begin")
+    async def _detach_locked(self, record: VolumeRecord, volume: VolumeName, vm_uuid: str, group: str) -> VolumeRecord:
+        """Backend first, then one transaction: a crash in between leaves a claim the backend no longer
+        has, which is harmless (the holder's retry, a takeover or startup's check clears it)."""
+        disk = volume.disk(record.vmgroup_id)
         try:
-            await self.p.workers.disk(self.p.backend.detach, vm.uuid, req.disk)
+            await self.p.workers.disk(self.p.backend.detach, vm_uuid, disk)
         except BackendError as exc:
-            raise VdvsError(Err.DETACH_FAILED, req.full_name, str(exc)) from None
+            raise VdvsError(Err.DETACH_FAILED, volume.full, str(exc)) from None
         faults.point("detach.before_clear")
-        allocated = await self._measure(req)
-        record = await self.p.workers.db(self.p.store.clear_attach, record.id, vm.uuid, allocated)
-        await self._write_sidecar(req, record)
-        log.info("detached %s from VM %s", req.full_name, vm.name)
+        self._devices.pop(record.id, None)
+        allocated = await self._measure(disk, volume)
+        try:
+            record = await self.p.workers.db(self.p.store.clear_attach, record.id, vm_uuid, allocated)
+        except VolumeConflict as exc:  # taken over meanwhile (by another broker): already not ours
+            return exc.current or record
+        await self._write_sidecar(volume, record, group)
+        log.info("detached %s from VM %s", volume.full, vm_uuid)
+        return record
+
+    async def detach_idle(self, record: VolumeRecord, volume: VolumeName) -> VolumeRecord:
+        """Detach an idle attachment (remove, membership change, timeout); the caller holds the lock."""
+        if record.attached_vm is None or record.in_use:
+            return record
+        vmgroup = await self.p.workers.db(self.p.store.get_vmgroup, record.vmgroup_id)
+        return await self._detach_locked(record, volume, record.attached_vm, vmgroup.name if vmgroup else "")
 
     async def _force_detach(self, vm: VmIdentity, raw_name: str) -> None:
         """The VM is in no vmgroup any more (e.g. _DEFAULT was removed): detach by what it holds.
@@ -133,87 +209,120 @@ class AttachOps:
         vDVS meant to do this (issue #1441) but its code fell through to an
         unbound variable; here the caller's own attachments are matched by name.
         """
-        name, _, datastore = raw_name.rpartition("@") if "@" in raw_name else (raw_name, "", "")
-        held = await self.p.workers.db(self.p.store.attached_to, vm.uuid)
-        await self.p.inventory.datastores()
-        for record in held:
-            ds_name = self.p.inventory.cached_name(record.datastore_url) or ""
-            if record.name == name and (not datastore or ds_name.lower() == datastore.lower()):
-                vmgroup = await self.p.workers.db(self.p.store.get_vmgroup, record.vmgroup_id)
-                if vmgroup is None:
-                    continue
-                req = await self.p.resolve(vm, f"{record.name}@{ds_name}", vmgroup)
-                async with self.locks.hold(req.lock_key, req.full_name):
-                    await self._detach_record(req, record, vm)
+        wanted = parse_volume_name(raw_name)
+        for record, volume in await self._held_by(vm.uuid):
+            on_datastore = wanted.datastore is None or wanted.datastore.lower() == (volume.datastore or "").lower()
+            if record.name == wanted.name and on_datastore:
+                async with self.locks.hold(volume.lock_key(record.vmgroup_id), volume.full):
+                    current = await self.p.workers.db(self.p.store.volume_by_id, record.id)
+                    if current is not None and current.attached_vm == vm.uuid:
+                        await self._detach_locked(current, volume, vm.uuid, "")
                 return
 
-    async def release_vm(self, vm_uuid: str) -> list[str]:
-        """Detach every volume the config store says ``vm_uuid`` holds: the VM has powered off.
+    async def _held_by(self, vm_uuid: str) -> list[tuple[VolumeRecord, VolumeName]]:
+        """What the config store says ``vm_uuid`` holds, with each volume's resolved name."""
+        held = await self.p.workers.db(self.p.store.attached_to, vm_uuid)
+        if not held:
+            return []
+        await self.p.inventory.datastores()
+        found = []
+        for record in held:
+            datastore = self.p.inventory.cached_name(record.datastore_url)
+            if datastore is None:
+                log.warning("%s of VM %s: its datastore is not visible", record.name, vm_uuid)
+                continue
+            found.append((record, VolumeName(record.name, datastore)))
+        return found
 
-        vDVS's VM listener did this on each ESX host so that a swarm service
-        could be rescheduled at once instead of waiting for a takeover. Each
-        volume is settled under its own lock, as a detach would be; a VM that
-        is running again by now keeps its volumes. Never raises (it runs as a
-        background task): failures are logged and left to the next attach's
-        takeover. Returns the ``name@datastore`` of the volumes released.
+    async def release_vm(self, vm_uuid: str, idle_only: bool = False) -> list[str]:
+        """Detach what the config store says ``vm_uuid`` holds: the VM powered off (everything), or
+        left its vmgroup (``idle_only``: in-use attachments stay, detachable by their holder).
+
+        vDVS's VM listener did the first on each ESX host so that a swarm service
+        could be rescheduled at once instead of waiting for a takeover. Each volume
+        is settled under its own lock, as a detach would be; a powered-off VM that is
+        running again by now keeps its volumes. Never raises (it runs as a background
+        task): failures are logged and left to the next attach's takeover. Returns the
+        ``name@datastore`` of the volumes detached.
         """
         released: list[str] = []
         try:
-            held = await self.p.workers.db(self.p.store.attached_to, vm_uuid)
-            if not held:
-                return released
-            state = await self.p.inventory.power_state(vm_uuid)
-            if state not in (None, POWERED_OFF):
-                log.info("VM %s is %s again: keeping its volumes", vm_uuid, state)
-                return released
-            await self.p.inventory.datastores()
-            for record in held:
-                name = await self._release_one(vm_uuid, record)
-                if name:
-                    released.append(name)
+            held = await self._held_by(vm_uuid)
+            if held and not idle_only:
+                state = await self.p.inventory.power_state(vm_uuid)
+                if state not in (None, POWERED_OFF):
+                    log.info("VM %s is %s again: keeping its volumes", vm_uuid, state)
+                    return released
+            for record, volume in held:
+                if idle_only and record.in_use:
+                    continue
+                if await self._release_one(vm_uuid, record, volume, idle_only):
+                    released.append(volume.full)
         except Exception:
-            log.exception("could not release the volumes of powered-off VM %s", vm_uuid)
+            log.exception("could not release the volumes of VM %s", vm_uuid)
         return released
 
-    async def _release_one(self, vm_uuid: str, record: VolumeRecord) -> str | None:
-        datastore = self.p.inventory.cached_name(record.datastore_url)
-        if datastore is None:
-            log.warning("cannot release %s of VM %s: its datastore is not visible", record.name, vm_uuid)
-            return None
-        full_name = f"{record.name}@{datastore}"
-        disk = DiskRef(datastore, record.vmgroup_id, record.name)
+    async def _release_one(self, vm_uuid: str, record: VolumeRecord, volume: VolumeName, idle_only: bool) -> bool:
         try:
-            async with self.locks.hold((record.vmgroup_id, record.datastore_url, record.name), full_name):
+            async with self.locks.hold(volume.lock_key(record.vmgroup_id), volume.full):
                 current = await self.p.workers.db(self.p.store.volume_by_id, record.id)
-                if current is None or current.attached_vm != vm_uuid:
-                    return None  # detached or taken over meanwhile
-                current = await self.p.workers.db(self.p.store.begin_detach, current.id, vm_uuid)
-                await self.p.workers.disk(self.p.backend.detach, vm_uuid, disk)
-                current = await self.p.workers.db(self.p.store.clear_attach, current.id, vm_uuid)
+                if current is None or current.attached_vm != vm_uuid or (idle_only and current.in_use):
+                    return False  # detached, taken over, or mounted again meanwhile
                 vmgroup = await self.p.workers.db(self.p.store.get_vmgroup, current.vmgroup_id)
-                meta = sidecar(current, vmgroup.name if vmgroup else "")
-                try:
-                    await self.p.workers.disk(self.p.backend.write_meta, disk, meta)
-                except (BackendError, VdvsError) as exc:
-                    log.warning("could not update metadata of %s: %s", full_name, exc)
+                await self._detach_locked(current, volume, vm_uuid, vmgroup.name if vmgroup else "")
         except (BackendError, VdvsError, VolumeConflict) as exc:
-            log.error("could not detach %s from powered-off VM %s: %s", full_name, vm_uuid, exc)
-            return None
-        log.info("detached %s from powered-off VM %s", full_name, record.attached_vm_name or vm_uuid)
-        return full_name
+            log.error("could not detach %s from VM %s: %s", volume.full, vm_uuid, exc)
+            return False
+        log.info("detached %s from VM %s (%s)", volume.full, vm_uuid, "left its vmgroup" if idle_only else "off")
+        return True
 
-    async def _measure(self, req: Resolved) -> int | None:
+    async def detach_expired_idle(self) -> list[str]:
+        """Detach this broker's attachments idle for longer than ``idle_detach_s`` (run by the sweep)."""
+        if self.idle_detach_s <= 0:
+            return []
+        expired = await self.p.workers.db(self.p.store.idle_before, time.time() - self.idle_detach_s)
+        if not expired:
+            return []
+        await self.p.inventory.datastores()
+        detached = []
+        for record in expired:
+            datastore = self.p.inventory.cached_name(record.datastore_url)
+            if datastore is None or record.attached_vm is None:
+                continue
+            volume = VolumeName(record.name, datastore)
+            try:  # a volume someone is working on now is left for the next sweep
+                async with self.locks.hold(volume.lock_key(record.vmgroup_id), volume.full, timeout_s=0):
+                    current = await self.p.workers.db(self.p.store.volume_by_id, record.id)
+                    if current is None or current.attach_state is not AttachState.IDLE:
+                        continue
+                    if (current.idle_since or 0) > time.time() - self.idle_detach_s:
+                        continue  # used and released again meanwhile
+                    await self.detach_idle(current, volume)
+                    detached.append(volume.full)
+            except (BackendError, VdvsError) as exc:
+                log.warning("idle detach of %s: %s", volume.full, exc)
+        return detached
+
+    # ------------------------------------------------------------------ helpers
+    async def _measure(self, disk: DiskRef, volume: VolumeName) -> int | None:
         """Space in use now that the guest is done writing (for admin `volume ls` Used); None if unknown."""
         try:
-            stat = await self.p.workers.disk(self.p.backend.stat_disk, req.disk)
+            stat = await self.p.workers.disk(self.p.backend.stat_disk, disk)
         except (BackendError, VdvsError) as exc:
-            log.warning("could not measure %s: %s", req.full_name, exc)
+            log.warning("could not measure %s: %s", volume.full, exc)
             return None
         return stat.allocated_bytes
 
-    async def _write_sidecar(self, req: Resolved, record: VolumeRecord) -> None:
+    async def _write_sidecar(self, volume: VolumeName, record: VolumeRecord, vmgroup_name: str) -> None:
         """Keep the datastore's own description current; informative only, so never fatal."""
+        meta = sidecar.build(record, vmgroup_name)
         try:
-            await self.p.workers.disk(self.p.backend.write_meta, req.disk, sidecar(record, req.vmgroup.name))
+            await self.p.workers.disk(self.p.backend.write_meta, volume.disk(record.vmgroup_id), meta)
         except (BackendError, VdvsError) as exc:
-            log.warning("could not update metadata of %s: %s", req.full_name, exc)
+            log.warning("could not update metadata of %s: %s", volume.full, exc)
+
+
+def _holder_name(record: VolumeRecord | None) -> str:
+    if record is None:
+        return "?"
+    return record.attached_vm_name or record.attached_vm or "?"

@@ -5,6 +5,7 @@ listen = "0.0.0.0:7643"            # or "unix:///var/lib/vdvs/broker.sock"
 admin_socket = "/run/vdvs/admin.sock"
 pki_dir = "/var/lib/vdvs/pki"
 workers = 8
+idle_detach_s = 300               # keep a volume attached, idle, this long after its last unmount (0: detach at once)
 
 [store]
 kind = "sqlite"
@@ -45,6 +46,7 @@ if TYPE_CHECKING:  # imported when a [backend.vsphere] table is read, so `local`
 
 DEFAULT_STATE_DIR = Path("/var/lib/vdvs")
 DEFAULT_ADMIN_SOCKET = Path("/run/vdvs/admin.sock")
+DEFAULT_IDLE_DETACH_S = 300.0
 
 
 class ConfigError(Exception):
@@ -69,6 +71,13 @@ class BrokerConfig:
     workers: int = 8
     op_timeout_s: float = 120.0
     lock_timeout_s: float = 60.0
+    # An unmounted volume stays attached to its VM, idle, this long (another VM's attach, a power-off,
+    # leaving the vmgroup or a remove detach it sooner); 0 keeps vDVS's detach at the last unmount.
+    idle_detach_s: float = DEFAULT_IDLE_DETACH_S
+    # How often a broker says it is alive, and polls the tenancy generation other brokers move.
+    heartbeat_s: float = 1.0
+    # How often idle attachments past their time and operations past their lease are settled.
+    sweep_s: float = 10.0
     source: Path | None = None
 
     @classmethod
@@ -126,6 +135,9 @@ class BrokerConfig:
             workers=int(broker.get("workers", 8)),
             op_timeout_s=float(broker.get("op_timeout_s", 120.0)),
             lock_timeout_s=float(broker.get("lock_timeout_s", 60.0)),
+            idle_detach_s=_non_negative(broker, "idle_detach_s", DEFAULT_IDLE_DETACH_S),
+            heartbeat_s=_positive(broker, "heartbeat_s", 1.0),
+            sweep_s=_positive(broker, "sweep_s", 10.0),
             source=path,
         )
 
@@ -174,11 +186,26 @@ class BrokerConfig:
                     "workers": self.workers,
                     "op_timeout_s": self.op_timeout_s,
                     "lock_timeout_s": self.lock_timeout_s,
+                    "idle_detach_s": self.idle_detach_s,
                 },
                 "store": self._store_table(),
                 "backend": backend,
             }
         )
+
+
+def _non_negative(table: dict[str, Any], key: str, default: float) -> float:
+    value = float(table.get(key, default))
+    if value < 0:
+        raise ValueError(f"broker.{key}={value:g} (must be 0 or more)")
+    return value
+
+
+def _positive(table: dict[str, Any], key: str, default: float) -> float:
+    value = float(table.get(key, default))
+    if value <= 0:
+        raise ValueError(f"broker.{key}={value:g} (must be more than 0)")
+    return value
 
 
 def _vsphere_settings(backend: dict[str, Any], path: Path) -> VsphereSettings:

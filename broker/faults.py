@@ -45,11 +45,12 @@ POINTS: dict[str, str] = {
     "detach.after_detach": "loop device released, backend not returned",
     "meta.before_replace": "new sidecar written under its temporary name only",
     # broker/attach_ops.py
-    "attach.after_claim": "claim 'attaching' committed, backend not called yet",
-    "attach.before_finish": "device attached, claim still 'attaching'",
-    "attach.after_finish": "claim 'attached', the caller not told yet",
-    "detach.after_begin": "claim 'detaching' committed, backend not called yet",
-    "detach.before_clear": "device detached, claim still 'detaching'",
+    "attach.after_claim": "claim committed, backend not called yet",
+    "attach.after_backend": "device attached and claimed, the caller not told yet",
+    "release.after_idle": "attachment recorded idle, the caller not told yet",
+    "takeover.after_begin": "takeover committed ('detaching'), the previous holder still has the disk",
+    "takeover.before_finish": "detached from the previous holder, claim not moved yet",
+    "detach.before_clear": "device detached, claim still recorded",
 }
 
 

@@ -15,13 +15,14 @@ class KeyedLocks:
         self._timeout_s = timeout_s
 
     @asynccontextmanager
-    async def hold(self, key: Hashable, label: str) -> AsyncIterator[None]:
-        """Hold the lock for ``key``; VOLUME_BUSY if it cannot be had within the timeout."""
+    async def hold(self, key: Hashable, label: str, timeout_s: float | None = None) -> AsyncIterator[None]:
+        """Hold the lock for ``key``; VOLUME_BUSY if it cannot be had within the timeout (0: only if free)."""
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
         self._locks[key] = (lock, users + 1)
         try:
             try:
-                await asyncio.wait_for(lock.acquire(), self._timeout_s)
+                async with asyncio.timeout(self._timeout_s if timeout_s is None else timeout_s):
+                    await lock.acquire()
             except TimeoutError:
                 raise VdvsError(Err.VOLUME_BUSY, label) from None
             try:

@@ -3,6 +3,8 @@
 identify VM (done by the servicer) -> vmgroup (``_DEFAULT`` for VMs in none)
 -> parse ``name[@datastore]`` -> resolve the datastore (``_VM_DS`` = the VM's
 own) -> authorize against the first privilege row in vDVS's lookup order.
+With the caller's tenancy and the backend's inventory cached, none of these
+steps leaves the event loop.
 """
 
 from __future__ import annotations
@@ -10,65 +12,85 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vdvs.broker.backends.base import Backend, DiskRef
-from vdvs.broker.identity import VmIdentity
+from vdvs.broker.identity import Callers, Tenancy, VmIdentity
 from vdvs.broker.inventory import Inventory
 from vdvs.broker.runtime import Workers
 from vdvs.tenancy import authz
 from vdvs.tenancy.errors import Err, VdvsError
-from vdvs.tenancy.membership import effective_vmgroup
-from vdvs.tenancy.model import DatastoreRef, Privilege, VmGroup, VolumeRecord
-from vdvs.tenancy.names import parse_volume_name
+from vdvs.tenancy.model import DatastoreRef, Privilege, VmGroup, VolumeRecord, VolumeState
+from vdvs.tenancy.names import VolumeName
 from vdvs.tenancy.resolve import Target, resolve_target
 from vdvs.tenancy.store import ConfigStore
 
 
 @dataclass(frozen=True)
 class Resolved:
-    """A volume request after the common steps: who, which vmgroup, which disk."""
+    """A volume request after the common steps: who, which vmgroup, which volume on which datastore."""
 
     vm: VmIdentity
-    vmgroup: VmGroup
-    name: str
+    tenancy: Tenancy
+    volume: VolumeName  # resolved: its datastore is the canonical name
     target: Target
-    privileges: dict[str, Privilege]  # the vmgroup's rows by datastore URL, read with the vmgroup
+
+    @property
+    def vmgroup(self) -> VmGroup:
+        return self.tenancy.vmgroup
 
     @property
     def datastore(self) -> DatastoreRef:
         return self.target.datastore
 
     @property
+    def name(self) -> str:
+        return self.volume.name
+
+    @property
     def full_name(self) -> str:
-        return f"{self.name}@{self.datastore.name}"
+        return self.volume.full
 
     @property
     def disk(self) -> DiskRef:
-        return DiskRef(self.datastore.name, self.vmgroup.id, self.name)
+        return self.volume.disk(self.vmgroup.id)
 
     @property
     def lock_key(self) -> tuple[str, str, str]:
-        return (self.vmgroup.id, self.datastore.url, self.name)
+        return self.volume.lock_key(self.vmgroup.id)
+
+
+@dataclass(frozen=True)
+class VolumeView:
+    """A volume as the caller may see it: its row, under its resolved name."""
+
+    record: VolumeRecord
+    volume: VolumeName
+
+    @property
+    def datastore(self) -> str:
+        return self.volume.datastore or ""
+
+    @property
+    def full_name(self) -> str:
+        return self.volume.full
 
 
 class Pipeline:
     """Shared services of the volume operations and the common first steps."""
 
-    def __init__(self, store: ConfigStore, backend: Backend, workers: Workers, inventory: Inventory) -> None:
+    def __init__(
+        self, store: ConfigStore, backend: Backend, workers: Workers, inventory: Inventory, callers: Callers
+    ) -> None:
         self.store = store
         self.backend = backend
         self.workers = workers
         self.inventory = inventory
+        self.callers = callers
 
     async def vmgroup(self, vm: VmIdentity) -> VmGroup:
-        return await self.workers.db(effective_vmgroup, self.store, vm.uuid, vm.name)
+        return (await self.callers.tenancy(vm)).vmgroup
 
-    def _vmgroup_and_rights(self, vm: VmIdentity, vmgroup: VmGroup | None) -> tuple[VmGroup, dict[str, Privilege]]:
-        """One trip to the store thread for both: every call needs them, one after the other."""
-        group = vmgroup or effective_vmgroup(self.store, vm.uuid, vm.name)
-        return group, {p.datastore_url: p for p in self.store.privileges(group.id)}
-
-    async def resolve(self, vm: VmIdentity, raw_name: str, vmgroup: VmGroup | None = None) -> Resolved:
-        parsed = parse_volume_name(raw_name)
-        group, privileges = await self.workers.db(self._vmgroup_and_rights, vm, vmgroup)
+    async def resolve(self, vm: VmIdentity, volume: VolumeName, tenancy: Tenancy | None = None) -> Resolved:
+        """Where ``volume`` (as parsed from the caller's name) points for ``vm`` in its vmgroup."""
+        tenancy = tenancy or await self.callers.tenancy(vm)
         vm_info = await self.inventory.vm(vm.uuid, vm.name)
         for refresh in (False, True):
             datastores = await self.inventory.refs(refresh)
@@ -76,21 +98,29 @@ class Pipeline:
             try:
                 if vm_ds is None:
                     raise VdvsError(Err.DS_NOT_EXIST, vm_info.datastore)
-                target = resolve_target(parsed, group, datastores, vm_ds)
+                target = resolve_target(volume, tenancy.vmgroup, datastores, vm_ds)
             except VdvsError as exc:
                 if refresh or exc.err not in (Err.DATASTORE_INVALID, Err.DS_NOT_EXIST):
                     raise
                 continue
-            return Resolved(vm, group, parsed.name, target, privileges)
+            return Resolved(vm, tenancy, volume.on(target.datastore.name), target)
         raise AssertionError("unreachable")
 
-    async def authorize(self, req: Resolved, command: authz.Command, size_mb: int = 0) -> Privilege:
-        """vDVS's privilege checks on the rows read at resolve (quota usage is checked at reservation)."""
-        return authz.check(command, authz.first_privilege(req.privileges.get, req.target.privilege_urls), size_mb)
+    def authorize(self, req: Resolved, command: authz.Command, size_mb: int = 0) -> Privilege:
+        """vDVS's privilege checks on the cached rows (quota usage is checked at reservation)."""
+        lookup = req.tenancy.privileges.get
+        return authz.check(command, authz.first_privilege(lookup, req.target.privilege_urls), size_mb)
+
+    async def volume(self, req: Resolved) -> VolumeRecord | None:
+        """The volume's row (one store read), whatever its state."""
+        return await self.workers.db(self.store.get_volume, req.vmgroup.id, req.datastore.url, req.name)
+
+    def not_found(self, req: Resolved) -> VdvsError:
+        return VdvsError(Err.VOLUME_NOT_FOUND, req.name, self.backend.display_path(req.disk))
 
     async def ready_volume(self, req: Resolved) -> VolumeRecord:
         """The volume's row if it exists and is usable; VOLUME_NOT_FOUND otherwise."""
-        record = await self.workers.db(self.store.get_volume, req.vmgroup.id, req.datastore.url, req.name)
-        if record is None or record.state != "ready":
-            raise VdvsError(Err.VOLUME_NOT_FOUND, req.name, self.backend.display_path(req.disk))
+        record = await self.volume(req)
+        if record is None or record.state is not VolumeState.READY:
+            raise self.not_found(req)
         return record

@@ -1,21 +1,34 @@
-"""Startup reconciliation: settle what a crash left between the config store and the disks.
+"""Reconciliation: settle what a crash left between the config store and the disks.
 
 - ``creating`` rows: the create was never reported done, so it is undone
   (the disk removed if it appeared) and the reservation released.
 - ``deleting`` rows: the remove is finished (disk removed, row dropped).
-- ``attaching`` claims: the attach is undone; ``detaching`` ones finished.
+- ``attaching`` claims (written by older versions) are undone; ``detaching`` ones
+  (an interrupted takeover) are finished.
+- an attachment the store records but the backend does not have is forgotten
+  (a crash between a backend detach and its commit, or before a claimed attach).
 - half-written temporary files of the local backend are deleted.
 - a disk with no row, or a row with no disk, is reported, never deleted.
+
+It runs at start, before serving, for this broker's own rows, those of brokers
+that are gone and anyone's whose lease ran out; and then periodically (the sweep,
+``broker/sweeper.py``) for rows whose lease ran out, as Cinder expires its
+reservations, so a stuck operation is settled without a restart.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from vdvs.broker.backends.base import Backend, BackendError, DiskRef
+from vdvs.broker.backends.base import Backend, BackendError
+from vdvs.broker.locks import KeyedLocks
+from vdvs.broker.runtime import Workers
+from vdvs.tenancy.errors import VdvsError
 from vdvs.tenancy.model import AttachState, VolumeRecord, VolumeState
+from vdvs.tenancy.names import VolumeName
 from vdvs.tenancy.store import ConfigStore, VolumeConflict
 
 log = logging.getLogger("vdvs.broker.reconcile")
@@ -27,6 +40,7 @@ class ReconcileReport:
     finished_removes: list[str] = field(default_factory=list)
     undone_attaches: list[str] = field(default_factory=list)
     finished_detaches: list[str] = field(default_factory=list)
+    forgotten_attachments: list[str] = field(default_factory=list)
     removed_temporaries: list[str] = field(default_factory=list)
     disks_without_row: list[str] = field(default_factory=list)
     rows_without_disk: list[str] = field(default_factory=list)
@@ -38,6 +52,7 @@ class ReconcileReport:
             + len(self.finished_removes)
             + len(self.undone_attaches)
             + len(self.finished_detaches)
+            + len(self.forgotten_attachments)
             + len(self.removed_temporaries)
         )
 
@@ -48,6 +63,7 @@ class ReconcileReport:
             ("finished interrupted remove", self.finished_removes),
             ("undid interrupted attach", self.undone_attaches),
             ("finished interrupted detach", self.finished_detaches),
+            ("forgot an attachment the backend does not have", self.forgotten_attachments),
             ("removed half-written file", self.removed_temporaries),
             ("disk with no config-store row (left alone)", self.disks_without_row),
             ("volume whose disk is missing", self.rows_without_disk),
@@ -56,80 +72,117 @@ class ReconcileReport:
             out.extend(f"{label}: {item}" for item in items)
         return out
 
+    def log(self) -> None:
+        for line in self.lines():
+            warn = "could not" in line or "no config" in line or "missing" in line
+            (log.warning if warn else log.info)("reconcile: %s", line)
 
-def _disk(record: VolumeRecord, names: dict[str, str]) -> DiskRef | None:
-    datastore = names.get(record.datastore_url)
-    return DiskRef(datastore, record.vmgroup_id, record.name) if datastore else None
 
+class Reconciler:
+    """Settles interrupted operations, each under its volume's lock (a live operation is never touched)."""
 
-def reconcile(store: ConfigStore, backend: Backend, abandon_after_s: float = 600.0) -> ReconcileReport:
-    """Run once at startup, before serving (blocking: call it on a worker thread).
+    def __init__(self, store: ConfigStore, backend: Backend, workers: Workers, locks: KeyedLocks) -> None:
+        self.store = store
+        self.backend = backend
+        self.workers = workers
+        self.locks = locks
 
-    Settles this broker's own interrupted operations (``store.owner``), and any
-    other broker's that started more than ``abandon_after_s`` ago: no operation
-    runs that long, so its broker is gone.
-    """
-    report = ReconcileReport()
-    abandoned_before = time.time() - abandon_after_s
-    names = {d.url: d.name for d in backend.datastores()}
-    for record in store.unsettled_volumes(abandoned_before):
-        label = f"{record.name}@{names.get(record.datastore_url, record.datastore_url)} (vmgroup {record.vmgroup_id})"
-        disk = _disk(record, names)
-        if disk is None:
-            report.failures.append(f"{label}: datastore not visible")
-            continue
+    async def at_start(self, abandon_after_s: float, live_brokers: Sequence[str] = ()) -> ReconcileReport:
+        """Before serving: this broker's own leftovers, gone brokers', abandoned ones; then the cross-check."""
+        report = ReconcileReport()
+        names = await self._names()
+        await self.settle(time.time() - abandon_after_s, live_brokers, report, names, include_own=True)
+        for record in await self.workers.db(self.store.own_attachments):
+            await self._verify_attachment(record, names, report)
+        stray = getattr(self.backend, "stray_temporaries", None)
+        if callable(stray):
+            for path in await self.workers.disk(stray, time.time() - abandon_after_s):
+                path.unlink(missing_ok=True)
+                report.removed_temporaries.append(str(path))
+        await self._cross_check(names, report)
+        report.log()
+        return report
+
+    async def settle(
+        self,
+        abandoned_before: float,
+        live_brokers: Sequence[str],
+        report: ReconcileReport,
+        names: dict[str, str] | None = None,
+        include_own: bool = False,
+    ) -> None:
+        """Settle the rows left mid-operation by gone brokers or past their lease (and, at start, our own)."""
+        records = await self.workers.db(self.store.unsettled_volumes, abandoned_before, live_brokers, include_own)
+        if not records:
+            return
+        names = names or await self._names()
+        for record in records:
+            datastore = names.get(record.datastore_url)
+            label = f"{record.name}@{datastore or record.datastore_url} (vmgroup {record.vmgroup_id})"
+            if datastore is None:
+                report.failures.append(f"{label}: datastore not visible")
+                continue
+            volume = VolumeName(record.name, datastore)
+            try:
+                async with self.locks.hold(volume.lock_key(record.vmgroup_id), volume.full, timeout_s=0):
+                    current = await self.workers.db(self.store.volume_by_id, record.id)
+                    if current is not None and _unsettled(current):
+                        await self._settle(current, volume, label, report)
+            except VdvsError:
+                continue  # busy: an operation of this broker is working on it now
+            except (BackendError, VolumeConflict, OSError) as exc:
+                report.failures.append(f"{label}: {exc}")
+
+    async def _settle(self, record: VolumeRecord, volume: VolumeName, label: str, report: ReconcileReport) -> None:
+        disk = volume.disk(record.vmgroup_id)
+        if record.state in (VolumeState.CREATING, VolumeState.DELETING):
+            if record.attached_vm:
+                await self.workers.disk(self.backend.detach, record.attached_vm, disk)
+            await self.workers.disk(self.backend.remove_disk, disk)
+            await self.workers.db(self.store.delete_volume, record.id)
+            done = report.undone_creates if record.state is VolumeState.CREATING else report.finished_removes
+            done.append(label)
+            return
+        if record.attached_vm and record.attach_state in (AttachState.ATTACHING, AttachState.DETACHING):
+            await self.workers.disk(self.backend.detach, record.attached_vm, disk)
+            await self.workers.db(self.store.clear_attach, record.id, record.attached_vm)
+            attaching = record.attach_state is AttachState.ATTACHING
+            (report.undone_attaches if attaching else report.finished_detaches).append(label)
+
+    async def _verify_attachment(self, record: VolumeRecord, names: dict[str, str], report: ReconcileReport) -> None:
+        """A claim (in use or idle) the backend does not have is forgotten; one it has is kept."""
+        datastore = names.get(record.datastore_url)
+        if datastore is None or record.attached_vm is None:
+            return
+        volume = VolumeName(record.name, datastore)
         try:
-            _settle(store, backend, record, disk, label, report)
-        except (BackendError, VolumeConflict, OSError) as exc:
-            report.failures.append(f"{label}: {exc}")
-    stray = getattr(backend, "stray_temporaries", None)
-    if callable(stray):
-        for path in stray(abandoned_before):
-            path.unlink(missing_ok=True)
-            report.removed_temporaries.append(str(path))
-    _cross_check(store, backend, names, report)
-    for line in report.lines():
-        (log.warning if "could not" in line or "no config" in line or "missing" in line else log.info)(
-            "reconcile: %s", line
-        )
-    return report
+            attached = await self.workers.disk(
+                self.backend.is_attached, record.attached_vm, volume.disk(record.vmgroup_id)
+            )
+            if not attached:
+                await self.workers.db(self.store.clear_attach, record.id, record.attached_vm)
+                report.forgotten_attachments.append(f"{volume.full} (VM {record.attached_vm_name or '?'})")
+        except (BackendError, VdvsError, VolumeConflict) as exc:
+            report.failures.append(f"{volume.full}: {exc}")
+
+    async def _names(self) -> dict[str, str]:
+        return {d.url: d.name for d in await self.workers.disk(self.backend.datastores)}
+
+    async def _cross_check(self, names: dict[str, str], report: ReconcileReport) -> None:
+        records = await self.workers.db(self.store.list_volumes, None, tuple(VolumeState))
+        rows = {(names.get(r.datastore_url), r.vmgroup_id, r.name) for r in records}
+        found = await self.workers.disk(self.backend.list_disks)
+        disks = {(d.datastore, d.vmgroup_id, d.name): d for d in found}
+        for key in sorted(set(disks) - rows, key=str):
+            disk = disks[key]
+            report.disks_without_row.append(f"[{disk.datastore}] {disk.vmdk}")
+        for datastore, vmgroup_id, name in sorted(rows - set(disks), key=str):
+            if datastore is not None:
+                report.rows_without_disk.append(f"{VolumeName(name, datastore).full} (vmgroup {vmgroup_id})")
 
 
-def _settle(
-    store: ConfigStore,
-    backend: Backend,
-    record: VolumeRecord,
-    disk: DiskRef,
-    label: str,
-    report: ReconcileReport,
-) -> None:
-    if record.state is VolumeState.CREATING:
-        if record.attached_vm:
-            backend.detach(record.attached_vm, disk)
-        backend.remove_disk(disk)
-        store.delete_volume(record.id)
-        report.undone_creates.append(label)
-        return
-    if record.state is VolumeState.DELETING:
-        if record.attached_vm:
-            backend.detach(record.attached_vm, disk)
-        backend.remove_disk(disk)
-        store.delete_volume(record.id)
-        report.finished_removes.append(label)
-        return
-    if record.attached_vm and record.attach_state in (AttachState.ATTACHING, AttachState.DETACHING):
-        backend.detach(record.attached_vm, disk)
-        store.clear_attach(record.id, record.attached_vm)
-        target = report.undone_attaches if record.attach_state is AttachState.ATTACHING else report.finished_detaches
-        target.append(label)
-
-
-def _cross_check(store: ConfigStore, backend: Backend, names: dict[str, str], report: ReconcileReport) -> None:
-    rows = {(names.get(r.datastore_url), r.vmgroup_id, r.name) for r in store.list_volumes(states=tuple(VolumeState))}
-    disks: set[tuple[str | None, str, str]] = {(d.datastore, d.vmgroup_id, d.name) for d in backend.list_disks()}
-    for datastore, vmgroup_id, name in sorted(disks - rows, key=str):
-        folder = f"dockvols/{vmgroup_id}" if vmgroup_id else "dockvols"
-        report.disks_without_row.append(f"[{datastore}] {folder}/{name}.vmdk")
-    for datastore, vmgroup_id, name in sorted(rows - disks, key=str):
-        if datastore is not None:
-            report.rows_without_disk.append(f"{name}@{datastore} (vmgroup {vmgroup_id})")
+def _unsettled(record: VolumeRecord) -> bool:
+    return record.state is not VolumeState.READY or record.attach_state in (
+        AttachState.ATTACHING,
+        AttachState.DETACHING,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -13,19 +14,22 @@ import grpc
 
 from vdvs.broker import loopwatch
 from vdvs.broker.admin_context import AdminContext
+from vdvs.broker.admin_enroll import VERSION
 from vdvs.broker.admin_service import AdminServicer
 from vdvs.broker.attach_ops import AttachOps
 from vdvs.broker.backends.base import Backend, BackendError
 from vdvs.broker.backends.local import LocalBackend
 from vdvs.broker.config import BrokerConfig, ConfigError
 from vdvs.broker.guard import OpGuard
-from vdvs.broker.identity import Identifier
+from vdvs.broker.identity import Callers
 from vdvs.broker.inventory import Inventory
 from vdvs.broker.locks import KeyedLocks
 from vdvs.broker.pipeline import Pipeline
 from vdvs.broker.pki import CertificateAuthority
-from vdvs.broker.reconcile import ReconcileReport, reconcile
+from vdvs.broker.reconcile import Reconciler, ReconcileReport
 from vdvs.broker.runtime import Workers
+from vdvs.broker.store_watch import StoreWatch
+from vdvs.broker.sweeper import Sweeper
 from vdvs.broker.volume_ops import VolumeOps
 from vdvs.broker.volume_service import VolumeServicer
 from vdvs.proto import admin_pb2_grpc, volume_pb2_grpc
@@ -74,6 +78,8 @@ class Broker:
         self._store: ConfigStore | None = None
         self._releases: set[asyncio.Task[list[str]]] = set()
         self._loopwatch: loopwatch.LoopWatch | None = None
+        self._watch: StoreWatch | None = None
+        self._sweep: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         config = self.config
@@ -83,44 +89,30 @@ class Broker:
         if config.store_kind == "sqlite" and not config.store_path.exists():
             raise BrokerStartError(f"no config store at {config.store_path}: run 'vdvs config init' first")
         workers = self._workers = Workers(config.workers, config.op_timeout_s)
-        store = self._store = await workers.db(_open_store, config)
-        store.owner = config.identity
-        await workers.db(store.check_ready)
+        store, watch = await self._open_store(workers)
         backend = self._backend = self._backend or make_backend(config)
         # an operation cannot outlive its lock wait plus its backend deadline: older ones are abandoned
-        abandon_after_s = 2 * (config.op_timeout_s + config.lock_timeout_s)
-        self.report = await workers.disk(reconcile, store, backend, abandon_after_s)
-        inventory = Inventory(backend, workers)
-        pipeline = Pipeline(store, backend, workers, inventory)
+        lease_s = 2 * (config.op_timeout_s + config.lock_timeout_s)
         locks = KeyedLocks(config.lock_timeout_s)
-        volume_ops = VolumeOps(pipeline, locks)
-        attach_ops = AttachOps(pipeline, locks)
-        servicer = VolumeServicer(
-            Identifier(store, workers),
-            volume_ops,
-            attach_ops,
-            self.guard,
-            backend.scope,
-        )
-        volume_server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-        volume_pb2_grpc.add_VolumeServiceServicer_to_server(servicer, volume_server)
-        credentials = grpc.ssl_server_credentials(
-            [(ca.server_key_path.read_bytes(), ca.server_cert_path.read_bytes())],
-            root_certificates=ca.ca_pem(),
-            require_client_auth=True,
-        )
-        port = volume_server.add_secure_port(config.listen, credentials)
-        if port == 0:
-            raise BrokerStartError(f"cannot listen on {config.listen}")
-        self.volume_address = config.listen if config.listen.startswith("unix:") else _with_port(config.listen, port)
+        reconciler = Reconciler(store, backend, workers, locks)
+        self.report = await reconciler.at_start(lease_s, watch.live_brokers)
+        inventory = Inventory(backend, workers)
+        callers = Callers(store, workers)
+        pipeline = Pipeline(store, backend, workers, inventory, callers)
+        attach_ops = AttachOps(pipeline, locks, config.idle_detach_s)
+        volume_ops = VolumeOps(pipeline, locks, attach_ops)
+        servicer = VolumeServicer(callers, volume_ops, attach_ops, self.guard, backend.scope)
+        volume_server = self._volume_server(ca, servicer)
         status_lines = [
             ("Listen", self.volume_address),
             ("AdminSocket", str(config.admin_socket)),
             ("Backend", config.backend),
             ("ConfigFile", str(config.source or "N/A")),
         ]
+        admin_context = AdminContext(
+            store, workers, ca, inventory, backend, volume_ops, attach_ops, self.report, status_lines
+        )
         admin_server = grpc.aio.server()
-        admin_context = AdminContext(store, workers, ca, inventory, backend, volume_ops, self.report, status_lines)
         admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(admin_context), admin_server)
         _prepare_socket(config.admin_socket)
         admin_server.add_insecure_port(f"unix://{config.admin_socket}")
@@ -133,6 +125,8 @@ class Broker:
             os.umask(old_umask)
         os.chmod(config.admin_socket, 0o600)
         self._watch_power(backend, attach_ops)
+        sweeper = Sweeper(attach_ops, reconciler, self.report, lease_s, lambda: watch.live_brokers)
+        self._sweep = asyncio.get_running_loop().create_task(sweeper.run(config.sweep_s))
         self._loopwatch = loopwatch.start()
         # Full garbage collections triggered by the worker threads hold the GIL for tens of
         # milliseconds once the heap is large (10,000-volume listings): keep start-up objects out
@@ -140,6 +134,33 @@ class Broker:
         gc.freeze()
         gc.set_threshold(GC_THRESHOLD, 50, 50)
         log.info("broker serving volumes on %s, admin on %s", self.volume_address, config.admin_socket)
+
+    async def _open_store(self, workers: Workers) -> tuple[ConfigStore, StoreWatch]:
+        """The store the VM path uses (on the store thread), at its current generation, and its watch."""
+        config = self.config
+        store = self._store = await workers.db(_open_store, config)
+        store.owner = config.identity
+        await workers.db(store.check_ready)
+        store.advance_generation(await workers.db(store.read_generation))
+        watch = self._watch = StoreWatch(lambda: _open_store(config), store, config.heartbeat_s, VERSION)
+        await workers.disk(watch.start)
+        return store, watch
+
+    def _volume_server(self, ca: CertificateAuthority, servicer: VolumeServicer) -> grpc.aio.Server:
+        """VolumeService with mTLS: only clients holding a certificate of our CA get past the handshake."""
+        config = self.config
+        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        volume_pb2_grpc.add_VolumeServiceServicer_to_server(servicer, server)
+        credentials = grpc.ssl_server_credentials(
+            [(ca.server_key_path.read_bytes(), ca.server_cert_path.read_bytes())],
+            root_certificates=ca.ca_pem(),
+            require_client_auth=True,
+        )
+        port = server.add_secure_port(config.listen, credentials)
+        if port == 0:
+            raise BrokerStartError(f"cannot listen on {config.listen}")
+        self.volume_address = config.listen if config.listen.startswith("unix:") else _with_port(config.listen, port)
+        return server
 
     def _watch_power(self, backend: Backend, attach_ops: AttachOps) -> None:
         """Detach the volumes of VMs that power off (the backend reports them from its own thread)."""
@@ -169,17 +190,30 @@ class Broker:
         servers, self._servers = self._servers, []
         for server in servers:
             await server.stop(grace=1.0)
+        if self._sweep is not None:
+            self._sweep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweep
+            self._sweep = None
         if self._releases:
             await asyncio.wait(set(self._releases), timeout=DRAIN_TIMEOUT_S)
         if self._loopwatch is not None:
             await loopwatch.stop(self._loopwatch)
             self._loopwatch = None
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
         if self._workers is not None:
             self._workers.shutdown()
         if self._store is not None:
             self._store.close()
         if self._backend is not None:
             self._backend.close()
+
+    @property
+    def generation(self) -> int:
+        """The tenancy generation this broker serves by (changes through other processes arrive each beat)."""
+        return self._store.generation if self._store is not None else 0
 
     async def wait(self) -> None:
         await asyncio.gather(*(s.wait_for_termination() for s in self._servers))

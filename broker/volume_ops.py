@@ -4,82 +4,70 @@ Every change is ``reserve -> backend op -> commit | roll back``: the DB row is
 claimed first (so quotas and names are decided in one transaction), the disk
 operation runs on the worker pool under the volume's lock, and the row is then
 committed or given back. A crash in between leaves a ``creating``/``deleting``
-row that startup reconciliation settles.
+row that reconciliation (at start, or the sweep once its lease runs out) settles.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 
 from vdvs.broker import faults
-from vdvs.broker.backends.base import BackendError, DiskExistsError, DiskNotFoundError, DiskRef, DiskStat
+from vdvs.broker.attach_ops import AttachOps
+from vdvs.broker.backends.base import BackendError, DiskExistsError, DiskStat
 from vdvs.broker.identity import VmIdentity
 from vdvs.broker.locks import KeyedLocks
-from vdvs.broker.pipeline import Pipeline, Resolved
-from vdvs.tenancy import authz
+from vdvs.broker.pipeline import Pipeline, Resolved, VolumeView
+from vdvs.tenancy import authz, sidecar
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import VolumeRecord, VolumeState
-from vdvs.tenancy.names import parse_volume_name
-from vdvs.tenancy.options import CLONE_FROM, FSTYPE, CreateOptions, validate_create_options
-from vdvs.tenancy.status import sidecar, vdvs_timestamp
+from vdvs.tenancy.names import VolumeName, parse_volume_name
+from vdvs.tenancy.options import CreateOptions, VolumeOptions, validate_create_options
+from vdvs.tenancy.status import vdvs_timestamp
 from vdvs.tenancy.store import VolumeConflict
 
 log = logging.getLogger("vdvs.broker.volumes")
 
 
-@dataclass(frozen=True)
-class VolumeView:
-    """A volume as the caller may see it."""
-
-    record: VolumeRecord
-    datastore: str
-    stat: DiskStat
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.record.name}@{self.datastore}"
-
-
 class VolumeOps:
-    def __init__(self, pipeline: Pipeline, locks: KeyedLocks) -> None:
+    def __init__(self, pipeline: Pipeline, locks: KeyedLocks, attach: AttachOps) -> None:
         self.p = pipeline
         self.locks = locks
+        self.attach = attach
 
     # ------------------------------------------------------------------ create
     async def create(
         self, vm: VmIdentity, raw_name: str, raw_opts: dict[str, str], host_filesystems: list[str] | None
     ) -> VolumeView:
-        req = await self.p.resolve(vm, raw_name)
+        req = await self.p.resolve(vm, parse_volume_name(raw_name))
         opts = validate_create_options(raw_opts, host_filesystems)
         info = self.p.inventory.cached_info(req.datastore.name)
-        if opts.vsan_policy is not None and (info is None or info.kind != "vsan"):
+        if opts.options.vsan_policy is not None and (info is None or info.kind != "vsan"):
             raise VdvsError(Err.VSAN_POLICY_ON_NON_VSAN)
-        if opts.clone_from is not None:
-            return await self._clone(req, opts)
-        privilege = await self.p.authorize(req, authz.Command.CREATE, opts.size_mb)
+        if opts.clone_source is not None:
+            return await self._clone(req, opts, opts.clone_source)
+        privilege = self.p.authorize(req, authz.Command.CREATE, opts.size_mb)
         async with self.locks.hold(req.lock_key, req.full_name):
-            record = await self._reserve(req, opts.size_mb, privilege.usage_quota_mb, opts.recorded())
+            record = await self._reserve(req, opts.size_mb, privilege.usage_quota_mb, opts.options)
             faults.point("create.after_reserve")
-            meta = sidecar(record, req.vmgroup.name)
             stat = await self._make_disk(
                 req,
                 record,
                 self.p.backend.create_disk,
                 req.disk,
                 opts.size_mb,
-                opts.diskformat,
-                meta,
+                opts.options.diskformat,
+                sidecar.build(record, req.vmgroup.name),
                 req.vmgroup.name,
             )
             faults.point("commit.create")
             record = await self.p.workers.db(self.p.store.finish_create, record.id, stat.allocated_bytes)
             faults.point("create.after_commit")
         log.info("created volume %s for VM %s (vmgroup %s)", req.full_name, vm.name, req.vmgroup.name)
-        return VolumeView(record, req.datastore.name, stat)
+        return VolumeView(record, req.volume)
 
-    async def _reserve(self, req: Resolved, size_mb: int, quota_mb: int, options: dict[str, str]) -> VolumeRecord:
+    async def _reserve(self, req: Resolved, size_mb: int, quota_mb: int, options: VolumeOptions) -> VolumeRecord:
         try:
             return await self.p.workers.db(
                 self.p.store.reserve_volume,
@@ -109,7 +97,7 @@ class VolumeOps:
             raise VdvsError(Err.VOLUME_EXISTS, self.p.backend.display_path(req.disk)) from None
         except BackendError as exc:
             await self.p.workers.db(self.p.store.delete_volume, record.id)
-            err = Err.CLONE_FAILED if CLONE_FROM in record.options else Err.CREATE_FAILED
+            err = Err.CLONE_FAILED if record.options.clone_from is not None else Err.CREATE_FAILED
             raise VdvsError(err, str(exc)) from None
         except VdvsError:
             # timed out: the disk may still appear; reconciliation settles the 'creating' row
@@ -119,28 +107,26 @@ class VolumeOps:
             raise
         return stat
 
-    async def _clone(self, req: Resolved, opts: CreateOptions) -> VolumeView:
-        source_name = parse_volume_name(opts.clone_from or "")
-        source_raw = opts.clone_from if source_name.datastore else f"{source_name.name}@{req.datastore.name}"
-        source = await self.p.resolve(req.vm, source_raw or "", req.vmgroup)
+    async def _clone(self, req: Resolved, opts: CreateOptions, source_name: VolumeName) -> VolumeView:
+        wanted = source_name.full  # as the user wrote it, for the error texts
+        if source_name.datastore is None:  # the source is looked for on the target's datastore
+            source_name = source_name.on(req.datastore.name)
+        source = await self.p.resolve(req.vm, source_name, req.tenancy)
         try:
-            await self.p.authorize(source, authz.Command.ATTACH)
+            self.p.authorize(source, authz.Command.ATTACH)
         except VdvsError as exc:
             raise VdvsError(Err.CLONE_SOURCE_DENIED, exc.message, source.datastore.name) from None
         if source.lock_key == req.lock_key:  # cloning a volume onto its own name
-            existing = await self.p.workers.db(self.p.store.get_volume, req.vmgroup.id, req.datastore.url, req.name)
-            if existing is None:
-                raise VdvsError(Err.CLONE_SOURCE_NOT_FOUND, opts.clone_from)
+            if await self.p.volume(req) is None:
+                raise VdvsError(Err.CLONE_SOURCE_NOT_FOUND, wanted)
             raise VdvsError(Err.VOLUME_EXISTS, self.p.backend.display_path(req.disk))
         async with self.locks.hold_all([(source.lock_key, source.full_name), (req.lock_key, req.full_name)]):
-            src = await self.p.workers.db(self.p.store.get_volume, source.vmgroup.id, source.datastore.url, source.name)
+            src = await self.p.volume(source)
             if src is None or src.state != VolumeState.READY:
-                raise VdvsError(Err.CLONE_SOURCE_NOT_FOUND, opts.clone_from)
+                raise VdvsError(Err.CLONE_SOURCE_NOT_FOUND, wanted)
             # A clone costs its source's size, and counts against the quota (vDVS forgot to).
-            privilege = await self.p.authorize(req, authz.Command.CREATE, src.size_mb)
-            options = {**opts.recorded(), CLONE_FROM: source.name}
-            if FSTYPE in src.options:
-                options[FSTYPE] = src.options[FSTYPE]
+            privilege = self.p.authorize(req, authz.Command.CREATE, src.size_mb)
+            options = replace(opts.options, fstype=src.options.fstype)  # a clone has its source's filesystem
             record = await self._reserve(req, src.size_mb, privilege.usage_quota_mb, options)
             faults.point("clone.after_reserve")
             stat = await self._make_disk(
@@ -149,42 +135,44 @@ class VolumeOps:
                 self.p.backend.clone_disk,
                 source.disk,
                 req.disk,
-                opts.diskformat,
-                sidecar(record, req.vmgroup.name),
+                options.diskformat,
+                sidecar.build(record, req.vmgroup.name),
                 req.vmgroup.name,
             )
             faults.point("commit.clone")
             record = await self.p.workers.db(self.p.store.finish_create, record.id, stat.allocated_bytes)
         log.info("cloned %s into %s for VM %s", source.full_name, req.full_name, req.vm.name)
-        return VolumeView(record, req.datastore.name, stat)
+        return VolumeView(record, req.volume)
 
     # ------------------------------------------------------------------ remove
     async def remove(self, vm: VmIdentity, raw_name: str) -> None:
-        req = await self.p.resolve(vm, raw_name)
-        await self.p.authorize(req, authz.Command.REMOVE)
+        req = await self.p.resolve(vm, parse_volume_name(raw_name))
+        self.p.authorize(req, authz.Command.REMOVE)
         async with self.locks.hold(req.lock_key, req.full_name):
             record = await self.p.ready_volume(req)
-            await self._remove_locked(record, req.disk)
+            await self._remove_locked(record, req.volume)
         log.info("removed volume %s for VM %s", req.full_name, vm.name)
 
-    async def remove_as_admin(self, record: VolumeRecord, datastore: str) -> None:
+    async def remove_as_admin(self, record: VolumeRecord, volume: VolumeName) -> None:
         """Delete a volume for an admin command (no VM, no privilege check), under its lock."""
-        key = (record.vmgroup_id, record.datastore_url, record.name)
-        async with self.locks.hold(key, f"{record.name}@{datastore}"):
+        async with self.locks.hold(volume.lock_key(record.vmgroup_id), volume.full):
             current = await self.p.workers.db(self.p.store.volume_by_id, record.id)
             if current is not None:
-                await self._remove_locked(current, DiskRef(datastore, record.vmgroup_id, record.name))
-        log.info("removed volume %s@%s (admin)", record.name, datastore)
+                await self._remove_locked(current, volume)
+        log.info("removed volume %s (admin)", volume.full)
 
-    async def _remove_locked(self, record: VolumeRecord, disk: DiskRef) -> None:
-        if record.attached_vm is not None:
+    async def _remove_locked(self, record: VolumeRecord, volume: VolumeName) -> None:
+        if record.in_use:
             raise VdvsError(Err.VOLUME_IN_USE, record.name, record.attached_vm_name or record.attached_vm)
+        if record.attached_vm is not None:  # idle on its last holder: nobody mounts it, so it may go
+            record = await self.attach.detach_idle(record, volume)
         try:
             record = await self.p.workers.db(self.p.store.begin_remove, record.id)
         except VolumeConflict as exc:
             holder = exc.current.attached_vm_name if exc.current else "?"
             raise VdvsError(Err.VOLUME_IN_USE, record.name, holder) from None
         faults.point("remove.after_begin")
+        disk = volume.disk(record.vmgroup_id)
         try:
             await self.p.workers.disk(self.p.backend.remove_disk, disk)
         except BackendError as exc:
@@ -195,15 +183,13 @@ class VolumeOps:
 
     # ------------------------------------------------------------------ read
     async def get(self, vm: VmIdentity, raw_name: str) -> VolumeView:
-        req = await self.p.resolve(vm, raw_name)
-        await self.p.authorize(req, authz.Command.GET)
+        """One store read: the row. Its size and space in use are recorded, so no disk is asked."""
+        req = await self.p.resolve(vm, parse_volume_name(raw_name))
+        self.p.authorize(req, authz.Command.GET)
         record = await self.p.ready_volume(req)
-        try:
-            stat = await self.p.workers.disk(self.p.backend.stat_disk, req.disk)
-        except DiskNotFoundError:
-            log.error("volume %s has a row but its disk %s is gone", req.full_name, req.disk.vmdk)
-            raise VdvsError(Err.VOLUME_NOT_FOUND, req.name, self.p.backend.display_path(req.disk)) from None
-        return VolumeView(record, req.datastore.name, stat)
+        if record.device is None and record.attached_vm is not None:  # attached by this broker: it knows where
+            record = replace(record, device=self.attach.known_device(record))
+        return VolumeView(record, req.volume)
 
     async def list_names(self, vm: VmIdentity) -> list[str]:
         """``name@datastore`` of every volume of the caller's vmgroup; [] for a VM in no vmgroup."""
@@ -215,4 +201,4 @@ class VolumeOps:
             raise
         pairs = await self.p.workers.db(self.p.store.volume_names, vmgroup.id)
         datastores = {d.url: d.name for d in await self.p.inventory.datastores()}
-        return [f"{name}@{datastores[url]}" for name, url in pairs if url in datastores]
+        return [VolumeName(name, datastores[url]).full for name, url in pairs if url in datastores]

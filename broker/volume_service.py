@@ -11,10 +11,10 @@ from google.protobuf import struct_pb2
 from vdvs.broker.attach_ops import AttachOps
 from vdvs.broker.grpc_errors import rpc
 from vdvs.broker.guard import OpGuard
-from vdvs.broker.identity import Identifier, VmIdentity
-from vdvs.broker.volume_ops import VolumeOps, VolumeView
+from vdvs.broker.identity import Callers, VmIdentity
+from vdvs.broker.pipeline import VolumeView
+from vdvs.broker.volume_ops import VolumeOps
 from vdvs.proto import volume_pb2, volume_pb2_grpc
-from vdvs.tenancy.options import ACCESS, ATTACH_AS, FSTYPE
 from vdvs.tenancy.status import volume_status
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -23,15 +23,15 @@ Context = grpc.aio.ServicerContext[Any, Any]
 def volume_message(view: VolumeView) -> volume_pb2.Volume:
     record = view.record
     status = struct_pb2.Struct()
-    status.update(volume_status(record, view.datastore, view.stat.size_bytes, view.stat.allocated_bytes))
+    status.update(volume_status(record, view.datastore))
     return volume_pb2.Volume(
         name=record.name,
         datastore=view.datastore,
         full_name=view.full_name,
         status=status,
-        fstype=record.options.get(FSTYPE, ""),
-        access=record.options.get(ACCESS, "read-write"),
-        attach_as=record.options.get(ATTACH_AS, "independent_persistent"),
+        fstype=record.options.fstype_to_make,
+        access=record.options.access,
+        attach_as=record.options.attach_as,
         attached_to_vm=(record.attached_vm_name or "") if record.attached_vm else "",
         capacity_mb=record.size_mb,
         created_at=_rfc3339(record.created),
@@ -52,17 +52,15 @@ def device_message(hint: dict[str, Any]) -> volume_pb2.DeviceHint:
 
 
 class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
-    def __init__(
-        self, identifier: Identifier, volumes: VolumeOps, attach: AttachOps, guard: OpGuard, scope: str
-    ) -> None:
-        self._identifier = identifier
+    def __init__(self, callers: Callers, volumes: VolumeOps, attach: AttachOps, guard: OpGuard, scope: str) -> None:
+        self._callers = callers
         self._volumes = volumes
         self._attach = attach
         self._guard = guard
         self._scope = scope
 
     async def _caller(self, context: Context) -> VmIdentity:
-        return await self._identifier.identify(context.auth_context())
+        return await self._callers.identify(context.auth_context())
 
     @rpc
     async def Create(self, request: volume_pb2.CreateRequest, context: Context) -> volume_pb2.Volume:
@@ -90,14 +88,20 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
     @rpc
     async def Attach(self, request: volume_pb2.VolumeRef, context: Context) -> volume_pb2.AttachResponse:
         vm = await self._caller(context)
-        view, hint = await self._guard.run(self._attach.attach(vm, request.name))
-        return volume_pb2.AttachResponse(volume=volume_message(view), device=device_message(hint))
+        view, hint, reused = await self._guard.run(self._attach.attach(vm, request.name))
+        return volume_pb2.AttachResponse(volume=volume_message(view), device=device_message(hint), reused=reused)
 
     @rpc
     async def Detach(self, request: volume_pb2.VolumeRef, context: Context) -> volume_pb2.DetachResponse:
         vm = await self._caller(context)
         await self._guard.run(self._attach.detach(vm, request.name))
         return volume_pb2.DetachResponse()
+
+    @rpc
+    async def Release(self, request: volume_pb2.VolumeRef, context: Context) -> volume_pb2.ReleaseResponse:
+        vm = await self._caller(context)
+        kept = await self._guard.run(self._attach.release(vm, request.name))
+        return volume_pb2.ReleaseResponse(kept_attached=kept)
 
     @rpc
     async def Capabilities(

@@ -88,7 +88,8 @@ def usage_mb(env: BrokerEnv, datastore: str = "local1") -> int:
 async def set_privilege(
     env: BrokerEnv, url: str, *, allow_create: bool = True, max_mb: int = 0, quota_mb: int = 0
 ) -> None:
-    """Write a _DEFAULT privilege row through a second store connection while the broker runs."""
+    """Write a _DEFAULT privilege row through a second store connection while the broker runs (as another
+    broker sharing the store would), and wait until the broker has seen it."""
 
     def write() -> None:
         store = env.store()
@@ -98,6 +99,7 @@ async def set_privilege(
             store.close()
 
     await asyncio.to_thread(write)
+    await env.caught_up()
 
 
 async def admin(env: BrokerEnv, method: str, request: object) -> Any:

@@ -140,7 +140,7 @@ async def test_options_are_persisted_and_shown_by_get(broker_env: BrokerEnv) -> 
         "attach-as": "persistent",
         "diskformat": "thin",
         "fstype": "xfs",
-        "size": "1024mb",
+        "size": "1gb",  # as the user gave it, as vDVS kept it
     }
 
 

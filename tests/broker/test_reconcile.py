@@ -8,7 +8,6 @@ from pathlib import Path
 
 from tests.broker.helpers import (
     FILESYSTEMS,
-    IS_ROOT,
     bounded,
     disk_path,
     ds_url,
@@ -20,7 +19,8 @@ from tests.broker.helpers import (
 from tests.support.broker_env import BrokerEnv
 from tests.support.system import loops_under, needs_root
 from vdvs.broker.server import Broker
-from vdvs.tenancy.model import DEFAULT_VMGROUP_ID, VolumeState
+from vdvs.tenancy.model import DEFAULT_VMGROUP_ID, AttachState, VolumeState
+from vdvs.tenancy.options import VolumeOptions
 from vdvs.tenancy.store import SqliteStore
 
 MB = 1024 * 1024
@@ -54,7 +54,7 @@ def reserve(env: BrokerEnv, store: SqliteStore, name: str, size_mb: int) -> int:
         name,
         size_mb,
         0,
-        options={"diskformat": "thin"},
+        options=VolumeOptions(),
         created="Mon Jan  1 00:00:00 2024",
         created_by="vm1",
         created_by_uuid="",
@@ -74,11 +74,12 @@ def label(name: str) -> str:
     return f"{name}@local1 (vmgroup {DEFAULT_VMGROUP_ID})"
 
 
+@needs_root
 async def test_reconciliation_settles_every_interrupted_operation(broker_env: BrokerEnv) -> None:
     env = broker_env
     vm = await env.enroll("vm1")
     client = env.client(vm)
-    for name, size in (("kept", "30mb"), ("held", "20mb"), ("going", "50mb")):
+    for name, size in (("kept", "30mb"), ("held", "20mb"), ("going", "50mb"), ("claimed", "5mb"), ("older", "5mb")):
         await bounded(client.create(name, {"size": size}, FILESYSTEMS))
     await crash(env)
 
@@ -92,12 +93,16 @@ async def test_reconciliation_settles_every_interrupted_operation(broker_env: Br
         reserve(env, store, "never-made", 10)
         # a remove that marked its row and died before deleting the disk
         store.begin_remove(rows["going"])
-        # an attach that claimed the volume and died before finishing
-        store.begin_attach(rows["held"], vm.uuid, "vm1")
+        # an attach that claimed the volume, attached it, and died before answering: kept (the
+        # plugin's retry gets the same device); one that died before the backend attach: forgotten
+        store.claim_attach(rows["held"], vm.uuid, "vm1")
+        store.claim_attach(rows["claimed"], vm.uuid, "vm1")
+        # an attach an older vdvs left 'attaching' (it wrote the claim and the device in two steps)
+        store.claim_attach(rows["older"], vm.uuid, "vm1")
+        store._db.execute("UPDATE volumes SET attach_state = 'attaching' WHERE id = ?", (rows["older"],))
     finally:
         store.close()
-    if IS_ROOT:
-        losetup(disk_path(env, "held"))
+    held_device = losetup(disk_path(env, "held"))
     orphan = disk_path(env, "orphan")
     make_disk(orphan, 5)
 
@@ -106,32 +111,40 @@ async def test_reconciliation_settles_every_interrupted_operation(broker_env: Br
 
     assert report.undone_creates == [label("half-made"), label("never-made")]
     assert report.finished_removes == [label("going")]
-    assert report.undone_attaches == [label("held")]
+    assert report.undone_attaches == [label("older")]
+    assert report.forgotten_attachments == ["claimed@local1 (VM vm1)"]
     assert report.disks_without_row == [f"[local1] dockvols/{DEFAULT_VMGROUP_ID}/orphan.vmdk"]
     assert report.rows_without_disk == [] and report.failures == []
 
     assert not disk_path(env, "half-made").exists()
     assert not disk_path(env, "going").exists()
     assert orphan.exists() and orphan.stat().st_size == 5 * MB  # reported, never deleted
-    assert loops_under(env.root) == []
-    assert sorted((name, state) for name, state, _ in env.rows()) == [("held", "ready"), ("kept", "ready")]
+    assert loops_under(env.root) == [held_device]
+    names = ["claimed", "held", "kept", "older"]
+    assert sorted((name, state) for name, state, _ in env.rows()) == [(n, "ready") for n in names]
     check = env.store()
     try:
-        held = next(r for r in check.list_volumes() if r.name == "held")
-        assert (held.attached_vm, held.attach_state, held.device) == (None, None, None)
+        by_name = {r.name: r for r in check.list_volumes()}
+        for name in ("claimed", "older"):
+            assert (by_name[name].attached_vm, by_name[name].attach_state) == (None, None)
+        assert (by_name["held"].attached_vm, by_name["held"].attach_state) == (vm.uuid, AttachState.ATTACHED)
         assert check.unsettled_volumes() == []
-        assert [r.state for r in check.list_volumes(states=tuple(VolumeState))] == [VolumeState.READY] * 2
+        assert [r.state for r in check.list_volumes(states=tuple(VolumeState))] == [VolumeState.READY] * 4
     finally:
         check.close()
-    assert usage_mb(env) == 30 + 20  # the sum of the remaining volumes
+    assert usage_mb(env) == 30 + 20 + 5 + 5  # the sum of the remaining volumes
 
     items = await status_items(env)
-    assert items["Reconcile_Repaired"] == "4"  # 2 creates undone, 1 remove finished, 1 attach undone
-    assert items["Reconcile_Findings"] == "5"  # the same four, plus the orphan disk
+    assert items["Reconcile_Repaired"] == "5"  # 2 creates undone, 1 remove finished, 1 attach undone, 1 forgotten
+    assert items["Reconcile_Findings"] == "6"  # the same five, plus the orphan disk
 
     client = env.client(vm)
-    assert await bounded(client.list_names()) == ["held@local1", "kept@local1"]
-    assert status_of(await bounded(client.get("held")))["status"] == "detached"
+    assert await bounded(client.list_names()) == [f"{n}@local1" for n in names]
+    assert status_of(await bounded(client.get("claimed")))["status"] == "detached"
+    again = await bounded(client.attach("held"))  # the plugin's retry: the device the crash left
+    assert again.device.path == held_device
+    await bounded(client.detach("held"))
+    assert loops_under(env.root) == []
 
 
 async def test_stray_temporary_file_is_deleted_and_counted_once(broker_env: BrokerEnv) -> None:
@@ -225,21 +238,41 @@ async def test_attached_volume_stays_attached_across_restart(broker_env: BrokerE
 
 
 @needs_root
-async def test_interrupted_detach_is_finished(broker_env: BrokerEnv) -> None:
+async def test_detach_interrupted_before_its_commit_is_forgotten(broker_env: BrokerEnv) -> None:
+    """A detach releases the device first, then commits: a crash in between leaves a claim the backend
+    does not have, which the restart forgets (nothing is left attached either way)."""
     env = broker_env
     vm = await env.enroll("vm1")
     client = env.client(vm)
     await bounded(client.create("leaving", {"size": "10mb"}, FILESYSTEMS))
-    await bounded(client.attach("leaving"))
+    device = (await bounded(client.attach("leaving"))).device.path
     await crash(env)
-    store = env.store()
-    try:
-        record = store.list_volumes()[0]
-        store.begin_detach(record.id, vm.uuid)
-    finally:
-        store.close()
+    subprocess.run(["losetup", "--detach", device], timeout=30, check=True)
     broker = await start_again(env)
-    assert broker.report.finished_detaches == [label("leaving")]
+    assert broker.report.forgotten_attachments == ["leaving@local1 (VM vm1)"]
     assert loops_under(env.root) == []
     status = status_of(await bounded(env.client(vm).get("leaving")))
     assert status["status"] == "detached"
+
+
+@needs_root
+async def test_interrupted_takeover_is_finished(broker_env: BrokerEnv) -> None:
+    """A takeover marks the claim 'detaching' before it detaches the old holder: a crash there is
+    finished at restart (the disk detached, the claim cleared), so the volume is free again."""
+    env = broker_env
+    vm = await env.enroll("vm1")
+    client = env.client(vm)
+    await bounded(client.create("moving", {"size": "10mb"}, FILESYSTEMS))
+    await bounded(client.attach("moving"))
+    await crash(env)
+    store = env.store()
+    try:
+        store.begin_takeover(store.list_volumes()[0].id, vm.uuid)
+    finally:
+        store.close()
+    broker = await start_again(env)
+    assert broker.report.finished_detaches == [label("moving")]
+    assert loops_under(env.root) == []
+    other = env.client(await env.enroll("vm2"))
+    assert (await bounded(other.attach("moving"))).volume.attached_to_vm == "vm2"
+    await bounded(other.detach("moving"))

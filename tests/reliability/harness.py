@@ -70,6 +70,9 @@ class HostState:
     temporaries: list[str]
     loops: dict[str, str]  # loop device -> backing file
     usage: dict[tuple[str, str], int]  # (vmgroup id, datastore url) -> MB the quota counts
+    # claims (in use or idle) whose disk has no loop device: a crash between a claim and the backend
+    # attach, or between a backend detach and its commit; startup forgets them
+    claims_without_device: list[str] = field(default_factory=list)
 
     def unsettled(self) -> list[VolumeRecord]:
         """Rows a crash left mid-operation (what startup reconciliation must settle)."""
@@ -77,7 +80,7 @@ class HostState:
         return [r for r in self.rows if r.state is not VolumeState.READY or r.attach_state in mid]
 
     def expected_repairs(self) -> int:
-        return len(self.unsettled()) + len(self.temporaries)
+        return len(self.unsettled()) + len(self.temporaries) + len(self.claims_without_device)
 
     def by_name(self) -> dict[str, VolumeRecord]:
         return {r.name: r for r in self.rows}
@@ -104,7 +107,18 @@ def host_state(env: Tenv) -> HostState:
             temporaries += [str(p) for p in tmp.rglob("*") if p.is_file()]
     prefix = str(env.root.resolve())
     loops = {dev: backing for dev, backing in loop_backing_files().items() if backing.startswith(prefix)}
-    return HostState(rows, files, sorted(temporaries), loops, usage)
+    names = {ds.resolve().as_uri(): name for name, ds in env.config.local_datastores.items()}
+    held = (AttachState.ATTACHED, AttachState.IDLE)
+    claims = [
+        r.name
+        for r in rows
+        if r.attach_state in held
+        and str(
+            env.datastore_dir(names.get(r.datastore_url, "?")).resolve() / "dockvols" / r.vmgroup_id / f"{r.name}.vmdk"
+        )
+        not in loops.values()
+    ]
+    return HostState(rows, files, sorted(temporaries), loops, usage, claims)
 
 
 def problems(env: Tenv, state: HostState, quota_mb: int = 0) -> list[str]:

@@ -117,6 +117,7 @@ async def crash_campaign(root: Path, runs: int) -> Campaign:
     env.stop()
     ledger = Ledger()
     workers = [Worker(i, uuid, ledger, rng) for i, (uuid, _, _) in enumerate(bundles)]
+    workers[0].peer, workers[1].peer = workers[1], workers[0]  # each takes the other's idle volumes over
     started = time.monotonic()
     try:
         for run, point in enumerate(schedule(rng, runs)):

@@ -63,10 +63,13 @@ class Ledger:
                 told.exists = row is not None
             if told.attached is None:
                 told.attached = row is not None and row.attached_vm is not None
+                if row is not None and row.attached_vm is not None:
+                    self.owner[name] = row.attached_vm  # a takeover the crash cut may have moved it
 
 
 class Worker:
-    """One VM's sequence of create, clone, attach, detach, get and remove on its own names."""
+    """One VM's sequence of create, clone, attach, release, detach, get and remove on its own names; its
+    peer (another VM) takes some of them over while they are idle, and gives them back detached."""
 
     def __init__(self, index: int, vm_uuid: str, ledger: Ledger, rng: random.Random, keep: int = 6) -> None:
         self.prefix = f"w{index}-"
@@ -76,6 +79,7 @@ class Worker:
         self.keep = keep
         self.client: BrokerClient | None = None
         self.lost = False  # a call got no answer: the broker is gone
+        self.peer: Worker | None = None
         self._next = 0
 
     def _name(self) -> str:
@@ -123,11 +127,44 @@ class Worker:
         assert self.client is not None
         outcome = await self._call("attach", name, self.client.attach(name))
         self.ledger.told[name].attached = True if outcome == "ok" else None if outcome == "lost" else False
+        if outcome == "ok":
+            self.ledger.owner[name] = self.vm_uuid
+
+    def _holder_client(self, name: str) -> BrokerClient | None:
+        """The channel of the VM holding ``name`` (the peer, after a takeover): only the holder detaches."""
+        if self.ledger.owner.get(name) == self.vm_uuid or self.peer is None:
+            return self.client
+        return self.peer.client if not self.peer.lost else None
 
     async def detach(self, name: str) -> None:
-        assert self.client is not None
-        outcome = await self._call("detach", name, self.client.detach(name))
+        client = self._holder_client(name)
+        if client is None:
+            return
+        outcome = await self._call("detach", name, client.detach(name))
         told = self.ledger.told[name]
+        told.attached = False if outcome == "ok" else None if outcome == "lost" else told.attached
+
+    async def release(self, name: str) -> None:
+        """The last unmount: the volume stays attached to this VM, idle."""
+        assert self.client is not None
+        outcome = await self._call("release", name, self.client.release(name))
+        if outcome == "lost":
+            self.ledger.told[name].attached = None
+
+    async def handoff(self, name: str) -> None:
+        """The peer VM attaches this VM's idle volume (a takeover), then detaches it."""
+        peer = self.peer
+        if peer is None or peer.client is None or peer.lost:
+            return
+        told = self.ledger.told[name]
+        outcome = await self._call("takeover", name, peer.client.attach(name))
+        if outcome == "lost":
+            told.attached = None
+            return
+        if outcome != "ok":
+            return
+        self.ledger.owner[name], told.attached = peer.vm_uuid, True
+        outcome = await self._call("detach", name, peer.client.detach(name))
         told.attached = False if outcome == "ok" else None if outcome == "lost" else told.attached
 
     async def remove(self, name: str) -> None:
@@ -136,8 +173,8 @@ class Worker:
         told = self.ledger.told[name]
         if outcome == "ok":
             told.exists, told.attached = False, False
-        elif outcome == "lost":
-            told.exists = None
+        elif outcome == "lost":  # a remove detaches an idle volume first: the crash may have cut it there
+            told.exists, told.attached = None, None if told.attached else told.attached
 
     async def get(self, name: str) -> None:
         assert self.client is not None
@@ -151,7 +188,9 @@ class Worker:
     async def cycle(self) -> None:
         """Every operation once: create, clone, attach, detach, remove; a read or two."""
         a, b = self._name(), self._name()
-        steps: list[tuple[str, str]] = [("create", a), ("clone", b), ("get", a), ("attach", a), ("detach", a)]
+        steps: list[tuple[str, str]] = [("create", a), ("clone", b), ("get", a), ("attach", a)]
+        roll = self.rng.random()
+        steps += [("detach", a)] if roll < 0.4 else [("release", a), ("handoff", a)] if roll < 0.7 else [("release", a)]
         steps += [("remove", b)]
         if self.rng.random() < 0.5:
             steps += [("remove", a)]

@@ -66,6 +66,20 @@ class BrokerEnv:
         self.clients.append(client)
         return client
 
+    async def caught_up(self, timeout_s: float = 10.0) -> None:
+        """Wait until the broker has seen what another connection changed (its store watch beats
+        every ``heartbeat_s``; changes made through the broker itself apply at once)."""
+        store = self.store()
+        try:
+            wanted = store.read_generation()
+        finally:
+            store.close()
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while self.broker.generation < wanted:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"broker still at generation {self.broker.generation}, store at {wanted}")
+            await asyncio.sleep(0.01)
+
     def store(self) -> SqliteStore:
         """A second connection to the broker's SQLite file, for assertions only."""
         return SqliteStore(self.config.store_path)
@@ -109,6 +123,7 @@ def make_config(root: Path, datastores: tuple[str, ...] = ("local1", "local2")) 
     config = BrokerConfig.for_state_dir(root, admin_socket=root / "admin.sock")
     config.local_datastores = {name: root / "datastores" / name for name in datastores}
     config.local_vm_datastore = datastores[0]
+    config.heartbeat_s = 0.05  # changes written through a second connection reach the broker quickly
     return config
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vdvs.tenancy.options import VolumeOptions
 from vdvs.tenancy.store import ConfigStore
 
 MIB = 1024 * 1024
@@ -32,7 +33,7 @@ def seed_ready_volume(
         name,
         size_mb,
         0,
-        options={"fstype": "ext4", "diskformat": "thin"},
+        options=VolumeOptions(fstype="ext4"),
         created=created,
         created_by=created_by,
         created_by_uuid=created_by_uuid,

@@ -150,14 +150,19 @@ async def test_a_fault_becomes_one_line_naming_type_and_text_fault_injected(
 
 
 async def test_sizes_come_from_the_datastore_browser_fault_injected(vs: VsEnv, monkeypatch: pytest.MonkeyPatch) -> None:
-    """vcsim's disks are empty files; a real datastore reports capacity and space in use, as here."""
+    """vcsim's disks are empty files; a real datastore reports capacity and space in use, as here. The
+    space in use is measured when the guest lets the disk go (at detach) and shown by Get from then on:
+    a Get itself asks vSphere nothing."""
     _, client = await vs.vm_client(0)
     await bounded(client.create(f"big@{DATASTORE}", {"size": "2gb"}, FILESYSTEMS))
+    await bounded(client.attach(f"big@{DATASTORE}"))
     info = vim.host.DatastoreBrowser.VmDiskInfo(path="big.vmdk", capacityKb=2 * 1024 * 1024, fileSize=32 * 1024 * 1024)
     result = vim.host.DatastoreBrowser.SearchResults(folderPath=f"[{DATASTORE}] dockvols/x", file=[info])
     task = FailedTask(None)
     task.info.state, task.info.result = "success", result
     monkeypatch.setattr(vim.host.DatastoreBrowser, "SearchDatastore_Task", lambda self, **kw: task)
+    await bounded(client.detach(f"big@{DATASTORE}"))
+    monkeypatch.undo()
     status = status_of(await bounded(client.get(f"big@{DATASTORE}")))
     assert status["capacity"] == {"size": "2GB", "allocated": "32MB"}  # vDVS's own example
 

@@ -1,0 +1,57 @@
+"""The periodic sweep: idle attachments past their time, and operations past their lease.
+
+Cinder expires reservations so a crash cannot leak usage; here a row left
+``creating``/``deleting``/``attaching``/``detaching`` is settled once its lease
+(twice the longest an operation may wait and run) has run out, or as soon as the
+broker that started it stops beating, without waiting for any broker to restart.
+Each row is settled under its volume's lock, after re-reading it, so an operation
+of this broker that is still working is never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from vdvs.broker.attach_ops import AttachOps
+from vdvs.broker.reconcile import Reconciler, ReconcileReport
+
+log = logging.getLogger("vdvs.broker.sweep")
+
+
+class Sweeper:
+    def __init__(
+        self,
+        attach: AttachOps,
+        reconciler: Reconciler,
+        report: ReconcileReport,
+        lease_s: float,
+        live_brokers: Callable[[], Sequence[str]],
+    ) -> None:
+        self._attach = attach
+        self._reconciler = reconciler
+        self._report = report
+        self._lease_s = lease_s
+        self._live_brokers = live_brokers
+
+    async def sweep(self) -> None:
+        """One pass; never raises (the next pass tries again)."""
+        try:
+            detached = await self._attach.detach_expired_idle()
+            if detached:
+                log.info("sweep: detached idle %s", ", ".join(detached))
+            before = self._report.repaired()
+            await self._reconciler.settle(time.time() - self._lease_s, self._live_brokers(), self._report)
+            settled = self._report.repaired() - before
+            if settled:
+                log.warning("sweep: settled %d interrupted operation(s); `vdvs status` counts them", settled)
+        except Exception:
+            log.exception("sweep failed")
+
+    async def run(self, interval_s: float) -> None:
+        """Sweep every ``interval_s`` until cancelled."""
+        while True:
+            await asyncio.sleep(interval_s)
+            await self.sweep()
