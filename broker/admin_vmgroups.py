@@ -81,7 +81,9 @@ class VmgroupHandlers(AdminHandlers):
             list(request.vm_list),
         )
         log.info("admin: created vmgroup %s", vmgroup.name)
-        return await self._vmgroup_reply(vmgroup)
+        reply = await self._vmgroup_reply(vmgroup)
+        await self._moved({vm.uuid for vm in reply.vms})  # they left _DEFAULT
+        return reply
 
     @rpc
     async def VmgroupList(

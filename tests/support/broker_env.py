@@ -127,8 +127,15 @@ def make_config(root: Path, datastores: tuple[str, ...] = ("local1", "local2")) 
     return config
 
 
-async def start_broker_env(root: Path, datastores: tuple[str, ...] = ("local1", "local2")) -> BrokerEnv:
+async def start_broker_env(
+    root: Path, datastores: tuple[str, ...] = ("local1", "local2"), **settings: float
+) -> BrokerEnv:
+    """A broker on temp datastores; ``settings`` override BrokerConfig fields (idle_detach_s=0, ...)."""
     config = make_config(root, datastores)
+    for key, value in settings.items():
+        if not hasattr(config, key):
+            raise AttributeError(f"BrokerConfig has no setting {key}")
+        setattr(config, key, value)
     init_config(config, root / "broker.toml")
     broker = Broker(config)
     await broker.start()
