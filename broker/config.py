@@ -187,6 +187,8 @@ class BrokerConfig:
                     "op_timeout_s": self.op_timeout_s,
                     "lock_timeout_s": self.lock_timeout_s,
                     "idle_detach_s": self.idle_detach_s,
+                    "heartbeat_s": self.heartbeat_s,
+                    "sweep_s": self.sweep_s,
                 },
                 "store": self._store_table(),
                 "backend": backend,

@@ -72,6 +72,10 @@ class ReconcileReport:
             out.extend(f"{label}: {item}" for item in items)
         return out
 
+    def merge(self, other: ReconcileReport) -> None:
+        for name, items in vars(other).items():
+            getattr(self, name).extend(items)
+
     def log(self) -> None:
         for line in self.lines():
             warn = "could not" in line or "no config" in line or "missing" in line

@@ -42,11 +42,10 @@ class Sweeper:
             detached = await self._attach.detach_expired_idle()
             if detached:
                 log.info("sweep: detached idle %s", ", ".join(detached))
-            before = self._report.repaired()
-            await self._reconciler.settle(time.time() - self._lease_s, self._live_brokers(), self._report)
-            settled = self._report.repaired() - before
-            if settled:
-                log.warning("sweep: settled %d interrupted operation(s); `vdvs status` counts them", settled)
+            found = ReconcileReport()
+            await self._reconciler.settle(time.time() - self._lease_s, self._live_brokers(), found)
+            found.log()
+            self._report.merge(found)  # `vdvs status` counts them with startup's
         except Exception:
             log.exception("sweep failed")
 

@@ -166,6 +166,8 @@ class Site:
         config.listen = f"unix://{self.root / name / 'broker.sock'}"
         config.admin_socket = self.root / name / "admin.sock"
         config.store_kind = self.store_kind
+        # beat often, and sweep often: a broker that dies is noticed, and its operations settled, quickly
+        config.heartbeat_s, config.sweep_s = 0.2, 0.5
         env: dict[str, str] = {}
         if self.store_kind == "sqlite":
             config.store_path = Path(self.location)

@@ -73,13 +73,15 @@ async def test_failover_kill_a_b_serves_a_settles_only_its_own(pair: Pair) -> No
     reserve(pair, "broker-b", "b-inflight")
     reserve(pair, "broker-gone", "abandoned", started=time.time() - 3600)
 
-    pair.a.start()  # A restarts: startup reconciliation
-    settled = [m for m in pair.a.log_messages() if m.startswith("reconcile: undid interrupted create")]
+    pair.a.start()  # A restarts: startup reconciliation (unless B's sweep, seeing A gone, did it first)
+    messages = pair.a.log_messages() + pair.b.log_messages()
+    settled = [m for m in messages if m.startswith("reconcile: undid interrupted create")]
     names = {m.split(": ", 2)[2].split("@")[0] for m in settled}
     assert {"slow", "abandoned"} <= names, settled
     assert "b-inflight" not in names  # B's own, B is alive: left alone
     assert names <= {"slow", "abandoned"} | {f"burst{i}" for i in range(8)}
-    assert int(pair.a.status()["Reconcile_Repaired"]) >= len(names)
+    repaired = int(pair.a.status()["Reconcile_Repaired"]) + int(pair.b.status()["Reconcile_Repaired"])
+    assert repaired >= len(names)
     rows = {r[0]: r[1] for r in pair.rows()}
     assert rows["b-inflight"] == "creating"
     assert "slow" not in rows and "abandoned" not in rows
@@ -101,7 +103,27 @@ async def test_failover_kill_a_b_serves_a_settles_only_its_own(pair: Pair) -> No
         assert sorted(n.split("@")[0] for n in await bounded(vm2.via(node).list_names())) == sorted(ready)
     assert pair.usage() == sum(ready.values()) + 10  # plus B's open reservation
     pair.b.stop()
-    pair.b.start()  # B settles its own
-    assert any("b-inflight" in m for m in pair.b.log_messages() if m.startswith("reconcile: undid"))
+    pair.b.start()  # B settles its own at restart, unless A's sweep, seeing B gone, did it first
+    messages = pair.a.log_messages() + pair.b.log_messages()
+    assert any("b-inflight" in m for m in messages if m.startswith("reconcile: undid"))
     assert [r for r in pair.rows() if r[1] != "ready"] == []
     assert pair.usage() == sum(pair.ready_sizes().values()) == sum(ready.values())
+
+
+async def test_a_dead_brokers_operations_are_settled_by_a_live_one_without_a_restart(pair: Pair) -> None:
+    """Reservations expire (Cinder's rule): A dies mid-create and stays down; B notices A stopped
+    beating and its sweep settles A's row, so the quota A held is free again with no restart at all."""
+    vm1 = await pair.vm("vm1", VM_UUIDS["vm1"])
+    slow = asyncio.ensure_future(
+        vm1.via(pair.a).create("slow", {"size": "512mb", "diskformat": "eagerzeroedthick"}, [])
+    )
+    await wait_for_row(pair, "slow", VolumeState.CREATING)
+    pair.a.kill()
+    assert isinstance((await outcomes(slow))[0], BrokerError)
+    deadline = time.monotonic() + ROW_WAIT_S
+    while "slow" in {r[0] for r in pair.rows()}:
+        assert time.monotonic() < deadline, "B never settled A's interrupted create"
+        await asyncio.sleep(0.05)
+    assert any("slow" in m for m in pair.b.log_messages() if m.startswith("reconcile: undid interrupted create"))
+    assert "slow" not in pair.vmdks() and pair.usage() == 0
+    assert (await bounded(vm1.via(pair.b).create("slow", {"size": "10mb"}, []))).name == "slow"
