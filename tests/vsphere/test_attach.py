@@ -10,7 +10,7 @@ from pyVim.task import WaitForTask
 from pyVmomi import vim
 
 from tests.broker.helpers import FILESYSTEMS, bounded, refused, status_of
-from tests.vsphere.env import VsEnv
+from tests.vsphere.env import VsEnv, eventually
 from tests.vsphere.sim import DATASTORE
 
 
@@ -166,3 +166,36 @@ async def test_attach_of_a_disk_gone_from_the_datastore_fails_and_keeps_no_claim
         assert store.attached_to(vm.uuid) == []
     finally:
         store.close()
+
+
+async def test_idle_disk_stays_on_the_vm_and_the_next_attach_reuses_its_unit(vs: VsEnv) -> None:
+    """Release keeps the disk hot-added, idle: the holder's next attach makes no reconfigure (the
+    same unit comes back, reused) and another VM takes it over with one detach and one attach."""
+    vm, client = await vs.vm_client(0)
+    other_vm, other = await vs.vm_client(1)
+    await bounded(client.create(f"data@{DATASTORE}", {}, FILESYSTEMS))
+    first = await bounded(client.attach(f"data@{DATASTORE}"))
+    assert await bounded(client.release(f"data@{DATASTORE}")) is True
+    assert [d.backing.fileName for d in vs.insp.disks(vm.uuid)] == [vs.vmdk("data")]  # still attached
+    assert status_of(await bounded(client.get(f"data@{DATASTORE}")))["status"] == "idle"
+    again = await bounded(client.attach(f"data@{DATASTORE}"))
+    assert (again.reused, again.device.unit) == (True, first.device.unit)
+
+    await bounded(client.release(f"data@{DATASTORE}"))
+    taken = await bounded(other.attach(f"data@{DATASTORE}"))
+    assert (taken.reused, taken.volume.attached_to_vm) == (False, other_vm.name)
+    assert vs.insp.disks(vm.uuid) == []
+    assert [d.backing.fileName for d in vs.insp.disks(other_vm.uuid)] == [vs.vmdk("data")]
+    await bounded(other.detach(f"data@{DATASTORE}"))
+    assert vs.insp.disks(other_vm.uuid) == []
+
+
+async def test_an_idle_disk_is_detached_when_its_vm_powers_off(vs: VsEnv) -> None:
+    vm, client = await vs.vm_client(0)
+    await bounded(client.create(f"data@{DATASTORE}", {}, FILESYSTEMS))
+    await bounded(client.attach(f"data@{DATASTORE}"))
+    await bounded(client.release(f"data@{DATASTORE}"))
+    vs.insp.power(vm.uuid, on=False)  # the broker's watcher sees it and detaches
+    await eventually(lambda: vs.insp.disks(vm.uuid) == [], timeout_s=30, what="idle disk detached at power-off")
+    rows = vs.env.store().list_volumes()
+    assert [(r.name, r.attached_vm) for r in rows] == [("data", None)]
