@@ -21,17 +21,20 @@ class Inventory:
         self._workers = workers
         self._ttl_s = ttl_s
         self._datastores: list[DatastoreInfo] = []
+        self._refs: list[DatastoreRef] = []
         self._datastores_at = 0.0
         self._vms: dict[str, tuple[VmInfo, float]] = {}
 
     async def datastores(self, refresh: bool = False) -> list[DatastoreInfo]:
         if refresh or time.monotonic() - self._datastores_at > self._ttl_s or not self._datastores:
             self._datastores = await self._workers.disk(self._backend.datastores)
+            self._refs = [DatastoreRef(d.name, d.url) for d in self._datastores]
             self._datastores_at = time.monotonic()
         return self._datastores
 
     async def refs(self, refresh: bool = False) -> list[DatastoreRef]:
-        return [DatastoreRef(d.name, d.url) for d in await self.datastores(refresh)]
+        await self.datastores(refresh)
+        return self._refs
 
     def cached_name(self, url: str) -> str | None:
         """Name of a datastore URL from the cache (call ``datastores()`` first)."""

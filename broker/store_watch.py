@@ -5,8 +5,8 @@ vmgroups and privileges per tenancy generation (``broker/identity.py``); an admi
 change made through another broker moves the generation in the store, and this
 watch brings it to the broker's own store object within one beat
 (``[broker] heartbeat_s``, 1 s by default: that is the bound on how late such a
-change reaches this broker; changes made through this broker apply at once). The
-same beat records that this broker is alive, so the others' sweeps leave its
+change reaches this broker; changes made through this broker apply at once). At
+most once a second the beat also records that this broker is alive, so the others' sweeps leave its
 operations alone, and reads which brokers are, so this one's sweep can settle the
 operations of brokers that are gone. It runs off the event loop and off the VM
 path's store thread: neither ever waits for it.
@@ -23,6 +23,7 @@ from vdvs.tenancy.store import ConfigStore
 
 log = logging.getLogger("vdvs.broker.watch")
 GONE_AFTER_BEATS = 5  # a broker not seen for this many beats is gone
+MIN_BEAT_S = 1.0  # the heartbeat is a write: at most once a second, however often the generation is polled
 
 
 class StoreWatch:
@@ -38,6 +39,8 @@ class StoreWatch:
         self._thread: threading.Thread | None = None
         self._conn: ConfigStore | None = None
         self._failing = False
+        self._beat_s = max(interval_s, MIN_BEAT_S)
+        self._next_beat = 0.0
         self.live_brokers: list[str] = [store.owner]
 
     def start(self) -> None:
@@ -58,9 +61,12 @@ class StoreWatch:
             return
         try:
             self._store.advance_generation(conn.read_generation())
-            conn.heartbeat(self._started, self._version)
-            live = conn.live_brokers(time.time() - GONE_AFTER_BEATS * self._interval_s)
-            self.live_brokers = live if self._store.owner in live else [*live, self._store.owner]
+            now = time.monotonic()
+            if now >= self._next_beat:
+                self._next_beat = now + self._beat_s
+                conn.heartbeat(self._started, self._version)
+                live = conn.live_brokers(time.time() - GONE_AFTER_BEATS * self._beat_s)
+                self.live_brokers = live if self._store.owner in live else [*live, self._store.owner]
         except Exception as exc:  # the store is down or busy: the VM path reports that itself
             if not self._failing:
                 log.warning("store watch: %s: %s", type(exc).__name__, exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 import grpc
@@ -15,15 +16,22 @@ from vdvs.broker.identity import Callers, VmIdentity
 from vdvs.broker.pipeline import VolumeView
 from vdvs.broker.volume_ops import VolumeOps
 from vdvs.proto import volume_pb2, volume_pb2_grpc
-from vdvs.tenancy.status import volume_status
+from vdvs.tenancy.status import StatusKey, status_key, status_map
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
+@functools.lru_cache(maxsize=4096)
+def _status_struct(key: StatusKey) -> struct_pb2.Struct:
+    """The Status map as a protobuf Struct, built once per distinct status (building one costs ~25 us)."""
+    status = struct_pb2.Struct()
+    status.update(status_map(key))
+    return status
+
+
 def volume_message(view: VolumeView) -> volume_pb2.Volume:
     record = view.record
-    status = struct_pb2.Struct()
-    status.update(volume_status(record, view.datastore))
+    status = _status_struct(status_key(record, view.datastore))
     return volume_pb2.Volume(
         name=record.name,
         datastore=view.datastore,
@@ -38,6 +46,7 @@ def volume_message(view: VolumeView) -> volume_pb2.Volume:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def _rfc3339(asctime: str) -> str:
     """vDVS keeps ``created`` in asctime form (UTC); Docker wants RFC 3339."""
     try:
