@@ -110,9 +110,9 @@ class AttachOps:
         holder = record.attached_vm or ""
         if record.attach_state is not AttachState.IDLE:
             state = await self.p.inventory.power_state(holder)
-            if state not in (None, POWERED_OFF):
+            if state not in (None, POWERED_OFF) and await self._really_attached(holder, req):
                 raise self._held_elsewhere(req, _holder_name(record))
-            log.warning("taking %s over from powered-off VM %s", req.full_name, _holder_name(record))
+            log.warning("taking %s over from VM %s (%s)", req.full_name, _holder_name(record), state or "gone")
         try:  # from here the holder can no longer renew its claim
             record = await self.p.workers.db(self.p.store.begin_takeover, record.id, holder)
         except VolumeConflict as exc:
@@ -130,6 +130,14 @@ class AttachOps:
         await self._write_sidecar(req.volume, record, req.vmgroup.name)
         log.info("attached %s to VM %s (taken from %s)", req.full_name, req.vm.name, holder)
         return VolumeView(record, req.volume), device, False
+
+    async def _really_attached(self, holder: str, req: Resolved) -> bool:
+        """Whether a running holder's claim is real: a crash between a backend detach and its commit
+        leaves a claim the backend no longer has, which must not keep the volume from anyone else."""
+        try:
+            return bool(await self.p.workers.disk(self.p.backend.is_attached, holder, req.disk))
+        except (BackendError, VdvsError):
+            return True  # cannot tell: the holder keeps it
 
     # ------------------------------------------------------------------ release and detach
     async def release(self, vm: VmIdentity, raw_name: str) -> bool:

@@ -188,3 +188,19 @@ async def test_idle_detach_s_zero_detaches_at_the_last_unmount_as_vdvs_did(vdvs_
     assert await bounded(vm1.release("data")) is False
     assert loops_under(env.root) == []
     assert status_of(await bounded(vm1.get("data")))["status"] == "detached"
+
+
+async def test_a_claim_the_backend_no_longer_has_does_not_keep_the_volume_from_others(broker_env: BrokerEnv) -> None:
+    """A detach releases the device, then commits: if the broker dies in between, the row still names
+    the holder. Another VM's attach checks the backend, finds nothing attached, and takes it."""
+    vm1 = broker_env.client(await broker_env.enroll("vm1"))
+    vm2 = broker_env.client(await broker_env.enroll("vm2"))
+    await bounded(vm1.create("data", {"size": "16mb"}, FILESYSTEMS))
+    device = (await bounded(vm1.attach("data"))).device.path
+    proc = await asyncio.create_subprocess_exec("losetup", "--detach", device)  # the backend half of a detach
+    assert await asyncio.wait_for(proc.wait(), 30) == 0
+    taken = await bounded(vm2.attach("data"))
+    assert taken.volume.attached_to_vm == "vm2"
+    assert list(loop_backing_files().values()).count(str(disk_path(broker_env, "data"))) == 1
+    await bounded(vm2.detach("data"))
+    assert loops_under(broker_env.root) == []
