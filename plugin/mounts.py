@@ -19,7 +19,7 @@ from typing import Any
 class MountEntry:
     """One mounted volume: its canonical ``name@datastore``, where, from which device, by whom."""
 
-    name: str
+    name: str  # canonical, as the broker gave it (Volume.full_name)
     mountpoint: str
     device: str
     fstype: str
@@ -29,6 +29,9 @@ class MountEntry:
     # may have gone while the plugin was down), so a Remove, which Docker only sends once no
     # container uses the volume, may drop them.
     recovered: list[str] = field(default_factory=list)
+    # The volume's name without its datastore, as the broker gave it (Volume.name): Docker may address
+    # a mounted volume by it. "" when unknown (a state file from before it was kept, an adopted mount).
+    short_name: str = ""
 
 
 class MountTable:
@@ -57,6 +60,7 @@ class MountTable:
                 ids=list(raw.get("ids", [])),
                 adopted=bool(raw.get("adopted", False)),
                 recovered=list(raw.get("recovered", [])),
+                short_name=str(raw.get("short_name", "")),
             )
 
     def snapshot(self) -> dict[str, Any]:
@@ -71,6 +75,7 @@ class MountTable:
                     "ids": list(e.ids),
                     "adopted": e.adopted,
                     "recovered": list(e.recovered),
+                    "short_name": e.short_name,
                 }
                 for name, e in sorted(self.entries.items())
             },
