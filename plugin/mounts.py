@@ -2,7 +2,7 @@
 
 Docker sends a random 64-hex ``ID`` with every Mount and the same one with its
 Unmount; a volume stays mounted while any ID holds it. The table is written
-atomically (temp file, fsync, rename) before Docker gets an answer, so a killed
+atomically (temp file, fdatasync, rename, directory fsync) before Docker gets an answer, so a killed
 plugin comes back with exact counts.
 """
 
@@ -82,13 +82,15 @@ class MountTable:
         }
 
     def save(self, snapshot: dict[str, Any]) -> None:
-        """Write a snapshot (blocking: fsyncs; call from a worker thread)."""
+        """Write a snapshot (blocking: syncs; call from a worker thread). fdatasync suffices for the new
+        file (its data and size), the directory's fsync makes the rename durable; each costs a journal
+        commit (~3-4 ms on a VM disk), and a container start and stop write this file three times."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(snapshot, fh, indent=1, sort_keys=True)
             fh.flush()
-            os.fsync(fh.fileno())
+            os.fdatasync(fh.fileno())
         os.replace(tmp, self.path)
         fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
         try:
