@@ -13,10 +13,11 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 from cryptography import x509
+from google.protobuf import struct_pb2
 
 from vdvs.plugin.bundle import Bundle
 from vdvs.proto import status as wire_status
@@ -87,6 +88,7 @@ class BrokerClient:
         self._op_timeout_s = op_timeout_s
         self._retry_budget_s = retry_budget_s
         self._bundle_problem = bundle_problem(bundle)
+        self._release_unimplemented = False  # an older broker: Release falls back to Detach
 
     async def close(self) -> None:
         await self._channel.close(None)
@@ -169,10 +171,24 @@ class BrokerClient:
         await self._call("detach", lambda t: self._stub.Detach(request, timeout=t), self._op_timeout_s)
 
     async def release(self, name: str) -> bool:
-        """The last unmount on this VM is done: True if the broker keeps the disk attached, idle."""
-        request = volume_pb2.VolumeRef(name=name)
-        reply = await self._call("release", lambda t: self._stub.Release(request, timeout=t), self._op_timeout_s)
-        return bool(reply.kept_attached)
+        """The caller's last mount of ``name`` is gone; True if the broker keeps the disk attached here, idle.
+
+        A broker from before idle attachments answers UNIMPLEMENTED: then this is a Detach (as vDVS
+        did at the last unmount), and every later release of this client goes straight to Detach."""
+        if not self._release_unimplemented:
+            request = volume_pb2.VolumeRef(name=name)
+            try:
+                reply = await self._call(
+                    "release", lambda t: self._stub.Release(request, timeout=t), self._op_timeout_s
+                )
+                return bool(reply.kept_attached)
+            except BrokerError as exc:
+                if exc.grpc_code != grpc.StatusCode.UNIMPLEMENTED or exc.code:
+                    raise
+                log.info("broker at %s has no Release; detaching at the last unmount instead", self.address)
+                self._release_unimplemented = True
+        await self.detach(name)
+        return False
 
     async def capabilities(self) -> str:
         reply = await self._call(
@@ -181,3 +197,17 @@ class BrokerClient:
             self._call_timeout_s,
         )
         return str(reply.scope)
+
+
+def struct_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
+    """A protobuf Struct as plain Python values: what json_format.MessageToDict gives, for half its cost
+    (Docker's Get, which carries the Status Struct, comes before every Mount and Unmount)."""
+    return {key: _plain(value) for key, value in struct.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, struct_pb2.Struct):
+        return struct_dict(value)
+    if isinstance(value, struct_pb2.ListValue):
+        return [_plain(item) for item in value]
+    return value

@@ -1,9 +1,10 @@
 """Docker volume plugin protocol v1 over HTTP: decode, call the driver, encode. Nothing else.
 
-Every answer is JSON with Docker's plugin content type; a failure is
-``{"Err": "..."}`` with HTTP 500, which the engine shows as
-``VolumeDriver.<Verb>: <text>``. Malformed requests (bad JSON, wrong types,
-huge bodies, unknown endpoints) get a clear ``Err`` too, never a traceback.
+The only module that knows Docker's JSON: each route decodes the body into a typed request
+(``api.py``), calls one ``Driver`` method and encodes its typed reply. Every answer is JSON with
+Docker's plugin content type; a failure is ``{"Err": "..."}`` with HTTP 500, which the engine shows
+as ``VolumeDriver.<Verb>: <text>``. Malformed requests (bad JSON, wrong types, huge bodies,
+unknown endpoints or methods) get a clear ``Err`` too, never a traceback.
 """
 
 from __future__ import annotations
@@ -15,29 +16,42 @@ from typing import Any
 
 from aiohttp import web
 
-from vdvs.plugin.driver import DriverError, VolumeDriver
+from vdvs.plugin.api import (
+    CreateRequest,
+    Driver,
+    DriverError,
+    GetRequest,
+    MountRequest,
+    PathRequest,
+    RemoveRequest,
+    UnmountRequest,
+    Volume,
+)
 
 log = logging.getLogger("vdvs.plugin.http")
 CONTENT_TYPE = "application/vnd.docker.plugins.v1.2+json"
 MAX_BODY = 1024 * 1024
-DRIVER_KEY = web.AppKey("driver", VolumeDriver)
+# Set while the application starts (server.py owns the driver's lifetime); read by every request.
+DRIVER_KEY = web.AppKey("driver", Driver)
 
-Handler = Callable[[VolumeDriver, dict[str, Any]], Awaitable[dict[str, Any]]]
+Body = dict[str, Any]
+Handler = Callable[[Driver, Body], Awaitable[Body]]
 
 
 class BadRequest(Exception):
     pass
 
 
-def reply(body: dict[str, Any], status: int = 200) -> web.Response:
-    return web.Response(status=status, text=json.dumps(body), content_type=CONTENT_TYPE.split(";", maxsplit=1)[0])
+def reply(body: Body, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=json.dumps(body).encode(), content_type=CONTENT_TYPE)
 
 
 def error(message: str, status: int = 500) -> web.Response:
     return reply({"Err": message or "unknown error"}, status)
 
 
-def _string(body: dict[str, Any], key: str, required: bool = True) -> str:
+# ---------------------------------------------------------------- decode
+def _string(body: Body, key: str, required: bool = True) -> str:
     value = body.get(key)
     if value is None and not required:
         return ""
@@ -55,7 +69,7 @@ def _check_text(value: str, what: str) -> None:
         raise BadRequest(f"{what} is not valid UTF-8 text") from None
 
 
-def _options(body: dict[str, Any]) -> dict[str, str]:
+def _options(body: Body) -> dict[str, str]:
     opts = body.get("Opts")
     if opts is None:  # `docker volume create` without -o sends null
         return {}
@@ -69,44 +83,59 @@ def _options(body: dict[str, Any]) -> dict[str, str]:
     return opts
 
 
-async def _activate(driver: VolumeDriver, body: dict[str, Any]) -> dict[str, Any]:
+# ---------------------------------------------------------------- encode
+def _volume(volume: Volume) -> Body:
+    out: Body = {"Name": volume.name, "Mountpoint": volume.mountpoint}
+    if volume.status is not None:
+        out["Status"] = volume.status
+    if volume.created_at:
+        out["CreatedAt"] = volume.created_at
+    return out
+
+
+# ---------------------------------------------------------------- routes
+async def _activate(driver: Driver, body: Body) -> Body:
     return {"Implements": ["VolumeDriver"]}
 
 
-async def _create(driver: VolumeDriver, body: dict[str, Any]) -> dict[str, Any]:
-    await driver.create(_string(body, "Name"), _options(body))
+async def _create(driver: Driver, body: Body) -> Body:
+    await driver.create(CreateRequest(_string(body, "Name"), _options(body)))
     return {"Err": ""}
 
 
-async def _remove(driver: VolumeDriver, body: dict[str, Any]) -> dict[str, Any]:
-    await driver.remove(_string(body, "Name"))
+async def _remove(driver: Driver, body: Body) -> Body:
+    await driver.remove(RemoveRequest(_string(body, "Name")))
     return {"Err": ""}
 
 
-async def _mount(driver: VolumeDriver, body: dict[str, Any]) -> dict[str, Any]:
-    mountpoint = await driver.mount(_string(body, "Name"), _string(body, "ID", required=False))
-    return {"Mountpoint": mountpoint, "Err": ""}
+async def _mount(driver: Driver, body: Body) -> Body:
+    answer = await driver.mount(MountRequest(_string(body, "Name"), _string(body, "ID", required=False)))
+    return {"Mountpoint": answer.mountpoint, "Err": ""}
 
 
-async def _unmount(driver: VolumeDriver, body: dict[str, Any]) -> dict[str, Any]:
-    await driver.unmount(_string(body, "Name"), _string(body, "ID", required=False))
+async def _unmount(driver: Driver, body: Body) -> Body:
+    await driver.unmount(UnmountRequest(_string(body, "Name"), _string(body, "ID", required=False)))
     return {"Err": ""}
 
 
-async def _path(driver: VolumeDriver, body: dict[str, Any]) -> dict[str, Any]:
-    return {"Mountpoint": await driver.path(_string(body, "Name")), "Err": ""}
+async def _path(driver: Driver, body: Body) -> Body:
+    answer = await driver.path(PathRequest(_string(body, "Name")))
+    return {"Mountpoint": answer.mountpoint, "Err": ""}
 
 
-async def _get(driver: VolumeDriver, body: dict[str, Any]) -> dict[str, Any]:
-    return {"Volume": await driver.get(_string(body, "Name")), "Err": ""}
+async def _get(driver: Driver, body: Body) -> Body:
+    answer = await driver.get(GetRequest(_string(body, "Name")))
+    return {"Volume": _volume(answer.volume), "Err": ""}
 
 
-async def _list(driver: VolumeDriver, body: dict[str, Any]) -> dict[str, Any]:
-    return {"Volumes": await driver.list_volumes(), "Err": ""}
+async def _list(driver: Driver, body: Body) -> Body:
+    answer = await driver.list()
+    return {"Volumes": [_volume(v) for v in answer.volumes], "Err": ""}
 
 
-async def _capabilities(driver: VolumeDriver, body: dict[str, Any]) -> dict[str, Any]:
-    return {"Capabilities": {"Scope": await driver.capabilities()}}
+async def _capabilities(driver: Driver, body: Body) -> Body:
+    answer = await driver.capabilities()
+    return {"Capabilities": {"Scope": answer.scope}}
 
 
 ROUTES: dict[str, Handler] = {
@@ -122,12 +151,12 @@ ROUTES: dict[str, Handler] = {
 }
 
 
-async def _decode(request: web.Request) -> dict[str, Any]:
+async def _decode(request: web.Request) -> Body:
     raw = await request.read()
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
+        body = json.loads(raw.decode())
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("request body is not valid JSON") from None
     if not isinstance(body, dict):
@@ -137,16 +166,13 @@ async def _decode(request: web.Request) -> dict[str, Any]:
 
 def _endpoint(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def serve(request: web.Request) -> web.Response:
-        driver = request.app[DRIVER_KEY]
         try:
             body = await _decode(request)
-            return reply(await handler(driver, body))
-        except BadRequest as exc:
+            return reply(await handler(request.app[DRIVER_KEY], body))
+        except (BadRequest, DriverError) as exc:
             return error(str(exc))
-        except DriverError as exc:
-            return error(str(exc))
-        except web.HTTPException:
-            raise
+        except web.HTTPRequestEntityTooLarge:
+            return error(f"request body too large (limit {MAX_BODY} bytes)", 413)
         except Exception as exc:
             log.exception("%s failed", request.path)
             return error(f"internal error in vdvs plugin: {type(exc).__name__}: {exc}")
@@ -154,24 +180,18 @@ def _endpoint(handler: Handler) -> Callable[[web.Request], Awaitable[web.Respons
     return serve
 
 
-@web.middleware
-async def http_errors(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """Turn aiohttp's own refusals (404, 405, 413) into Docker-style ``Err`` answers."""
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status == 404:
-            return error(f"unknown plugin endpoint {request.path[:200]!r}", 404)
-        if exc.status == 413:
-            return error(f"request body too large (limit {MAX_BODY} bytes)", 413)
-        return error(f"{exc.reason}: {request.method} {request.path[:200]!r}", exc.status)
+async def _elsewhere(request: web.Request) -> web.Response:
+    """Any other path or method gets a Docker-style ``Err`` instead of aiohttp's text page.
+    (A catch-all route rather than a middleware, so that the verbs pay nothing for it.)"""
+    if request.path in ROUTES:
+        return error(f"Method Not Allowed: {request.method} {request.path[:200]!r}", 405)
+    return error(f"unknown plugin endpoint {request.path[:200]!r}", 404)
 
 
-def make_app(driver: VolumeDriver) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[http_errors])
-    app[DRIVER_KEY] = driver
+def make_app() -> web.Application:
+    """The protocol's routes; the driver is put under ``DRIVER_KEY`` by whoever owns its lifetime."""
+    app = web.Application(client_max_size=MAX_BODY)
     for path, handler in ROUTES.items():
         app.router.add_post(path, _endpoint(handler))
+    app.router.add_route("*", "/{tail:.*}", _elsewhere)
     return app

@@ -1,4 +1,5 @@
-"""The plugin process: recover mount state, then serve Docker on the plugin socket."""
+"""The plugin process: recover mount state, then serve Docker on the plugin socket. Lifetimes are the
+application's (aiohttp ``cleanup_ctx``), so that a failed start or a stop ends exactly what was begun."""
 
 from __future__ import annotations
 
@@ -9,16 +10,18 @@ import logging
 import os
 import signal
 import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
 
 from vdvs.plugin.broker_client import BrokerClient
-from vdvs.plugin.bundle import read_bundle
+from vdvs.plugin.bundle import Bundle, read_bundle
 from vdvs.plugin.config import PluginConfig
 from vdvs.plugin.driver import VolumeDriver
+from vdvs.plugin.host import Host
 from vdvs.plugin.mounts import MountTable
-from vdvs.plugin.protocol import make_app
+from vdvs.plugin.protocol import DRIVER_KEY, make_app
 
 log = logging.getLogger("vdvs.plugin")
 
@@ -39,13 +42,71 @@ def _socket_in_use(path: Path) -> bool:
     return True
 
 
+CLIENT_KEY = web.AppKey("broker_client", BrokerClient)
+HOST_KEY = web.AppKey("host", Host)
+RECOVERY_KEY = web.AppKey[list[str]]("recovery")
+
+
+def build_app(config: PluginConfig, bundle: Bundle) -> web.Application:
+    """The protocol's routes plus the lifetimes behind them, started in order before the socket
+    is served and ended in reverse: the broker client, the driver (after mount recovery), and
+    the task that retries releases a broker outage left pending."""
+    app = make_app()
+
+    async def broker_client(app: web.Application) -> AsyncIterator[None]:
+        client = BrokerClient(
+            config.broker,
+            bundle,
+            call_timeout_s=config.call_timeout_s,
+            op_timeout_s=config.op_timeout_s,
+            retry_budget_s=config.retry_budget_s,
+            bundle_dir=str(config.bundle),
+        )
+        app[CLIENT_KEY] = client
+        yield
+        await client.close()
+
+    async def driver(app: web.Application) -> AsyncIterator[None]:
+        client = app[CLIENT_KEY]
+        host = Host(client, MountTable(config.state_file), config.mount_root, config.device_timeout_s)
+        try:
+            app[RECOVERY_KEY] = await host.recover()
+        except ValueError as exc:  # an unreadable state file: say which, and how to go on
+            raise PluginStartError(str(exc)) from None
+        app[HOST_KEY] = host
+        app[DRIVER_KEY] = VolumeDriver(client, host)
+        yield
+
+    async def retry_releases(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.get_running_loop().create_task(app[HOST_KEY].retry_releases())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.extend([broker_client, driver, retry_releases])
+    return app
+
+
 class PluginServer:
     def __init__(self, config: PluginConfig) -> None:
         self.config = config
-        self.recovery: list[str] = []
-        self._retry: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
-        self._client: BrokerClient | None = None
+
+    @property
+    def app(self) -> web.Application:
+        assert self._runner is not None, "the plugin is not started"
+        return self._runner.app
+
+    @property
+    def recovery(self) -> list[str]:
+        """What mount recovery did at start (empty if nothing was left to do)."""
+        actions = self.app[RECOVERY_KEY]
+        return list(actions)
+
+    @property
+    def client(self) -> BrokerClient:
+        return self.app[CLIENT_KEY]
 
     async def start(self) -> None:
         config = self.config
@@ -60,21 +121,15 @@ class PluginServer:
             if _socket_in_use(config.socket):
                 raise PluginStartError(f"another process is already serving {config.socket}")
             config.socket.unlink()
-        self._client = BrokerClient(
-            config.broker,
-            bundle,
-            call_timeout_s=config.call_timeout_s,
-            op_timeout_s=config.op_timeout_s,
-            retry_budget_s=config.retry_budget_s,
-            bundle_dir=str(config.bundle),
-        )
-        driver = VolumeDriver(self._client, MountTable(config.state_file), config.mount_root, config.device_timeout_s)
-        self.recovery = await driver.recover()
-        self._retry = asyncio.get_running_loop().create_task(driver.retry_releases())
-        self._runner = web.AppRunner(make_app(driver), access_log=None, handle_signals=False)
-        await self._runner.setup()
+        runner = web.AppRunner(build_app(config, bundle), access_log=None, handle_signals=False)
+        try:
+            await runner.setup()  # runs the lifetimes' starts: recovery is done before Docker is served
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
         config.socket.parent.mkdir(parents=True, exist_ok=True)
-        site = web.UnixSite(self._runner, str(config.socket))
+        site = web.UnixSite(runner, str(config.socket))
         await site.start()
         os.chmod(config.socket, 0o660)
         if config.socket_gid:
@@ -82,17 +137,9 @@ class PluginServer:
         log.info("plugin serving Docker on %s, broker %s", config.socket, config.broker)
 
     async def stop(self) -> None:
-        if self._retry is not None:
-            self._retry.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._retry
-            self._retry = None
         if self._runner is not None:
-            await self._runner.cleanup()
+            await self._runner.cleanup()  # stops serving, then ends the lifetimes in reverse
             self._runner = None
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
         self.config.socket.unlink(missing_ok=True)
 
 

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf import json_format, struct_pb2
 
 from vdvs.broker.pki import CertificateAuthority
-from vdvs.plugin.broker_client import BrokerClient, BrokerError
+from vdvs.plugin.broker_client import BrokerClient, BrokerError, struct_dict
 from vdvs.plugin.bundle import Bundle
 
 LISTENING = "listening"  # a server accepts connections at the address, then drops them
@@ -133,3 +134,24 @@ async def test_other_status_is_not_retried_and_names_the_call(make_client: MakeC
     client = make_client("unix:///run/vdvs/broker.sock")
     err = await failure(client, grpc.StatusCode.INTERNAL, "boom")
     assert err.message == "get failed: boom"
+
+
+def test_status_struct_reads_as_message_to_dict_does() -> None:
+    """Get answers Docker with the broker's Status Struct as plain values: every kind of value the
+    Struct can hold comes out as protobuf's own JSON conversion gives it."""
+    status = struct_pb2.Struct()
+    status.update(
+        {
+            "capacity": {"size": "100MB", "allocated": "0MB"},
+            "status": "attached",
+            "attached to VM": "",
+            "count": 3,
+            "ratio": 0.5,
+            "kept": True,
+            "none": None,
+            "list": [1, "two", {"three": [3.0]}, [], None],
+            "empty": {},
+        }
+    )
+    assert struct_dict(status) == json_format.MessageToDict(status)
+    assert struct_dict(status)["list"] == [1.0, "two", {"three": [3.0]}, [], None]

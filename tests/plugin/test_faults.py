@@ -158,8 +158,7 @@ async def test_fstype_without_mkfs_is_refused_at_create(plugin: Plugin, broker_e
 async def test_device_that_never_appears_times_out_and_detaches(start_plugin: StartPlugin, vm1: EnrolledVm) -> None:
     plugin = await start_plugin(vm1, device_timeout_s=0.5)
     await plugin.create("nodev")
-    client = plugin.server._client
-    assert client is not None
+    client = plugin.server.client
     real_attach = client.attach
 
     async def attach_with_wrong_hint(name: str):  # the broker attached, the guest sees nothing
@@ -207,3 +206,51 @@ async def test_mount_failure_after_attach_is_undone(plugin: Plugin) -> None:
     assert await plugin.mount("blocked", mid) == Path(blocker)
     await plugin.unmount("blocked", mid)
     assert_host_clean(plugin)
+
+
+@needs_root
+async def test_a_mounted_volume_answers_to_its_short_name_while_the_broker_is_down(
+    plugin: Plugin, broker_env: BrokerEnv
+) -> None:
+    """Docker mounted ``a@b@local1`` (volume ``a@b`` on local1: the name itself holds an ``@``). With
+    the broker down, the plugin still knows that volume as ``a@b``, the short name the broker gave."""
+    await plugin.create("a@b@local1")
+    first = mount_id()
+    point = await plugin.mount("a@b@local1", first)
+    await broker_env.broker.stop()
+
+    volume = (await plugin.ok("Get", Name="a@b"))["Volume"]
+    assert volume["Mountpoint"] == str(point) == str(plugin.mountpoint("a@b@local1"))
+    assert "is unreachable" in volume["Status"]["status"]
+    assert (await plugin.ok("Path", Name="a@b"))["Mountpoint"] == str(point)
+    second = mount_id()
+    assert await plugin.mount("a@b", second) == point  # another holder needs no broker
+    assert plugin.state()["volumes"]["a@b@local1"]["ids"] == [first, second]
+    assert "is unreachable" in await timed_fail(plugin, "Get", Name="a")  # no guessing at parts
+
+    await broker_env.restart()
+    await plugin.wait_reachable()
+    await plugin.unmount("a@b", second)
+    await plugin.unmount("a@b@local1", first)
+    assert_host_clean(plugin)
+    assert (await plugin.ok("Get", Name="a@b@local1"))["Volume"]["Status"]["status"] == "detached"
+
+
+@needs_root
+async def test_last_unmount_of_a_busy_filesystem_keeps_the_volume_recorded(plugin: Plugin) -> None:
+    """Something on the host still has a file open in the volume: the unmount fails with vDVS's
+    text, and the volume stays mounted, attached and recorded, to be released later (here: Remove)."""
+    await plugin.create("held")
+    mid = mount_id()
+    point = await plugin.mount("held", mid)
+    with open(point / "open-file", "w"):  # held open: the filesystem is busy
+        err = await plugin.fail("Unmount", Name="held", ID=mid)
+        assert err == f"Unmount device at {point} failed: Device or resource busy"
+    assert plugin.mounts() == [str(point)]
+    assert len(plugin.loops()) == 1
+    assert plugin.state()["volumes"]["held@local1"]["ids"] == []
+    assert (await plugin.ok("Get", Name="held"))["Volume"]["Status"]["status"] == "attached"
+
+    await plugin.ok("Remove", Name="held")  # nobody holds it: released, then removed
+    assert_host_clean(plugin)
+    assert plugin.env.rows() == [] and plugin.env.disk_files() == []

@@ -112,3 +112,29 @@ async def test_mount_of_wrong_fstype_is_reported(loop_device: str, short_tmp: Pa
     with pytest.raises(fs.FsError, match=re.escape(f"Failed to mount device {loop_device} at {point}: ")):
         await fs.mount(loop_device, point, "xfs", read_only=False)
     assert fs.mounted_at(point) is None
+
+
+@needs_root
+async def test_mount_of_a_device_without_filesystem_is_one_line_of_vdvs_text(loop_device: str, short_tmp: Path) -> None:
+    point = short_tmp / "mnt" / "blank"
+    with pytest.raises(fs.FsError) as err:
+        await fs.mount(loop_device, point, "ext4", read_only=False)
+    assert str(err.value) == f"Failed to mount device {loop_device} at {point}: Invalid argument"
+    assert fs.mounted_at(point) is None
+
+
+@needs_root
+async def test_unmount_of_a_busy_filesystem_is_refused_and_it_stays_mounted(loop_device: str, short_tmp: Path) -> None:
+    point = short_tmp / "mnt" / "busy"
+    await fs.make_filesystem(loop_device, "ext4", "busy")
+    await fs.mount(loop_device, point, "ext4", read_only=False)
+    try:
+        with open(point / "open-file", "w") as held:  # held open: the filesystem is busy
+            held.write("x")
+            with pytest.raises(fs.FsError) as err:
+                await fs.unmount(point)
+            assert str(err.value) == f"Unmount device at {point} failed: Device or resource busy"
+            assert fs.mounted_at(point) == loop_device
+    finally:
+        await fs.unmount(point)
+    assert fs.mounted_at(point) is None

@@ -11,7 +11,7 @@ import pytest
 
 from tests.plugin.conftest import Plugin, mount_id
 from tests.support.system import needs_root
-from vdvs.plugin.driver import VolumeDriver
+from vdvs.plugin.host import Host
 from vdvs.plugin.mounts import MountTable
 
 pytestmark = needs_root
@@ -112,15 +112,15 @@ async def test_concurrent_mounts_of_one_volume_attach_once(plugin: Plugin) -> No
 async def test_volume_lock_stays_exclusive_with_a_waiter(tmp_path: Path) -> None:
     """Three requests for one volume: the holder, one waiting, one arriving later.
 
-    The per-volume lock must never let two of them in at once; the driver's
+    The per-volume lock must never let two of them in at once; the host's
     lock cleanup must not drop a lock that a waiter is about to take.
     """
-    driver = VolumeDriver(None, MountTable(tmp_path / "m.json"), tmp_path, 1.0)  # type: ignore[arg-type]
+    host = Host(None, MountTable(tmp_path / "m.json"), tmp_path, 1.0)  # type: ignore[arg-type]
     inside: set[str] = set()
     overlaps: list[set[str]] = []
 
     async def request(tag: str) -> None:
-        async with driver._volume_lock("vol@local1"):
+        async with host.volume_lock("vol@local1"):
             inside.add(tag)
             if len(inside) > 1:
                 overlaps.append(set(inside))

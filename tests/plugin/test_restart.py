@@ -171,3 +171,41 @@ async def test_start_refuses_a_socket_in_use(start_plugin: StartPlugin, vm1: Enr
     with pytest.raises(PluginStartError, match="another process is already serving"):
         await PluginServer(running.config).start()
     assert (await running.post("/Plugin.Activate")).status == 200
+
+
+async def test_a_state_file_from_before_short_names_still_loads(start_plugin: StartPlugin, vm1: EnrolledVm) -> None:
+    """mounts.json written before the plugin kept each volume's short name: the plugin starts on it
+    with nothing to recover, and learns the short name at the next Mount."""
+    a = mount_id()
+    old = await mounted_by(start_plugin, vm1, "legacy", a)
+    point = old.mountpoint("legacy@local1")
+    await old.stop()
+    state = old.state()
+    del state["volumes"]["legacy@local1"]["short_name"]
+    old.config.state_file.write_text(json.dumps(state))
+
+    new = await start_plugin(vm1)
+    assert new.server.recovery == []
+    assert new.mounts() == [str(point)]
+    b = mount_id()
+    assert await new.mount("legacy", b) == point
+    recorded = new.state()["volumes"]["legacy@local1"]
+    assert (recorded["ids"], recorded["short_name"]) == ([a, b], "legacy")
+    await new.unmount("legacy", a)
+    await new.unmount("legacy", b)
+    assert new.mounts() == [] and new.loops() == []
+    assert await status_of(new, "legacy") == "detached"
+
+
+async def test_an_unreadable_state_file_stops_the_start_with_its_name(
+    start_plugin: StartPlugin, vm1: EnrolledVm
+) -> None:
+    old = await start_plugin(vm1)
+    await old.stop()
+    old.config.state_file.parent.mkdir(parents=True, exist_ok=True)
+    old.config.state_file.write_text("{not json")
+    with pytest.raises(PluginStartError) as err:
+        await PluginServer(old.config).start()
+    assert str(err.value).startswith(f"mount state {old.config.state_file} is unreadable (")
+    assert str(err.value).endswith("); move it aside to start")
+    assert not old.config.socket.exists()
