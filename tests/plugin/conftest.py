@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.support.broker_env import BrokerEnv, EnrolledVm
+from tests.support.broker_env import BrokerEnv, EnrolledVm, start_broker_env
 from tests.support.system import loops_under, mounts_under
 from vdvs.plugin.config import PluginConfig
 from vdvs.plugin.server import PluginServer
@@ -142,6 +142,18 @@ class Plugin:
 
 
 StartPlugin = Callable[..., Awaitable[Plugin]]
+
+
+@pytest.fixture
+async def broker_env(short_tmp: Path) -> AsyncIterator[BrokerEnv]:
+    """The plugin's own rules (refcounts, mounts, recovery) are checked against a broker that
+    detaches at the last unmount, as vDVS did, so "nothing attached" is what their end state shows;
+    test_release.py checks the plugin against the default broker, which keeps the disk idle."""
+    env = await start_broker_env(short_tmp, idle_detach_s=0)
+    try:
+        yield env
+    finally:
+        await env.close()
 
 
 @pytest.fixture

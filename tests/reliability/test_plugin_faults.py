@@ -127,7 +127,7 @@ async def test_broker_dies_during_mount(broker: CrashEnv, start_plugin: StartPlu
     assert plugin.mounts() == [] and plugin.loops() == []
 
 
-@pytest.mark.parametrize("point", ["detach.after_detach", "detach.before_clear"])
+@pytest.mark.parametrize("point", ["detach.after_detach", "detach.before_clear", "release.after_idle"])
 async def test_broker_dies_during_unmount(broker: CrashEnv, start_plugin: StartPlugin, point: str) -> None:
     plugin = await start_plugin()
     await plugin.create("vol", {"size": "20mb"})
