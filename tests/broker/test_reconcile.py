@@ -6,6 +6,9 @@ import json
 import subprocess
 from pathlib import Path
 
+from testkit.broker_env import BrokerEnv
+from testkit.fixtures import needs_root
+from testkit.system import loops_under
 from tests.broker.helpers import (
     FILESYSTEMS,
     IS_ROOT,
@@ -17,8 +20,6 @@ from tests.broker.helpers import (
     status_of,
     usage_mb,
 )
-from tests.support.broker_env import BrokerEnv
-from tests.support.system import loops_under, needs_root
 from vdvs.broker.server import Broker
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID, VolumeState
 from vdvs.tenancy.store import SqliteStore

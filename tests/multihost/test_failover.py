@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 import time
 
+from testkit.system import loops_under
 from tests.multihost.conftest import VM_UUIDS, Pair
 from tests.multihost.harness import bounded, outcomes
-from tests.support.system import loops_under
 from vdvs.plugin.broker_client import BrokerError
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID, VolumeState
 

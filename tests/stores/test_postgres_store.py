@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from tests.support.postgres import PostgresCluster
+from testkit.postgres import PostgresCluster
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID
 from vdvs.tenancy.store_postgres import PostgresStore, redact
 
