@@ -8,6 +8,7 @@ from pathlib import Path
 
 from testkit.broker_env import BrokerEnv
 from testkit.fixtures import needs_root
+from testkit.seed import reserve
 from testkit.system import loops_under
 from tests.broker.helpers import (
     FILESYSTEMS,
@@ -22,7 +23,6 @@ from tests.broker.helpers import (
 )
 from vdvs.broker.server import Broker
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID, VolumeState
-from vdvs.tenancy.store import SqliteStore
 
 MB = 1024 * 1024
 
@@ -46,21 +46,6 @@ def make_disk(path: Path, size_mb: int) -> None:
     with open(path, "wb") as fh:
         fh.truncate(size_mb * MB)
     path.with_suffix(".vmfd").write_text(json.dumps({"status": "detached"}), encoding="utf-8")
-
-
-def reserve(env: BrokerEnv, store: SqliteStore, name: str, size_mb: int) -> int:
-    record = store.reserve_volume(
-        DEFAULT_VMGROUP_ID,
-        ds_url(env),
-        name,
-        size_mb,
-        0,
-        options={"diskformat": "thin"},
-        created="Mon Jan  1 00:00:00 2024",
-        created_by="vm1",
-        created_by_uuid="",
-    )
-    return record.id
 
 
 def losetup(path: Path) -> str:
@@ -87,10 +72,10 @@ async def test_reconciliation_settles_every_interrupted_operation(broker_env: Br
     try:
         rows = {r.name: r.id for r in store.list_volumes()}
         # a create that reserved its row and made its disk, but never committed
-        reserve(env, store, "half-made", 40)
+        reserve(store, "half-made", 40, datastore_url=ds_url(env), options={"diskformat": "thin"})
         make_disk(disk_path(env, "half-made"), 40)
         # a create that reserved its row and died before the disk appeared
-        reserve(env, store, "never-made", 10)
+        reserve(store, "never-made", 10, datastore_url=ds_url(env), options={"diskformat": "thin"})
         # a remove that marked its row and died before deleting the disk
         store.begin_remove(rows["going"])
         # an attach that claimed the volume and died before finishing
