@@ -8,7 +8,7 @@ file, so the orphan scan walks 10,000 files), then times, in one run:
 - the AdminService RPC alone (VolumeList, VmgroupList), median of 20;
 - the whole `vdvs volume ls` / `vdvs vmgroup ls` command (new Python process), median of 5.
 
-    python bench/admin_ls.py [--vmgroups 100 --vms 1000 --volumes 10000]
+    python -m bench.admin_ls [--vmgroups 100 --vms 1000 --volumes 10000]
 """
 
 from __future__ import annotations
@@ -25,15 +25,14 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from testkit.broker_env import start_broker_env
+from testkit.seed import seed_ready_volume
+from vdvs.cli.admin_client import AdminClient
+from vdvs.proto import admin_pb2
+from vdvs.tenancy.model import CertRecord, Privilege, VmGroup
+from vdvs.tenancy.status import vdvs_timestamp
 
-from tests.support.broker_env import start_broker_env  # noqa: E402
-from tests.support.seed import seed_ready_volume  # noqa: E402
-from vdvs.cli.admin_client import AdminClient  # noqa: E402
-from vdvs.proto import admin_pb2  # noqa: E402
-from vdvs.tenancy.model import CertRecord, Privilege, VmGroup  # noqa: E402
-from vdvs.tenancy.status import vdvs_timestamp  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def populate(env_root: Path, store_path: Path, datastores: dict[str, Path], n_groups: int, n_vms: int, n_vols: int):

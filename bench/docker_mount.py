@@ -2,7 +2,7 @@
 
 Runs standalone as root (not a test):
 
-    .venv/bin/python bench/docker_mount.py [--runs 20] [--cycles 100] [--first-mounts 5]
+    .venv/bin/python -m bench.docker_mount [--runs 20] [--cycles 100] [--first-mounts 5]
 
 It starts its own dockerd (temp data root) and `vdvs up` (temp state and mount
 dirs, the real plugin socket /run/docker/plugins/vsphere.sock), measures, prints
@@ -36,11 +36,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from testkit.docker_env import IMAGE, PLUGIN_SOCKET, DockerEngine, Result, VdvsUp
+from testkit.system import cleanup_host, loops_under, mounts_under
 
-from tests.support.docker_env import IMAGE, PLUGIN_SOCKET, DockerEngine, Result, VdvsUp  # noqa: E402
-from tests.support.system import cleanup_host, loops_under, mounts_under  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 RESULTS = REPO / "bench" / "results" / "docker_mount.json"
 CONTENT_TYPE = "application/vnd.docker.plugins.v1.2+json"

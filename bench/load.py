@@ -8,7 +8,7 @@ bound to be refused. Reported: calls per second, latency median / p95 / p99 / ma
 and overall (client side, wall time of each RPC), refusals that were the client's fault, errors
 that were the server's (must be 0), and the broker's own event-loop lag (`vdvs status`).
 
-    python bench/load.py [--vmgroups 100 --vms 1000 --volumes 10000 --clients 64 --seconds 60]
+    python -m bench.load [--vmgroups 100 --vms 1000 --volumes 10000 --clients 64 --seconds 60]
 
 Writes bench/results/load.json.
 """
@@ -19,24 +19,24 @@ import argparse
 import asyncio
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from testkit.broker_env import make_config
+from testkit.broker_process import BrokerProcess
+from testkit.loadgen import populate, run_load
+from testkit.system import detach_loops
 
-from tests.reliability.harness import CrashEnv, detach_all_loops  # noqa: E402
-from tests.reliability.loadgen import populate, run_load  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 async def measure(
     root: Path, groups: int, vms: int, volumes: int, clients: int, seconds: float, attach: bool
 ) -> dict[str, Any]:
-    env = CrashEnv(root)
-    init = env.init()
+    env = BrokerProcess(make_config(root), root)
+    init = env.init(root)
     if init.rc != 0:
         raise SystemExit(f"vdvs config init failed: {init.err}")
     started = time.perf_counter()
@@ -48,8 +48,7 @@ async def measure(
         status = env.status()
     finally:
         env.stop()
-        env.ensure_dead()
-        detach_all_loops(root)
+        detach_loops(root)
     summary = result.summary()
     return {
         "population": {"vmgroups": groups, "vms": vms, "volumes": volumes},

@@ -12,7 +12,7 @@ The populations beyond the creates are written straight into the store in one tr
 row and a sparse file per volume), as bench/admin_ls.py does. PostgreSQL runs durably (fsync and
 synchronous_commit on, like SQLite's synchronous=FULL), in its own temp cluster on a unix socket.
 
-    sudo .venv/bin/python bench/store_latency.py [--creates 200] [--sizes 1000,10000] [--runs 20]
+    sudo .venv/bin/python -m bench.store_latency [--creates 200] [--sizes 1000,10000] [--runs 20]
 """
 
 from __future__ import annotations
@@ -31,17 +31,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from testkit.postgres import PostgresCluster, find_bin_dir, unavailable_reason
+from testkit.seed import seed_ready_volume
+from testkit.site import Site
+from vdvs.cli.admin_client import AdminClient
+from vdvs.plugin.broker_client import BrokerClient
+from vdvs.proto import admin_pb2
+from vdvs.tenancy.model import DEFAULT_VMGROUP_ID
+from vdvs.tenancy.status import vdvs_timestamp
 
-from tests.multihost.harness import Site  # noqa: E402
-from tests.support.postgres import PostgresCluster, find_bin_dir, unavailable_reason  # noqa: E402
-from tests.support.seed import seed_ready_volume  # noqa: E402
-from vdvs.cli.admin_client import AdminClient  # noqa: E402
-from vdvs.plugin.broker_client import BrokerClient  # noqa: E402
-from vdvs.proto import admin_pb2  # noqa: E402
-from vdvs.tenancy.model import DEFAULT_VMGROUP_ID  # noqa: E402
-from vdvs.tenancy.status import vdvs_timestamp  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 VM_UUID = "42b00000-0000-4000-8000-000000000001"
 CONCURRENCY = 8

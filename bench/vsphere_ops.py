@@ -15,7 +15,7 @@ this event loop instead, as the tests do). Then, in one run:
 (b) 10 volumes created and attached: one VM, one after another (as vDVS did:
     its plugin serialized every call of a host) vs 10 VMs at once.
 
-    python bench/vsphere_ops.py [--cycles 30 --rounds 5 --vms 10 --in-process]
+    python -m bench.vsphere_ops [--cycles 30 --rounds 5 --vms 10 --in-process]
 """
 
 from __future__ import annotations
@@ -27,35 +27,30 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+from pyVim.task import WaitForTask
+from pyVmomi import vim
 
-from pyVim.task import WaitForTask  # noqa: E402
-from pyVmomi import vim  # noqa: E402
-
-from tests.vsphere import sim as simulator  # noqa: E402
-from tests.vsphere.env import start_vsphere_env, vsphere_config  # noqa: E402
-from vdvs.broker.backends.base import DiskRef  # noqa: E402
-from vdvs.broker.backends.vsphere.backend import VsphereBackend  # noqa: E402
-from vdvs.broker.setup import init_config  # noqa: E402
-from vdvs.cli.enroll import enroll  # noqa: E402
-from vdvs.plugin.broker_client import BrokerClient  # noqa: E402
-from vdvs.plugin.bundle import read_bundle  # noqa: E402
-from vdvs.tenancy.model import (  # noqa: E402
+from testkit import vsphere_sim as simulator
+from testkit.broker_process import BrokerProcess
+from testkit.vsphere_env import start_vsphere_env, vsphere_config
+from vdvs.broker.backends.base import DiskRef
+from vdvs.broker.backends.vsphere.backend import VsphereBackend
+from vdvs.broker.setup import init_config
+from vdvs.plugin.broker_client import BrokerClient
+from vdvs.tenancy.model import (
     DEFAULT_VMGROUP_ID,
     VolumeRecord,
     VolumeState,
 )
-from vdvs.tenancy.status import sidecar, vdvs_timestamp  # noqa: E402
+from vdvs.tenancy.status import sidecar, vdvs_timestamp
 
+ROOT = Path(__file__).resolve().parent.parent
 DS = simulator.DATASTORE
 FS = ["ext4"]
 WORKERS = 16  # broker worker threads (vdvs's default is 8)
@@ -143,47 +138,32 @@ def backend_cycle(backend: VsphereBackend, vm_uuid: str, record: Any, i: int) ->
     backend.remove_disk(disk)
 
 
-class BrokerProcess:
-    """``vdvs broker --config`` in a process of its own, VMs enrolled through its admin socket."""
+class VsphereBroker:
+    """``vdvs broker --config`` in a process of its own on vcsim, VMs enrolled through its admin socket."""
 
     def __init__(self, root: Path, sim: simulator.Sim) -> None:
         self.root, self.sim = root, sim
-        self.config = vsphere_config(root, sim)
-        self.config.workers = WORKERS
-        init_config(self.config, root / "broker.toml")
-        vdvs = str(Path(sys.executable).with_name("vdvs"))
-        self.log = open(root / "broker.log", "wb")  # noqa: SIM115 (closed in close())
-        self.proc = subprocess.Popen(
-            [vdvs, "broker", "--config", str(root / "broker.toml")], stdout=self.log, stderr=self.log
-        )
+        config = vsphere_config(root, sim)
+        config.workers = WORKERS
+        self.process = BrokerProcess(config, root)
+        init_config(config, self.process.config_path)
         self.clients: list[BrokerClient] = []
 
-    def wait_ready(self, timeout_s: float = 30.0) -> None:
-        """Until both sockets exist (the broker logged in to vcsim and serves), or fail."""
-        deadline = time.monotonic() + timeout_s
-        socket = Path(self.config.listen.removeprefix("unix://"))
-        while not (socket.exists() and self.config.admin_socket.exists()):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"broker did not start: see {self.root / 'broker.log'}")
-            time.sleep(0.05)
+    def start(self) -> None:
+        """Start it; returns once it serves (it logged in to vcsim), or fails."""
+        self.process.start()
 
     async def vm_client(self, index: int) -> tuple[simulator.SimVm, BrokerClient]:
         vm = self.sim.vms[index]
-        out = self.root / "bundles" / vm.name
-        await asyncio.to_thread(enroll, self.config.admin_socket, vm.name, vm.uuid, out)
-        client = BrokerClient(self.config.listen, read_bundle(out), bundle_dir=str(out))
+        out = await asyncio.to_thread(self.process.enroll, vm.name, vm.uuid, self.root / "bundles" / vm.name)
+        client = self.process.client(out, call_timeout_s=30, op_timeout_s=150, retry_budget_s=5)
         self.clients.append(client)
         return vm, client
 
     async def close(self) -> None:
         for client in self.clients:
             await client.close()
-        self.proc.terminate()
-        try:
-            await asyncio.to_thread(self.proc.wait, 30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
+        await asyncio.to_thread(self.process.stop)
 
 
 async def overhead(vs: Any, cycles: int, rounds: int) -> dict[str, Any]:
@@ -289,8 +269,8 @@ async def main() -> None:
             if opts.in_process:
                 vs: Any = await start_vsphere_env(Path(tmp), sim, insp, workers=WORKERS)
             else:
-                vs = BrokerProcess(Path(tmp), sim)
-                await asyncio.to_thread(vs.wait_ready)
+                vs = VsphereBroker(Path(tmp), sim)
+                await asyncio.to_thread(vs.start)
             try:
                 results["overhead"] = await overhead(vs, opts.cycles, opts.rounds)
                 results["parallel"] = await parallel(vs, opts.rounds, opts.vms)
@@ -314,4 +294,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     asyncio.run(main())

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.broker_env import BrokerEnv, start_broker_env
-from tests.support.docker_env import DockerEngine, DockerUnavailable, VdvsUp
-from tests.support.system import cleanup_host
+from testkit.broker_env import BrokerEnv, start_broker_env
+from testkit.docker_env import DockerEngine, DockerUnavailable, VdvsUp
+from testkit.system import cleanup_host
 
+# pg_cluster / pg_dsn: the session's PostgreSQL and a fresh database per test
+pytest_plugins = ["testkit.fixtures"]
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 DOCKER_LOCK = "/tmp/vdvs-docker-tests.lock"
 DOCKER_LOCK_WAIT_S = 1800.0

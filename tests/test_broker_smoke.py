@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.broker_env import BrokerEnv
+from testkit.broker_env import BrokerEnv
 from vdvs.plugin.broker_client import BrokerError
 
 

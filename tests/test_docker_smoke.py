@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from tests.support.docker_env import IMAGE, DockerEngine, VdvsUp
-from tests.support.system import loops_under, mounts_under
+from testkit.docker_env import IMAGE, DockerEngine, VdvsUp
+from testkit.system import loops_under, mounts_under
 
 
 def test_volume_lifecycle_through_docker(docker_engine: DockerEngine, vdvs_up: VdvsUp) -> None:

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 import pytest
 from google.protobuf.json_format import MessageToDict
 
-from tests.support.broker_env import BrokerEnv
-from tests.support.system import loops_under
+from testkit.broker_env import BrokerEnv
+from testkit.system import loops_under
 from vdvs.plugin.broker_client import BrokerError
 from vdvs.proto import admin_pb2, volume_pb2
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID, Privilege

@@ -6,9 +6,10 @@ import asyncio
 import os
 import stat
 
+from testkit.broker_env import BrokerEnv
+from testkit.fixtures import needs_root
+from testkit.system import loop_backing_files, loops_under
 from tests.broker.helpers import FILESYSTEMS, bounded, disk_path, read_sidecar, refused, status_of
-from tests.support.broker_env import BrokerEnv
-from tests.support.system import loop_backing_files, loops_under, needs_root
 from vdvs.plugin.broker_client import BrokerError
 
 pytestmark = needs_root

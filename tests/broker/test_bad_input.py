@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 
+from testkit.broker_env import BrokerEnv
 from tests.broker.helpers import (
     FILESYSTEMS,
     IS_ROOT,
@@ -16,7 +17,6 @@ from tests.broker.helpers import (
     snapshot,
     vmgroup_dir,
 )
-from tests.support.broker_env import BrokerEnv
 from vdvs.tenancy.model import VM_DS_URL
 
 VALID_OPTIONS_TEXT = (

@@ -6,6 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
+from testkit.broker_env import BrokerEnv
 from tests.broker.helpers import (
     FILESYSTEMS,
     bounded,
@@ -16,7 +17,6 @@ from tests.broker.helpers import (
     status_of,
     usage_mb,
 )
-from tests.support.broker_env import BrokerEnv
 
 MB = 1024 * 1024
 GB = 1024 * MB

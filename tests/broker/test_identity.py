@@ -8,8 +8,8 @@ import uuid
 import grpc
 import pytest
 
+from testkit.broker_env import BrokerEnv
 from tests.broker.helpers import FILESYSTEMS, admin, assert_clean, bounded, refused, status_of
-from tests.support.broker_env import BrokerEnv
 from vdvs.broker.pki import CertificateAuthority
 from vdvs.cli.admin_client import AdminError
 from vdvs.plugin.broker_client import BROKER_NAME, BrokerClient

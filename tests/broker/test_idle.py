@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from testkit.broker_env import BrokerEnv, start_broker_env
+from testkit.fixtures import needs_root
+from testkit.system import loop_backing_files, loops_under
 from tests.broker.helpers import FILESYSTEMS, admin, bounded, disk_path, refused, status_items, status_of
-from tests.support.broker_env import BrokerEnv, start_broker_env
-from tests.support.system import loop_backing_files, loops_under, needs_root
 from vdvs.proto import admin_pb2
 
 pytestmark = needs_root

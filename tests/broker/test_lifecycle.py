@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from testkit.broker_env import BrokerEnv
 from tests.broker.helpers import (
     FILESYSTEMS,
     assert_clean,
@@ -18,7 +19,6 @@ from tests.broker.helpers import (
     snapshot,
     status_of,
 )
-from tests.support.broker_env import BrokerEnv
 from vdvs.plugin.broker_client import BrokerError
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from testkit.broker_env import BrokerEnv
 from tests.broker.helpers import (
     FILESYSTEMS,
     assert_clean,
@@ -15,7 +16,6 @@ from tests.broker.helpers import (
     usage_mb,
     vmdk_files,
 )
-from tests.support.broker_env import BrokerEnv
 from vdvs.plugin.broker_client import BrokerError
 from vdvs.tenancy.model import VM_DS_URL
 

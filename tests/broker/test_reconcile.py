@@ -6,6 +6,10 @@ import json
 import subprocess
 from pathlib import Path
 
+from testkit.broker_env import BrokerEnv
+from testkit.fixtures import needs_root
+from testkit.seed import reserve
+from testkit.system import loops_under
 from tests.broker.helpers import (
     FILESYSTEMS,
     bounded,
@@ -16,12 +20,9 @@ from tests.broker.helpers import (
     status_of,
     usage_mb,
 )
-from tests.support.broker_env import BrokerEnv
-from tests.support.system import loops_under, needs_root
 from vdvs.broker.server import Broker
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID, AttachState, VolumeState
 from vdvs.tenancy.options import VolumeOptions
-from vdvs.tenancy.store import SqliteStore
 
 MB = 1024 * 1024
 
@@ -45,21 +46,6 @@ def make_disk(path: Path, size_mb: int) -> None:
     with open(path, "wb") as fh:
         fh.truncate(size_mb * MB)
     path.with_suffix(".vmfd").write_text(json.dumps({"status": "detached"}), encoding="utf-8")
-
-
-def reserve(env: BrokerEnv, store: SqliteStore, name: str, size_mb: int) -> int:
-    record = store.reserve_volume(
-        DEFAULT_VMGROUP_ID,
-        ds_url(env),
-        name,
-        size_mb,
-        0,
-        options=VolumeOptions(),
-        created="Mon Jan  1 00:00:00 2024",
-        created_by="vm1",
-        created_by_uuid="",
-    )
-    return record.id
 
 
 def losetup(path: Path) -> str:
@@ -87,10 +73,10 @@ async def test_reconciliation_settles_every_interrupted_operation(broker_env: Br
     try:
         rows = {r.name: r.id for r in store.list_volumes()}
         # a create that reserved its row and made its disk, but never committed
-        reserve(env, store, "half-made", 40)
+        reserve(store, "half-made", 40, datastore_url=ds_url(env), options=VolumeOptions())
         make_disk(disk_path(env, "half-made"), 40)
         # a create that reserved its row and died before the disk appeared
-        reserve(env, store, "never-made", 10)
+        reserve(store, "never-made", 10, datastore_url=ds_url(env), options=VolumeOptions())
         # a remove that marked its row and died before deleting the disk
         store.begin_remove(rows["going"])
         # an attach that claimed the volume, attached it, and died before answering: kept (the

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.vsphere.sim import DATASTORE, Inspector, Sim, start_sim, stop_sim
+from testkit.fixtures import start_sim_or_skip
+from testkit.vsphere_sim import DATASTORE, Inspector, Sim, stop_sim
 from vdvs.broker.backends.base import Backend, DiskRef
 
 
@@ -35,7 +36,7 @@ class Case:
 
 @pytest.fixture(scope="session")
 def sim_vpx() -> Iterator[Sim]:
-    sim = start_sim("vpx")
+    sim = start_sim_or_skip("vpx")
     try:
         yield sim
     finally:
@@ -44,7 +45,7 @@ def sim_vpx() -> Iterator[Sim]:
 
 @pytest.fixture(scope="session")
 def sim_esx() -> Iterator[Sim]:
-    sim = start_sim("esx")
+    sim = start_sim_or_skip("esx")
     try:
         yield sim
     finally:

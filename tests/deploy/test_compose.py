@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from testkit.docker_env import IMAGE, DockerEngine, Result, VdvsUp
 from tests.docker.helpers import (
     disk_files,
     exec_in,
@@ -19,7 +20,6 @@ from tests.docker.helpers import (
     wait_detached,
     wait_for,
 )
-from tests.support.docker_env import IMAGE, DockerEngine, Result, VdvsUp
 
 pytestmark = pytest.mark.docker
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from testkit.docker_env import DockerEngine
+from testkit.system import loops_under, mounts_under, stop_process
 from tests.docker.helpers import exec_in, inspect, ok, run_in, start_holder, status_of, volume_names, wait_for
-from tests.support.docker_env import DockerEngine
-from tests.support.system import loops_under, mounts_under, stop_process
 from vdvs.broker.config import BrokerConfig
 
 pytestmark = pytest.mark.docker

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.broker_env import BrokerEnv
+from testkit.broker_env import BrokerEnv
 from vdvs.plugin import config as plugin_config
 from vdvs.plugin.config import (
     DEFAULT_BUNDLE,

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from testkit.docker_env import IMAGE, DockerEngine, VdvsUp
+from testkit.system import loops_under, mounts_under
 from tests.docker.helpers import (
     disk_files,
     exec_in,
@@ -21,8 +23,6 @@ from tests.docker.helpers import (
     wait_detached,
     wait_for,
 )
-from tests.support.docker_env import IMAGE, DockerEngine, VdvsUp
-from tests.support.system import loops_under, mounts_under
 
 pytestmark = pytest.mark.docker
 

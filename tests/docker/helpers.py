@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests.support.docker_env import IMAGE, DockerEngine, Result, VdvsUp
-from tests.support.system import loops_under, mounts_under
+from testkit.docker_env import IMAGE, DockerEngine, Result, VdvsUp
+from testkit.system import loops_under, mounts_under
 
 T = TypeVar("T")
 DRIVER = "vsphere"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from testkit.docker_env import DockerEngine, VdvsUp
 from tests.docker.helpers import create, host_is_clean, ok, run_in, status_of, volume_names
-from tests.support.docker_env import DockerEngine, VdvsUp
 
 pytestmark = pytest.mark.docker
 

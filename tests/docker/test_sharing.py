@@ -6,6 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from testkit.docker_env import IMAGE, DockerEngine, VdvsUp
+from testkit.system import loops_under, mounts_under
 from tests.docker.helpers import (
     create,
     exec_in,
@@ -17,8 +19,6 @@ from tests.docker.helpers import (
     volume_names,
     wait_detached,
 )
-from tests.support.docker_env import IMAGE, DockerEngine, VdvsUp
-from tests.support.system import loops_under, mounts_under
 
 pytestmark = pytest.mark.docker
 

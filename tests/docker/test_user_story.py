@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from testkit.docker_env import DockerEngine, VdvsUp
 from tests.docker.helpers import (
     DRIVER,
     create,
@@ -18,7 +19,6 @@ from tests.docker.helpers import (
     volume_names,
     wait_detached,
 )
-from tests.support.docker_env import DockerEngine, VdvsUp
 
 pytestmark = pytest.mark.docker
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from testkit.docker_env import DockerEngine, VdvsUp
 from tests.docker_reliability.observe import remove_all_containers
 from tests.docker_reliability.split import SplitVdvs
-from tests.support.docker_env import DockerEngine, VdvsUp
 
 
 def _remove_volumes(d: DockerEngine) -> None:

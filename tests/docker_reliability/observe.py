@@ -18,8 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from tests.support.docker_env import DockerEngine, Result
-from tests.support.system import loop_backing_files, stop_process
+from testkit.docker_env import DockerEngine, Result
+from testkit.system import loop_backing_files, stop_process
 
 T = TypeVar("T")
 R = TypeVar("R")

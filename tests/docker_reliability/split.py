@@ -18,8 +18,8 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.support.docker_env import PLUGIN_SOCKET
-from tests.support.system import stop_process
+from testkit.docker_env import PLUGIN_SOCKET
+from testkit.system import stop_process
 
 GATE_SCRIPT = """#!/bin/sh
 op=""

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from testkit.docker_env import IMAGE, DockerEngine, Result
 from tests.docker_reliability.observe import (
     check_consistent,
     db_attachments,
@@ -30,7 +31,6 @@ from tests.docker_reliability.observe import (
     wait_clean,
 )
 from tests.docker_reliability.split import SplitVdvs
-from tests.support.docker_env import IMAGE, DockerEngine, Result
 
 pytestmark = pytest.mark.docker
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from testkit.docker_env import IMAGE, DockerEngine, VdvsUp
 from tests.docker_reliability.observe import (
     check_consistent,
     db_attachments,
@@ -28,7 +29,6 @@ from tests.docker_reliability.observe import (
     state_holders,
     wait_clean,
 )
-from tests.support.docker_env import IMAGE, DockerEngine, VdvsUp
 
 pytestmark = pytest.mark.docker
 

@@ -10,13 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.multihost.harness import Node, Site
-from tests.support import postgres
-from tests.support.postgres import PostgresCluster
+from testkit.postgres import PostgresCluster
+from testkit.site import Node, Site
 
-# the session's PostgreSQL and a fresh database per test (tests/support/postgres.py)
-pg_cluster = postgres.pg_cluster
-pg_dsn = postgres.pg_dsn
 VM_UUIDS = {f"vm{i}": f"42a1b2c3-0000-4000-8000-00000000000{i}" for i in range(1, 10)}
 
 

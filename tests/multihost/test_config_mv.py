@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
+from testkit.postgres import PostgresCluster
+from testkit.site import Node, Site
+from testkit.system import loops_under
 from tests.multihost.conftest import VM_UUIDS
-from tests.multihost.harness import Node, Site, bounded, outcomes
-from tests.support.postgres import PostgresCluster
-from tests.support.system import loops_under
+from tests.multihost.harness import bounded, outcomes
 from vdvs.plugin.broker_client import BrokerError
 from vdvs.tenancy.model import VmGroup
 from vdvs.tenancy.store import ConfigStore, SqliteStore

@@ -7,24 +7,20 @@ from __future__ import annotations
 import asyncio
 import time
 
+from testkit.seed import reserve
+from testkit.system import loops_under
 from tests.multihost.conftest import VM_UUIDS, Pair
 from tests.multihost.harness import bounded, outcomes
-from tests.support.system import loops_under
 from vdvs.plugin.broker_client import BrokerError
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID, VolumeState
-from vdvs.tenancy.options import VolumeOptions
 
 ROW_WAIT_S = 30.0
 
 
-def reserve(pair: Pair, owner: str, name: str, started: float | None = None) -> None:
+def in_flight(pair: Pair, owner: str, name: str, started: float | None = None) -> None:
     """A create another broker has under way (its row reserved, its disk not made yet)."""
     with pair.store(owner) as s:
-        record = s.reserve_volume(DEFAULT_VMGROUP_ID, pair.datastore_url(), name, 10, 0, options=VolumeOptions(),
-                                  created="", created_by="vm-x", created_by_uuid="")  # fmt: skip
-        if started is not None:
-            with s.transaction() as db:
-                db.execute("UPDATE volumes SET op_started = ? WHERE id = ?", (started, record.id))
+        reserve(s, name, 10, datastore_url=pair.datastore_url(), created_by="vm-x", op_started=started)
 
 
 async def wait_for_row(pair: Pair, name: str, state: VolumeState) -> None:
@@ -70,8 +66,8 @@ async def test_failover_kill_a_b_serves_a_settles_only_its_own(pair: Pair) -> No
     reported.add((await bounded(vm2.via(pair.b).create("during", {"size": "10mb"}, []))).name)
     held = await bounded(vm1.via(pair.b).attach("a02"))
     # a create B has under way, and one whose broker vanished an hour ago
-    reserve(pair, "broker-b", "b-inflight")
-    reserve(pair, "broker-gone", "abandoned", started=time.time() - 3600)
+    in_flight(pair, "broker-b", "b-inflight")
+    in_flight(pair, "broker-gone", "abandoned", started=time.time() - 3600)
 
     pair.a.start()  # A restarts: startup reconciliation (unless B's sweep, seeing A gone, did it first)
     messages = pair.a.log_messages() + pair.b.log_messages()

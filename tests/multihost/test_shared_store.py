@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
+from testkit.fixtures import needs_root
+from testkit.system import loop_backing_files, loops_under
 from tests.multihost.conftest import VM_UUIDS, Pair
 from tests.multihost.harness import bounded, outcomes
-from tests.support.system import loop_backing_files, loops_under, needs_root
 from vdvs.plugin.broker_client import BrokerError
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID
 

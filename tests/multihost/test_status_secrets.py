@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from testkit.broker_process import key_values
+from testkit.postgres import PostgresCluster
 from tests.multihost.conftest import VM_UUIDS, Pair
-from tests.multihost.harness import bounded, key_values, outcomes
-from tests.support.postgres import PostgresCluster
+from tests.multihost.harness import bounded, outcomes
 from vdvs.plugin.broker_client import BrokerError
 from vdvs.tenancy.store_postgres import redact
 

@@ -16,8 +16,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.support.broker_env import BrokerEnv, EnrolledVm, start_broker_env
-from tests.support.system import loops_under, mounts_under
+from testkit.broker_env import BrokerEnv, EnrolledVm, start_broker_env
+from testkit.system import loops_under, mounts_under
 from vdvs.plugin.config import PluginConfig
 from vdvs.plugin.server import PluginServer
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from testkit.broker_env import BrokerEnv, EnrolledVm
+from testkit.fixtures import needs_root
 from tests.plugin.conftest import Plugin, StartPlugin, mount_id
-from tests.support.broker_env import BrokerEnv, EnrolledVm
-from tests.support.system import needs_root
 from vdvs.broker.pki import CertificateAuthority
 from vdvs.plugin import fs
 from vdvs.plugin.bundle import Bundle, write_bundle

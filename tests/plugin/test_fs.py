@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from testkit.fixtures import needs_root
 from tests.plugin.conftest import sh
-from tests.support.system import needs_root
 from vdvs.plugin import fs
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from testkit.fixtures import needs_root
 from tests.plugin.conftest import Plugin, blkid_type, mount_id, sh
-from tests.support.system import needs_root
 from vdvs.plugin import fs
 
 pytestmark = needs_root

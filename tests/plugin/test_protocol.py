@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from testkit.broker_env import BrokerEnv
 from tests.plugin.conftest import CONTENT_TYPE, Plugin
-from tests.support.broker_env import BrokerEnv
 
 MB = 1024 * 1024
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from testkit.fixtures import needs_root
 from tests.plugin.conftest import Plugin, mount_id
-from tests.support.system import needs_root
 from vdvs.plugin.host import Host
 from vdvs.plugin.mounts import MountTable
 

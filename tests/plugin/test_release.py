@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from testkit.broker_env import BrokerEnv, start_broker_env
+from testkit.fixtures import needs_root
 from tests.plugin.conftest import Plugin, mount_id
-from tests.support.broker_env import BrokerEnv, start_broker_env
-from tests.support.system import needs_root
 from vdvs.plugin import fs
 
 pytestmark = needs_root

@@ -7,9 +7,9 @@ import socket
 
 import pytest
 
+from testkit.broker_env import BrokerEnv, EnrolledVm
+from testkit.fixtures import needs_root
 from tests.plugin.conftest import Plugin, StartPlugin, mount_id, sh
-from tests.support.broker_env import BrokerEnv, EnrolledVm
-from tests.support.system import needs_root
 from vdvs.plugin.server import PluginServer, PluginStartError
 
 pytestmark = needs_root

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from testkit.broker_env import BrokerEnv, EnrolledVm
+from testkit.fixtures import needs_root
 from tests.plugin.conftest import Plugin, StartPlugin, mount_id
-from tests.support.broker_env import BrokerEnv, EnrolledVm
-from tests.support.system import needs_root
 
 pytestmark = needs_root
 

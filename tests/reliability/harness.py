@@ -1,42 +1,29 @@
 """A broker subprocess that can be told to die (or stall) at a fault point, and what the host holds.
 
 ``CrashEnv`` is the tenancy harness's broker process (``vdvs config init`` + ``vdvs broker
---config``) started with ``VDVS_FAULT_POINT`` / ``VDVS_FAULT_SLEEP`` in its environment.
+--config``) started with ``VDVS_FAULT_POINT`` / ``VDVS_FAULT_SLEEP`` in its environment only.
 ``host_state`` reads everything a half-done operation could leave: config-store rows, files
 under ``dockvols/`` and the temp folders, loop devices; ``problems`` says what is inconsistent.
 """
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from tests.support.system import loop_backing_files
-from tests.tenancy.harness import Tenv, cli_env, start_broker_process
+from testkit.system import loop_backing_files
+from tests.tenancy.harness import Tenv
 from vdvs.broker.backends.local.backend import TMP_DIR
 from vdvs.tenancy.model import AttachState, VolumeRecord, VolumeState
 from vdvs.tenancy.store import SqliteStore
 
 MIB = 1024 * 1024
-KILL_WAIT_S = 30.0
 
 
-@dataclass
 class CrashEnv(Tenv):
-    """A broker process that may be started with fault variables (or any extra environment)."""
-
-    extra_env: dict[str, str] = field(default_factory=dict)
-
-    def start(self, extra_env: dict[str, str] | None = None) -> None:  # type: ignore[override]
-        assert self.proc is None or self.proc.poll() is not None
-        self.extra_env = dict(extra_env or {})
-        env = {k: v for k, v in cli_env().items() if not k.startswith("VDVS_FAULT_")}
-        env.update(self.extra_env)
-        self.proc = start_broker_process(self.config_path, self.log_path, self.admin_socket, env)
+    """A broker process that may be started with fault variables (``start(env=...)``)."""
 
     def killed(self) -> bool:
         """Whether the broker died of SIGKILL (its fault point); waits a little for it to be reaped."""
@@ -46,21 +33,6 @@ class CrashEnv(Tenv):
             return self.proc.wait(timeout=2.0) == -signal.SIGKILL
         except subprocess.TimeoutExpired:
             return False
-
-    def ensure_dead(self) -> None:
-        """SIGKILL the broker if it is still running (a test's cleanup, or a point never reached)."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=KILL_WAIT_S)
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def status(self) -> dict[str, str]:
-        """`vdvs status --json`."""
-        data = self.js("status")
-        assert isinstance(data, dict)
-        return {str(k): str(v) for k, v in data.items()}
 
 
 @dataclass
@@ -160,11 +132,3 @@ def problems(env: Tenv, state: HostState, quota_mb: int = 0) -> list[str]:
         if quota_mb and used > quota_mb:
             found.append(f"quota overshoot: {used} MB used, quota {quota_mb} MB ({key})")
     return found
-
-
-def detach_all_loops(root: Path) -> None:
-    """Cleanup: release every loop device backed by a file under ``root``."""
-    prefix = str(root.resolve())
-    for dev, backing in loop_backing_files().items():
-        if backing.startswith(prefix):
-            subprocess.run(["losetup", "-d", dev], check=False, timeout=30, capture_output=True)

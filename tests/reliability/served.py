@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from testkit.broker_env import BrokerEnv, start_broker_env
 from tests.broker.helpers import set_privilege
-from tests.support.broker_env import BrokerEnv, start_broker_env
 from vdvs.plugin.config import PluginConfig
 from vdvs.plugin.server import PluginServer
 from vdvs.tenancy.model import VM_DS_URL

@@ -28,9 +28,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.harness import CrashEnv, detach_all_loops, host_state, problems
+from testkit.fixtures import needs_root
+from testkit.system import detach_loops
+from tests.reliability.harness import CrashEnv, host_state, problems
 from tests.reliability.workload import Ledger, Worker
-from tests.support.system import needs_root
 from tests.tenancy.harness import VM_UUIDS
 from vdvs.broker.faults import ENV_POINT, POINTS
 from vdvs.plugin.broker_client import BrokerClient
@@ -123,7 +124,7 @@ async def crash_campaign(root: Path, runs: int) -> Campaign:
         for run, point in enumerate(schedule(rng, runs)):
             nth = rng.randint(1, 3)
             where = f"run {run} ({point}:{nth}, seed {seed})"
-            env.start({ENV_POINT: f"{point}:{nth}"})
+            env.start(env={ENV_POINT: f"{point}:{nth}"})
             for worker, (_, bundle, out) in zip(workers, bundles, strict=True):
                 worker.client = BrokerClient(
                     env.address, bundle, bundle_dir=str(out), call_timeout_s=30, op_timeout_s=60, retry_budget_s=0.2
@@ -141,7 +142,7 @@ async def crash_campaign(root: Path, runs: int) -> Campaign:
                 result.missed[point] += 1
                 env.stop()
             before = host_state(env)
-            log_offset = len(env.log_text())
+            log_offset = len(env.log())
             env.start()
             status = env.status()
             after = host_state(env)
@@ -151,17 +152,17 @@ async def crash_campaign(root: Path, runs: int) -> Campaign:
                 errors.append(f"status says {repaired} repaired; the crash left {before.expected_repairs()}")
             if status["Reconcile_Findings"] != status["Reconcile_Repaired"]:
                 errors.append(f"unexplained reconcile findings: {status}")
-            lines = reconcile_lines(env.log_text()[log_offset:])
+            lines = reconcile_lines(env.log()[log_offset:])
             if len(lines) != repaired:
                 errors.append(f"broker log has {len(lines)} reconcile lines for {repaired} repairs: {lines}")
-            assert not errors, f"{where}:\n" + "\n".join(errors) + f"\nlog tail:\n{env.log_text()[-2000:]}"
+            assert not errors, f"{where}:\n" + "\n".join(errors) + f"\nlog tail:\n{env.log()[-2000:]}"
             result.repairs.update(lines)
             ledger.settle(after)
             env.stop()
             result.runs += 1
     finally:
-        env.ensure_dead()
-        detach_all_loops(root)
+        env.kill()
+        detach_loops(root)
     result.outcomes = ledger.outcomes
     result.seconds = time.monotonic() - started
     print("crash campaign:", json.dumps(result.summary(), sort_keys=True))

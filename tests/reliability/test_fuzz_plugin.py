@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from testkit.system import cleanup_host
 from tests.reliability.served import Served
-from tests.support.system import cleanup_host
 from vdvs.plugin.protocol import MAX_BODY, ROUTES
 
 CONTENT_TYPE = "application/vnd.docker.plugins.v1.2+json"

@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from testkit.broker_env import BrokerEnv, make_config
+from testkit.broker_process import VDVS
 from tests.broker.helpers import FILESYSTEMS, admin, bounded, refused
-from tests.support.broker_env import BrokerEnv, make_config
-from tests.tenancy.harness import VDVS
 from vdvs.broker.pki import VM_URI_PREFIX, CertificateAuthority, serial_hex
 from vdvs.broker.server import Broker
 from vdvs.broker.setup import init_config

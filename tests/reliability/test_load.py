@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.harness import CrashEnv, detach_all_loops
-from tests.reliability.loadgen import FILESYSTEMS, populate, run_load
-from tests.tenancy.harness import VDVS, cli_env
+from testkit.broker_process import VDVS, cli_env
+from testkit.loadgen import FILESYSTEMS, populate, run_load
+from testkit.system import detach_loops
+from tests.reliability.harness import CrashEnv
 from vdvs.broker import loopwatch
 from vdvs.plugin.broker_client import BrokerClient
 from vdvs.plugin.bundle import read_bundle
@@ -30,8 +31,8 @@ async def big_broker(short_tmp: Path) -> AsyncIterator[CrashEnv]:
         yield env
     finally:
         env.stop()
-        env.ensure_dead()
-        detach_all_loops(short_tmp)
+        env.kill()
+        detach_loops(short_tmp)
 
 
 async def test_loopwatch_sees_a_blocked_loop() -> None:

@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 
+from testkit.fixtures import needs_root
+from testkit.system import detach_loops
 from tests.plugin.conftest import Plugin, mount_id
-from tests.reliability.harness import CrashEnv, detach_all_loops, host_state
-from tests.support.system import needs_root
+from tests.reliability.harness import CrashEnv, host_state
 from tests.tenancy.harness import VM_UUIDS
 from vdvs.broker.faults import ENV_POINT, ENV_SLEEP
 from vdvs.plugin.config import PluginConfig
@@ -42,8 +43,8 @@ async def broker(short_tmp: Path) -> AsyncIterator[CrashEnv]:
     try:
         yield env
     finally:
-        env.ensure_dead()
-        detach_all_loops(short_tmp)
+        env.kill()
+        detach_loops(short_tmp)
 
 
 @pytest.fixture
@@ -102,7 +103,7 @@ def leaks(plugin: Plugin, broker: CrashEnv) -> list[str]:
 
 
 async def restart_broker(broker: CrashEnv, plugin: Plugin) -> None:
-    broker.ensure_dead()
+    broker.kill()
     broker.start()
     await plugin.wait_reachable()
 
@@ -112,7 +113,7 @@ async def test_broker_dies_during_mount(broker: CrashEnv, start_plugin: StartPlu
     plugin = await start_plugin()
     await plugin.create("vol", {"size": "20mb"})
     broker.stop()
-    broker.start({ENV_POINT: point})
+    broker.start(env={ENV_POINT: point})
     err, took = await timed(plugin, "Mount", Name="vol", ID=mount_id())
     assert broker.killed()
     assert "is unreachable" in err or "did not answer in time" in err, err
@@ -132,7 +133,7 @@ async def test_broker_dies_during_unmount(broker: CrashEnv, start_plugin: StartP
     plugin = await start_plugin()
     await plugin.create("vol", {"size": "20mb"})
     broker.stop()
-    broker.start({ENV_POINT: point})
+    broker.start(env={ENV_POINT: point})
     mid = mount_id()
     await plugin.mount("vol", mid)
     err, took = await timed(plugin, "Unmount", Name="vol", ID=mid)
@@ -153,7 +154,7 @@ async def test_broker_restarting_within_the_retry_budget(broker: CrashEnv, start
     """A broker back within the plugin's retry budget: the Mount that arrived while it was down works."""
     plugin = await start_plugin(retry_budget_s=10.0)
     await plugin.create("vol", {"size": "20mb"})
-    broker.ensure_dead()
+    broker.kill()
     mid = mount_id()
     mount = asyncio.create_task(plugin.call("Mount", Name="vol", ID=mid))
     await asyncio.sleep(1.0)
@@ -197,7 +198,7 @@ async def test_slow_attach_past_the_plugin_deadline(broker: CrashEnv, start_plug
     plugin = await start_plugin()
     await plugin.create("vol", {"size": "20mb"})
     broker.stop()
-    broker.start({ENV_SLEEP: f"attach.after_losetup:{OP_TIMEOUT_S + 1}"})
+    broker.start(env={ENV_SLEEP: f"attach.after_losetup:{OP_TIMEOUT_S + 1}"})
     err, took = await timed(plugin, "Mount", Name="vol", ID=mount_id())
     assert "did not answer in time" in err, err
     assert took < ANSWER_BOUND_S
@@ -211,7 +212,7 @@ async def test_slow_create_past_the_plugin_deadline_is_idempotent(broker: CrashE
     anyway, and Docker's retry of the create succeeds (create is idempotent) with one volume."""
     plugin = await start_plugin()
     broker.stop()
-    broker.start({ENV_SLEEP: f"create.before_publish:{OP_TIMEOUT_S + 1}"})
+    broker.start(env={ENV_SLEEP: f"create.before_publish:{OP_TIMEOUT_S + 1}"})
     err, took = await timed(plugin, "Create", Name="slow", Opts={"size": "10mb"})
     assert "did not answer in time" in err, err
     assert took < ANSWER_BOUND_S

@@ -11,9 +11,10 @@ import time
 from collections import Counter
 from typing import Any
 
+from testkit.broker_env import BrokerEnv
+from testkit.fixtures import needs_root
+from testkit.system import loops_under
 from tests.broker.helpers import FILESYSTEMS, bounded, set_privilege, usage_mb, vmdk_files
-from tests.support.broker_env import BrokerEnv
-from tests.support.system import loops_under, needs_root
 from vdvs.broker.backends.local import loop
 from vdvs.plugin.broker_client import BrokerClient, BrokerError
 from vdvs.tenancy.model import VM_DS_URL

@@ -12,10 +12,12 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.reliability.harness import CrashEnv, detach_all_loops
+from testkit.broker_process import VDVS, cli_env
+from testkit.fixtures import needs_root
+from testkit.system import cleanup_host, detach_loops
+from tests.reliability.harness import CrashEnv
 from tests.reliability.served import UnixHTTPConnection
-from tests.support.system import cleanup_host, needs_root
-from tests.tenancy.harness import VDVS, VM_UUIDS, cli_env
+from tests.tenancy.harness import VM_UUIDS
 
 DEBUG = {"VDVS_LOG_LEVEL": "debug"}
 BOUND_S = 60.0
@@ -48,7 +50,7 @@ def test_no_key_in_any_log_of_a_full_run(short_tmp: Path) -> None:
     outputs: list[str] = []
     init = env.init()
     outputs += [init.out, init.err]
-    env.start(DEBUG)
+    env.start(env=DEBUG)
     plugin_log = short_tmp / "plugin.log"
     plugin: subprocess.Popen[bytes] | None = None
     try:
@@ -93,10 +95,10 @@ def test_no_key_in_any_log_of_a_full_run(short_tmp: Path) -> None:
             plugin.send_signal(signal.SIGTERM)
             plugin.wait(BOUND_S)
         env.stop()
-        env.ensure_dead()
+        env.kill()
         cleanup_host(short_tmp)
-        detach_all_loops(short_tmp)
-    logs = env.log_text() + plugin_log.read_text(errors="replace") + "".join(outputs)
+        detach_loops(short_tmp)
+    logs = env.log() + plugin_log.read_text(errors="replace") + "".join(outputs)
     assert "debug" in logs and "created volume data@local1" in logs  # the run really was logged
     keys = [env.config.pki_dir / "ca.key", env.config.pki_dir / "broker.key"]
     keys += [short_tmp / d / "vm.key" for d in ("vm1", "vm2", "vm2b")]
@@ -139,9 +141,10 @@ def test_dsn_password_stays_out_of_errors(short_tmp: Path) -> None:
 def test_vcenter_password_stays_out_of_logs(short_tmp: Path) -> None:
     """A broker on vCenter (govmomi's simulator): a wrong password, then the right one; neither
     is in anything the broker or `vdvs status` prints."""
-    from tests.vsphere.sim import PASSWORD, start_sim, stop_sim
+    from testkit.fixtures import start_sim_or_skip
+    from testkit.vsphere_sim import PASSWORD, stop_sim
 
-    sim = start_sim("vpx")
+    sim = start_sim_or_skip("vpx")
     try:
         wrong = short_tmp / "wrong.password"
         wrong.write_text(f"Wr0ng-{secrets.token_hex(6)}\n")
@@ -161,12 +164,12 @@ def test_vcenter_password_stays_out_of_logs(short_tmp: Path) -> None:
         assert failed.returncode != 0 and "InvalidLogin" in failed.stderr + failed.stdout, failed.stderr
         env.config.vsphere = sim.settings()
         env.config_path.write_text(env.config.to_toml())
-        env.start(DEBUG)
+        env.start(env=DEBUG)
         status = env.run("status")
         env.stop()
     finally:
         stop_sim(sim)
-    text = failed.stdout + failed.stderr + env.log_text() + status.out + status.err
+    text = failed.stdout + failed.stderr + env.log() + status.out + status.err
     assert "Backend: vsphere" in status.out
     assert wrong.read_text().strip() not in text
     assert PASSWORD not in text

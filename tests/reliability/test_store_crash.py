@@ -27,7 +27,8 @@ import pytest
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID, VolumeState
 from vdvs.tenancy.store import SqliteStore
 
-HAMMER = Path(__file__).with_name("store_hammer.py")
+HAMMER = "tests.reliability.store_hammer"
+REPO = Path(__file__).resolve().parents[2]
 URL = "file:///hammer"
 CI_ROUNDS = 25
 NIGHTLY_ROUNDS = 300
@@ -39,7 +40,8 @@ class Writer:
 
     def __init__(self, db: Path, tag: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, str(HAMMER), str(db), tag],
+            [sys.executable, "-m", HAMMER, str(db), tag],
+            cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -11,13 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.support import postgres
-from tests.support.postgres import PostgresCluster
+from testkit.postgres import PostgresCluster
 from vdvs.tenancy.store import ConfigStore, SqliteStore
-
-# the session's PostgreSQL and a fresh database per test (tests/support/postgres.py)
-pg_cluster = postgres.pg_cluster
-pg_dsn = postgres.pg_dsn
 
 KINDS = ["sqlite", "postgres"]
 

@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import pytest
 
+from testkit.seed import reserve
 from tests.stores.conftest import Stores
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID, VolumeState
-from vdvs.tenancy.options import VolumeOptions
 from vdvs.tenancy.store import ConfigStore, VolumeConflict
 
 THREADS = 20
@@ -50,25 +50,10 @@ def race(stores: Stores, work: Callable[[ConfigStore, int], object]) -> dict[str
     return outcomes
 
 
-def reserve(store: ConfigStore, url: str, name: str) -> int:
-    record = store.reserve_volume(
-        DEFAULT_VMGROUP_ID,
-        url,
-        name,
-        SIZE_MB,
-        QUOTA_MB,
-        options=VolumeOptions(),
-        created="",
-        created_by="vm",
-        created_by_uuid="u",
-    )
-    return record.id
-
-
 @pytest.mark.parametrize("round_", range(3))
 def test_racing_reservations_fill_the_quota_exactly(stores: Stores, store: ConfigStore, round_: int) -> None:
     url = f"ds:///vmfs/volumes/ds{round_}/"
-    outcomes = race(stores, lambda s, i: reserve(s, url, f"vol{i}"))
+    outcomes = race(stores, lambda s, i: reserve(s, f"vol{i}", SIZE_MB, QUOTA_MB, datastore_url=url))
     assert outcomes["other"] == []
     assert (len(outcomes["ok"]), len(outcomes["quota"]), outcomes["conflict"]) == (10, 10, [])
     assert store.usage_mb(DEFAULT_VMGROUP_ID, url) == QUOTA_MB
@@ -77,7 +62,7 @@ def test_racing_reservations_fill_the_quota_exactly(stores: Stores, store: Confi
 
 def test_racing_reservations_of_one_name_make_one_row(stores: Stores, store: ConfigStore) -> None:
     url = "ds:///vmfs/volumes/same/"
-    outcomes = race(stores, lambda s, i: reserve(s, url, "shared"))
+    outcomes = race(stores, lambda s, i: reserve(s, "shared", SIZE_MB, QUOTA_MB, datastore_url=url))
     assert outcomes["other"] == []
     assert len(outcomes["ok"]) == 1
     assert len(outcomes["conflict"]) == THREADS - 1
@@ -89,7 +74,7 @@ def test_racing_reservations_of_one_name_make_one_row(stores: Stores, store: Con
 
 def test_racing_attach_claims_are_won_by_one_vm(stores: Stores, store: ConfigStore) -> None:
     url = "ds:///vmfs/volumes/att/"
-    volume_id = reserve(store, url, "shared")
+    volume_id = reserve(store, "shared", SIZE_MB, QUOTA_MB, datastore_url=url)
     store.finish_create(volume_id)
     outcomes = race(stores, lambda s, i: s.claim_attach(volume_id, f"vm-{i}", f"vm{i}").attached_vm)
     assert outcomes["other"] == []
@@ -104,7 +89,7 @@ def test_racing_attach_claims_are_won_by_one_vm(stores: Stores, store: ConfigSto
 def test_racing_remove_and_attach_never_both_win(stores: Stores, store: ConfigStore) -> None:
     """Half the threads try to remove the volume, half to attach it: exactly one of all of them wins."""
     url = "ds:///vmfs/volumes/rm/"
-    volume_id = reserve(store, url, "contested")
+    volume_id = reserve(store, "contested", SIZE_MB, QUOTA_MB, datastore_url=url)
     store.finish_create(volume_id)
 
     def work(s: ConfigStore, i: int) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from testkit.seed import reserve
 from tests.stores.conftest import KINDS, Stores
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import ALL_DS_URL, DEFAULT_VMGROUP_ID, CertRecord, Privilege, VmGroup
@@ -37,11 +38,9 @@ def populate(store: ConfigStore) -> None:
     store.owner = "old-broker"
     made = []
     for n, (group, url) in enumerate([(G1.id, DS1), (G1.id, DS1), (G2.id, DS2), (DEFAULT_VMGROUP_ID, DS2)] * 3):
-        record = store.reserve_volume(
-            group, url, f"vol{n:02d}", 10 + n, 0, options=VolumeOptions(fstype="xfs", access="read-only"),
-            created="Wed Mar  1 20:06:02 2017", created_by="vm-a", created_by_uuid=VM_A,
-        )  # fmt: skip
-        made.append(record.id)
+        made.append(reserve(store, f"vol{n:02d}", 10 + n, vmgroup_id=group, datastore_url=url,
+                            options=VolumeOptions(fstype="xfs", access="read-only"), created_by="vm-a",
+                            created_by_uuid=VM_A))  # fmt: skip
     for volume_id in made[:-1]:  # the last one stays 'creating'
         store.finish_create(volume_id, allocated_bytes=volume_id * 3 * 1024**3)
     store.delete_volume(made[0])  # a gap in the ids

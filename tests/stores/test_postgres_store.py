@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from tests.support.postgres import PostgresCluster
+from testkit.postgres import PostgresCluster
+from testkit.seed import reserve
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID
 from vdvs.tenancy.options import VolumeOptions
 from vdvs.tenancy.store_postgres import PostgresStore, redact
@@ -125,17 +126,16 @@ def test_a_reservation_waits_only_for_its_own_vmgroup_and_datastore(dsn: str, pg
     others = [PostgresStore(dsn), PostgresStore(dsn)]
     done: dict[str, float] = {}
 
-    def reserve(store: PostgresStore, url: str, name: str) -> None:
-        store.reserve_volume(DEFAULT_VMGROUP_ID, url, name, 10, 100, options=VolumeOptions(), created="", created_by="",
-                             created_by_uuid="")  # fmt: skip
+    def reserve_at(store: PostgresStore, url: str, name: str) -> None:
+        reserve(store, name, 10, 100, datastore_url=url)
         done[name] = time.monotonic()
 
     try:
         with holder.transaction():
             holder._lock_usage(DEFAULT_VMGROUP_ID, DS1)  # a reservation on ds1 in progress on another broker
             threads = [
-                threading.Thread(target=reserve, args=(others[0], DS1, "same")),
-                threading.Thread(target=reserve, args=(others[1], DS2, "elsewhere")),
+                threading.Thread(target=reserve_at, args=(others[0], DS1, "same")),
+                threading.Thread(target=reserve_at, args=(others[1], DS2, "elsewhere")),
             ]
             for t in threads:
                 t.start()

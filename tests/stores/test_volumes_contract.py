@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 
+from testkit import seed
 from tests.stores.conftest import Stores
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID, AttachState, VmGroup, VolumeState
@@ -23,19 +25,9 @@ VM_B = "4213bbbb-0000-0000-0000-000000000002"
 OPTIONS = VolumeOptions(fstype="ext4", attach_as="persistent")
 
 
-def reserve(store: ConfigStore, name: str, size_mb: int = 100, quota_mb: int = 0, *, group: str = DEFAULT_VMGROUP_ID,
-            url: str = DS1) -> int:  # fmt: skip
-    record = store.reserve_volume(
-        group, url, name, size_mb, quota_mb, options=OPTIONS, created="Wed Mar  1 20:06:02 2017",
-        created_by="docker-vm-1", created_by_uuid=VM_A,
-    )  # fmt: skip
-    return record.id
-
-
-def ready(store: ConfigStore, name: str, size_mb: int = 100, **kwargs: str) -> int:
-    volume_id = reserve(store, name, size_mb, **kwargs)
-    store.finish_create(volume_id)
-    return volume_id
+# the rows of this file: OPTIONS, created by docker-vm-1 (VM_A) on DS1 of _DEFAULT unless a test says otherwise
+reserve = partial(seed.reserve, options=OPTIONS, created_by_uuid=VM_A)
+ready = partial(reserve, ready=True)
 
 
 def test_a_reservation_is_a_creating_row_until_finished(stores: Stores, store: ConfigStore) -> None:
@@ -69,7 +61,7 @@ def test_quota_counts_reservations_and_deleting_rows(stores: Stores, store: Conf
     assert store.usage_mb(DEFAULT_VMGROUP_ID, DS1) == 1000
     with pytest.raises(VdvsError):
         reserve(store, "d", 1, 1000)
-    reserve(store, "d", 1, 1000, url=DS2)  # quota is per datastore
+    reserve(store, "d", 1, 1000, datastore_url=DS2)  # quota is per datastore
     c = other.get_volume(DEFAULT_VMGROUP_ID, DS1, "c")
     assert c is not None
     store.finish_create(c.id)
@@ -79,7 +71,7 @@ def test_quota_counts_reservations_and_deleting_rows(stores: Stores, store: Conf
     store.delete_volume(c.id)
     assert other.usage_mb(DEFAULT_VMGROUP_ID, DS1) == 600
     reserve(store, "e", 400, 1000)
-    reserve(store, "huge", 62 * 1024 * 1024, 0, url=DS2)  # 0 = unlimited; 62 TB in MB
+    reserve(store, "huge", 62 * 1024 * 1024, 0, datastore_url=DS2)  # 0 = unlimited; 62 TB in MB
 
 
 def test_name_conflicts_carry_the_existing_row(stores: Stores, store: ConfigStore) -> None:
@@ -90,10 +82,10 @@ def test_name_conflicts_carry_the_existing_row(stores: Stores, store: ConfigStor
         reserve(other, "vol1", 200)
     assert info.value.current == store.volume_by_id(first)
     reserve(other, "VOL1")  # names are case-sensitive
-    reserve(other, "vol1", url=DS2)  # same name on another datastore
-    reserve(other, "vol1", group=OTHER)  # same name in another vmgroup
+    reserve(other, "vol1", datastore_url=DS2)  # same name on another datastore
+    reserve(other, "vol1", vmgroup_id=OTHER)  # same name in another vmgroup
     with pytest.raises(VdvsError) as gone:  # a vmgroup removed while the create ran
-        reserve(other, "vol1", group="55555555-5555-5555-5555-555555555555")
+        reserve(other, "vol1", vmgroup_id="55555555-5555-5555-5555-555555555555")
     assert gone.value.err is Err.TENANT_NOT_EXIST
     assert store.usage_mb(DEFAULT_VMGROUP_ID, DS1) == 200
 
@@ -192,9 +184,9 @@ def test_admin_listing_gives_plain_rows_with_the_options_text(store: ConfigStore
     store.create_vmgroup(VmGroup(OTHER, "other", "", DS1))
     a = ready(store, "a", 100)
     store.claim_attach(a, VM_B, "vm-b")
-    ready(store, "b", 200, group=OTHER)
+    ready(store, "b", 200, vmgroup_id=OTHER)
     options = VolumeOptions(fstype="xfs", vsan_policy="gold", diskformat="zeroedthick")
-    store.update_options(ready(store, "c", 300, url=DS2), options)
+    store.update_options(ready(store, "c", 300, datastore_url=DS2), options)
     reserve(store, "pending")  # not ready: not listed
     rows = sorted(store.listing())
     assert all(type(r) is tuple for r in rows)  # no row objects: ten thousand of them cost real time

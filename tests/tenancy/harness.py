@@ -1,5 +1,6 @@
-"""A broker run as a real subprocess (`vdvs config init` + `vdvs broker`), the `vdvs` CLI run against
-it as a subprocess, and enrolled VMs talking to it over mTLS with the plugin's gRPC client.
+"""A broker run as a real subprocess (`vdvs config init` + `vdvs broker`, testkit's BrokerProcess), the
+`vdvs` CLI run against it as a subprocess, and enrolled VMs talking to it over mTLS with the plugin's
+gRPC client.
 
 Two datastores, local1 and local2; every VM lives on local1 (its `_VM_DS`) except ``vmds2``,
 which lives on local2.
@@ -8,31 +9,20 @@ which lives on local2.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.broker_env import make_config
-from tests.support.system import stop_process
-from vdvs.cli.admin_client import broker_running
+from testkit.broker_env import make_config
+from testkit.broker_process import BrokerProcess
+from testkit.system import Result
 from vdvs.plugin.broker_client import BrokerClient, BrokerError
-from vdvs.plugin.bundle import read_bundle
 from vdvs.tenancy.model import VolumeState
 from vdvs.tenancy.store import SqliteStore
 
-# the vdvs command of the environment running the tests (a fresh clone's own venv in CI)
-VDVS = str(Path(sys.executable).with_name("vdvs"))
-CLI_TIMEOUT_S = 60.0
-START_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 20.0
 VM_CALL_TIMEOUT_S = 90.0
 DEFAULT_ID = "11111111-1111-1111-1111-111111111111"
 VM_UUIDS = {
@@ -62,13 +52,6 @@ VOLUME_COLUMNS = [
 ]
 
 
-@dataclass(frozen=True)
-class Result:
-    rc: int
-    out: str
-    err: str
-
-
 def parse_table(text: str) -> tuple[list[str], list[list[str]]]:
     """A vDVS table (header, dashes, rows; columns two spaces apart) -> headers and cells.
 
@@ -94,60 +77,21 @@ class Vm:
     client: BrokerClient
 
 
-@dataclass
-class Tenv:
+class Tenv(BrokerProcess):
     """One broker subprocess with its state in ``root``."""
 
-    root: Path
-    proc: subprocess.Popen[bytes] | None = None
-    clients: list[BrokerClient] = field(default_factory=list)
+    def __init__(self, root: Path) -> None:
+        config = make_config(root)
+        config.local_vm_datastores = {VM_UUIDS["vmds2"]: "local2"}
+        super().__init__(config, root)
+        self.root = root
+        self.clients: list[BrokerClient] = []
 
-    def __post_init__(self) -> None:
-        self.config = make_config(self.root)
-        self.config.local_vm_datastores = {VM_UUIDS["vmds2"]: "local2"}
-        self.config_path = self.root / "broker.toml"
-        self.log_path = self.root / "broker.log"
-
-    # ------------------------------------------------------------------ broker process
-    def init(self) -> Result:
+    def init(self, state_dir: Path | None = None) -> Result:
         """`vdvs config init` on a config file whose admin socket and datastores are in ``root``."""
-        self.config_path.write_text(self.config.to_toml(), encoding="utf-8")
-        return self.run("config", "init", "--config", str(self.config_path), "--state-dir", str(self.root), admin=False)
-
-    def start(self) -> None:
-        assert self.proc is None or self.proc.poll() is not None
-        self.proc = start_broker_process(self.config_path, self.log_path, self.admin_socket, cli_env())
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        stop_process(self.proc, STOP_TIMEOUT_S, STOP_TIMEOUT_S)
-
-    @property
-    def admin_socket(self) -> Path:
-        return self.config.admin_socket
-
-    @property
-    def address(self) -> str:
-        return self.config.listen
+        return super().init(state_dir or self.root)
 
     # ------------------------------------------------------------------ the vdvs command
-    def run(self, *args: str, admin: bool = True, timeout: float = CLI_TIMEOUT_S) -> Result:
-        argv = [VDVS, *args]
-        if admin:
-            argv += ["--admin-socket", str(self.admin_socket)]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=cli_env(), check=False)
-        return Result(done.returncode, done.stdout, done.stderr)
-
-    def ok(self, *args: str, admin: bool = True) -> str:
-        """Run a command that must succeed; its stdout without the final newline."""
-        res = self.run(*args, admin=admin)
-        assert res.rc == 0, f"vdvs {' '.join(args)} -> {res.rc}\nstdout: {res.out}\nstderr: {res.err}"
-        return res.out.rstrip("\n")
-
-    def js(self, *args: str, admin: bool = True) -> Any:
-        return json.loads(self.ok(*args, "--json", admin=admin))
-
     def refused(self, *args: str, rc: int = 2) -> str:
         """Run a command that must be refused: the text after ``ERROR:`` on stderr, nothing on stdout."""
         res = self.run(*args)
@@ -175,11 +119,8 @@ class Tenv:
     # ------------------------------------------------------------------ VMs
     async def vm(self, name: str) -> Vm:
         """Enroll ``name`` with `vdvs vm enroll` and give it a VolumeService client (mTLS)."""
-        out = self.root / "bundles" / name
-        self.ok("vm", "enroll", name, "--uuid", VM_UUIDS[name], "--out", str(out))
-        client = BrokerClient(
-            self.address, read_bundle(out), bundle_dir=str(out), call_timeout_s=30, op_timeout_s=60, retry_budget_s=1
-        )
+        out = self.enroll(name, VM_UUIDS[name], self.root / "bundles" / name)
+        client = self.client(out, op_timeout_s=60)
         self.clients.append(client)
         return Vm(name, VM_UUIDS[name], client)
 
@@ -234,36 +175,3 @@ async def vm_refused(call: Awaitable[Any]) -> BrokerError:
     with pytest.raises(BrokerError) as info:
         await asyncio.wait_for(call, VM_CALL_TIMEOUT_S)
     return info.value
-
-
-def start_broker_process(
-    config_path: Path, log_path: Path, admin_socket: Path, env: dict[str, str], *args: str, label: str = "broker"
-) -> subprocess.Popen[bytes]:
-    """`vdvs broker --config`, its output appended to ``log_path``; returns once the admin socket answers.
-
-    A broker that exits first fails the test with its log; one that never answers is stopped, then fails it.
-    """
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [VDVS, "broker", "--config", str(config_path), *args],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not broker_running(admin_socket):
-        if proc.poll() is not None:
-            tail = log_path.read_text(errors="replace")[-3000:]
-            raise AssertionError(f"{label} exited with {proc.returncode}:\n{tail}")
-        if time.monotonic() > deadline:
-            stop_process(proc, STOP_TIMEOUT_S)
-            raise AssertionError(f"{label} did not open {admin_socket} in {START_TIMEOUT_S}s")
-        time.sleep(0.02)
-    return proc
-
-
-def cli_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "VDVS_ADMIN_SOCKET"}
-    env["GRPC_VERBOSITY"] = "ERROR"
-    return env

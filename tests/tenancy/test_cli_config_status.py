@@ -5,15 +5,11 @@ from __future__ import annotations
 import os
 import stat
 
+from testkit.broker_process import key_values
 from tests.tenancy.harness import DEFAULT_ID, Tenv
 
 UNREACHABLE = "Cannot reach the vdvs broker"
 VDVS_STATUS_KEYS = {"Version", "Status", "Pid", "DB_Mode", "DB_LocalPath", "DB_SharedLocation"}
-
-
-def key_values(text: str) -> dict[str, str]:
-    pairs = [line.split(": ", 1) if ": " in line else [line.rstrip(":"), ""] for line in text.splitlines()]
-    return {k: v for k, v in pairs}
 
 
 async def test_status_shows_the_vdvs_keys_of_a_running_broker(tenv: Tenv) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tenancy.harness import CLI_TIMEOUT_S, VDVS, cli_env
+from testkit.broker_process import CLI_TIMEOUT_S, VDVS, cli_env
 
 PARSES = [
     ["volume", "ls"],

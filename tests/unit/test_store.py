@@ -8,10 +8,12 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from testkit import seed
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import (
     ALL_DS_URL,
@@ -50,33 +52,9 @@ def store(db_path: Path) -> Iterator[SqliteStore]:
         s.close()
 
 
-def reserve(
-    store: SqliteStore,
-    name: str,
-    size_mb: int = 100,
-    quota_mb: int = 0,
-    *,
-    vmgroup: str = DEFAULT_VMGROUP_ID,
-    url: str = DS1,
-) -> int:
-    record = store.reserve_volume(
-        vmgroup,
-        url,
-        name,
-        size_mb,
-        quota_mb,
-        options=VolumeOptions(fstype="ext4"),
-        created=CREATED,
-        created_by="docker-vm-1",
-        created_by_uuid=VM_A,
-    )
-    return record.id
-
-
-def ready(store: SqliteStore, name: str, size_mb: int = 100) -> int:
-    volume_id = reserve(store, name, size_mb)
-    store.finish_create(volume_id)
-    return volume_id
+# the rows of this file: ext4/thin, created by docker-vm-1 (VM_A) on DS1 of _DEFAULT unless a test says otherwise
+reserve = partial(seed.reserve, options=VolumeOptions(fstype="ext4"), created=CREATED, created_by_uuid=VM_A)
+ready = partial(reserve, ready=True)
 
 
 # ---------------------------------------------------------------- lifecycle and versions
@@ -211,10 +189,10 @@ def test_deleting_rows_count_until_deleted(store: SqliteStore) -> None:
 def test_usage_is_per_vmgroup_and_datastore(store: SqliteStore) -> None:
     store.create_vmgroup(VmGroup(OTHER_GROUP, "other", "", DS1))
     ready(store, "a", 1000)
-    reserve(store, "a", 1000, 1000, url=DS2)  # same name, other datastore
-    reserve(store, "a", 1000, 1000, vmgroup=OTHER_GROUP)  # same name, other vmgroup
+    reserve(store, "a", 1000, 1000, datastore_url=DS2)  # same name, other datastore
+    reserve(store, "a", 1000, 1000, vmgroup_id=OTHER_GROUP)  # same name, other vmgroup
     with pytest.raises(VdvsError) as gone:  # a vmgroup removed while a create ran
-        reserve(store, "a", 1000, 1000, vmgroup="44444444-4444-4444-4444-444444444444")
+        reserve(store, "a", 1000, 1000, vmgroup_id="44444444-4444-4444-4444-444444444444")
     assert gone.value.err is Err.TENANT_NOT_EXIST
     assert store.usage_mb(DEFAULT_VMGROUP_ID, DS1) == 1000
     assert store.usage_mb(DEFAULT_VMGROUP_ID, DS2) == 1000

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.vsphere.env import VsEnv, start_vsphere_env
-from tests.vsphere.sim import Inspector, Sim, start_sim, stop_sim
+from testkit.fixtures import start_sim_or_skip
+from testkit.vsphere_env import VsEnv, start_vsphere_env
+from testkit.vsphere_sim import Inspector, Sim, stop_sim
 
 
 @pytest.fixture(scope="session", params=["vpx", "esx"])
 def sim(request: pytest.FixtureRequest) -> Iterator[Sim]:
-    started = start_sim(request.param)
+    started = start_sim_or_skip(request.param)
     try:
         yield started
     finally:

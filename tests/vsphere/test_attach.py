@@ -9,9 +9,9 @@ import shutil
 from pyVim.task import WaitForTask
 from pyVmomi import vim
 
+from testkit.vsphere_env import VsEnv, eventually
+from testkit.vsphere_sim import DATASTORE
 from tests.broker.helpers import FILESYSTEMS, bounded, refused, status_of
-from tests.vsphere.env import VsEnv, eventually
-from tests.vsphere.sim import DATASTORE
 
 
 def free_units(vs: VsEnv, uuid: str) -> list[int]:

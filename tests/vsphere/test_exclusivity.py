@@ -11,10 +11,10 @@ import asyncio
 
 import pytest
 
+from testkit.vsphere_env import VsEnv
+from testkit.vsphere_sim import DATASTORE
 from tests.broker.helpers import FILESYSTEMS, bounded, refused, status_of
-from tests.vsphere.env import VsEnv
 from tests.vsphere.inject import fail_disk_adds, lock_fault
-from tests.vsphere.sim import DATASTORE
 
 VOL = f"data@{DATASTORE}"
 

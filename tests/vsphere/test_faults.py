@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from pyVmomi import vim
 
+from testkit.vsphere_env import VsEnv, vsphere_config
+from testkit.vsphere_sim import DATASTORE, PASSWORD, Inspector, Sim
 from tests.broker.helpers import FILESYSTEMS, bounded, refused, status_of
-from tests.vsphere.env import VsEnv, vsphere_config
 from tests.vsphere.inject import FailedTask, StuckTask
-from tests.vsphere.sim import DATASTORE, PASSWORD, Inspector, Sim
 from vdvs.broker.backends.base import BackendError, DiskRef
 from vdvs.broker.backends.vsphere.backend import VsphereBackend
 from vdvs.broker.server import Broker, BrokerStartError

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from pyVmomi import vim
 
+from testkit.vsphere_env import VsEnv
+from testkit.vsphere_sim import DATASTORE
 from tests.broker.helpers import FILESYSTEMS, bounded, refused, status_of
-from tests.vsphere.env import VsEnv
-from tests.vsphere.sim import DATASTORE
 
 DISK_TYPES = {"thin": "thin", "zeroedthick": "preallocated", "eagerzeroedthick": "eagerZeroedThick"}
 

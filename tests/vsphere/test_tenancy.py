@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from testkit.vsphere_env import VsEnv
+from testkit.vsphere_sim import DATASTORE
 from tests.broker.helpers import FILESYSTEMS, admin, bounded, refused, set_privilege, status_of
-from tests.vsphere.env import VsEnv
-from tests.vsphere.sim import DATASTORE
 from vdvs.proto import admin_pb2
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID, VM_DS_URL
 

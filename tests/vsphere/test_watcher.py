@@ -9,9 +9,9 @@ import time
 
 import pytest
 
+from testkit.vsphere_env import VsEnv, eventually
+from testkit.vsphere_sim import DATASTORE, Inspector, Sim
 from tests.broker.helpers import FILESYSTEMS, bounded, status_of
-from tests.vsphere.env import VsEnv, eventually
-from tests.vsphere.sim import DATASTORE, Inspector, Sim
 from vdvs.broker.backends.vsphere.backend import VsphereBackend
 
 DETACH_WITHIN_S = 5.0

@@ -7,8 +7,8 @@ tests hand to vdvs carry a real password that must never show up in output.
 
 initdb and pg_ctl refuse to run as root, so they run as the ``postgres`` user
 (Debian's package makes it): the tests need root, and skip with the reason when
-not root or when the PostgreSQL binaries are missing. Anything else that goes
-wrong starting the cluster is a failure, not a skip.
+not root or when the PostgreSQL binaries are missing (testkit/fixtures.py). Anything else that
+goes wrong starting the cluster is a failure, not a skip.
 """
 
 from __future__ import annotations
@@ -24,11 +24,9 @@ import socket
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
-import pytest
 from psycopg import sql
 
 SUPERUSER = "vdvs"
@@ -239,29 +237,3 @@ def _shutdown() -> None:
     if cluster is not None:
         cluster.stop()
         shutil.rmtree(cluster.root, ignore_errors=True)
-
-
-# ---------------------------------------------------------------- fixtures (imported by the conftests that use them)
-
-
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[PostgresCluster]:
-    """A running PostgreSQL for the whole session (skips when not root or not installed)."""
-    reason = unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    cluster = acquire_cluster()
-    try:
-        yield cluster
-    finally:
-        release_cluster()
-
-
-@pytest.fixture
-def pg_dsn(pg_cluster: PostgresCluster) -> Iterator[str]:
-    """The DSN of a database created for this test alone (dropped afterwards)."""
-    name = pg_cluster.create_database()
-    try:
-        yield pg_cluster.dsn(name)
-    finally:
-        pg_cluster.drop_database(name)

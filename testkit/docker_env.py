@@ -13,10 +13,9 @@ import shutil
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.system import stop_process
+from testkit.system import Result, stop_process
 
 IMAGE = "vdvs-bb:local"
 PLUGIN_SOCKET = Path("/run/docker/plugins/vsphere.sock")
@@ -33,17 +32,6 @@ def docker_binary() -> str:
         if candidate and os.path.exists(candidate):
             return candidate
     raise DockerUnavailable("no docker CLI installed (apt-get install docker.io)")
-
-
-@dataclass
-class Result:
-    rc: int
-    out: str
-    err: str
-
-    @property
-    def text(self) -> str:
-        return (self.out + self.err).strip()
 
 
 class DockerEngine:

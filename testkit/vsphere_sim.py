@@ -1,4 +1,4 @@
-"""govmomi's simulator (vcsim) for the tests: start, prepare ``datastore1``, inspect, reset, stop.
+"""govmomi's simulator (vcsim) for tests and benchmarks: start, prepare ``datastore1``, inspect, reset, stop.
 
 vcsim is built by tools/build-vcsim.sh (``./dev test`` does it and exports
 ``VCSIM``). Logins are enforced (``-username/-password``) so a wrong password
@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -40,16 +39,20 @@ START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
 
 
+class VcsimNotBuilt(Exception):
+    """vcsim was never built on this machine (plain `pytest` on a bare machine): the tests skip."""
+
+
 def vcsim_binary() -> str:
-    """The vcsim to run; skips the tests when it was never built (plain `pytest` on a bare machine)."""
+    """The vcsim to run: ``$VCSIM`` (which must be there), else the cached build."""
     configured = os.environ.get("VCSIM")
     if configured:
         if not os.access(configured, os.X_OK):
-            pytest.fail(f"VCSIM={configured} is not an executable (run tools/build-vcsim.sh)")
+            raise RuntimeError(f"VCSIM={configured} is not an executable (run tools/build-vcsim.sh)")
         return configured
     if os.access(DEFAULT_VCSIM, os.X_OK):
         return DEFAULT_VCSIM
-    pytest.skip("vcsim not built: run tools/build-vcsim.sh or ./dev test (which exports VCSIM)")
+    raise VcsimNotBuilt("vcsim not built: run tools/build-vcsim.sh or ./dev test (which exports VCSIM)")
 
 
 @dataclass

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support.seed import seed_ready_volume
+from testkit.seed import seed_ready_volume
 from vdvs.broker.config import BrokerConfig
 from vdvs.broker.pki import CertificateAuthority
 from vdvs.plugin.broker_client import BrokerClient, BrokerError

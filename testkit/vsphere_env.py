@@ -1,6 +1,6 @@
 """A real broker (gRPC + mTLS, SQLite) on the vsphere backend, talking to a vcsim.
 
-Started in the test's event loop like tests/support/broker_env.py does for the
+Started in the caller's event loop like testkit/broker_env.py does for the
 local backend; VMs are enrolled with the BIOS uuid of a simulator VM, so the
 broker finds them with SearchIndex.FindByUuid.
 """
@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support.broker_env import BrokerEnv
-from tests.vsphere.sim import DATASTORE, Inspector, Sim, SimVm
+from testkit.broker_env import BrokerEnv
+from testkit.vsphere_sim import DATASTORE, Inspector, Sim, SimVm
 from vdvs.broker.backends.base import DiskRef
 from vdvs.broker.backends.vsphere.backend import VsphereBackend
 from vdvs.broker.config import BrokerConfig

@@ -1,4 +1,5 @@
-"""What the host shows: loop devices and mounts, to prove nothing was left behind."""
+"""Processes and what the host shows: command results, stopping a process group, loop devices and
+mounts (to prove nothing was left behind, and to clean up after a failure)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,22 @@ import contextlib
 import os
 import signal
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: loop devices, mkfs and mount")
+@dataclass(frozen=True)
+class Result:
+    """What a command did: exit code, stdout, stderr."""
+
+    rc: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return (self.out + self.err).strip()
 
 
 def stop_process(proc: subprocess.Popen[Any], term_timeout: float, kill_timeout: float = 10.0) -> bool:
@@ -56,9 +67,14 @@ def mounts_under(root: Path) -> list[str]:
     return points
 
 
+def detach_loops(root: Path) -> None:
+    """Release every loop device backed by a file under ``root``."""
+    for dev in loops_under(root):
+        subprocess.run(["losetup", "-d", dev], check=False, timeout=30, capture_output=True)
+
+
 def cleanup_host(root: Path) -> None:
     """Best-effort teardown: unmount and detach whatever a failed test left under ``root``."""
     for point in sorted(mounts_under(root), reverse=True):
         subprocess.run(["umount", "-l", point], check=False, timeout=30)
-    for dev in loops_under(root):
-        subprocess.run(["losetup", "-d", dev], check=False, timeout=30)
+    detach_loops(root)
