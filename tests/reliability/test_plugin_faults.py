@@ -26,6 +26,7 @@ from tests.reliability.harness import CrashEnv, host_state
 from tests.tenancy.harness import VM_UUIDS
 from vdvs.broker.faults import ENV_POINT, ENV_SLEEP
 from vdvs.plugin.config import PluginConfig
+from vdvs.tenancy.model import AttachState
 
 pytestmark = needs_root
 RETRY_BUDGET_S = 0.5
@@ -34,9 +35,12 @@ ANSWER_BOUND_S = OP_TIMEOUT_S + RETRY_BUDGET_S + 3.0  # the deadline, the retrie
 StartPlugin = Callable[..., Awaitable[Plugin]]
 
 
-@pytest.fixture
-async def broker(short_tmp: Path) -> AsyncIterator[CrashEnv]:
+@pytest.fixture(params=[0.0], ids=["detach-at-unmount"])
+async def broker(short_tmp: Path, request: pytest.FixtureRequest) -> AsyncIterator[CrashEnv]:
+    """By default vDVS's detach at the last unmount (these tests are about the detach path);
+    parametrized with ``idle_detach_s`` > 0 where a test is about idle attachments."""
     env = CrashEnv(short_tmp)
+    env.config.idle_detach_s = request.param
     assert env.init().rc == 0
     env.start()
     env.ok("vm", "enroll", "vm1", "--uuid", VM_UUIDS["vm1"], "--out", str(short_tmp / "bundle"))
@@ -97,7 +101,8 @@ def leaks(plugin: Plugin, broker: CrashEnv) -> list[str]:
         point = str(plugin.mountpoint(full))
         if point in mounted and row.attached_vm != VM_UUIDS["vm1"]:
             found.append(f"{full} is mounted at {point} but not attached to this VM")
-        if row.attached_vm == VM_UUIDS["vm1"] and point not in mounted and full not in recorded:
+        idle = row.attach_state is AttachState.IDLE  # attached on purpose, nothing mounted: detachable at will
+        if row.attached_vm == VM_UUIDS["vm1"] and point not in mounted and full not in recorded and not idle:
             found.append(f"{full} is attached to this VM, not mounted, and the plugin has no record of it")
     return found
 
@@ -128,7 +133,7 @@ async def test_broker_dies_during_mount(broker: CrashEnv, start_plugin: StartPlu
     assert plugin.mounts() == [] and plugin.loops() == []
 
 
-@pytest.mark.parametrize("point", ["detach.after_detach", "detach.before_clear", "release.after_idle"])
+@pytest.mark.parametrize("point", ["detach.after_detach", "detach.before_clear"])
 async def test_broker_dies_during_unmount(broker: CrashEnv, start_plugin: StartPlugin, point: str) -> None:
     plugin = await start_plugin()
     await plugin.create("vol", {"size": "20mb"})
@@ -148,6 +153,31 @@ async def test_broker_dies_during_unmount(broker: CrashEnv, start_plugin: StartP
     assert restarted.state()["volumes"] == {}
     assert host_state(broker).by_name()["vol"].attached_vm is None
     assert restarted.loops() == []
+
+
+@pytest.mark.parametrize("broker", [300.0], ids=["idle"], indirect=True)
+async def test_broker_dies_after_recording_an_idle_attachment(broker: CrashEnv, start_plugin: StartPlugin) -> None:
+    """The broker dies after it recorded the release but before it answered: the volume is unmounted
+    and idle (never mounted-but-detached), and the next Mount on this VM gets it back."""
+    plugin = await start_plugin()
+    await plugin.create("vol", {"size": "20mb"})
+    broker.stop()
+    broker.start(env={ENV_POINT: "release.after_idle"})
+    mid = mount_id()
+    await plugin.mount("vol", mid)
+    err, took = await timed(plugin, "Unmount", Name="vol", ID=mid)
+    assert broker.killed()
+    assert err == "" or "is unreachable" in err or "did not answer in time" in err, err
+    assert took < ANSWER_BOUND_S
+    assert plugin.mounts() == []
+    await restart_broker(broker, plugin)
+    assert leaks(plugin, broker) == []
+    assert host_state(broker).by_name()["vol"].attach_state is AttachState.IDLE
+    mid = mount_id()
+    await plugin.mount("vol", mid)
+    await plugin.unmount("vol", mid)
+    await plugin.ok("Remove", Name="vol")
+    assert plugin.mounts() == [] and plugin.loops() == []
 
 
 async def test_broker_restarting_within_the_retry_budget(broker: CrashEnv, start_plugin: StartPlugin) -> None:

@@ -196,6 +196,9 @@ async def test_an_idle_disk_is_detached_when_its_vm_powers_off(vs: VsEnv) -> Non
     await bounded(client.attach(f"data@{DATASTORE}"))
     await bounded(client.release(f"data@{DATASTORE}"))
     vs.insp.power(vm.uuid, on=False)  # the broker's watcher sees it and detaches
-    await eventually(lambda: vs.insp.disks(vm.uuid) == [], timeout_s=30, what="idle disk detached at power-off")
-    rows = vs.env.store().list_volumes()
-    assert [(r.name, r.attached_vm) for r in rows] == [("data", None)]
+
+    def detached() -> bool:
+        rows = vs.env.store().list_volumes()
+        return vs.insp.disks(vm.uuid) == [] and [(r.name, r.attached_vm) for r in rows] == [("data", None)]
+
+    await eventually(detached, timeout_s=30, what="idle disk detached at power-off, and its claim cleared")
