@@ -14,6 +14,7 @@ from vdvs.tenancy.datastores import datastore_name
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import DatastoreRef, Privilege, VmGroup, VmRecord
 from vdvs.tenancy.sizes import format_admin_size
+from vdvs.tenancy.store import ConfigStore
 
 log = logging.getLogger("vdvs.broker.admin")
 
@@ -37,6 +38,10 @@ def access_message(privilege: Privilege, datastores: list[DatastoreRef]) -> admi
         max_volume_size=format_admin_size(privilege.max_volume_size_mb),
         usage_quota=format_admin_size(privilege.usage_quota_mb),
     )
+
+
+def _vmgroups_and_members(reader: ConfigStore) -> tuple[list[VmGroup], dict[str, list[VmRecord]]]:
+    return reader.list_vmgroups(), reader.memberships()
 
 
 class VmgroupHandlers(AdminHandlers):
@@ -80,9 +85,7 @@ class VmgroupHandlers(AdminHandlers):
     async def VmgroupList(
         self, request: admin_pb2.VmgroupListRequest, context: Context
     ) -> admin_pb2.VmgroupListResponse:
-        store = self.ctx.store
-        groups = await self.db(store.list_vmgroups)
-        members = await self.db(store.memberships)
+        groups, members = await self.read(_vmgroups_and_members)
         datastores = await self.ctx.inventory.refs()
         return admin_pb2.VmgroupListResponse(
             vmgroups=[vmgroup_message(g, members.get(g.id, []), datastores) for g in groups]
