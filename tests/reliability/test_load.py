@@ -73,7 +73,7 @@ async def test_concurrent_vms_get_no_server_errors(big_broker: CrashEnv) -> None
 # the `vdvs` processes take their share of the two CPUs, and how much is left depends on the
 # machine's other load. What a Get must not do is wait behind that work: with one store thread
 # shared by VMs and admin listings, six listings at once held single Gets for about a second,
-# 400-500x the idle mean (about 30-50x now). The bounds leave room for a loaded 2-core CI machine.
+# 400-500x the idle mean (30-65x now). The bounds leave room for a loaded 2-core CI machine.
 MAX_WORST_RATIO = 150.0  # the slowest single Get while listings run, against the idle mean
 MAX_MEAN_RATIO = 10.0  # each phase's mean Get, against the idle mean (2-5x measured on a loaded machine)
 IDLE_S = 3.0
