@@ -6,7 +6,11 @@ population on a real broker (local backend: every volume is a real sparse
 file, so the orphan scan walks 10,000 files), then times, in one run:
 
 - the AdminService RPC alone (VolumeList, VmgroupList), median of 20;
-- the whole `vdvs volume ls` / `vdvs vmgroup ls` command (new Python process), median of 5.
+- the whole `vdvs volume ls` / `vdvs vmgroup ls` / `vdvs --help` command (new Python process), median of 5;
+- what a VM sees while an admin lists: one enrolled VM's sequential Get round trips (its own
+  process, as a VM is another machine) with the broker idle, then while another process lists
+  every volume back to back. The ratio of the mean round trips (and of the 99th percentiles) says
+  how much admin work slows the VM path; 1.0 is not at all.
 
     python -m bench.admin_ls [--vmgroups 100 --vms 1000 --volumes 10000]
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -23,9 +28,10 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from testkit.broker_env import start_broker_env
+from testkit.broker_env import BrokerEnv, start_broker_env
 from testkit.seed import seed_ready_volume
 from vdvs.cli.admin_client import AdminClient
 from vdvs.proto import admin_pb2
@@ -78,7 +84,7 @@ def time_rpc(socket: Path, method: str, request: object, runs: int = 20) -> tupl
             reply = client.call(method, request)
             samples.append(time.perf_counter() - start)
             columns = getattr(reply, "columns", None)
-            size = len(reply.cells) // len(columns) if columns else len(reply.vmgroups)
+            size = len(columns[0].index or columns[0].values) if columns else len(reply.vmgroups)
     return statistics.median(samples) * 1000, size
 
 
@@ -93,6 +99,88 @@ def time_command(args: list[str], socket: Path, runs: int = 5) -> float:
         if done.returncode != 0:
             raise SystemExit(f"vdvs {' '.join(args)} failed: {done.stderr.decode()}")
     return statistics.median(samples) * 1000
+
+
+PROBE_S = 4.0  # each phase of the VM Get probe
+# Issue 10's goals (100 vmgroups, 1,000 VMs, 10,000 volumes), written beside the figures
+TARGETS = {"volume_ls_rpc_ms": 50, "volume_ls_command_ms": 200, "help_command_ms": 100}
+
+
+def vm_get_round_trips(address: str, bundle_dir: str, volume: str, seconds: float) -> list[float]:
+    """In a process of its own: one VM's sequential Gets for ``seconds``; the round trips in s."""
+    from vdvs.plugin.broker_client import BrokerClient
+    from vdvs.plugin.bundle import read_bundle
+
+    async def run() -> list[float]:
+        client = BrokerClient(address, read_bundle(Path(bundle_dir)), retry_budget_s=0)
+        try:
+            for _ in range(20):  # warm the channel
+                await client.get(volume)
+            samples = []
+            end = time.perf_counter() + seconds
+            while time.perf_counter() < end:
+                start = time.perf_counter()
+                await client.get(volume)
+                samples.append(time.perf_counter() - start)
+            return samples
+        finally:
+            await client.close()
+
+    return asyncio.run(run())
+
+
+def list_back_to_back(socket: str, seconds: float) -> int:
+    """In a process of its own: VolumeList of everything (with orphans), over and over; how many ran."""
+    done = 0
+    with AdminClient(Path(socket)) as client:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            client.call("VolumeList", admin_pb2.VolumeListRequest())
+            done += 1
+    return done
+
+
+def percentile(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+
+
+async def vm_get_under_admin_load(env: BrokerEnv, socket: Path) -> dict[str, float]:
+    """Get round trips of one VM, broker idle vs broker listing 10,000 volumes back to back."""
+    vm = await env.enroll("bench-vm")
+    client = env.client(vm)
+    await client.create("bench-probe", {"size": "1mb"}, ["ext4"])
+    loop = asyncio.get_running_loop()
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(2, mp_context=spawn) as pool:
+        probe = (vm_get_round_trips, env.address, str(vm.bundle_dir), "bench-probe")
+        # both workers started and their imports done before anything is measured
+        await asyncio.gather(
+            loop.run_in_executor(pool, *probe, 0.5), loop.run_in_executor(pool, list_back_to_back, str(socket), 0.5)
+        )
+        idle = await loop.run_in_executor(pool, *probe, PROBE_S)
+        load = loop.run_in_executor(pool, list_back_to_back, str(socket), PROBE_S + 1.0)
+        await asyncio.sleep(0.5)
+        busy = await loop.run_in_executor(pool, *probe, PROBE_S)
+        listings = await load
+
+    def figures(label: str, samples: list[float]) -> dict[str, float]:
+        return {
+            f"vm_get_{label}_mean_ms": round(statistics.fmean(samples) * 1000, 2),
+            f"vm_get_{label}_p50_ms": round(statistics.median(samples) * 1000, 2),
+            f"vm_get_{label}_p99_ms": round(percentile(samples, 0.99) * 1000, 2),
+            f"vm_get_{label}_max_ms": round(max(samples) * 1000, 1),
+            f"vm_get_{label}_calls": len(samples),
+        }
+
+    return {
+        **figures("idle", idle),
+        **figures("admin_load", busy),
+        # the mean is what the VM's work as a whole pays; p99 what its slowest calls pay
+        "vm_get_ratio_mean_admin_load_vs_idle": round(statistics.fmean(busy) / statistics.fmean(idle), 2),
+        "vm_get_ratio_p99_admin_load_vs_idle": round(percentile(busy, 0.99) / percentile(idle, 0.99), 2),
+        "admin_listings_during_load": listings,
+    }
 
 
 async def main() -> None:
@@ -124,7 +212,9 @@ async def main() -> None:
             )
             vol_cmd = await loop.run_in_executor(None, time_command, ["volume", "ls"], socket)
             grp_cmd = await loop.run_in_executor(None, time_command, ["vmgroup", "ls"], socket)
-            help_cmd = await loop.run_in_executor(None, time_command, ["--version"], socket)
+            version_cmd = await loop.run_in_executor(None, time_command, ["--version"], socket)
+            help_cmd = await loop.run_in_executor(None, time_command, ["--help"], socket)
+            vm_path = await vm_get_under_admin_load(env, socket)
         finally:
             await env.close()
         results = {
@@ -138,7 +228,10 @@ async def main() -> None:
             "vmgroup_ls_rows": grp_rows,
             "volume_ls_command_ms": round(vol_cmd, 1),
             "vmgroup_ls_command_ms": round(grp_cmd, 1),
-            "python_startup_vdvs_version_ms": round(help_cmd, 1),
+            "help_command_ms": round(help_cmd, 1),
+            "python_startup_vdvs_version_ms": round(version_cmd, 1),
+            **vm_path,
+            "targets": TARGETS,
         }
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)

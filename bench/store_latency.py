@@ -89,7 +89,7 @@ def time_admin_list(socket: Path, runs: int) -> tuple[list[float], int]:
             start = time.perf_counter()
             reply = client.call("VolumeList", admin_pb2.VolumeListRequest())
             samples.append(time.perf_counter() - start)
-            rows = len(reply.cells) // max(1, len(reply.columns))
+            rows = len(reply.columns[0].index or reply.columns[0].values) if reply.columns else 0
     return samples, rows
 
 

@@ -1,10 +1,16 @@
-"""What the AdminService handlers share: store, workers, CA, inventory, volume operations."""
+"""What the AdminService handlers share: store, workers, CA, inventory, volume operations.
+
+Changes go through ``store`` on the store thread, in line with the VMs' calls. Listings read
+through ``reader``, a second connection to the same store on a thread of its own, so that a VM's
+call never waits behind an admin listing of ten thousand volumes.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import grpc
 
@@ -26,6 +32,7 @@ T = TypeVar("T")
 @dataclass
 class AdminContext:
     store: ConfigStore
+    reader: ConfigStore  # admin reads only, on the workers' admin-read thread
     workers: Workers
     ca: CertificateAuthority
     inventory: Inventory
@@ -34,16 +41,24 @@ class AdminContext:
     attach: AttachOps
     report: ReconcileReport
     status_lines: list[tuple[str, str]]
+    # One heavy listing at a time: each is a few tens of milliseconds of Python, and several at once
+    # (store rows on the admin-read thread, datastore scans on the pool) would take turns at the GIL
+    # with the event loop; one at a time, the loop waits for one thread only.
+    listing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class AdminHandlers:
-    """Base of the handler groups: the shared context and a store-thread shortcut."""
+    """Base of the handler groups: the shared context and shortcuts to the store and admin-read threads."""
 
     def __init__(self, ctx: AdminContext) -> None:
         self.ctx = ctx
 
     async def db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await self.ctx.workers.db(fn, *args, **kwargs)
+
+    async def read(self, fn: Callable[Concatenate[ConfigStore, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``fn(reader, ...)`` on the admin-read thread: a read that must not hold up the VMs' store calls."""
+        return await self.ctx.workers.admin_read(fn, self.ctx.reader, *args, **kwargs)
 
     async def datastores(self) -> list[DatastoreRef]:
         return await self.ctx.inventory.refs(refresh=True)

@@ -46,6 +46,10 @@ def _member_uuids(store: ConfigStore, name: str) -> set[str]:
     return {vm.uuid for vm in store.vms_of(vmgroup.id)} if vmgroup else set()
 
 
+def _vmgroups_and_members(reader: ConfigStore) -> tuple[list[VmGroup], dict[str, list[VmRecord]]]:
+    return reader.list_vmgroups(), reader.memberships()
+
+
 class VmgroupHandlers(AdminHandlers):
     async def _vmgroup_reply(self, vmgroup: VmGroup) -> admin_pb2.Vmgroup:
         members = await self.db(self.ctx.store.vms_of, vmgroup.id)
@@ -89,9 +93,7 @@ class VmgroupHandlers(AdminHandlers):
     async def VmgroupList(
         self, request: admin_pb2.VmgroupListRequest, context: Context
     ) -> admin_pb2.VmgroupListResponse:
-        store = self.ctx.store
-        groups = await self.db(store.list_vmgroups)
-        members = await self.db(store.memberships)
+        groups, members = await self.read(_vmgroups_and_members)
         datastores = await self.ctx.inventory.refs()
         return admin_pb2.VmgroupListResponse(
             vmgroups=[vmgroup_message(g, members.get(g.id, []), datastores) for g in groups]

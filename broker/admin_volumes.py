@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from vdvs.broker.admin_context import AdminHandlers, Context
@@ -10,45 +9,67 @@ from vdvs.broker.backends.base import DiskRef
 from vdvs.broker.grpc_errors import rpc
 from vdvs.proto import admin_pb2
 from vdvs.tenancy import sidecar
+from vdvs.tenancy.model import DatastoreRef
+from vdvs.tenancy.store import ConfigStore
 from vdvs.tenancy.volume_admin import (
     COLUMNS,
-    Orphan,
     find_volume,
     list_volume_rows,
-    orphan_rows,
+    orphan_columns,
     set_volume_options,
 )
-
-COLUMN_MESSAGES = [admin_pb2.VolumeColumn(id=key, header=header) for key, header in COLUMNS]
-
-
-def listing_message(rows: list[tuple[str, ...]]) -> admin_pb2.VolumeListResponse:
-    reply = admin_pb2.VolumeListResponse(columns=COLUMN_MESSAGES)
-    reply.cells.extend(cell for row in rows for cell in row)
-    return reply
-
 
 log = logging.getLogger("vdvs.broker.admin")
 
 
+def column_message(key: str, header: str, cells: list[str]) -> admin_pb2.VolumeColumn:
+    """One column, dictionary-encoded (see admin.proto): each distinct cell once, and a number per
+    row; a column of distinct cells as it is."""
+    distinct = set(cells)
+    if len(distinct) == len(cells):
+        return admin_pb2.VolumeColumn(id=key, header=header, values=cells)
+    values = list(distinct)
+    position = {value: i for i, value in enumerate(values)}
+    return admin_pb2.VolumeColumn(id=key, header=header, values=values, index=map(position.__getitem__, cells))
+
+
+def listing_message(columns: list[list[str]]) -> admin_pb2.VolumeListResponse:
+    return admin_pb2.VolumeListResponse(
+        columns=[column_message(key, header, cells) for (key, header), cells in zip(COLUMNS, columns, strict=True)]
+    )
+
+
+def listing_reply(
+    reader: ConfigStore,
+    refs: list[DatastoreRef],
+    kinds: dict[str, str],
+    pattern: str | None,
+    disks: list[DiskRef] | None,
+) -> admin_pb2.VolumeListResponse:
+    """The reply to a listing, built on the admin-read thread: the rows of the vmgroups matching
+    ``pattern``, then, given the disks found on the datastores, those no row owns (orphans)."""
+    listing = list_volume_rows(reader, refs, kinds, pattern)
+    if disks is None:
+        return listing_message(listing.columns)
+    orphans = orphan_columns(reader, refs, listing, disks)
+    return listing_message([rows + more for rows, more in zip(listing.columns, orphans, strict=True)])
+
+
 class VolumeAdminHandlers(AdminHandlers):
+    """Listings run on the admin-read thread with its own store connection (see admin_context)."""
+
     @rpc
     async def VolumeList(self, request: admin_pb2.VolumeListRequest, context: Context) -> admin_pb2.VolumeListResponse:
         infos = await self.ctx.inventory.datastores()
-        refs = await self.ctx.inventory.refs()
+        refs = [DatastoreRef(d.name, d.url) for d in infos]
+        kinds = {d.name: d.kind for d in infos}
         pattern = request.vmgroup or None
-        if pattern not in (None, "*"):
-            listing = await self.db(list_volume_rows, self.ctx.store, refs, {d.name: d.kind for d in infos}, pattern)
-            return await self.ctx.workers.disk(listing_message, listing.rows)
-        # the datastore scan (for orphans) runs on the pool while the store thread builds the rows
-        listing, disks = await asyncio.gather(
-            self.db(list_volume_rows, self.ctx.store, refs, {d.name: d.kind for d in infos}, pattern),
-            self.ctx.workers.disk(self.ctx.backend.list_disks),
-        )
-        found = [Orphan(d.datastore, d.vmgroup_id, d.name) for d in disks]
-        orphans = await self.db(orphan_rows, self.ctx.store, refs, listing, found)
-        # ten thousand rows take tens of milliseconds to encode: not on the event loop
-        return await self.ctx.workers.disk(listing_message, listing.rows + orphans)
+        async with self.ctx.listing:
+            # orphans only in listings of every vmgroup, as in vDVS; the datastore scan comes first,
+            # so a volume created meanwhile has its row by the time the rows are read
+            everything = pattern in (None, "*")
+            disks = await self.ctx.workers.disk(self.ctx.backend.list_disks) if everything else None
+            return await self.read(listing_reply, refs, kinds, pattern, disks)
 
     @rpc
     async def VolumeSet(self, request: admin_pb2.VolumeSetRequest, context: Context) -> admin_pb2.VolumeListResponse:
@@ -63,5 +84,6 @@ class VolumeAdminHandlers(AdminHandlers):
         except Exception as exc:  # the store is the truth; the sidecar is informative
             log.warning("volume set: could not update metadata of %s: %s", request.volume, exc)
         log.info("admin: set %s on %s (vmgroup %s)", request.options, request.volume, request.vmgroup)
-        listing = await self.db(list_volume_rows, self.ctx.store, datastores, {}, request.vmgroup)
-        return listing_message([r for r in listing.rows if r[0] == record.name and r[1] == datastore.name])
+        listing = await self.read(list_volume_rows, datastores, {}, request.vmgroup)
+        rows = [row for row in listing.rows() if row[0] == record.name and row[1] == datastore.name]
+        return listing_message([list(column) for column in zip(*rows, strict=True)] or [[] for _ in COLUMNS])

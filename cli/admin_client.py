@@ -1,4 +1,8 @@
-"""The admin CLI's client of the broker's AdminService (root-only unix socket)."""
+"""The admin CLI's client of the broker's AdminService (root-only unix socket).
+
+gRPC and the generated code load when a client is made, not when this module is imported:
+`vdvs --help` and commands that never call the broker do without them.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,6 @@ import os
 import socket
 from pathlib import Path
 from typing import Any
-
-import grpc
-
-from vdvs.proto import admin_pb2_grpc
-from vdvs.proto import status as wire_status
 
 DEFAULT_ADMIN_SOCKET = Path(os.environ.get("VDVS_ADMIN_SOCKET", "/run/vdvs/admin.sock"))
 CALL_TIMEOUT_S = 60.0
@@ -28,6 +27,10 @@ class AdminError(Exception):
 
 class AdminClient:
     def __init__(self, socket_path: Path = DEFAULT_ADMIN_SOCKET) -> None:
+        import grpc
+
+        from vdvs.proto import admin_pb2_grpc
+
         self.socket_path = socket_path
         self._channel = grpc.insecure_channel(f"unix://{socket_path}")
         self.stub = admin_pb2_grpc.AdminServiceStub(self._channel)
@@ -40,6 +43,8 @@ class AdminClient:
 
     def call(self, method: str, request: Any) -> Any:
         """Call ``method``; raise AdminError with the broker's text on failure."""
+        import grpc
+
         if not self.socket_path.exists():
             raise AdminError(
                 f"Cannot reach the vdvs broker: no admin socket at {self.socket_path} "
@@ -51,6 +56,8 @@ class AdminClient:
             code = err.code()  # type: ignore[attr-defined]
             details = err.details()  # type: ignore[attr-defined]
             trailing = err.trailing_metadata()  # type: ignore[attr-defined]
+            from vdvs.proto import status as wire_status  # only to read a refusal
+
             remote = wire_status.decode(code.value[0], details, trailing)
             if remote.code:
                 raise AdminError(remote.message, remote.code, remote.name) from None

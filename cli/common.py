@@ -5,14 +5,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
-from google.protobuf import json_format
-from google.protobuf.message import Message
 
 from vdvs.cli.admin_client import DEFAULT_ADMIN_SOCKET, AdminClient, AdminError
 from vdvs.cli.output import emit
+
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,6 +53,8 @@ def call(admin_socket: Path, as_json: bool, method: str, request: Message) -> An
 
 
 def to_dict(message: Message) -> dict[str, Any]:
+    from google.protobuf import json_format
+
     return json_format.MessageToDict(
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )

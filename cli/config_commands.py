@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from vdvs.broker.config import BrokerConfig, ConfigError
 from vdvs.cli.admin_client import broker_running
 from vdvs.cli.common import admin_socket_option, fail, json_option
 from vdvs.cli.output import emit, key_values
+
+if TYPE_CHECKING:
+    from vdvs.broker.config import BrokerConfig
 
 CONFIG_FILE = Path("/etc/vdvs/broker.toml")
 
@@ -20,10 +23,16 @@ class UsageError(Exception):
     code = 502
 
 
-def _load_config(config_path: Path, state_dir: Path | None) -> BrokerConfig:
-    if config_path.exists():
-        return BrokerConfig.load(config_path)
-    return BrokerConfig.for_state_dir(state_dir or Path("/var/lib/vdvs"))
+def _load_config(config_path: Path, state_dir: Path | None, as_json: bool = False) -> BrokerConfig:
+    """The broker's settings from its config file, else the defaults for ``state_dir``; a bad file is reported."""
+    from vdvs.broker.config import BrokerConfig, ConfigError
+
+    try:
+        if config_path.exists():
+            return BrokerConfig.load(config_path)
+        return BrokerConfig.for_state_dir(state_dir or Path("/var/lib/vdvs"))
+    except ConfigError as exc:
+        fail(exc, as_json)
 
 
 @click.group()
@@ -38,6 +47,7 @@ def config() -> None:
 @click.option("--server-name", multiple=True, help="extra DNS name for the broker's certificate")
 def config_init(config_path: Path, state_dir: Path, local: bool, server_name: tuple[str, ...]) -> None:
     """Create the CA, the broker certificate and the config store (with _DEFAULT)."""
+    from vdvs.broker.config import ConfigError
     from vdvs.broker.setup import AlreadyInitialized, init_config  # the crypto stack, only when needed
 
     try:
@@ -78,10 +88,7 @@ def config_rm(
                 "Use 'rm --local' to remove local DB configuration."
             )
         )
-    try:
-        settings = _load_config(config_path, state_dir.resolve())
-    except ConfigError as exc:
-        fail(exc)
+    settings = _load_config(config_path, state_dir.resolve())
     if settings.store_kind != "sqlite":
         fail(
             UsageError(
@@ -112,10 +119,7 @@ def config_mv(target: str, force: bool, config_path: Path, state_dir: Path, admi
 
     if not force:
         fail(UsageError(f"Config DB  move to {redact(target)} requires '--force' flag to execute the request."))
-    try:
-        settings = _load_config(config_path, state_dir.resolve())
-    except ConfigError as exc:
-        fail(exc)
+    settings = _load_config(config_path, state_dir.resolve())
     if settings.store_kind != "sqlite":
         fail(UsageError(f"the config store is already on {settings.store_kind}"))
     for socket in dict.fromkeys((admin_socket, settings.admin_socket)):
@@ -152,10 +156,7 @@ def config_mv(target: str, force: bool, config_path: Path, state_dir: Path, admi
 @json_option
 def config_status(config_path: Path, state_dir: Path, as_json: bool) -> None:
     """Show where the config store is and whether it is initialized."""
-    try:
-        settings = _load_config(config_path, state_dir.resolve())
-    except ConfigError as exc:
-        fail(exc, as_json)
+    settings = _load_config(config_path, state_dir.resolve(), as_json)
     from vdvs.broker.setup import db_mode_lines, is_initialized, shown_location
 
     try:

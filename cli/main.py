@@ -1,7 +1,8 @@
 """`vdvs`: the one command. Subcommands run vdvs (up, broker, plugin) or administer it.
 
 Subcommand modules are imported only when used, so `vdvs volume ls` does not
-load the broker, the plugin or the crypto stack.
+load the broker, the plugin or the crypto stack, and `vdvs --help` loads none
+of them: it lists the summaries below (each its command's first docstring line).
 """
 
 from __future__ import annotations
@@ -10,15 +11,22 @@ import importlib
 
 import click
 
+# name -> (module:attribute, summary shown by `vdvs --help`)
 SUBCOMMANDS = {
-    "up": "vdvs.cli.run:up",
-    "broker": "vdvs.cli.run:broker",
-    "plugin": "vdvs.cli.run:plugin",
-    "config": "vdvs.cli.config_commands:config",
-    "vm": "vdvs.cli.vm_commands:vm",
-    "vmgroup": "vdvs.cli.vmgroup_commands:vmgroup",
-    "volume": "vdvs.cli.volume_commands:volume",
-    "status": "vdvs.cli.vm_commands:status",
+    "up": ("vdvs.cli.run:up", "Run vdvs on this machine: broker + plugin, local backend, SQLite (made on first run)."),
+    "broker": ("vdvs.cli.run:broker", "Run the broker (VolumeService over mTLS, AdminService on the admin socket)."),
+    "plugin": ("vdvs.cli.run:plugin", "Run the Docker volume plugin (driver 'vsphere') of this Docker host."),
+    "config": ("vdvs.cli.config_commands:config", "Create and inspect the broker's configuration (CA, config store)."),
+    "vm": (
+        "vdvs.cli.vm_commands:vm",
+        "Enroll Docker VMs with the broker (issue their client certificates) and revoke them.",
+    ),
+    "vmgroup": (
+        "vdvs.cli.vmgroup_commands:vmgroup",
+        "Groups of Docker VMs with their own volume namespace, default datastore, access and quotas.",
+    ),
+    "volume": ("vdvs.cli.volume_commands:volume", "Volumes of every vmgroup, as the admin sees them."),
+    "status": ("vdvs.cli.vm_commands:status", "Show the broker's status (vDVS `status` keys)."),
 }
 
 
@@ -30,10 +38,20 @@ class LazyGroup(click.Group):
         target = SUBCOMMANDS.get(cmd_name)
         if target is None:
             return None
-        module, attr = target.split(":")
+        module, attr = target[0].split(":")
         command = getattr(importlib.import_module(module), attr)
         assert isinstance(command, click.Command)
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands and their summaries, without importing a command's module."""
+        limit = formatter.width - 6 - max(len(name) for name in SUBCOMMANDS)
+        rows = [
+            (name, click.Command(name, help=SUBCOMMANDS[name][1]).get_short_help_str(limit))
+            for name in sorted(SUBCOMMANDS)
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -11,15 +12,18 @@ import click
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """vDVS cli_table: header row, a dashes row, columns two spaces apart, as wide as their longest cell."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
-    lines = [
-        "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(),
-        "  ".join("-" * w for w in widths),
+    return column_table(headers, [list(column) for column in zip(*rows, strict=True)] or [[] for _ in headers])
+
+
+def column_table(headers: Sequence[str], columns: Sequence[Sequence[str]]) -> str:
+    """table(), given the cells column by column: padding and joining run in C, not in a Python
+    loop per cell, so ten thousand rows of `volume ls` print in milliseconds."""
+    widths = [
+        max(len(header), max(map(len, column), default=0)) for header, column in zip(headers, columns, strict=True)
     ]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    padded = [map(str.ljust, column, itertools.repeat(width)) for column, width in zip(columns, widths, strict=True)]
+    lines = ["  ".join(map(str.ljust, headers, widths)).rstrip(), "  ".join("-" * width for width in widths)]
+    lines += map(str.rstrip, map("  ".join, zip(*padded, strict=True)))
     return "\n".join(lines)
 
 

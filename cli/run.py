@@ -1,8 +1,11 @@
-"""Launchers: `vdvs up` (broker + plugin in one process), `vdvs broker`, `vdvs plugin`."""
+"""Launchers: `vdvs up` (broker + plugin in one process), `vdvs broker`, `vdvs plugin`.
+
+The broker and the plugin (gRPC, aiohttp, the crypto stack) load when a launcher runs, not when
+`vdvs --help` lists it.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import logging.handlers
@@ -10,31 +13,28 @@ import signal
 import socket
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from vdvs.broker.config import BrokerConfig, ConfigError
-from vdvs.broker.server import Broker, BrokerStartError, run_broker
-from vdvs.broker.setup import init_config, is_initialized
-from vdvs.cli.admin_client import DEFAULT_ADMIN_SOCKET, AdminError
-from vdvs.cli.enroll import enroll
-from vdvs.cli.logs import JsonFormatter, setup_logging
-from vdvs.plugin.bundle import CERT_FILE
-from vdvs.plugin.config import (
-    DEFAULT_MOUNT_ROOT,
-    DEFAULT_SOCKET,
-    DEFAULT_TOML,
-    DEFAULT_VDVS_CONF,
-    PluginConfig,
-    PluginConfigError,
-    find_config,
-    resolve,
-)
-from vdvs.plugin.identity import local_bios_uuid
-from vdvs.plugin.server import PluginServer, PluginStartError, run_plugin
+from vdvs.cli.admin_client import DEFAULT_ADMIN_SOCKET
+from vdvs.plugin.config import DEFAULT_MOUNT_ROOT, DEFAULT_SOCKET, DEFAULT_TOML, DEFAULT_VDVS_CONF
+
+if TYPE_CHECKING:
+    from vdvs.plugin.config import PluginConfig
 
 log = logging.getLogger("vdvs")
-STARTUP_ERRORS = (BrokerStartError, PluginStartError, ConfigError, PluginConfigError, AdminError, OSError)
+
+
+def startup_errors() -> tuple[type[Exception], ...]:
+    """What a launcher reports as one line: a refused start, a bad config, an unreachable broker."""
+    from vdvs.broker.config import ConfigError
+    from vdvs.broker.server import BrokerStartError
+    from vdvs.cli.admin_client import AdminError
+    from vdvs.plugin.config import PluginConfigError
+    from vdvs.plugin.server import PluginStartError
+
+    return (BrokerStartError, PluginStartError, ConfigError, PluginConfigError, AdminError, OSError)
 
 
 def _fail(exc: Exception) -> None:
@@ -43,6 +43,17 @@ def _fail(exc: Exception) -> None:
 
 
 async def _up(state_dir: Path, admin_socket: Path, plugin_socket: Path, mount_root: Path, vm_name: str) -> None:
+    import asyncio
+
+    from vdvs.broker.config import BrokerConfig
+    from vdvs.broker.server import Broker
+    from vdvs.broker.setup import init_config, is_initialized
+    from vdvs.cli.enroll import enroll
+    from vdvs.plugin.bundle import CERT_FILE
+    from vdvs.plugin.config import PluginConfig
+    from vdvs.plugin.identity import local_bios_uuid
+    from vdvs.plugin.server import PluginServer
+
     config_path = state_dir / "broker.toml"
     config = (
         BrokerConfig.load(config_path) if config_path.exists() else BrokerConfig.for_state_dir(state_dir, admin_socket)
@@ -101,10 +112,14 @@ def up(
     log_level: str | None,
 ) -> None:
     """Run vdvs on this machine: broker + plugin, local backend, SQLite (made on first run)."""
+    import asyncio
+
+    from vdvs.cli.logs import setup_logging
+
     setup_logging(log_level)
     try:
         asyncio.run(_up(state_dir.resolve(), admin_socket, plugin_socket, mount_root, vm_name))
-    except STARTUP_ERRORS as exc:
+    except startup_errors() as exc:
         _fail(exc)
 
 
@@ -119,10 +134,16 @@ def up(
 @click.option("--log-level", default=None)
 def broker(config_path: Path, log_level: str | None) -> None:
     """Run the broker (VolumeService over mTLS, AdminService on the admin socket)."""
+    import asyncio
+
+    from vdvs.broker.config import BrokerConfig
+    from vdvs.broker.server import run_broker
+    from vdvs.cli.logs import setup_logging
+
     setup_logging(log_level)
     try:
         asyncio.run(run_broker(BrokerConfig.load(config_path)))
-    except STARTUP_ERRORS as exc:
+    except startup_errors() as exc:
         _fail(exc)
 
 
@@ -148,6 +169,8 @@ class RotatingLog(logging.handlers.RotatingFileHandler):
 
 
 def _plugin_logging(config: PluginConfig) -> None:
+    from vdvs.cli.logs import JsonFormatter, setup_logging
+
     setup_logging(config.python_log_level)
     if config.log_path is not None:
         handler = RotatingLog(config.log_path, config.max_log_size_mb, config.max_log_files, config.max_log_age_days)
@@ -184,9 +207,14 @@ def plugin(config_path: Path | None, log_level: str | None, group: str | None, d
     VDVS_SOCKET, VDVS_MOUNT_ROOT, VDVS_STATE_FILE; VDVS_LOG_LEVEL overrides --log-level, and
     --group overrides VDVS_SOCKET_GID, as with vDVS.
     """
+    import asyncio
+
+    from vdvs.plugin.config import find_config, resolve
+    from vdvs.plugin.server import run_plugin
+
     try:
         config = resolve(find_config(config_path), log_level=log_level, group=group, driver=driver)
         _plugin_logging(config)
         asyncio.run(run_plugin(config))
-    except STARTUP_ERRORS as exc:
+    except startup_errors() as exc:
         _fail(exc)

@@ -9,9 +9,7 @@ import click
 
 from vdvs.cli.admin_client import AdminClient, AdminError
 from vdvs.cli.common import admin_socket_option, fail, json_option
-from vdvs.cli.enroll import enroll
 from vdvs.cli.output import emit, key_values
-from vdvs.proto import admin_pb2
 
 
 @click.group()
@@ -28,6 +26,8 @@ def vm() -> None:
 @json_option
 def vm_enroll(name: str, bios_uuid: str, out: Path, days: int, admin_socket: Path, as_json: bool) -> None:
     """Issue VM NAME a client certificate and write its bundle to --out."""
+    from vdvs.cli.enroll import enroll
+
     try:
         reply = enroll(admin_socket, name, bios_uuid, out, days)
     except (AdminError, OSError) as exc:
@@ -53,6 +53,8 @@ def vm_enroll(name: str, bios_uuid: str, out: Path, days: int, admin_socket: Pat
 @json_option
 def vm_revoke(bios_uuid: str, serial: str, admin_socket: Path, as_json: bool) -> None:
     """Revoke VM certificates; the broker refuses them from the next call on."""
+    from vdvs.proto import admin_pb2
+
     try:
         with AdminClient(admin_socket) as client:
             reply = client.call("RevokeVm", admin_pb2.RevokeVmRequest(bios_uuid=bios_uuid, serial=serial))
@@ -67,6 +69,8 @@ def vm_revoke(bios_uuid: str, serial: str, admin_socket: Path, as_json: bool) ->
 @json_option
 def status(admin_socket: Path, as_json: bool) -> None:
     """Show the broker's status (vDVS `status` keys)."""
+    from vdvs.proto import admin_pb2
+
     items: list[tuple[str, str]]
     try:
         with AdminClient(admin_socket) as client:

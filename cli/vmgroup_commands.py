@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from vdvs.cli.common import admin_options, call, given, split_list, to_dict
 from vdvs.cli.output import emit, table
-from vdvs.proto import admin_pb2
+
+if TYPE_CHECKING:
+    from vdvs.proto import admin_pb2
 
 DEFAULT_VMGROUP = "_DEFAULT"
 
@@ -28,6 +31,8 @@ def create(
     name: str, default_datastore: str, description: str, vm_list: str, admin_socket: Path, as_json: bool
 ) -> None:
     """Create a vmgroup."""
+    from vdvs.proto import admin_pb2
+
     request = admin_pb2.VmgroupCreateRequest(
         name=name, default_datastore=default_datastore, description=description, vm_list=split_list(vm_list)
     )
@@ -42,6 +47,8 @@ def create(
 @admin_options
 def ls(admin_socket: Path, as_json: bool) -> None:
     """List vmgroups."""
+    from vdvs.proto import admin_pb2
+
     reply = call(admin_socket, as_json, "VmgroupList", admin_pb2.VmgroupListRequest())
     rows = [
         [g.id, g.name, g.description, g.default_datastore, ",".join(vm.name for vm in g.vms)] for g in reply.vmgroups
@@ -68,6 +75,8 @@ def update(
     as_json: bool,
 ) -> None:
     """Rename a vmgroup, change its description or default datastore."""
+    from vdvs.proto import admin_pb2
+
     request = admin_pb2.VmgroupUpdateRequest(
         name=name, **given(new_name=new_name, description=description, default_datastore=default_datastore)
     )
@@ -82,6 +91,8 @@ def update(
 @admin_options
 def rm(name: str, remove_volumes: bool, force: bool, admin_socket: Path, as_json: bool) -> None:
     """Remove a vmgroup."""
+    from vdvs.proto import admin_pb2
+
     request = admin_pb2.VmgroupRemoveRequest(name=name, remove_volumes=remove_volumes, force=force)
     reply = call(admin_socket, as_json, "VmgroupRemove", request)
     prefix = "All Volumes will be removed. " if remove_volumes else ""
@@ -99,6 +110,8 @@ def _vm_command(verb: str, method: str, help_text: str) -> None:
     @click.option("--vm-list", required=True, help="comma-separated VM names")
     @admin_options
     def command(name: str, vm_list: str, admin_socket: Path, as_json: bool) -> None:
+        from vdvs.proto import admin_pb2
+
         request = admin_pb2.VmgroupVmsRequest(name=name, vm_list=split_list(vm_list))
         reply = call(admin_socket, as_json, method, request)
         emit(to_dict(reply), as_json, f"vmgroup vm {verb} succeeded")
@@ -114,6 +127,8 @@ _vm_command("replace", "VmgroupVmReplace", "Replace the VMs of a vmgroup.")
 @admin_options
 def vm_ls(name: str, admin_socket: Path, as_json: bool) -> None:
     """List the VMs of a vmgroup."""
+    from vdvs.proto import admin_pb2
+
     reply = call(admin_socket, as_json, "VmgroupVmList", admin_pb2.VmgroupRef(name=name))
     emit(to_dict(reply)["vms"], as_json, table(["Uuid", "Name"], [[v.uuid, v.name] for v in reply.vms]))
 
@@ -147,6 +162,8 @@ def access_add(
     as_json: bool,
 ) -> None:
     """Grant a vmgroup access to a datastore."""
+    from vdvs.proto import admin_pb2
+
     request = admin_pb2.AccessAddRequest(
         name=name,
         datastore=datastore,
@@ -175,6 +192,8 @@ def access_set(
     as_json: bool,
 ) -> None:
     """Change a vmgroup's access to a datastore."""
+    from vdvs.proto import admin_pb2
+
     request = admin_pb2.AccessSetRequest(
         name=name,
         datastore=datastore,
@@ -190,6 +209,8 @@ def access_set(
 @admin_options
 def access_rm(name: str, datastore: str, admin_socket: Path, as_json: bool) -> None:
     """Remove a vmgroup's access to a datastore."""
+    from vdvs.proto import admin_pb2
+
     reply = call(admin_socket, as_json, "AccessRemove", admin_pb2.AccessRef(name=name, datastore=datastore))
     emit(to_dict(reply)["rows"], as_json, "vmgroup access rm succeeded")
 
@@ -199,5 +220,7 @@ def access_rm(name: str, datastore: str, admin_socket: Path, as_json: bool) -> N
 @admin_options
 def access_ls(name: str, admin_socket: Path, as_json: bool) -> None:
     """List a vmgroup's datastore access."""
+    from vdvs.proto import admin_pb2
+
     reply = call(admin_socket, as_json, "AccessList", admin_pb2.VmgroupRef(name=name))
     emit(to_dict(reply)["rows"], as_json, _access_table(list(reply.rows)))

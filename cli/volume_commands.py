@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from vdvs.cli.common import admin_options, call
-from vdvs.cli.output import emit, table
-from vdvs.proto import admin_pb2
+from vdvs.cli.output import column_table, emit
+
+if TYPE_CHECKING:
+    from vdvs.proto import admin_pb2
 
 
 def _columns(available: list[tuple[str, str]], text: str | None) -> list[tuple[str, str]]:
@@ -34,22 +37,27 @@ def volume() -> None:
 @admin_options
 def ls(vmgroup: str, columns: str | None, admin_socket: Path, as_json: bool) -> None:
     """List volumes (orphans, whose vmgroup is unknown, show as N/A)."""
+    from vdvs.proto import admin_pb2
+
     reply = call(admin_socket, as_json, "VolumeList", admin_pb2.VolumeListRequest(vmgroup=vmgroup))
-    available = [(c.id, c.header) for c in reply.columns]
-    chosen = _columns(available, columns)
-    rows = _rows(reply)
+    chosen = _columns([(c.id, c.header) for c in reply.columns], columns)
+    cells = _cells(reply)
     keys = [key for key, _ in chosen]
-    emit(
-        [{k: row[k] for k in keys} for row in rows],
-        as_json,
-        table([h for _, h in chosen], [[row[k] for k in keys] for row in rows]),
-    )
+    if as_json:
+        emit([dict(zip(keys, row, strict=True)) for row in zip(*(cells[key] for key in keys), strict=True)], True, "")
+    else:
+        emit(None, False, column_table([header for _, header in chosen], [cells[key] for key in keys]))
+
+
+def _cells(reply: admin_pb2.VolumeListResponse) -> dict[str, list[str]]:
+    """Each column's cells, decoded (see admin.proto: row i of a column is values[index[i]], or
+    values[i] if the column has no index)."""
+    return {c.id: list(map(list(c.values).__getitem__, c.index)) if c.index else list(c.values) for c in reply.columns}
 
 
 def _rows(reply: admin_pb2.VolumeListResponse) -> list[dict[str, str]]:
-    ids = [c.id for c in reply.columns]
-    width, cells = len(ids), list(reply.cells)
-    return [dict(zip(ids, cells[i : i + width], strict=True)) for i in range(0, len(cells), width)]
+    cells = _cells(reply)
+    return [dict(zip(cells, row, strict=True)) for row in zip(*cells.values(), strict=True)]
 
 
 @volume.command("set")
@@ -61,6 +69,8 @@ def _rows(reply: admin_pb2.VolumeListResponse) -> list[dict[str, str]]:
 @admin_options
 def set_options(volume_name: str, vmgroup: str, options: str, admin_socket: Path, as_json: bool) -> None:
     """Change a volume's access or attach-as (effective at its next mount)."""
+    from vdvs.proto import admin_pb2
+
     request = admin_pb2.VolumeSetRequest(volume=volume_name, vmgroup=vmgroup, options=options)
     reply = call(admin_socket, as_json, "VolumeSet", request)
     emit(_rows(reply), as_json, f"Successfully updated settings for {volume_name}")

@@ -219,20 +219,22 @@ class VolumeListRequest(_message.Message):
     def __init__(self, vmgroup: _Optional[str] = ...) -> None: ...
 
 class VolumeColumn(_message.Message):
-    __slots__ = ("id", "header")
+    __slots__ = ("id", "header", "values", "index")
     ID_FIELD_NUMBER: _ClassVar[int]
     HEADER_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
     id: str
     header: str
-    def __init__(self, id: _Optional[str] = ..., header: _Optional[str] = ...) -> None: ...
+    values: _containers.RepeatedScalarFieldContainer[str]
+    index: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, id: _Optional[str] = ..., header: _Optional[str] = ..., values: _Optional[_Iterable[str]] = ..., index: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class VolumeListResponse(_message.Message):
-    __slots__ = ("columns", "cells")
+    __slots__ = ("columns",)
     COLUMNS_FIELD_NUMBER: _ClassVar[int]
-    CELLS_FIELD_NUMBER: _ClassVar[int]
     columns: _containers.RepeatedCompositeFieldContainer[VolumeColumn]
-    cells: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, columns: _Optional[_Iterable[_Union[VolumeColumn, _Mapping]]] = ..., cells: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, columns: _Optional[_Iterable[_Union[VolumeColumn, _Mapping]]] = ...) -> None: ...
 
 class VolumeSetRequest(_message.Message):
     __slots__ = ("volume", "vmgroup", "options")

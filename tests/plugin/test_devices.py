@@ -34,7 +34,8 @@ async def test_scsi_disk_that_never_appears_names_what_was_awaited() -> None:
 
 
 async def test_unknown_device_kind_is_refused_at_once() -> None:
+    wait_s = 30.0
     started = time.monotonic()
     with pytest.raises(DeviceError, match="unknown device kind 'nvme'"):
-        await wait_for_device(volume_pb2.DeviceHint(kind="nvme"), 30)
-    assert time.monotonic() - started < 1.0
+        await wait_for_device(volume_pb2.DeviceHint(kind="nvme"), wait_s)
+    assert time.monotonic() - started < wait_s / 3  # refused, not waited for

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -43,11 +44,23 @@ def test_call_sites_and_points_match() -> None:
 
 
 def test_off_unless_asked() -> None:
+    """Unset, a point costs about what calling an empty function costs (timed side by side)."""
     assert not faults.ACTIVE  # the test session sets no fault variable
-    started = time.perf_counter()
-    for _ in range(100_000):
-        faults.point("create.after_publish")
-    assert time.perf_counter() - started < 1.0
+
+    def empty(name: str) -> None:
+        return None
+
+    def calls(fn: Callable[[str], None]) -> float:
+        started = time.perf_counter()
+        for _ in range(20_000):
+            fn("create.after_publish")
+        return time.perf_counter() - started
+
+    point_s, empty_s = [], []
+    for _ in range(5):  # interleaved, best of each: a busy machine slows both alike
+        point_s.append(calls(faults.point))
+        empty_s.append(calls(empty))
+    assert min(point_s) < 5 * min(empty_s), (point_s, empty_s)
 
 
 def test_kill_at_the_nth_hit() -> None:

@@ -302,23 +302,23 @@ class LocalBackend:
         return bool(loop.devices_backed_by(str(self._vmdk(disk))))
 
     def list_disks(self) -> list[DiskRef]:
+        """Sorted by datastore, folder and name: in pieces (each folder's names), which costs a
+        fraction of one keyed sort over ten thousand disks (admin listings scan every time)."""
         disks: list[DiskRef] = []
-        for name, root in self._roots.items():
+        for name in sorted(self._roots):
             try:
-                top = list(os.scandir(root / DOCKVOLS))
+                top = list(os.scandir(self._roots[name] / DOCKVOLS))
             except FileNotFoundError:
                 continue
-            folders = [e for e in top if e.is_dir(follow_symlinks=False)]
             # disks right under dockvols/ (pre-vmgroup vDVS volumes) belong to no vmgroup: orphans
-            disks.extend(
-                DiskRef(name, "", e.name[: -len(".vmdk")]) for e in top if e.is_file() and e.name.endswith(".vmdk")
-            )
-            for folder in folders:
-                with os.scandir(folder.path) as entries:
-                    disks.extend(
-                        DiskRef(name, folder.name, e.name[: -len(".vmdk")]) for e in entries if e.name.endswith(".vmdk")
-                    )
-        return sorted(disks, key=lambda d: (d.datastore, d.vmgroup_id, d.name))
+            found = {"": [e.name[: -len(".vmdk")] for e in top if e.is_file() and e.name.endswith(".vmdk")]}
+            for folder in top:
+                if folder.is_dir(follow_symlinks=False):
+                    with os.scandir(folder.path) as entries:
+                        found[folder.name] = [e.name[: -len(".vmdk")] for e in entries if e.name.endswith(".vmdk")]
+            for folder_name in sorted(found):
+                disks.extend(DiskRef(name, folder_name, disk) for disk in sorted(found[folder_name]))
+        return disks
 
     def stray_temporaries(self, abandoned_before: float = 0.0) -> list[Path]:
         """Half-written files a crash left behind (never a published disk): this broker's own, and
