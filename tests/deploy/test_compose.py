@@ -17,8 +17,8 @@ from tests.docker.helpers import (
     ok,
     status_of,
     volume_names,
-    wait_detached,
     wait_for,
+    wait_released,
 )
 
 pytestmark = pytest.mark.docker
@@ -102,7 +102,7 @@ def test_compose_up_down_up_down_v(docker_engine: DockerEngine, vdvs_up: VdvsUp,
         # `docker volume ls` shows the names List gives: short names qualified with the datastore
         assert {f"{DATA}@local1", LOGS} <= set(volume_names(d)), "down (without -v) must keep the volumes"
         for name in (DATA, LOGS):
-            wait_detached(d, vdvs_up, name)
+            wait_released(d, vdvs_up, name)
 
         ok(compose(d, project, "up", "-d"), "docker-compose up -d, again")
         second = app_container(d, project)

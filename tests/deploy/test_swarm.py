@@ -20,8 +20,8 @@ from tests.docker.helpers import (
     ok,
     status_of,
     volume_names,
-    wait_detached,
     wait_for,
+    wait_released,
 )
 
 pytestmark = pytest.mark.docker
@@ -150,7 +150,7 @@ def test_service_volume_follows_its_tasks(swarm: DockerEngine, vdvs_up: VdvsUp) 
     # removing the service does not remove its volume (as Docker does); it ends detached
     ok(d.run("service", "rm", SERVICE), "docker service rm")
     wait_for(lambda: not tasks(d) and not d.run("ps", "-aq").out.strip(), SWARM_TIMEOUT_S, what="tasks to go")
-    wait_detached(d, vdvs_up, VOLUME)
+    wait_released(d, vdvs_up, VOLUME)
     assert VOLUME in volume_names(d)
     ok(d.run("volume", "rm", VOLUME), "docker volume rm")
     assert disk_files(vdvs_up) == []

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from testkit.docker_env import IMAGE, DockerEngine, Result, VdvsUp
-from testkit.system import loops_under, mounts_under
+from testkit.system import loop_backing_files, mounts_under
+from vdvs.tenancy.model import AttachState
+from vdvs.tenancy.store import SqliteStore
 
 T = TypeVar("T")
 DRIVER = "vsphere"
@@ -94,20 +96,32 @@ def disk_files(up: VdvsUp, datastore: str = "local1") -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.suffix in DISK_SUFFIXES)
 
 
+def idle_disks(up: VdvsUp) -> set[str]:
+    """The disk files of the volumes the config store says are attached idle (kept after their last
+    unmount, as the broker does by default)."""
+    store = SqliteStore(up.state / "vdvs.db")
+    try:
+        rows = [r for r in store.list_volumes() if r.attach_state is AttachState.IDLE]
+    finally:
+        store.close()
+    roots = {p.resolve().as_uri(): p.resolve() for p in (up.state / "datastores").iterdir()}
+    return {str(roots[r.datastore_url] / "dockvols" / r.vmgroup_id / f"{r.name}.vmdk") for r in rows}
+
+
 def host_is_clean(up: VdvsUp) -> None:
-    """No loop device backed by a vdvs disk, nothing mounted under the mount root."""
-    assert loops_under(up.state) == [], f"loop devices left: {loops_under(up.state)}"
+    """Nothing mounted under the mount root, and no loop device but those of idle attachments (a
+    volume whose last container stopped stays attached to this VM until someone else needs it)."""
     assert mounts_under(up.mount_root) == [], f"mounts left: {mounts_under(up.mount_root)}"
+    idle = idle_disks(up)
+    stray = {d: b for d, b in loop_backing_files().items() if b.startswith(str(up.state.resolve())) and b not in idle}
+    assert stray == {}, f"loop devices left that no idle attachment explains: {stray}"
 
 
-def wait_detached(d: DockerEngine, up: VdvsUp, name: str, timeout: float = 30.0) -> None:
-    """The volume is back to detached, unmounted, and no loop device holds it."""
+def wait_released(d: DockerEngine, up: VdvsUp, name: str, timeout: float = 30.0) -> None:
+    """The volume's last container is gone: unmounted, and kept attached idle (or detached)."""
 
     def settled() -> bool:
-        return (
-            status_of(d, name).get("status") == "detached"
-            and loops_under(up.state) == []
-            and mounts_under(up.mount_root) == []
-        )
+        return status_of(d, name).get("status") in ("idle", "detached") and mounts_under(up.mount_root) == []
 
-    wait_for(settled, timeout, what=f"{name} to be unmounted and detached")
+    wait_for(settled, timeout, what=f"{name} to be unmounted and released")
+    host_is_clean(up)

@@ -17,7 +17,7 @@ from tests.docker.helpers import (
     start_holder,
     status_of,
     volume_names,
-    wait_detached,
+    wait_released,
 )
 
 pytestmark = pytest.mark.docker
@@ -54,7 +54,7 @@ def test_restart_with_running_container(docker_engine: DockerEngine, vdvs_up: Vd
     assert d.run("volume", "rm", "kept@local1").rc != 0
 
     ok(d.run("rm", "-f", holder), "docker rm -f")
-    wait_detached(d, vdvs_up, "kept@local1")
+    wait_released(d, vdvs_up, "kept@local1")
     assert ok(run_in(d, "kept@local1", "cat /data/b /data/d")).out == "before\nduring\n"
     ok(d.run("volume", "rm", "kept@local1"), "volume rm after restart")
     assert "kept@local1" not in volume_names(d)
@@ -77,7 +77,7 @@ def test_restart_then_second_container_joins(docker_engine: DockerEngine, vdvs_u
     assert status_of(d, "joined@local1")["status"] == "attached"
     assert ok(exec_in(d, second, "cat /data/two")).out == "two\n"
     ok(d.run("rm", "-f", second), "stop the new container")
-    wait_detached(d, vdvs_up, "joined@local1")
+    wait_released(d, vdvs_up, "joined@local1")
     ok(d.run("volume", "rm", "joined@local1"), "rm")
     host_is_clean(vdvs_up)
 
@@ -116,7 +116,7 @@ def test_docker_engine_restart_releases_the_volume(docker_engine: DockerEngine, 
     d.proc.wait(60)
     d.proc = None
     d.start()
-    wait_detached(d, vdvs_up, "engine@local1")
+    wait_released(d, vdvs_up, "engine@local1")
     assert "engine@local1" in volume_names(d)
     ok(d.run("rm", "-f", holder), "remove the stopped container")
     assert ok(run_in(d, "engine@local1", "cat /data/k")).out == "kept\n"

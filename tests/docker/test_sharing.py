@@ -17,7 +17,7 @@ from tests.docker.helpers import (
     start_holder,
     status_of,
     volume_names,
-    wait_detached,
+    wait_released,
 )
 
 pytestmark = pytest.mark.docker
@@ -45,7 +45,7 @@ def test_two_containers_share_one_volume(docker_engine: DockerEngine, vdvs_up: V
 
     assert d.run("volume", "rm", "shared@local1").rc != 0
     ok(d.run("rm", "-f", second), "stop the second")
-    wait_detached(d, vdvs_up, "shared@local1")
+    wait_released(d, vdvs_up, "shared@local1")
 
     # data written by both survives the last unmount
     seen = ok(run_in(d, "shared@local1", "cat /data/f /data/s /data/a"), "read back")
@@ -130,7 +130,7 @@ def test_parallel_first_mounts_of_one_volume(docker_engine: DockerEngine, vdvs_u
         runs = list(pool.map(lambda i: run_in(d, "race@local1", f"echo {i} > /data/f{i}; sleep 1"), range(4)))
     for result in runs:
         ok(result, "racing container")
-    wait_detached(d, vdvs_up, "race@local1")
+    wait_released(d, vdvs_up, "race@local1")
     seen = ok(run_in(d, "race@local1", "cat /data/f0 /data/f1 /data/f2 /data/f3"), "read back").out
     assert seen.split() == ["0", "1", "2", "3"], "a racing mount reformatted the volume"
     ok(d.run("volume", "rm", "race@local1"), "rm")

@@ -17,7 +17,7 @@ from tests.docker.helpers import (
     start_holder,
     status_of,
     volume_names,
-    wait_detached,
+    wait_released,
 )
 
 pytestmark = pytest.mark.docker
@@ -66,7 +66,7 @@ def test_create_inspect_run_in_use_and_remove(docker_engine: DockerEngine, vdvs_
     ok(run_in(d, "data@local1", "echo hi > /data/x"), "writer container")
     read = ok(run_in(d, "data@local1", "cat /data/x"), "reader container")
     assert read.out == "hi\n"
-    assert status_of(d, "data@local1")["status"] == "detached"
+    assert status_of(d, "data@local1")["status"] == "idle"  # kept attached here for the next container
     host_is_clean(vdvs_up)
 
     holder = start_holder(d, "data@local1", 30)
@@ -81,7 +81,7 @@ def test_create_inspect_run_in_use_and_remove(docker_engine: DockerEngine, vdvs_
     assert "data@local1" in volume_names(d)
 
     ok(d.run("rm", "-f", holder), "docker rm -f")
-    wait_detached(d, vdvs_up, "data@local1")
+    wait_released(d, vdvs_up, "data@local1")
     ok(d.run("volume", "rm", "data@local1"), "volume rm")
     assert "data@local1" not in volume_names(d)
     host_is_clean(vdvs_up)

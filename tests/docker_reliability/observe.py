@@ -128,38 +128,44 @@ def check_consistent(
     known = {short(n) for n in holders}
     mounts = mounted(mount_root)
     loops = disk_loops(datastores)
+    rows = db_attachments(db) if db is not None else {}
+    idle = {name for name, (_, state) in rows.items() if state == "idle"}
     problems = []
     for name, devs in loops.items():
         if len(devs) != 1:
             problems.append(f"{name} attached {len(devs)} times: {devs}")
-        if name not in known:
+        if name not in known and name not in idle:  # idle: kept attached on purpose, nothing mounted
             problems.append(f"{name} attached ({devs}) but unknown to the plugin's state file")
     for point, source in mounts.items():
         if not holders.get(point):
             problems.append(f"{point} mounted ({source}) with no holder in the state file")
         if source not in loops.get(short(point), []):
             problems.append(f"{point} mounted from {source}, which no longer backs its disk (detached)")
+    for name in idle & {short(point) for point in mounts}:
+        problems.append(f"{name} is mounted but the broker says it is idle")
     if db is not None:
-        rows = db_attachments(db)
         for name, (vm, state) in rows.items():
             if name not in loops:
                 problems.append(f"the broker says {name} is {state} to {vm}, but no device backs it")
         for name in loops:
             if name not in rows:
                 problems.append(f"{name} is attached on the host, but the broker's DB has no attachment")
-            elif vm_name and rows[name] != (vm_name, "attached"):
-                problems.append(f"{name}: broker's DB shows {rows[name]}, expected ({vm_name!r}, 'attached')")
+            elif vm_name and rows[name] not in ((vm_name, "attached"), (vm_name, "idle")):
+                problems.append(f"{name}: broker's DB shows {rows[name]}, expected it attached to {vm_name!r}")
     assert not problems, "inconsistent state:\n  " + "\n  ".join(problems)
     return holders
 
 
 def check_clean(mount_root: Path, state_file: Path, datastores: Path, db: Path | None = None) -> None:
-    """Nothing mounted, attached, recorded or held any more."""
+    """Nothing mounted, recorded or held any more; nothing attached but idle attachments (the broker
+    keeps a volume attached to its last VM, idle, until someone else needs it)."""
+    rows = db_attachments(db) if db is not None else {}
+    idle = {name for name, (_, state) in rows.items() if state == "idle"}
     leftovers = {
         "mounts": mounted(mount_root),
-        "loop devices": disk_loops(datastores),
+        "loop devices": {n: d for n, d in disk_loops(datastores).items() if n not in idle},
         "state file": state_holders(state_file),
-        "DB attachments": db_attachments(db) if db is not None else {},
+        "DB attachments": {n: a for n, a in rows.items() if n not in idle},
     }
     assert not any(leftovers.values()), f"left behind: {leftovers}"
 

@@ -102,8 +102,11 @@ def test_engine_restart_with_restart_always_and_plain_containers(docker_engine: 
         assert after[volume].isdisjoint(before[volume]), "the engine mounts again with new IDs"
     assert set(state_holders(_paths(up)[1])) == set(always), "volumes of stopped containers must be released"
     loops = disk_loops(up.state / "datastores")
-    assert sorted(loops) == sorted(v.split("@")[0] for v in always), f"attached: {loops}"
-    assert db_attachments(up.state / "vdvs.db") == {v.split("@")[0]: (VM_NAME, "attached") for v in always}
+    rows = db_attachments(up.state / "vdvs.db")
+    in_use = sorted(n for n in loops if rows.get(n, ("", ""))[1] != "idle")  # the others stay attached, idle
+    assert in_use == sorted(v.split("@")[0] for v in always), f"attached: {loops}, {rows}"
+    assert all(rows[n][1] == "idle" for n in loops if n not in in_use), rows
+    assert {n: a for n, a in rows.items() if a[1] != "idle"} == {v.split("@")[0]: (VM_NAME, "attached") for v in always}
     running = set(d.run("ps", "--format", "{{.Names}}").out.split())
     assert running == {n for n, (_, r) in CONTAINERS.items() if r == "always"}, running
 
@@ -124,7 +127,7 @@ def test_engine_restart_with_restart_always_and_plain_containers(docker_engine: 
         assert seen.out.split() == [n for n, (v, _) in CONTAINERS.items() if v == volume]
     _settled(d, up, always)
 
-    # removing the always-containers detaches everything
+    # removing the always-containers releases everything (kept attached, idle, until removed)
     ok(d.run("rm", "-f", *running_ids(d)), "remove the restarted containers")
     wait_clean(*_paths(up), timeout=30)
     for volume in VOLUMES:

@@ -44,10 +44,14 @@ def _check_exact(d: DockerEngine, up: VdvsUp, expected: dict[str, int]) -> dict[
     """The plugin's holders are exactly Docker's, with ``expected`` holders per volume; all consistent."""
     docker = docker_holders(d)
     assert {v: len(ids) for v, ids in docker.items()} == expected, "Docker does not hold what the test started"
-    state = check_consistent(up.mount_root, up.state / "plugin" / "mounts.json", up.state / "datastores")
+    state = check_consistent(
+        up.mount_root, up.state / "plugin" / "mounts.json", up.state / "datastores", up.state / "vdvs.db"
+    )
     assert state == docker, "the state file's holders differ from the mount IDs Docker holds"
     loops = disk_loops(up.state / "datastores")
-    assert sorted(loops) == sorted(v.split("@")[0] for v in expected), "one attachment per mounted volume"
+    idle = {n for n, (_, st) in db_attachments(up.state / "vdvs.db").items() if st == "idle"}
+    in_use = sorted(n for n in loops if n not in idle)
+    assert in_use == sorted(v.split("@")[0] for v in expected), "one attachment per mounted volume"
     assert all(len(devs) == 1 for devs in loops.values())
     assert sorted(mounted(up.mount_root)) == sorted(expected)
     db = db_attachments(up.state / "vdvs.db")
