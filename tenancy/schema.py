@@ -83,6 +83,76 @@ MIGRATIONS: tuple[str, ...] = (
         version TEXT NOT NULL DEFAULT ''
     );
     """,
+    # 5: delegated administration (ViPR, NSX Projects, Sveltos): admin principals with certificates of
+    # their own, role grants on a vmgroup or a label selector, vmgroup labels, datastores shared into
+    # vmgroups with ceilings, membership by rules, VM labels, and the audit trail
+    """
+    CREATE TABLE admins (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        principals TEXT NOT NULL DEFAULT '[]',
+        serial TEXT NOT NULL UNIQUE,
+        not_after TEXT NOT NULL,
+        issued_at TEXT NOT NULL,
+        revoked {int} NOT NULL DEFAULT 0
+    );
+    CREATE INDEX admins_name ON admins(name);
+    CREATE TABLE grants (
+        id {serial_pk},
+        principal TEXT NOT NULL,
+        role TEXT NOT NULL,
+        vmgroup_id TEXT NOT NULL DEFAULT '',
+        selector TEXT NOT NULL DEFAULT '',
+        created TEXT NOT NULL DEFAULT '',
+        UNIQUE (principal, role, vmgroup_id, selector)
+    );
+    CREATE TABLE vmgroup_labels (
+        vmgroup_id TEXT NOT NULL REFERENCES vmgroups(id),
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (vmgroup_id, key)
+    );
+    CREATE TABLE datastore_shares (
+        id {serial_pk},
+        datastore_url TEXT NOT NULL,
+        vmgroup_id TEXT NOT NULL DEFAULT '',
+        selector TEXT NOT NULL DEFAULT '',
+        max_volume_size {int} NOT NULL DEFAULT 0,
+        max_total {int} NOT NULL DEFAULT 0,
+        UNIQUE (datastore_url, vmgroup_id, selector)
+    );
+    CREATE TABLE membership_rules (
+        id {serial_pk},
+        vmgroup_id TEXT NOT NULL REFERENCES vmgroups(id),
+        expr TEXT NOT NULL,
+        priority {int} NOT NULL UNIQUE,
+        created TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE vm_labels (
+        vm_uuid TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (vm_uuid, key)
+    );
+    CREATE TABLE audit (
+        id {serial_pk},
+        at {real} NOT NULL,
+        kind TEXT NOT NULL DEFAULT 'audit',
+        request_id TEXT NOT NULL DEFAULT '',
+        initiator TEXT NOT NULL DEFAULT '',
+        initiator_name TEXT NOT NULL DEFAULT '',
+        role TEXT NOT NULL DEFAULT '',
+        vmgroup_id TEXT NOT NULL DEFAULT '',
+        action TEXT NOT NULL,
+        target TEXT NOT NULL DEFAULT '',
+        outcome TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        details TEXT NOT NULL DEFAULT '{{}}'
+    );
+    CREATE INDEX audit_at ON audit(at);
+    CREATE INDEX audit_vmgroup_at ON audit(vmgroup_id, at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -11,7 +11,20 @@ from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID
 from vdvs.tenancy.store import ConfigStore
 
-TABLES = ("vmgroups", "vms", "privileges", "volumes", "certs")  # parents before children
+TABLES = (  # parents before children
+    "vmgroups",
+    "vms",
+    "privileges",
+    "volumes",
+    "certs",
+    "admins",
+    "grants",
+    "vmgroup_labels",
+    "datastore_shares",
+    "membership_rules",
+    "vm_labels",
+    "audit",
+)
 
 
 def _is_fresh(store: ConfigStore) -> bool:

@@ -23,6 +23,7 @@ from vdvs.tenancy.config_store import ConfigStore
 from vdvs.tenancy.store_base import CountingConnection
 
 _MIGRATION_LOCK = 0x76647673  # "vdvs"
+SERIAL_TABLES = ("volumes", "grants", "datastore_shares", "membership_rules", "audit")  # tables with an identity id
 # libpq's key=value form: spaces around '=', a value bare or in single quotes with \\ escapes
 _KV_SECRET = re.compile(r"\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)", re.IGNORECASE)
 _URI = re.compile(r"(postgres(?:ql)?://)([^?#]*)(.*)", re.IGNORECASE | re.DOTALL)
@@ -135,7 +136,8 @@ class PostgresStore(ConfigStore):
         return bool(row[0])
 
     def after_import(self) -> None:
-        self._db.execute(
-            "SELECT setval(pg_get_serial_sequence('volumes', 'id'), "
-            "COALESCE((SELECT MAX(id) FROM volumes), 0) + 1, false)"
-        )
+        for table in SERIAL_TABLES:  # identity columns continue past the imported ids
+            self._db.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+            )
