@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 VM_URI_PREFIX = "urn:vdvs:vm:"
+ADMIN_URI_PREFIX = "urn:vdvs:admin:"  # + the admin's id (tenancy.admins), for admin certificates
+DEFAULT_ADMIN_DAYS = 365
 BROKER_DNS_NAME = "vdvs-broker"  # clients verify the broker's certificate against this name
 CA_DAYS = 3650
 SERVER_DAYS = 825
@@ -133,12 +135,12 @@ class CertificateAuthority:
         common_name: str,
         sans: list[x509.GeneralName],
         usage: x509.ObjectIdentifier,
-        days: int,
+        days: float,
     ) -> IssuedCert:
         ca_cert, ca_key = self._load()
         key = ec.generate_private_key(ec.SECP256R1())
         now = _now()
-        not_after = now + dt.timedelta(days=days)
+        not_after = now + dt.timedelta(days=days)  # days may be a fraction: an 8-hour login is 1/3
         cert = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64] or "vm")]))
@@ -166,6 +168,24 @@ class CertificateAuthority:
     def issue_vm_cert(self, vm_name: str, bios_uuid: str, days: int = DEFAULT_VM_DAYS) -> IssuedCert:
         sans: list[x509.GeneralName] = [x509.UniformResourceIdentifier(VM_URI_PREFIX + bios_uuid)]
         return self._issue(vm_name, sans, ExtendedKeyUsageOID.CLIENT_AUTH, days)
+
+    def issue_admin_cert(self, name: str, admin_id: str, days: float = DEFAULT_ADMIN_DAYS) -> IssuedCert:
+        """A client certificate for an admin principal (enrolled, or logged in from LDAP for hours)."""
+        sans: list[x509.GeneralName] = [x509.UniformResourceIdentifier(ADMIN_URI_PREFIX + admin_id)]
+        return self._issue(name, sans, ExtendedKeyUsageOID.CLIENT_AUTH, days)
+
+
+def admin_id_from_cert(pem: bytes) -> tuple[str | None, str]:
+    """(admin id from the SAN URI or None, serial hex) of a client certificate."""
+    cert = x509.load_pem_x509_certificate(pem)
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None, serial_hex(cert)
+    for uri in sans.get_values_for_type(x509.UniformResourceIdentifier):
+        if uri.startswith(ADMIN_URI_PREFIX):
+            return uri[len(ADMIN_URI_PREFIX) :], serial_hex(cert)
+    return None, serial_hex(cert)
 
 
 def vm_uuid_from_cert(pem: bytes) -> tuple[str | None, str]:

@@ -8,10 +8,11 @@ one thread at a time (the broker gives it a thread of its own).
 
 from __future__ import annotations
 
+from vdvs.tenancy.store_admins import AdminRows
 from vdvs.tenancy.store_certs import CertRows
 from vdvs.tenancy.store_vmgroups import VmgroupRows
 from vdvs.tenancy.store_volumes import VolumeRows
 
 
-class ConfigStore(VmgroupRows, VolumeRows, CertRows):
+class ConfigStore(VmgroupRows, VolumeRows, CertRows, AdminRows):
     """Vmgroups, privileges, volumes (with reservations), certificates and the brokers serving them."""
