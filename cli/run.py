@@ -210,8 +210,9 @@ def plugin(config_path: Path | None, log_level: str | None, group: str | None, d
     import asyncio
 
     from vdvs.plugin.config import find_config, resolve
-    from vdvs.plugin.server import run_plugin
+    from vdvs.plugin.server import limit_malloc_arenas, run_plugin
 
+    limit_malloc_arenas()  # before gRPC or the executor start a thread
     try:
         config = resolve(find_config(config_path), log_level=log_level, group=group, driver=driver)
         _plugin_logging(config)

@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
-from cryptography import x509
 from google.protobuf import struct_pb2
 
 from vdvs.plugin.bundle import Bundle
@@ -46,7 +45,11 @@ class BrokerError(Exception):
 
 
 def bundle_problem(bundle: Bundle) -> str:
-    """What is visibly wrong with our own certificate ('' if nothing): expired, or not from the bundled CA."""
+    """What is visibly wrong with our own certificate ('' if nothing): expired, or not from the bundled CA.
+
+    Asked only when the broker refuses us: cryptography costs the plugin ~8 MB it has no other use for."""
+    from cryptography import x509
+
     try:
         cert = x509.load_pem_x509_certificate(bundle.cert_pem)
         ca = x509.load_pem_x509_certificate(bundle.ca_pem)
@@ -87,7 +90,7 @@ class BrokerClient:
         self._call_timeout_s = call_timeout_s
         self._op_timeout_s = op_timeout_s
         self._retry_budget_s = retry_budget_s
-        self._bundle_problem = bundle_problem(bundle)
+        self._bundle = bundle
         self._release_unimplemented = False  # an older broker: Release falls back to Detach
 
     async def close(self) -> None:
@@ -100,7 +103,7 @@ class BrokerClient:
         if err.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
             return BrokerError(f"vSphere volume broker at {self.address} did not answer in time", grpc_code=err.code())
         if await self._listening():
-            problem = self._bundle_problem
+            problem = bundle_problem(self._bundle)
             text = (
                 f"vSphere volume broker at {self.address} refused our certificate"
                 f" ({problem or 'is this VM enrolled with that broker?'}; bundle: {self._bundle_dir or 'unknown'})"
