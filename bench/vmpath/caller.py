@@ -28,9 +28,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import grpc
 
+from bench.vmpath.docker_http import DockerHttp
 from bench.vmpath.floor import METHOD
 from vdvs.plugin.broker_client import BROKER_NAME, BrokerClient
 from vdvs.plugin.bundle import read_bundle
@@ -38,7 +38,6 @@ from vdvs.plugin.bundle import read_bundle
 TARGETS = ("floor", "broker_get", "broker_list", "broker_capabilities", "plugin_get", "plugin_list")
 CALL_TIMEOUT_S = 30.0
 WARM_CALLS = 20
-PLUGIN_HEADERS = {"Accept": "application/vnd.docker.plugins.v1.2+json", "Content-Type": "application/json"}
 
 Call = Callable[[], Awaitable[None]]
 
@@ -94,23 +93,22 @@ async def broker_call(target: str, address: str, bundle_dir: Path, volume: str) 
 
 @asynccontextmanager
 async def plugin_call(target: str, socket_path: str, volume: str, connections: int) -> AsyncIterator[Call]:
-    connector = aiohttp.UnixConnector(path=socket_path, limit=connections)
-    session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=CALL_TIMEOUT_S))
+    """Get or List as dockerd sends them: keep-alive HTTP/1.1 POSTs on the plugin's unix socket."""
+    client = DockerHttp(socket_path, connections, CALL_TIMEOUT_S)
     verb, body = ("Get", {"Name": volume}) if target == "plugin_get" else ("List", {})
-    data = json.dumps(body).encode()
+    request = DockerHttp.request(verb, body)
 
     async def call() -> None:
-        async with session.post(f"http://plugin/VolumeDriver.{verb}", data=data, headers=PLUGIN_HEADERS) as resp:
-            reply = json.loads(await resp.read())
-        if resp.status != 200 or reply.get("Err"):
-            raise RuntimeError(f"{verb}: HTTP {resp.status} {reply.get('Err')}")
+        status, reply = await client.post(request)
+        if status != 200 or reply.get("Err"):
+            raise RuntimeError(f"{verb}: HTTP {status} {reply.get('Err')}")
         if not (reply.get("Volume") if verb == "Get" else reply.get("Volumes")):
             raise RuntimeError(f"{verb}: no volume in the reply")
 
     try:
         yield call
     finally:
-        await session.close()
+        await client.close()
 
 
 class Errors:
