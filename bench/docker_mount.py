@@ -11,7 +11,10 @@ started (containers, volumes, vdvs, dockerd, mounts, loop devices).
 
 Figures:
   a. `docker run --rm -v V:/data IMAGE true` wall time, V a formatted vdvs volume
-     vs a `local` volume, interleaved runs; medians and the ratio vdvs/local.
+     vs a `local` volume, interleaved runs; medians and the ratio vdvs/local. This is
+     the re-run on the same VM: between containers the broker keeps the disk
+     attached, idle, so a run is Get + Mount (no attach, no probe: the mount(2) of a
+     known filesystem) + Unmount (umount + Release).
   b. create+remove cycles per second straight on the plugin socket, with a Get
      before each as the engine sends it (Get, Create, Get, Remove).
   c. first-mount cost (attach + mkfs + mount) of a blank volume, against a
@@ -122,7 +125,8 @@ def bench_docker_run(d: DockerEngine, up: VdvsUp, runs: int) -> dict[str, Any]:
         order = ["vdvs", "local"] if i % 2 == 0 else ["local", "vdvs"]
         for kind in order:
             samples[kind].append(timed(one, pairs[kind]))
-    assert loops_under(up.state) == [] and mounts_under(up.mount_root) == [], "run left a mount behind"
+    assert mounts_under(up.mount_root) == [], "run left a mount behind"
+    assert len(loops_under(up.state)) <= 1, "more than the vdvs volume's idle attachment is attached"
     must(d.run("volume", "rm", *pairs.values()), "remove bench volumes")
     vdvs, local = summary(samples["vdvs"]), summary(samples["local"])
     return {

@@ -48,7 +48,9 @@ from vdvs.tenancy.model import (
     VolumeRecord,
     VolumeState,
 )
-from vdvs.tenancy.status import sidecar, vdvs_timestamp
+from vdvs.tenancy.options import VolumeOptions
+from vdvs.tenancy.sidecar import build as sidecar
+from vdvs.tenancy.status import vdvs_timestamp
 
 ROOT = Path(__file__).resolve().parent.parent
 DS = simulator.DATASTORE
@@ -130,11 +132,10 @@ def backend_cycle(backend: VsphereBackend, vm_uuid: str, record: Any, i: int) ->
     meta = sidecar(record, "_DEFAULT")
     backend.create_disk(disk, 100, "thin", meta, "_DEFAULT")
     backend.attach(vm_uuid, disk, "independent_persistent")
-    backend.write_meta(disk, meta)
-    backend.stat_disk(disk)
+    backend.write_meta(disk, meta)  # the sidecar names its new holder
     backend.detach(vm_uuid, disk)
+    backend.stat_disk(disk)  # the space in use, measured once the guest let go
     backend.write_meta(disk, meta)
-    backend.stat_disk(disk)
     backend.remove_disk(disk)
 
 
@@ -172,7 +173,9 @@ async def overhead(vs: Any, cycles: int, rounds: int) -> dict[str, Any]:
     await asyncio.to_thread(backend.connect)
     minimal = await asyncio.to_thread(Minimal, vs.sim, vm.uuid)
     # the sidecar the broker would write for such a volume (same size of JSON)
-    record = VolumeRecord(0, DEFAULT_VMGROUP_ID, "", "b", 100, VolumeState.READY, {"size": "100mb"}, vdvs_timestamp())
+    record = VolumeRecord(
+        0, DEFAULT_VMGROUP_ID, "", "b", 100, VolumeState.READY, VolumeOptions(size="100mb"), vdvs_timestamp()
+    )
     samples: dict[str, list[float]] = {"broker": [], "backend": [], "minimal": []}
 
     async def via_broker(i: int) -> None:

@@ -123,7 +123,8 @@ class Workers:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
         try:
-            return await asyncio.wait_for(future, self.op_timeout_s)
+            async with asyncio.timeout(self.op_timeout_s):  # unlike wait_for, no task per call
+                return await future
         except TimeoutError:
             raise VdvsError(
                 Err.BACKEND_UNAVAILABLE, f"disk operation timed out after {self.op_timeout_s:.0f}s"

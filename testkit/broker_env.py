@@ -123,7 +123,6 @@ def make_config(root: Path, datastores: tuple[str, ...] = ("local1", "local2")) 
     config = BrokerConfig.for_state_dir(root, admin_socket=root / "admin.sock")
     config.local_datastores = {name: root / "datastores" / name for name in datastores}
     config.local_vm_datastore = datastores[0]
-    config.heartbeat_s = 0.05  # changes written through a second connection reach the broker quickly
     return config
 
 
@@ -132,6 +131,7 @@ async def start_broker_env(
 ) -> BrokerEnv:
     """A broker on temp datastores; ``settings`` override BrokerConfig fields (idle_detach_s=0, ...)."""
     config = make_config(root, datastores)
+    config.heartbeat_s = 0.05  # in-process test brokers: a change through a second connection arrives quickly
     for key, value in settings.items():
         if not hasattr(config, key):
             raise AttributeError(f"BrokerConfig has no setting {key}")
