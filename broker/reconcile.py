@@ -122,7 +122,7 @@ class Reconciler:
         names = names or await self._names()
         for record in records:
             datastore = names.get(record.datastore_url)
-            label = f"{record.name}@{datastore or record.datastore_url} (vmgroup {record.vmgroup_id})"
+            label = f"{VolumeName(record.name, datastore or record.datastore_url).full} (vmgroup {record.vmgroup_id})"
             if datastore is None:
                 report.failures.append(f"{label}: datastore not visible")
                 continue
