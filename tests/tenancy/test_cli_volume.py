@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 
+from testkit.fixtures import needs_root
 from tests.tenancy.harness import VOLUME_COLUMNS, Tenv
 
 NA = "N/A"
@@ -173,3 +174,16 @@ async def test_volume_set_refusals_have_vdvs_texts_and_change_nothing(tenv: Tenv
     assert refused("v", "g1", "access=read-only").startswith("Failed to update access=read-only for v: ")
     assert refused("v@local1", "g1", "junk") == "Invalid Argument(option 'junk' is not key=value)"
     assert tenv.state() == before
+
+
+@needs_root
+async def test_volume_ls_marks_an_idle_attachment_with_its_holder(tenv: Tenv) -> None:
+    """After the last unmount the disk stays attached to its VM, idle: the Attached-to column says so."""
+    vm1 = await tenv.vm("vm1")
+    await vm1.client.create("kept", {"size": "16mb"}, [])
+    await vm1.client.attach("kept")
+    assert [r[8] for r in volume_rows(tenv)] == ["vm1"]
+    assert await vm1.client.release("kept") is True
+    assert [r[8] for r in volume_rows(tenv)] == ["vm1 (idle)"]
+    await vm1.client.detach("kept")
+    assert [r[8] for r in volume_rows(tenv)] == ["detached"]
