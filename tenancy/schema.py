@@ -153,6 +153,23 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX audit_at ON audit(at);
     CREATE INDEX audit_vmgroup_at ON audit(vmgroup_id, at);
     """,
+    # 6: accounting (DuploCloud, NSX constraints, Cinder usage): volume-count limits per vmgroup and
+    # datastore and per vmgroup (NULL: no limit; 0 forbids creating), alert thresholds, and daily
+    # usage samples for trends
+    """
+    ALTER TABLE privileges ADD COLUMN max_volume_count {int};
+    ALTER TABLE privileges ADD COLUMN alert_at {int};
+    ALTER TABLE vmgroups ADD COLUMN max_volumes {int};
+    CREATE TABLE usage_samples (
+        day TEXT NOT NULL,
+        vmgroup_id TEXT NOT NULL,
+        datastore_url TEXT NOT NULL,
+        provisioned_mb {int} NOT NULL,
+        allocated_bytes {int} NOT NULL,
+        volumes {int} NOT NULL,
+        PRIMARY KEY (day, vmgroup_id, datastore_url)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -24,6 +24,7 @@ TABLES = (  # parents before children
     "membership_rules",
     "vm_labels",
     "audit",
+    "usage_samples",
 )
 
 

@@ -119,7 +119,8 @@ class VmgroupRows(StoreBase):
         with self.transaction() as db:
             self.bump()
             db.execute(
-                "INSERT INTO privileges VALUES (?, ?, ?, ?, ?) ON CONFLICT (vmgroup_id, datastore_url) "
+                "INSERT INTO privileges (vmgroup_id, datastore_url, allow_create, max_volume_size, usage_quota) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (vmgroup_id, datastore_url) "
                 "DO UPDATE SET allow_create = excluded.allow_create, "
                 "max_volume_size = excluded.max_volume_size, usage_quota = excluded.usage_quota",
                 (
@@ -136,7 +137,8 @@ class VmgroupRows(StoreBase):
         with self.transaction() as db:
             self.bump()
             db.execute(
-                "INSERT INTO privileges VALUES (?, ?, ?, ?, ?) ON CONFLICT (vmgroup_id, datastore_url) DO NOTHING",
+                "INSERT INTO privileges (vmgroup_id, datastore_url, allow_create, max_volume_size, usage_quota) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (vmgroup_id, datastore_url) DO NOTHING",
                 (
                     privilege.vmgroup_id,
                     privilege.datastore_url,
