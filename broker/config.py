@@ -28,6 +28,8 @@ user = "vdvs@vsphere.local"
 password_file = "/etc/vdvs/vsphere.password"   # or password_env = "VDVS_VSPHERE_PASSWORD"
 datacenter = "DC1"                # may be left out when there is only one
 verify_tls = true                 # the default; ca_file = "/etc/vdvs/vcenter-ca.pem" for a private CA
+
+and, for `vdvs login` against LDAP/AD, an [auth] table with [auth.ldap] (broker/auth_config.py).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import tomli_w
+
+from vdvs.broker.auth_config import AuthConfigError, AuthSettings, load_auth
 
 if TYPE_CHECKING:  # imported when a [backend.vsphere] table is read, so `local` never needs it
     from vdvs.broker.backends.vsphere.settings import VsphereSettings
@@ -78,6 +82,8 @@ class BrokerConfig:
     heartbeat_s: float = 1.0
     # How often idle attachments past their time and operations past their lease are settled.
     sweep_s: float = 10.0
+    # [auth]: `vdvs login` against a directory (broker/auth_config.py); None: no login service
+    auth: AuthSettings | None = None
     source: Path | None = None
 
     @classmethod
@@ -117,6 +123,10 @@ class BrokerConfig:
         if kind not in ("local", "vsphere"):
             raise ValueError(f"backend.kind={kind!r} (supported: 'local', 'vsphere')")
         vsphere = _vsphere_settings(backend, path) if kind == "vsphere" else None
+        try:
+            auth = load_auth(data)
+        except AuthConfigError as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
         local = backend.get("local", {})
         return cls(
             listen=str(broker["listen"]),
@@ -138,6 +148,7 @@ class BrokerConfig:
             idle_detach_s=_non_negative(broker, "idle_detach_s", DEFAULT_IDLE_DETACH_S),
             heartbeat_s=_positive(broker, "heartbeat_s", 1.0),
             sweep_s=_positive(broker, "sweep_s", 10.0),
+            auth=auth,
             source=path,
         )
 
@@ -176,6 +187,7 @@ class BrokerConfig:
         if self.vsphere is not None:
             backend["vsphere"] = self.vsphere.to_dict()
         broker: dict[str, Any] = {"id": self.broker_id} if self.broker_id else {}
+        auth = {"auth": self.auth.to_dict()} if self.auth is not None else {}
         return tomli_w.dumps(
             {
                 "broker": {
@@ -192,6 +204,7 @@ class BrokerConfig:
                 },
                 "store": self._store_table(),
                 "backend": backend,
+                **auth,
             }
         )
 

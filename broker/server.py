@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 
@@ -35,6 +36,9 @@ from vdvs.broker.volume_ops import VolumeOps
 from vdvs.broker.volume_service import VolumeServicer
 from vdvs.proto import admin_pb2_grpc, volume_pb2_grpc
 from vdvs.tenancy.store import ConfigStore, StoreError, open_store
+
+if TYPE_CHECKING:  # ldap3 loads only for a broker with an [auth] table
+    from vdvs.broker.login_service import LoginEndpoint
 
 log = logging.getLogger("vdvs.broker")
 DRAIN_TIMEOUT_S = 20.0
@@ -80,6 +84,7 @@ class Broker:
         self.guard = OpGuard()
         self.report = ReconcileReport()
         self.volume_address = ""
+        self.login_address = ""  # `vdvs login`'s service, when [auth] configures one
         self._servers: list[grpc.aio.Server] = []
         self._workers: Workers | None = None
         self._store: ConfigStore | None = None
@@ -88,6 +93,7 @@ class Broker:
         self._loopwatch: loopwatch.LoopWatch | None = None
         self._watch: StoreWatch | None = None
         self._sweep: asyncio.Task[None] | None = None
+        self._login: LoginEndpoint | None = None
 
     async def start(self) -> None:
         config = self.config
@@ -112,8 +118,10 @@ class Broker:
         volume_ops = VolumeOps(pipeline, locks, attach_ops)
         servicer = VolumeServicer(callers, volume_ops, attach_ops, self.guard, backend.scope)
         volume_server = self._volume_server(ca, servicer)
+        login = self._login = self._login_endpoint(ca, store, workers)
         status_lines = [
             ("Listen", self.volume_address),
+            *([("LoginListen", login.address)] if login is not None else []),
             ("AdminSocket", str(config.admin_socket)),
             ("Backend", config.backend),
             ("ConfigFile", str(config.source or "N/A")),
@@ -133,6 +141,10 @@ class Broker:
         finally:
             os.umask(old_umask)
         os.chmod(config.admin_socket, 0o600)
+        if login is not None:
+            await login.start()
+            self.login_address = login.address
+            log.info("broker serving directory logins on %s", login.address)
         self._watch_power(backend, attach_ops)
         sweeper = Sweeper(attach_ops, reconciler, self.report, lease_s, lambda: watch.live_brokers)
         self._sweep = asyncio.get_running_loop().create_task(sweeper.run(config.sweep_s))
@@ -172,6 +184,18 @@ class Broker:
         self.volume_address = config.listen if config.listen.startswith("unix:") else _with_port(config.listen, port)
         return server
 
+    def _login_endpoint(self, ca: CertificateAuthority, store: ConfigStore, workers: Workers) -> LoginEndpoint | None:
+        """`vdvs login`'s service (TLS, no client certificate), when broker.toml has an [auth] table."""
+        auth = self.config.auth
+        if auth is None:
+            return None
+        from vdvs.broker.login_service import LoginEndpoint
+
+        login = LoginEndpoint(auth, ca, store, workers)
+        if not login.address:
+            raise BrokerStartError(f"cannot listen on {auth.login_listen} (auth.login_listen)")
+        return login
+
     def _watch_power(self, backend: Backend, attach_ops: AttachOps) -> None:
         """Detach the volumes of VMs that power off (the backend reports them from its own thread)."""
         watch = getattr(backend, "watch_power_off", None)
@@ -200,6 +224,9 @@ class Broker:
         servers, self._servers = self._servers, []
         for server in servers:
             await server.stop(grace=1.0)
+        if self._login is not None:
+            await self._login.stop()
+            self._login = None
         if self._sweep is not None:
             self._sweep.cancel()
             with contextlib.suppress(asyncio.CancelledError):

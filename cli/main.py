@@ -27,6 +27,11 @@ SUBCOMMANDS = {
     ),
     "volume": ("vdvs.cli.volume_commands:volume", "Volumes of every vmgroup, as the admin sees them."),
     "status": ("vdvs.cli.vm_commands:status", "Show the broker's status (vDVS `status` keys)."),
+    "login": (
+        "vdvs.cli.login_commands:login",
+        "Log in with your directory password: get an admin certificate for a few hours.",
+    ),
+    "whoami": ("vdvs.cli.login_commands:whoami", "Show who your directory login says you are, and until when."),
 }
 
 

@@ -180,6 +180,24 @@ class Err(enum.Enum):
     SERVICE_STOPPING = ErrorSpec(650, "Service is being stopped: operation declined!", Kind.UNAVAILABLE)
     BACKEND_UNAVAILABLE = ErrorSpec(651, "Service is presently unavailable: {0}", Kind.UNAVAILABLE)
 
+    # --- directory login (`vdvs login`); no text ever holds a password ---
+    LOGIN_WRONG_PASSWORD = ErrorSpec(660, "Login refused for {0}: wrong password", Kind.UNAUTHENTICATED)
+    LOGIN_UNKNOWN_USER = ErrorSpec(661, "Login refused: unknown user {0}", Kind.UNAUTHENTICATED)
+    LOGIN_RATE_LIMITED = ErrorSpec(
+        662, "Login refused for {0}: too many failed logins (at most {1} a minute); try again in {2}s", Kind.QUOTA
+    )
+    LOGIN_BAD_REQUEST = ErrorSpec(663, "Login refused: {0}", Kind.INVALID)
+    DIRECTORY_UNREACHABLE = ErrorSpec(664, "Directory {0} is unreachable: {1}", Kind.UNAVAILABLE)
+    DIRECTORY_TIMEOUT = ErrorSpec(665, "Directory {0} did not answer within {1}s", Kind.UNAVAILABLE)
+    DIRECTORY_TLS = ErrorSpec(666, "TLS to directory {0} failed: {1}", Kind.UNAVAILABLE)
+    DIRECTORY_SERVICE_BIND = ErrorSpec(
+        667,
+        "Directory {0} refused the broker's service account {1} ({2}): check [auth.ldap] bind_dn and "
+        "bind_password_file",
+        Kind.UNAVAILABLE,
+    )
+    DIRECTORY_ERROR = ErrorSpec(668, "Directory {0} failed the login of {1}: {2}", Kind.UNAVAILABLE)
+
     @property
     def code(self) -> int:
         return self.value.code
