@@ -188,7 +188,7 @@ async def test_size_above_vmgroup_max_volume_size(broker_env: BrokerEnv) -> None
 async def test_empty_host_filesystem_list_skips_the_mkfs_check(broker_env: BrokerEnv) -> None:
     """An older plugin that sends no filesystem list is not refused for it."""
     client = broker_env.client(await broker_env.enroll("vm1"))
-    volume = await bounded(client.create("anyfs", {"fstype": "btrfs"}, []))
+    volume = await bounded(client.create("anyfs", {"fstype": "btrfs", "size": "200mb"}, []))
     assert volume.fstype == "btrfs"
 
 

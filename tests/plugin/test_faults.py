@@ -181,21 +181,14 @@ async def test_device_that_never_appears_times_out_and_detaches(start_plugin: St
     assert (await plugin.ok("Get", Name="nodev"))["Volume"]["Status"]["status"] == "detached"
 
 
-@needs_root
-async def test_mkfs_failure_leaves_nothing(plugin: Plugin) -> None:
-    """xfs needs 300 MB; the broker cannot know, so the first Mount's mkfs fails cleanly, in one line."""
-    await plugin.create("tiny", {"fstype": "xfs"})  # default size 100mb
-    err = await plugin.fail("Mount", Name="tiny", ID=mount_id())
-    assert re.fullmatch(
-        r"Failed to create filesystem on /dev/loop\d+ for tiny@local1: "
-        r"mkfs\.xfs: Filesystem must be larger than 300MB\.",
-        err,
-    ), err
-    assert_host_clean(plugin)
-    assert (await plugin.ok("Get", Name="tiny"))["Volume"]["Status"]["status"] == "detached"
-    # nothing was half-made: the disk is still blank
-    disk = plugin.env.datastore_dir() / "dockvols" / DEFAULT_VMGROUP_ID / "tiny.vmdk"
-    assert await fs.probe(str(disk)) is None
+async def test_a_size_the_filesystem_cannot_have_is_refused_at_create(plugin: Plugin, broker_env: BrokerEnv) -> None:
+    """mkfs.xfs needs 300 MB: the broker knows it, so Create (not the first Mount) says so, in one line."""
+    for size in ("100mb", "299mb"):
+        err = await plugin.fail("Create", Name="tiny", Opts={"fstype": "xfs", "size": size})
+        assert err == f"Volume size {size.upper()} is below the 300MB minimum of xfs"
+    assert broker_env.disk_files() == [] and broker_env.rows() == []
+    await plugin.create("tiny", {"fstype": "xfs", "size": "300mb"})
+    assert [r[:2] for r in broker_env.rows()] == [("tiny", "ready")]
 
 
 FAILING_MKFS = """#!/bin/sh
