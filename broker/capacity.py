@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from vdvs.broker.backends.base import BackendError
 from vdvs.broker.pipeline import Pipeline, Resolved
 from vdvs.tenancy.capacity import FILL_WARNING, THICK_FORMATS, DatastoreSpace, Provisioned, check_room, past_fill_line
+from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.sizes import space_text
 
 log = logging.getLogger("vdvs.broker.capacity")
@@ -57,7 +59,10 @@ class Capacity:
     async def check(self, req: Resolved, size_mb: int, diskformat: str) -> None:
         """Refuse a volume of ``size_mb`` that the datastore of ``req`` cannot hold (``check_room``)."""
         name = req.datastore.name
-        space = await self.p.workers.disk(self.p.backend.datastore_space, name)
+        try:
+            space = await self.p.workers.disk(self.p.backend.datastore_space, name)
+        except BackendError as exc:  # the datastore cannot be read now: neither could a disk be made on it
+            raise VdvsError(Err.CREATE_FAILED, str(exc)) from None
         self.fill.observe(space)
         ratio = self.overcommit.get(name)
         provisioned = Provisioned()

@@ -18,6 +18,7 @@ import secrets
 import threading
 from pathlib import Path
 
+from vdvs.broker.backends.base import BackendError
 from vdvs.tenancy.capacity import DatastoreSpace
 
 log = logging.getLogger("vdvs.broker.local")
@@ -86,8 +87,11 @@ class SpaceReader:
         self._lock = threading.Lock()
 
     def space(self, name: str, root: Path, tmp_dir: Path) -> DatastoreSpace:
-        kind, largest = self._filesystem(root, tmp_dir)
-        st = os.statvfs(root)
+        try:
+            kind, largest = self._filesystem(root, tmp_dir)
+            st = os.statvfs(root)
+        except OSError as exc:
+            raise BackendError(f"cannot read datastore {name} ({root}): {exc.strerror or exc}") from None
         return DatastoreSpace(name, kind, st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize, largest)
 
     def _filesystem(self, root: Path, tmp_dir: Path) -> tuple[str, int | None]:
