@@ -16,6 +16,8 @@ kind = "local"
 [backend.local]
 datastores = { local1 = "/var/lib/vdvs/datastores/local1" }
 vm_datastore = "local1"
+[backend.local.overcommit]       # optional: thin volumes may promise this many times the room
+local1 = 2.0                      # (free space + what volumes hold); unset = unlimited, as on vSphere
 
 or, for vCenter / ESX:
 
@@ -28,6 +30,7 @@ user = "vdvs@vsphere.local"
 password_file = "/etc/vdvs/vsphere.password"   # or password_env = "VDVS_VSPHERE_PASSWORD"
 datacenter = "DC1"                # may be left out when there is only one
 verify_tls = true                 # the default; ca_file = "/etc/vdvs/vcenter-ca.pem" for a private CA
+[backend.vsphere.overcommit]     # optional, as for local: datastore name = ratio
 
 and, for `vdvs login` against LDAP/AD, an [auth] table with [auth.ldap] (broker/auth_config.py).
 """
@@ -71,6 +74,8 @@ class BrokerConfig:
     local_vm_datastore: str | None = None
     local_vm_datastores: dict[str, str] = field(default_factory=dict)
     vsphere: VsphereSettings | None = None
+    # datastore name -> over-commit ratio of thin volumes ([backend.<kind>.overcommit]); absent: unlimited
+    overcommit: dict[str, float] = field(default_factory=dict)
     broker_id: str = ""  # unique per broker sharing a store; default: host name and listen address
     workers: int = 8
     op_timeout_s: float = 120.0
@@ -128,6 +133,7 @@ class BrokerConfig:
         except AuthConfigError as exc:
             raise ConfigError(f"config file {path}: {exc}") from None
         local = backend.get("local", {})
+        overcommit = _overcommit(backend.get(kind, {}), kind, local.get("datastores", {}) if kind == "local" else None)
         return cls(
             listen=str(broker["listen"]),
             admin_socket=Path(broker.get("admin_socket", DEFAULT_ADMIN_SOCKET)),
@@ -141,6 +147,7 @@ class BrokerConfig:
             local_vm_datastore=local.get("vm_datastore"),
             local_vm_datastores={str(k): str(v) for k, v in local.get("vm_datastores", {}).items()},
             vsphere=vsphere,
+            overcommit=overcommit,
             broker_id=str(broker.get("id", "")),
             workers=int(broker.get("workers", 8)),
             op_timeout_s=float(broker.get("op_timeout_s", 120.0)),
@@ -186,6 +193,8 @@ class BrokerConfig:
         backend: dict[str, Any] = {"kind": self.backend, "local": local}
         if self.vsphere is not None:
             backend["vsphere"] = self.vsphere.to_dict()
+        if self.overcommit:
+            backend.setdefault(self.backend, {})["overcommit"] = dict(self.overcommit)
         broker: dict[str, Any] = {"id": self.broker_id} if self.broker_id else {}
         auth = {"auth": self.auth.to_dict()} if self.auth is not None else {}
         return tomli_w.dumps(
@@ -223,6 +232,21 @@ def _positive(table: dict[str, Any], key: str, default: float) -> float:
     return value
 
 
+def _overcommit(table: dict[str, Any], kind: str, datastores: dict[str, Any] | None) -> dict[str, float]:
+    """``[backend.<kind>.overcommit]``: datastore name = ratio (more than 0; 1.0 = no over-commit)."""
+    ratios = table.get("overcommit", {})
+    if not isinstance(ratios, dict):
+        raise ValueError(f"backend.{kind}.overcommit must be a table of datastore = ratio")
+    checked = {}
+    for name, value in ratios.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ValueError(f"backend.{kind}.overcommit.{name}={value!r} (must be a number more than 0)")
+        if datastores is not None and name not in datastores:
+            raise ValueError(f"backend.{kind}.overcommit.{name} (no such datastore in backend.{kind}.datastores)")
+        checked[str(name)] = float(value)
+    return checked
+
+
 def _vsphere_settings(backend: dict[str, Any], path: Path) -> VsphereSettings:
     from vdvs.broker.backends.vsphere.settings import SettingsError, VsphereSettings
 
@@ -230,6 +254,6 @@ def _vsphere_settings(backend: dict[str, Any], path: Path) -> VsphereSettings:
     if not isinstance(table, dict):
         raise ConfigError(f"config file {path}: backend.kind = 'vsphere' needs a [backend.vsphere] table")
     try:
-        return VsphereSettings.from_dict(table)
+        return VsphereSettings.from_dict({k: v for k, v in table.items() if k != "overcommit"})
     except SettingsError as exc:
         raise ConfigError(f"config file {path}: {exc}") from None

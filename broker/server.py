@@ -21,6 +21,7 @@ from vdvs.broker.admin_service import AdminServicer
 from vdvs.broker.attach_ops import AttachOps
 from vdvs.broker.backends.base import Backend, BackendError
 from vdvs.broker.backends.local import LocalBackend
+from vdvs.broker.capacity import Capacity
 from vdvs.broker.config import BrokerConfig, ConfigError
 from vdvs.broker.guard import OpGuard
 from vdvs.broker.identity import Callers
@@ -115,7 +116,8 @@ class Broker:
         callers = Callers(store, workers)
         pipeline = Pipeline(store, backend, workers, inventory, callers)
         attach_ops = AttachOps(pipeline, locks, config.idle_detach_s)
-        volume_ops = VolumeOps(pipeline, locks, attach_ops)
+        capacity = Capacity(pipeline, config.overcommit)
+        volume_ops = VolumeOps(pipeline, locks, attach_ops, capacity)
         servicer = VolumeServicer(callers, volume_ops, attach_ops, self.guard, backend.scope)
         volume_server = self._volume_server(ca, servicer)
         login = self._login = self._login_endpoint(ca, store, workers)
@@ -146,7 +148,7 @@ class Broker:
             self.login_address = login.address
             log.info("broker serving directory logins on %s", login.address)
         self._watch_power(backend, attach_ops)
-        sweeper = Sweeper(attach_ops, reconciler, self.report, lease_s, lambda: watch.live_brokers)
+        sweeper = Sweeper(attach_ops, reconciler, self.report, lease_s, lambda: watch.live_brokers, capacity)
         self._sweep = asyncio.get_running_loop().create_task(sweeper.run(config.sweep_s))
         self._loopwatch = loopwatch.start()
         # Full garbage collections triggered by the worker threads hold the GIL for tens of

@@ -1,4 +1,4 @@
-"""The periodic sweep: idle attachments past their time, and operations past their lease.
+"""The periodic sweep: idle attachments past their time, operations past their lease, datastores' fill.
 
 Cinder expires reservations so a crash cannot leak usage; here a row left
 ``creating``/``deleting``/``attaching``/``detaching`` is settled once its lease
@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from vdvs.broker.attach_ops import AttachOps
+from vdvs.broker.capacity import Capacity
 from vdvs.broker.reconcile import Reconciler, ReconcileReport
 
 log = logging.getLogger("vdvs.broker.sweep")
@@ -29,7 +30,9 @@ class Sweeper:
         report: ReconcileReport,
         lease_s: float,
         live_brokers: Callable[[], Sequence[str]],
+        capacity: Capacity | None = None,
     ) -> None:
+        self._capacity = capacity
         self._attach = attach
         self._reconciler = reconciler
         self._report = report
@@ -46,6 +49,8 @@ class Sweeper:
             await self._reconciler.settle(time.time() - self._lease_s, self._live_brokers(), found)
             found.log()
             self._report.merge(found)  # `vdvs status` counts them with startup's
+            if self._capacity is not None:  # thin volumes fill datastores between creates
+                await self._capacity.watch_fill()
         except Exception:
             log.exception("sweep failed")
 

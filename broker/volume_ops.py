@@ -16,6 +16,7 @@ from dataclasses import replace
 from vdvs.broker import faults
 from vdvs.broker.attach_ops import AttachOps
 from vdvs.broker.backends.base import BackendError, DiskExistsError, DiskStat
+from vdvs.broker.capacity import Capacity
 from vdvs.broker.identity import VmIdentity
 from vdvs.broker.locks import KeyedLocks
 from vdvs.broker.pipeline import Pipeline, Resolved, VolumeView
@@ -31,10 +32,11 @@ log = logging.getLogger("vdvs.broker.volumes")
 
 
 class VolumeOps:
-    def __init__(self, pipeline: Pipeline, locks: KeyedLocks, attach: AttachOps) -> None:
+    def __init__(self, pipeline: Pipeline, locks: KeyedLocks, attach: AttachOps, capacity: Capacity) -> None:
         self.p = pipeline
         self.locks = locks
         self.attach = attach
+        self.capacity = capacity
 
     # ------------------------------------------------------------------ create
     async def create(
@@ -68,6 +70,7 @@ class VolumeOps:
         return VolumeView(record, req.volume)
 
     async def _reserve(self, req: Resolved, size_mb: int, quota_mb: int, options: VolumeOptions) -> VolumeRecord:
+        await self.capacity.check(req, size_mb, options.diskformat)  # a datastore without room: nothing reserved
         try:
             return await self.p.workers.db(
                 self.p.store.reserve_volume,

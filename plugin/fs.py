@@ -13,7 +13,9 @@ import ctypes
 import ctypes.util
 import errno
 import functools
+import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +23,9 @@ MKFS_DIRS = ("/sbin", "/usr/sbin", "/bin", "/usr/bin")
 LABEL_LIMITS = {"xfs": 12, "ext2": 16, "ext3": 16, "ext4": 16, "btrfs": 255}
 COMMAND_TIMEOUT_S = 120.0
 MS_RDONLY = 1  # <sys/mount.h>
+# "mke2fs 1.47.0 (5-Feb-2023)", "mkfs.fat 4.2 (2021-01-31)": says nothing about what went wrong
+_BANNER = re.compile(r"\S+ v?\d+(\.\d+)+\S* \(.*\)")
+log = logging.getLogger("vdvs.plugin")
 
 
 class FsError(Exception):
@@ -71,7 +76,8 @@ async def probe(device: str) -> str | None:
     if result.rc == 2:
         return None
     if result.rc != 0:
-        raise FsError(f"cannot probe {device}: {result.err.strip() or f'blkid exit {result.rc}'}")
+        log.error("blkid -p %s exited %d\n%s", device, result.rc, (result.err + result.out).strip())
+        raise FsError(f"Failed to probe {device} for a filesystem: {first_line('blkid', result)}")
     fstype = result.out.strip()
     if not fstype:
         # a signature blkid recognises but that carries no TYPE (e.g. a partition table): not blank
@@ -79,7 +85,8 @@ async def probe(device: str) -> str | None:
     return fstype
 
 
-async def make_filesystem(device: str, fstype: str, label: str) -> None:
+def mkfs_argv(fstype: str, label: str, device: str) -> list[str]:
+    """The mkfs command line for a blank disk (tenancy/filesystems.py's sizes were measured with it)."""
     argv = [f"mkfs.{fstype}"]
     if fstype.startswith("ext"):
         argv += ["-q", "-F"]
@@ -88,10 +95,44 @@ async def make_filesystem(device: str, fstype: str, label: str) -> None:
     limit = LABEL_LIMITS.get(fstype)
     if limit:
         argv += ["-L", label.encode()[:limit].decode(errors="ignore")]
-    result = await run(*argv, device)
+    return [*argv, device]
+
+
+def first_line(tool: str, result: Result) -> str:
+    """What a failed tool said, in one line: its first line that says something (stderr before stdout;
+    not blank, not a version banner), prefixed with the tool's name. The rest is for the log."""
+    for raw in (result.err + "\n" + result.out).splitlines():
+        line = raw.strip()
+        if line and not _BANNER.fullmatch(line):
+            return line if line.startswith(f"{tool}:") else f"{tool}: {line}"
+    return f"{tool}: exit {result.rc}"
+
+
+async def make_filesystem(device: str, fstype: str, label: str, volume: str) -> None:
+    """Format a blank disk. On failure nothing half-made stays: mkfs's signatures are wiped, so the next
+    mount finds the disk blank again instead of mounting what a failed mkfs left."""
+    argv = mkfs_argv(fstype, label, device)
+    doing = f"Failed to create filesystem on {device} for {volume}"
+    try:
+        result = await run(*argv)
+    except FsError as exc:  # not installed, or hung (and killed): it may have written part of it
+        await wipe(device)
+        raise FsError(f"{doing}: {exc}") from None
     if result.rc != 0:
-        output = (result.err or result.out).strip()
-        raise FsError(f"Failed to create filesystem on {device}: exit {result.rc}. Output = {output}")
+        log.error("%s: %s exited %d\n%s", doing, " ".join(argv), result.rc, (result.err + result.out).strip())
+        await wipe(device)
+        raise FsError(f"{doing}: {first_line(argv[0], result)}")
+
+
+async def wipe(device: str) -> None:
+    """Erase every filesystem signature on ``device`` (``wipefs -a``); a failure is logged, not raised."""
+    try:
+        result = await run("wipefs", "-a", device)
+    except FsError as exc:
+        log.error("cannot wipe %s after a failed mkfs: %s", device, exc)
+        return
+    if result.rc != 0:
+        log.error("cannot wipe %s after a failed mkfs: %s", device, (result.err or result.out).strip())
 
 
 def mounted_at(mountpoint: Path) -> str | None:

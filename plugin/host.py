@@ -90,7 +90,7 @@ class Host:
             found = idle_fstype if reply.reused and idle_fstype else await fs.probe(device)
             if found is None:
                 log.info("formatting blank %s (%s) as %s", reply.volume.full_name, device, fstype)
-                await fs.make_filesystem(device, fstype, reply.volume.name)
+                await fs.make_filesystem(device, fstype, reply.volume.name, reply.volume.full_name)
             elif found != fstype:
                 log.warning("%s holds %s, not %s; mounting it as %s", reply.volume.full_name, found, fstype, found)
                 fstype = found

@@ -161,6 +161,23 @@ class Err(enum.Enum):
     )
     VM_LOOKUP_FAILED = ErrorSpec(633, "Failed to find VM object for {0} (bios {1})", Kind.NOT_FOUND)
 
+    # --- create-time checks: what could never be formatted or stored is refused before any disk exists ---
+    VOLUME_SIZE_BELOW_FS_MIN = ErrorSpec(634, "Volume size {0} is below the {1} minimum of {2}", Kind.INVALID)
+    VOLUME_SIZE_ABOVE_FS_MAX = ErrorSpec(635, "Volume size {0} is above the {1} maximum of {2}", Kind.INVALID)
+    FSTYPE_NOT_FOR_BLANK_DISK = ErrorSpec(636, "Filesystem {0} cannot be made on a new volume: {1}", Kind.INVALID)
+    DATASTORE_FILE_TOO_LARGE = ErrorSpec(
+        637, "Volume size {0} exceeds the {1} largest file of datastore {2}'s filesystem ({3})", Kind.INVALID
+    )
+    DATASTORE_NO_SPACE = ErrorSpec(
+        638, "Not enough free space on datastore {0} for a {1} {2} volume: {3} free", Kind.QUOTA
+    )
+    DATASTORE_OVERCOMMIT = ErrorSpec(
+        639,
+        "Volume size {0} would bring datastore {1}'s volumes to {2}, past its over-commit limit of {3} "
+        "({4} x {5} free or held by its volumes)",
+        Kind.QUOTA,
+    )
+
     # --- identity ---
     CERT_UNKNOWN = ErrorSpec(640, "Client certificate {0} was not issued by this broker", Kind.UNAUTHENTICATED)
     CERT_REVOKED = ErrorSpec(641, "Certificate {0} of VM {1} has been revoked", Kind.UNAUTHENTICATED)

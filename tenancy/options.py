@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from vdvs.tenancy.errors import Err, VdvsError
+from vdvs.tenancy.filesystems import check_volume_size
 from vdvs.tenancy.names import VolumeName, parse_volume_name
 from vdvs.tenancy.sizes import DEFAULT_SIZE, DEFAULT_SIZE_MB, parse_size_mb
 
@@ -131,6 +132,7 @@ def validate_create_options(
 
     ``host_filesystems`` is what the Docker host can format (its ``mkfs.*``);
     when given, an fstype it cannot make is refused now rather than at mount.
+    A size the filesystem cannot be made in is refused too (``filesystems.BOUNDS``).
     """
     opts = dict(opts or {})
     unknown = sorted(key for key in opts if key not in VALID_KEYS)
@@ -152,6 +154,7 @@ def validate_create_options(
         fstype = opts.get(FSTYPE, DEFAULT_FSTYPE)
         if host_filesystems is not None and fstype not in host_filesystems:
             raise VdvsError(Err.FSTYPE_NOT_FOUND, fstype, ", ".join(sorted(host_filesystems)))
+        check_volume_size(fstype, size_mb)  # a clone has its source's filesystem and size: they passed
     source: VolumeName | None = None
     if clone_from is not None:
         if clone_from == "":

@@ -30,6 +30,14 @@ def size_text(mb: int) -> str:
     return f"{mb}MB"
 
 
+def space_text(nbytes: int) -> str:
+    """A measured amount of space as a person reads it, to one decimal: 63.9MB, 77.7GB, 16TB."""
+    for unit, factor in (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if nbytes >= factor:
+            return f"{nbytes / factor:.1f}".removesuffix(".0") + unit
+    return f"{nbytes}B"
+
+
 def parse_size_mb(text: str, *, limit: bool = False) -> int:
     """The one size parser: ``100mb``, ``10GB``, ``2Tb`` into MB, refusing malformed and zero values.
 

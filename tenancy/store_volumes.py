@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from vdvs.tenancy.authz import quota_allows
+from vdvs.tenancy.capacity import Provisioned
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import AttachState, VolumeRecord, VolumeState
 from vdvs.tenancy.options import VolumeOptions, options_from_json
@@ -122,6 +123,14 @@ class VolumeRows(StoreBase):
             (vmgroup_id, datastore_url),
         ).fetchone()
         return int(row[0])
+
+    def datastore_provisioned(self, datastore_url: str) -> Provisioned:
+        """Every volume on a datastore, of every vmgroup, open reservations included: sizes and space held."""
+        row = self._db.execute(
+            "SELECT COALESCE(SUM(size_mb), 0), COALESCE(SUM(allocated_bytes), 0) FROM volumes WHERE datastore_url = ?",
+            (datastore_url,),
+        ).fetchone()
+        return Provisioned(int(row[0]), int(row[1]))
 
     # ------------------------------------------------------------------ create and remove
     def reserve_volume(

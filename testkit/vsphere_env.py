@@ -84,10 +84,17 @@ class VsEnv:
         await self.env.close()
 
 
-async def start_vsphere_env(root: Path, sim: Sim, insp: Inspector, watch: bool = True, workers: int = 8) -> VsEnv:
-    """Broker on vcsim; ``watch=False`` keeps the power watcher off (to test attach takeover alone)."""
+async def start_vsphere_env(
+    root: Path, sim: Sim, insp: Inspector, watch: bool = True, workers: int = 8, **settings: Any
+) -> VsEnv:
+    """Broker on vcsim; ``watch=False`` keeps the power watcher off (to test attach takeover alone);
+    ``settings`` override BrokerConfig fields (``overcommit={...}``, ...)."""
     config = vsphere_config(root, sim)
     config.workers = workers
+    for key, value in settings.items():
+        if not hasattr(config, key):
+            raise AttributeError(f"BrokerConfig has no setting {key}")
+        setattr(config, key, value)
     init_config(config, root / "broker.toml")
     backend: Any = None
     callbacks: list[Callable[[str], None]] = []

@@ -10,9 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from vdvs.tenancy.capacity import DatastoreSpace
 from vdvs.tenancy.names import DiskRef
 
-__all__ = ["DiskRef"]  # re-exported: the backends' view of a volume's disk (owned by tenancy.names)
+# re-exported: the backends' view of a volume's disk (owned by tenancy.names) and of a datastore's room
+__all__ = ["DatastoreSpace", "DiskRef"]
 
 POWERED_ON = "poweredOn"
 POWERED_OFF = "poweredOff"
@@ -74,6 +76,10 @@ class Backend(Protocol):
     def datastores(self) -> list[DatastoreInfo]: ...
 
     def find_vm(self, bios_uuid: str) -> VmInfo | None: ...
+
+    def datastore_space(self, datastore: str) -> DatastoreSpace:
+        """The datastore's room now: capacity, free space, filesystem, largest file (``tenancy.capacity``
+        decides with it whether a new volume fits, before anything is reserved)."""
 
     def display_path(self, disk: DiskRef) -> str: ...
 

@@ -17,6 +17,7 @@ from tests.broker.helpers import (
     snapshot,
     vmgroup_dir,
 )
+from vdvs.broker.backends.base import BackendError
 from vdvs.tenancy.model import VM_DS_URL
 
 VALID_OPTIONS_TEXT = (
@@ -188,7 +189,7 @@ async def test_size_above_vmgroup_max_volume_size(broker_env: BrokerEnv) -> None
 async def test_empty_host_filesystem_list_skips_the_mkfs_check(broker_env: BrokerEnv) -> None:
     """An older plugin that sends no filesystem list is not refused for it."""
     client = broker_env.client(await broker_env.enroll("vm1"))
-    volume = await bounded(client.create("anyfs", {"fstype": "btrfs"}, []))
+    volume = await bounded(client.create("anyfs", {"fstype": "btrfs", "size": "200mb"}, []))
     assert volume.fstype == "btrfs"
 
 
@@ -209,3 +210,22 @@ async def test_backend_failure_gives_the_reservation_back(broker_env: BrokerEnv)
     assert err.message.startswith("Failed to create volume: cannot create ")
     assert snapshot(broker_env) == before
     assert await bounded(client.list_names()) == ["first@local1"]
+
+
+async def test_a_datastore_that_cannot_be_read_refuses_the_create_in_one_line_fault_injected(
+    broker_env: BrokerEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The capacity check cannot read the datastore (vCenter unreachable, a directory gone): CREATE_FAILED
+    saying so, nothing reserved; never an Internal Error."""
+
+    def unreadable(datastore: str) -> None:
+        raise BackendError(f"cannot read datastore {datastore}: vSphere returned no summary")
+
+    monkeypatch.setattr(broker_env.broker._backend, "datastore_space", unreadable)
+    client = broker_env.client(await broker_env.enroll("vm1"))
+    err = await refused(client.create("v", {}, FILESYSTEMS))
+    assert (err.code, err.message) == (
+        627,
+        "Failed to create volume: cannot read datastore local1: vSphere returned no summary",
+    )
+    assert broker_env.rows() == [] and broker_env.disk_files() == []

@@ -46,21 +46,21 @@ def digest(path: Path) -> str:
 
 async def test_clone_copies_data_and_inherits_fstype(broker_env: BrokerEnv) -> None:
     client = broker_env.client(await broker_env.enroll("vm1"))
-    await bounded(client.create("src", {"size": "20mb", "fstype": "xfs", "access": "read-only"}, FILESYSTEMS))
+    await bounded(client.create("src", {"size": "20mb", "fstype": "ext3", "access": "read-only"}, ["ext3"]))
     source = disk_path(broker_env, "src")
     write_at(source, 0, b"superblock")
     write_at(source, 7 * MB + 123, os.urandom(4096))
     write_at(source, 20 * MB - 5, b"tail!")
 
     clone = await bounded(client.create("dst", {"clone-from": "src"}, FILESYSTEMS))
-    assert (clone.full_name, clone.fstype, clone.capacity_mb) == ("dst@local1", "xfs", 20)
+    assert (clone.full_name, clone.fstype, clone.capacity_mb) == ("dst@local1", "ext3", 20)
     target = disk_path(broker_env, "dst")
     assert target.stat().st_size == source.stat().st_size == 20 * MB
     assert digest(target) == digest(source)
 
     status = status_of(await bounded(client.get("dst")))
     assert status["clone-from"] == "src"
-    assert status["fstype"] == "xfs"
+    assert status["fstype"] == "ext3"
     assert status["capacity"]["size"] == "20MB"
     assert status["created by VM"] == "vm1"
     assert status["access"] == "read-write"  # access is the clone's own option, not inherited

@@ -37,6 +37,16 @@ def test_scope_and_datastores(case: Case) -> None:
         assert info.url and info.capacity_bytes > 0 and 0 <= info.free_bytes <= info.capacity_bytes
 
 
+def test_datastore_space_is_the_datastores_room(case: Case) -> None:
+    """What the broker's capacity check reads: the datastore the inventory lists, with its capacity and
+    free space, and the largest file where the backend can know it (None: no limit short of 62 TB)."""
+    [info] = [d for d in case.backend.datastores() if d.name == case.datastore]
+    space = case.backend.datastore_space(case.datastore)
+    assert (space.name, space.capacity_bytes) == (info.name, info.capacity_bytes)
+    assert 0 < space.free_bytes <= space.capacity_bytes and space.filesystem
+    assert space.largest_file_bytes is None or space.largest_file_bytes >= 2 * 1024**3
+
+
 def test_create_exists_stat_remove(case: Case) -> None:
     disk = case.disk()
     assert not case.backend.disk_exists(disk)

@@ -1,5 +1,6 @@
 """docker-compose (Debian's 1.29, compose v1) with `driver: vsphere` volumes and driver_opts:
-up, write, down, up again (data kept), down -v (volumes gone from Docker and the datastore)."""
+up, write, down, up again (data kept), down -v (volumes gone from Docker and the datastore); and a
+volume that could never be formatted, refused at `up`'s volume create."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from tests.docker.helpers import (
     wait_for,
     wait_released,
 )
+from vdvs.tenancy.model import VolumeState
+from vdvs.tenancy.store import SqliteStore
 
 pytestmark = pytest.mark.docker
 
@@ -59,8 +62,8 @@ def compose_binary() -> str:
     return found
 
 
-def compose(d: DockerEngine, project_dir: Path, *args: str, timeout: float = 180.0) -> Result:
-    argv = [compose_binary(), "--no-ansi", "-p", PROJECT, "-f", str(project_dir / "docker-compose.yml"), *args]
+def compose(d: DockerEngine, project_dir: Path, *args: str, timeout: float = 180.0, project: str = PROJECT) -> Result:
+    argv = [compose_binary(), "--no-ansi", "-p", project, "-f", str(project_dir / "docker-compose.yml"), *args]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, env=d.env(), timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
@@ -118,3 +121,51 @@ def test_compose_up_down_up_down_v(docker_engine: DockerEngine, vdvs_up: VdvsUp,
         host_is_clean(vdvs_up)
     finally:
         compose(d, project, "down", "-v", "-t", "1", timeout=120)
+
+
+TOO_SMALL_PROJECT = "vdvssmall"
+TOO_SMALL_FILE = f"""\
+version: "3.7"
+services:
+  app:
+    image: {IMAGE}
+    network_mode: none
+    command: ["sh", "-c", "echo never runs > /data/x"]
+    volumes:
+      - tiny:/data
+volumes:
+  tiny:
+    driver: vsphere
+    driver_opts:
+      size: 150mb
+      fstype: xfs
+"""
+
+
+def test_compose_up_with_a_too_small_xfs_volume_fails_at_the_create_and_leaves_nothing(
+    docker_engine: DockerEngine, vdvs_up: VdvsUp, short_tmp: Path
+) -> None:
+    """The mistake is named where it was made, at the volume create of `up`, before any container."""
+    d = docker_engine
+    project = short_tmp / "small"
+    project.mkdir()
+    (project / "docker-compose.yml").write_text(TOO_SMALL_FILE)
+    try:
+        up = compose(d, project, "up", "-d", project=TOO_SMALL_PROJECT)
+        assert up.rc != 0, up.text
+        reason = "Volume size 150MB is below the 300MB minimum of xfs"
+        [line] = [line for line in up.text.splitlines() if reason in line]
+        assert line.endswith(reason) and f"{TOO_SMALL_PROJECT}_tiny" in line, up.text
+        assert "Creating volume" in up.text  # it failed at the volume create...
+        containers = d.run("ps", "-aq", "--filter", f"label=com.docker.compose.project={TOO_SMALL_PROJECT}")
+        assert ok(containers).out.strip() == "", "...before any container was made"
+        assert [n for n in volume_names(d, driver=None) if TOO_SMALL_PROJECT in n] == []
+        assert disk_files(vdvs_up) == []
+        store = SqliteStore(vdvs_up.state / "vdvs.db")
+        try:
+            assert store.list_volumes(states=tuple(VolumeState)) == []
+        finally:
+            store.close()
+        host_is_clean(vdvs_up)
+    finally:
+        compose(d, project, "down", "-v", "-t", "1", timeout=120, project=TOO_SMALL_PROJECT)

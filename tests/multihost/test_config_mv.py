@@ -61,7 +61,7 @@ async def single(short_tmp: Path) -> AsyncIterator[Single]:
         a.ok("vmgroup", "access", "set", "--name", "g1", "--datastore", "local1", "--volume-totalsize", "300MB")
         a.ok("vmgroup", "access", "add", "--name", "g1", "--datastore", "local2", "--volume-maxsize", "50MB")
         for i in range(3):
-            await bounded(vms["vm1"].via(a).create(f"g1vol{i}", {"size": "100mb", "fstype": "xfs"}, ["xfs"]))
+            await bounded(vms["vm1"].via(a).create(f"g1vol{i}", {"size": "100mb", "fstype": "ext3"}, ["ext3"]))
         for name in ("shared", "other@local2"):
             await bounded(vms["vm2"].via(a).create(name, {"size": "20mb", "access": "read-only"}, []))
         await bounded(vms["vm2"].via(a).attach("shared"))
@@ -173,7 +173,7 @@ async def test_move_loses_nothing_and_the_broker_serves_the_same_volumes(single:
     for n, listed in names.items():  # the same certificates, the same volumes
         assert sorted(await bounded(vms[n].via(a).list_names())) == listed
     again = await bounded(vms["vm1"].via(a).get("g1vol1"))
-    assert (again.created_at, again.capacity_mb, again.fstype) == (volume.created_at, 100, "xfs")
+    assert (again.created_at, again.capacity_mb, again.fstype) == (volume.created_at, 100, "ext3")
     revoked = (await outcomes(vms["vm3"].via(a).list_names()))[0]
     assert isinstance(revoked, BrokerError) and revoked.code == 641  # still revoked
     over = (await outcomes(vms["vm1"].via(a).create("more", {"size": "10mb"}, [])))[0]

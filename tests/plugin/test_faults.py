@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
 import time
 from pathlib import Path
+
+import pytest
 
 from testkit.broker_env import BrokerEnv, EnrolledVm
 from testkit.fixtures import needs_root
@@ -11,6 +15,7 @@ from tests.plugin.conftest import Plugin, StartPlugin, mount_id
 from vdvs.broker.pki import CertificateAuthority
 from vdvs.plugin import fs
 from vdvs.plugin.bundle import Bundle, write_bundle
+from vdvs.tenancy.model import DEFAULT_VMGROUP_ID
 
 BOUND_S = 10.0  # retry_budget_s is 1 s in these tests; an answer must come well within this
 
@@ -176,18 +181,60 @@ async def test_device_that_never_appears_times_out_and_detaches(start_plugin: St
     assert (await plugin.ok("Get", Name="nodev"))["Volume"]["Status"]["status"] == "detached"
 
 
+async def test_a_size_the_filesystem_cannot_have_is_refused_at_create(plugin: Plugin, broker_env: BrokerEnv) -> None:
+    """mkfs.xfs needs 300 MB: the broker knows it, so Create (not the first Mount) says so, in one line."""
+    for size in ("100mb", "299mb"):
+        err = await plugin.fail("Create", Name="tiny", Opts={"fstype": "xfs", "size": size})
+        assert err == f"Volume size {size.upper()} is below the 300MB minimum of xfs"
+    assert broker_env.disk_files() == [] and broker_env.rows() == []
+    await plugin.create("tiny", {"fstype": "xfs", "size": "300mb"})
+    assert [r[:2] for r in broker_env.rows()] == [("tiny", "ready")]
+
+
+FAILING_MKFS = """#!/bin/sh
+# mkfs.ext4 that dies half-way: the filesystem's signatures are on the disk, then it fails
+for device; do :; done
+/sbin/mkfs.ext4 -q -F "$device" >/dev/null 2>&1 || exit 9
+echo "mke2fs 1.47.0 (5-Feb-2023)" >&2
+echo "mkfs.ext4: Input/output error while writing out and closing file system" >&2
+echo "  and a second line only the log needs" >&2
+exit 1
+"""
+
+
 @needs_root
-async def test_mkfs_failure_leaves_nothing(plugin: Plugin) -> None:
-    """xfs needs 300 MB; the broker cannot know, so the first Mount's mkfs fails cleanly."""
-    await plugin.create("tiny", {"fstype": "xfs"})  # default size 100mb
-    err = await plugin.fail("Mount", Name="tiny", ID=mount_id())
-    assert err.startswith("Failed to create filesystem on /dev/loop"), err
-    assert "exit 1. Output = " in err and "300MB" in err
+async def test_mkfs_that_fails_half_way_leaves_a_blank_disk_and_nothing_attached(
+    plugin: Plugin, broker_env: BrokerEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The first Mount's mkfs fails after writing its signatures: Docker gets one line, the disk is wiped
+    (the next Mount must format it, not mount what a failed mkfs left), no loop device stays; the next
+    Mount, with a working mkfs, and a Remove, work."""
+    await plugin.create("halfmade")
+    fake = tmp_path / "bin" / "mkfs.ext4"
+    fake.parent.mkdir()
+    fake.write_text(FAILING_MKFS)
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    err = await plugin.fail("Mount", Name="halfmade", ID=mount_id())
+    assert re.fullmatch(
+        r"Failed to create filesystem on /dev/loop\d+ for halfmade@local1: "
+        r"mkfs\.ext4: Input/output error while writing out and closing file system",
+        err,
+    ), err
     assert_host_clean(plugin)
-    assert (await plugin.ok("Get", Name="tiny"))["Volume"]["Status"]["status"] == "detached"
-    # nothing was half-made: the disk is still blank
-    disk = plugin.env.datastore_dir() / "dockvols" / "11111111-1111-1111-1111-111111111111" / "tiny.vmdk"
-    assert await fs.probe(str(disk)) is None
+    assert (await plugin.ok("Get", Name="halfmade"))["Volume"]["Status"]["status"] == "detached"
+    disk = broker_env.datastore_dir() / "dockvols" / DEFAULT_VMGROUP_ID / "halfmade.vmdk"
+    assert await fs.probe(str(disk)) is None  # wiped: nothing half-made is taken for a filesystem
+
+    monkeypatch.undo()  # the real mkfs.ext4 again
+    mid = mount_id()
+    point = await plugin.mount("halfmade", mid)
+    (point / "f").write_text("x")
+    await plugin.unmount("halfmade", mid)
+    assert await fs.probe(str(disk)) == "ext4"
+    await plugin.ok("Remove", Name="halfmade")
+    assert broker_env.disk_files() == [] and broker_env.rows() == []
+    assert_host_clean(plugin)
 
 
 @needs_root

@@ -73,25 +73,60 @@ def loop_device(short_tmp: Path) -> Iterator[str]:
 @needs_root
 async def test_probe_blank_then_formatted_loop_device(loop_device: str) -> None:
     assert await fs.probe(loop_device) is None  # blank: blkid exit 2
-    await fs.make_filesystem(loop_device, "ext4", "a-very-long-volume-name")
+    await fs.make_filesystem(loop_device, "ext4", "a-very-long-volume-name", "a-very-long-volume-name@local1")
     assert await fs.probe(loop_device) == "ext4"
     label = sh("blkid", "-p", "-o", "value", "-s", "LABEL", loop_device).stdout.strip()
     assert label == "a-very-long-volu"  # ext labels hold 16 bytes
 
 
 @needs_root
-async def test_make_filesystem_failure_is_reported(loop_device: str) -> None:
+async def test_make_filesystem_failure_is_one_line_and_the_whole_output_is_logged(
+    loop_device: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """mkfs.xfs follows its reason with 30 lines of usage: Docker gets the reason, the log gets it all."""
     with pytest.raises(fs.FsError) as err:
-        await fs.make_filesystem(loop_device, "xfs", "small")  # xfs needs >= 300 MB
-    assert str(err.value).startswith(f"Failed to create filesystem on {loop_device}: exit 1. Output = ")
+        await fs.make_filesystem(loop_device, "xfs", "small", "small@local1")  # xfs needs >= 300 MB
+    assert str(err.value) == (
+        f"Failed to create filesystem on {loop_device} for small@local1: "
+        "mkfs.xfs: Filesystem must be larger than 300MB."
+    )
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "vdvs.plugin")
+    assert "Filesystem must be larger than 300MB." in logged
+    assert "Usage: mkfs.xfs" in logged  # the rest of mkfs's output, for whoever reads the log
     assert await fs.probe(loop_device) is None
+
+
+@pytest.mark.parametrize(
+    ("err", "out", "line"),
+    [
+        (
+            "mke2fs 1.47.0 (5-Feb-2023)\n/dev/loop3 is apparently in use by the system\n",
+            "",
+            "mkfs.ext4: /dev/loop3 is apparently in use by the system",
+        ),
+        (
+            "\n\nmkfs.xfs: cannot open /dev/loop3: Device or resource busy\nmore\n",
+            "",
+            "mkfs.xfs: cannot open /dev/loop3: Device or resource busy",
+        ),
+        (
+            "",
+            "mkfs.fat 4.2 (2021-01-31)\nmkfs.vfat: unable to open /dev/loop3\n",
+            "mkfs.vfat: unable to open /dev/loop3",
+        ),
+        ("", "", "mkfs.ext4: exit 1"),
+    ],
+)
+def test_first_line_skips_blanks_and_version_banners(err: str, out: str, line: str) -> None:
+    tool = line.split(":", maxsplit=1)[0]
+    assert fs.first_line(tool, fs.Result(1, out, err)) == line
 
 
 @needs_root
 async def test_mount_lookup_decodes_spaces(loop_device: str, short_tmp: Path) -> None:
     root = short_tmp / "mnt root"
     point = root / "vol with space@local1"
-    await fs.make_filesystem(loop_device, "ext4", "spaced")
+    await fs.make_filesystem(loop_device, "ext4", "spaced", "spaced@local1")
     await fs.mount(loop_device, point, "ext4", read_only=True)
     try:
         assert fs.mounted_at(point) == loop_device
@@ -107,7 +142,7 @@ async def test_mount_lookup_decodes_spaces(loop_device: str, short_tmp: Path) ->
 
 @needs_root
 async def test_mount_of_wrong_fstype_is_reported(loop_device: str, short_tmp: Path) -> None:
-    await fs.make_filesystem(loop_device, "ext4", "wrong")
+    await fs.make_filesystem(loop_device, "ext4", "wrong", "wrong@local1")
     point = short_tmp / "mnt" / "x"
     with pytest.raises(fs.FsError, match=re.escape(f"Failed to mount device {loop_device} at {point}: ")):
         await fs.mount(loop_device, point, "xfs", read_only=False)
@@ -126,7 +161,7 @@ async def test_mount_of_a_device_without_filesystem_is_one_line_of_vdvs_text(loo
 @needs_root
 async def test_unmount_of_a_busy_filesystem_is_refused_and_it_stays_mounted(loop_device: str, short_tmp: Path) -> None:
     point = short_tmp / "mnt" / "busy"
-    await fs.make_filesystem(loop_device, "ext4", "busy")
+    await fs.make_filesystem(loop_device, "ext4", "busy", "busy@local1")
     await fs.mount(loop_device, point, "ext4", read_only=False)
     try:
         with open(point / "open-file", "w") as held:  # held open: the filesystem is busy

@@ -12,6 +12,7 @@ import pytest
 
 from testkit import seed
 from tests.stores.conftest import Stores
+from vdvs.tenancy.capacity import Provisioned
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID, AttachState, VmGroup, VolumeState
 from vdvs.tenancy.options import VolumeOptions
@@ -72,6 +73,18 @@ def test_quota_counts_reservations_and_deleting_rows(stores: Stores, store: Conf
     assert other.usage_mb(DEFAULT_VMGROUP_ID, DS1) == 600
     reserve(store, "e", 400, 1000)
     reserve(store, "huge", 62 * 1024 * 1024, 0, datastore_url=DS2)  # 0 = unlimited; 62 TB in MB
+
+
+def test_a_datastores_provisioned_space_counts_every_vmgroup_and_reservation(store: ConfigStore) -> None:
+    """What the over-commit check reads: sizes and space held of every row on one datastore."""
+    assert store.datastore_provisioned(DS1) == Provisioned(0, 0)
+    ready(store, "a", 300, allocated_bytes=5 * 1024**3)  # sums past 32 bits
+    reserve(store, "b", 200)  # still creating: counts all the same
+    store.create_vmgroup(VmGroup(OTHER, "other", "", DS1))
+    ready(store, "a", 400, vmgroup_id=OTHER, allocated_bytes=1024)
+    ready(store, "elsewhere", 700, datastore_url=DS2, allocated_bytes=7)
+    assert store.datastore_provisioned(DS1) == Provisioned(900, 5 * 1024**3 + 1024)
+    assert store.datastore_provisioned(DS2) == Provisioned(700, 7)
 
 
 def test_name_conflicts_carry_the_existing_row(stores: Stores, store: ConfigStore) -> None:

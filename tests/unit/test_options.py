@@ -117,13 +117,13 @@ def test_valid_access(value: str) -> None:
 
 @pytest.mark.parametrize("value", HOST_FS)
 def test_fstype_the_host_can_make(value: str) -> None:
-    result = validate_create_options({"fstype": value}, HOST_FS)
+    result = validate_create_options({"fstype": value, "size": "300mb"}, HOST_FS)
     assert result.options.fstype == value
     assert result.options.recorded()["fstype"] == value
 
 
 def test_fstype_unchecked_without_host_list() -> None:
-    assert validate_create_options({"fstype": "btrfs"}).options.fstype == "btrfs"
+    assert validate_create_options({"fstype": "btrfs", "size": "1gb"}).options.fstype == "btrfs"
 
 
 def test_default_fstype_is_checked_against_the_host() -> None:

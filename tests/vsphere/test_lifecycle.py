@@ -99,9 +99,9 @@ async def test_a_disk_without_a_row_is_reported_never_reused(vs: VsEnv) -> None:
 
 async def test_clone_copies_the_disk_and_writes_a_new_sidecar(vs: VsEnv) -> None:
     _, client = await vs.vm_client(0)
-    await bounded(client.create(f"src@{DATASTORE}", {"size": "50mb", "fstype": "xfs"}, FILESYSTEMS))
+    await bounded(client.create(f"src@{DATASTORE}", {"size": "50mb", "fstype": "ext3"}, ["ext3"]))
     clone = await bounded(client.create(f"copy@{DATASTORE}", {"clone-from": "src"}, FILESYSTEMS))
-    assert (clone.full_name, clone.capacity_mb, clone.fstype) == (f"copy@{DATASTORE}", 50, "xfs")
+    assert (clone.full_name, clone.capacity_mb, clone.fstype) == (f"copy@{DATASTORE}", 50, "ext3")
     assert vs.file("copy.vmdk").exists() and vs.file("copy-flat.vmdk").exists()
     meta = json.loads(vs.file("copy.vmfd").read_text())
     assert meta["volOpts"]["clone-from"] == "src"

@@ -23,6 +23,7 @@ from vdvs.broker.backends.base import (
     POWERED_ON,
     BackendError,
     DatastoreInfo,
+    DatastoreSpace,
     DiskExistsError,
     DiskNotFoundError,
     DiskRef,
@@ -30,6 +31,7 @@ from vdvs.broker.backends.base import (
     VmInfo,
 )
 from vdvs.broker.backends.local import loop
+from vdvs.broker.backends.local.space import SpaceReader
 from vdvs.tenancy import sidecar
 from vdvs.tenancy.names import DOCKVOLS
 
@@ -86,6 +88,7 @@ class LocalBackend:
         # each broker writes its half-made files in a folder of its own, so a broker restarting
         # next to others on shared datastores sweeps only its own (and long-abandoned ones)
         self._tmp_name = hashlib.sha256(owner.encode()).hexdigest()[:16] if owner else "default"
+        self._space = SpaceReader()
 
     # ------------------------------------------------------------------ paths
     def _root(self, datastore: str) -> Path:
@@ -123,6 +126,9 @@ class LocalBackend:
                 DatastoreInfo(name, root.as_uri(), st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize, "local")
             )
         return infos
+
+    def datastore_space(self, datastore: str) -> DatastoreSpace:
+        return self._space.space(datastore, self._root(datastore), self._tmp_dir(datastore))
 
     def find_vm(self, bios_uuid: str) -> VmInfo | None:
         """Every enrolled guest of the local backend runs on this host, powered on."""

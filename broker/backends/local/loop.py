@@ -7,6 +7,7 @@ directly, which is exact for any path, spaces and all.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from vdvs.broker.backends.base import BackendError
 
+log = logging.getLogger("vdvs.broker.local")
 LOSETUP_TIMEOUT_S = 20.0
 DETACH_WAIT_S = 10.0
 _SYS_BLOCK = Path("/sys/block")
@@ -52,7 +54,10 @@ def _losetup(*args: str) -> str:
     except subprocess.TimeoutExpired as exc:
         raise BackendError(f"losetup {' '.join(args)} timed out after {LOSETUP_TIMEOUT_S:.0f}s") from exc
     if done.returncode != 0:
-        raise BackendError(f"losetup {' '.join(args)} failed: {done.stderr.strip() or done.returncode}")
+        output = (done.stderr + done.stdout).strip()
+        log.error("losetup %s exited %d\n%s", " ".join(args), done.returncode, output)
+        said = next((line.strip() for line in output.splitlines() if line.strip()), f"exit {done.returncode}")
+        raise BackendError(f"losetup {' '.join(args)} failed: {said}")
     return done.stdout.strip()
 
 

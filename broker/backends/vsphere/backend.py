@@ -21,6 +21,7 @@ from vdvs.broker.backends.base import (
     POWERED_OFF,
     BackendError,
     DatastoreInfo,
+    DatastoreSpace,
     DiskLockedError,
     DiskNotFoundError,
     DiskRef,
@@ -73,6 +74,9 @@ class VsphereBackend:
     # ------------------------------------------------------------------ inventory
     def datastores(self) -> list[DatastoreInfo]:
         return self.stores.infos()
+
+    def datastore_space(self, datastore: str) -> DatastoreSpace:
+        return self.stores.space(datastore)
 
     def find_vm(self, bios_uuid: str) -> VmInfo | None:
         vm = self.vms.find(bios_uuid)

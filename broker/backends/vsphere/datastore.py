@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from vdvs.broker.backends.base import BackendError, DatastoreInfo, DiskRef
+from vdvs.broker.backends.base import BackendError, DatastoreInfo, DatastoreSpace, DiskRef
 from vdvs.broker.backends.vsphere.faults import translated, wait_task
 from vdvs.broker.backends.vsphere.pyvmomi import vim
 from vdvs.broker.backends.vsphere.session import Session
@@ -75,6 +75,22 @@ class Datastores:
         with self._lock:
             self._by_name = by_name
         return sorted(infos, key=lambda d: d.name)
+
+    def space(self, name: str) -> DatastoreSpace:
+        """The datastore's room from its ``summary`` (capacity and freeSpace, as vCenter last refreshed
+        them). No largest file below vSphere's largest disk, which the size parser already caps."""
+        obj = self.get(name)
+        with translated(f"cannot read datastore {name}"):
+            rows = self._session.retrieve([obj], vim.Datastore, ["summary"])
+        summary = rows[0][1].get("summary") if rows else None
+        if summary is None:
+            raise BackendError(f"cannot read datastore {name}: vSphere returned no summary")
+        return DatastoreSpace(
+            name=name,
+            filesystem=summary.type or "unknown",
+            capacity_bytes=int(summary.capacity or 0),
+            free_bytes=int(summary.freeSpace or 0),
+        )
 
     def names(self) -> list[str]:
         with self._lock:
