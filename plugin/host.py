@@ -25,7 +25,6 @@ from vdvs.plugin.mounts import MountEntry, MountTable
 from vdvs.proto import volume_pb2
 
 log = logging.getLogger("vdvs.plugin")
-DEFAULT_FSTYPE = "ext4"  # for volumes recorded before fstype was kept (vDVS did the same)
 RETRY_INTERVAL_S = 5.0  # how often releases a broker outage left pending are retried
 
 
@@ -85,10 +84,13 @@ class Host:
             raise DriverError(exc.message) from None
         try:
             device = await wait_for_device(reply.device, self.device_timeout_s)
-            fstype = reply.volume.fstype or DEFAULT_FSTYPE
+            # The broker names the filesystem to make (its default included: tenancy.options owns it).
+            fstype = reply.volume.fstype
             # A disk that stayed attached to this VM since we released it holds what we left on it.
             found = idle_fstype if reply.reused and idle_fstype else await fs.probe(device)
             if found is None:
+                if not fstype:  # a broker from before it always said (vdvs 0.1 left it out for old volumes)
+                    raise fs.FsError(f"the broker named no filesystem to make on blank {reply.volume.full_name}")
                 log.info("formatting blank %s (%s) as %s", reply.volume.full_name, device, fstype)
                 await fs.make_filesystem(device, fstype, reply.volume.name, reply.volume.full_name)
             elif found != fstype:
