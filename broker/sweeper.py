@@ -1,4 +1,5 @@
-"""The periodic sweep: idle attachments past their time, and operations past their lease.
+"""The periodic sweep: idle attachments past their time, operations past their lease, audit records past
+their retention.
 
 Cinder expires reservations so a crash cannot leak usage; here a row left
 ``creating``/``deleting``/``attaching``/``detaching`` is settled once its lease
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from vdvs.broker.attach_ops import AttachOps
+from vdvs.broker.audit_sink import AuditSink
 from vdvs.broker.reconcile import Reconciler, ReconcileReport
 
 log = logging.getLogger("vdvs.broker.sweep")
@@ -29,12 +31,14 @@ class Sweeper:
         report: ReconcileReport,
         lease_s: float,
         live_brokers: Callable[[], Sequence[str]],
+        audit: AuditSink | None = None,
     ) -> None:
         self._attach = attach
         self._reconciler = reconciler
         self._report = report
         self._lease_s = lease_s
         self._live_brokers = live_brokers
+        self._audit = audit
 
     async def sweep(self) -> None:
         """One pass; never raises (the next pass tries again)."""
@@ -46,6 +50,8 @@ class Sweeper:
             await self._reconciler.settle(time.time() - self._lease_s, self._live_brokers(), found)
             found.log()
             self._report.merge(found)  # `vdvs status` counts them with startup's
+            if self._audit is not None:
+                await self._audit.prune()
         except Exception:
             log.exception("sweep failed")
 
