@@ -27,6 +27,19 @@ SUBCOMMANDS = {
     ),
     "volume": ("vdvs.cli.volume_commands:volume", "Volumes of every vmgroup, as the admin sees them."),
     "status": ("vdvs.cli.vm_commands:status", "Show the broker's status (vDVS `status` keys)."),
+    "admin": (
+        "vdvs.cli.admin_commands:admin",
+        "Admins (certificates of their own) and the roles granted to principals on vmgroups.",
+    ),
+    "datastore": (
+        "vdvs.cli.datastore_commands:datastore",
+        "Datastores, and their sharing into vmgroups with ceilings for the vmgroups' admins.",
+    ),
+    "show": ("vdvs.cli.show_commands:show", "Effective views: the permissions every VM and principal holds."),
+    "audit": (
+        "vdvs.cli.audit_commands:audit",
+        "The audit trail: every admin change and volume operation, refusals included.",
+    ),
 }
 
 
