@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import logging
 import time
 import uuid
@@ -73,6 +74,9 @@ class AuditSink:
         self._writing = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._pruned_at = 0.0
+        # volume calls' request ids: this broker's random prefix and a count (a uuid4 each costs more)
+        self._prefix = uuid.uuid4().hex[:16]
+        self._count = itertools.count(1)
 
     # ------------------------------------------------------------------ the VM path's hook
     def volume_call(self, action: str, context: _Context, target: str, error: BaseException | None) -> None:
@@ -90,7 +94,7 @@ class AuditSink:
                 AuditRecord(
                     time.time(),
                     KIND_VOLUME,
-                    uuid.uuid4().hex,
+                    f"{self._prefix}{next(self._count):016x}",
                     vm_uuid,
                     vm_name,
                     VM_ROLE,
