@@ -180,8 +180,9 @@ class AdminGuard(_Interceptor):
         try:
             initiator, access = await self._identify(context)
             role = decide(rpc, access, vmgroup_name)
-        except VdvsError as exc:
-            await self._record(rpc, request, Caller(initiator, access, None, request_id), "", (REFUSED, exc.message))
+        except VdvsError as exc:  # filed under the vmgroup it named: that vmgroup's admins see who tried
+            refused = Caller(initiator, access, None, request_id)
+            await self._record(rpc, request, refused, await self._vmgroup_id(rpc, request), (REFUSED, exc.message))
             await abort(context, exc)
             raise AssertionError("abort() returned") from None
         caller = Caller(initiator, access, role, request_id)

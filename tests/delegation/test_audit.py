@@ -112,13 +112,22 @@ async def test_admin_changes_and_refusals_are_recorded_and_a_vmgroup_admin_sees_
     assert (
         alice.refused("audit", "ls", "--vmgroup", "other") == "admin:alice has no vmgroup-admin grant on vmgroup other"
     )
+    # what alice tried on "other" is filed under it: its admin sees who tried
+    bob = denv.admin("bob")
+    denv.ok("admin", "grant", "--principal", "admin:bob", "--role", "vmgroup-admin", "--vmgroup", "other")
+    assert [(r["action"], r["initiator_name"], r["outcome"]) for r in records_as(bob)] == [
+        ("vmgroup.create", "root", "success"),
+        ("vmgroup.update", "admin:alice", "refused"),
+        ("audit.ls", "admin:alice", "refused"),
+        ("grant.add", "root", "success"),
+    ]
     assert denv.refused("audit", "ls", "--since", "yesterday") == (
         "Invalid --since yesterday: give a number and s, m, h or d (e.g. 1h)"
     )
     full = records(denv)
     assert records(denv, "--since", "1h") == full
     assert records(denv, "--limit", "2") == full[-2:]
-    assert [r["action"] for r in records(denv, "--action", "grant.add")] == ["grant.add"]
+    assert [r["action"] for r in records(denv, "--action", "grant.add")] == ["grant.add", "grant.add"]
 
 
 def records_as(who: object, *args: str) -> list[dict[str, object]]:
