@@ -14,7 +14,9 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import grpc
 
+from vdvs.broker.admin_guard import Caller, current_caller
 from vdvs.broker.attach_ops import AttachOps
+from vdvs.broker.audit_sink import AuditSink
 from vdvs.broker.backends.base import Backend
 from vdvs.broker.inventory import Inventory
 from vdvs.broker.pki import CertificateAuthority
@@ -41,6 +43,7 @@ class AdminContext:
     attach: AttachOps
     report: ReconcileReport
     status_lines: list[tuple[str, str]]
+    audit: AuditSink
     # One heavy listing at a time: each is a few tens of milliseconds of Python, and several at once
     # (store rows on the admin-read thread, datastore scans on the pool) would take turns at the GIL
     # with the event loop; one at a time, the loop waits for one thread only.
@@ -62,3 +65,8 @@ class AdminHandlers:
 
     async def datastores(self) -> list[DatastoreRef]:
         return await self.ctx.inventory.refs(refresh=True)
+
+    @staticmethod
+    def caller() -> Caller:
+        """Who makes the current call (the guard let it in): listings show only what it sees."""
+        return current_caller()

@@ -1,12 +1,23 @@
-"""AdminService servicer (root-only unix socket): one class made of the handler groups."""
+"""AdminService servicer: one class made of the handler groups (the guard in front of it: broker/admin_guard.py)."""
 
 from __future__ import annotations
 
 from vdvs.broker.admin_enroll import EnrollmentHandlers
+from vdvs.broker.admin_principals import PrincipalHandlers
+from vdvs.broker.admin_shares import ShareHandlers
+from vdvs.broker.admin_views import ViewHandlers
 from vdvs.broker.admin_vmgroups import VmgroupHandlers
 from vdvs.broker.admin_volumes import VolumeAdminHandlers
 from vdvs.proto import admin_pb2_grpc
 
 
-class AdminServicer(EnrollmentHandlers, VmgroupHandlers, VolumeAdminHandlers, admin_pb2_grpc.AdminServiceServicer):
+class AdminServicer(
+    EnrollmentHandlers,
+    VmgroupHandlers,
+    VolumeAdminHandlers,
+    PrincipalHandlers,
+    ShareHandlers,
+    ViewHandlers,
+    admin_pb2_grpc.AdminServiceServicer,
+):
     """Every AdminService RPC; the rules behind them are in tenancy/."""

@@ -1,4 +1,8 @@
-"""AdminService handlers: vmgroups, their VMs and their datastore access (rules in tenancy/)."""
+"""AdminService handlers: vmgroups, their labels, VMs and datastore access (rules in tenancy/).
+
+The guard has checked the caller's role on the vmgroup a request names; listings show only the
+vmgroups the caller sees, and a delegated admin's commands run with its bounds (tenancy/delegation).
+"""
 
 from __future__ import annotations
 
@@ -9,24 +13,29 @@ from vdvs.broker.admin_context import AdminHandlers, Context
 from vdvs.broker.backends.base import BackendError
 from vdvs.broker.grpc_errors import rpc
 from vdvs.proto import admin_pb2
-from vdvs.tenancy import access, vmgroups
+from vdvs.tenancy import access, delegation, vmgroups
 from vdvs.tenancy.datastores import datastore_name
 from vdvs.tenancy.errors import Err, VdvsError
+from vdvs.tenancy.labels import Labels, parse_labels
 from vdvs.tenancy.model import DatastoreRef, Privilege, VmGroup, VmRecord
 from vdvs.tenancy.names import VolumeName
+from vdvs.tenancy.roles import conceal
 from vdvs.tenancy.sizes import format_admin_size
 from vdvs.tenancy.store import ConfigStore
 
 log = logging.getLogger("vdvs.broker.admin")
 
 
-def vmgroup_message(vmgroup: VmGroup, members: list[VmRecord], datastores: list[DatastoreRef]) -> admin_pb2.Vmgroup:
+def vmgroup_message(
+    vmgroup: VmGroup, members: list[VmRecord], datastores: list[DatastoreRef], labels: Labels
+) -> admin_pb2.Vmgroup:
     return admin_pb2.Vmgroup(
         id=vmgroup.id,
         name=vmgroup.name,
         description=vmgroup.description,
         default_datastore=datastore_name(vmgroup.default_datastore_url, datastores),
         vms=[admin_pb2.VmEntry(uuid=vm.uuid, name=vm.name) for vm in members],
+        labels=labels,
     )
 
 
@@ -46,14 +55,17 @@ def _member_uuids(store: ConfigStore, name: str) -> set[str]:
     return {vm.uuid for vm in store.vms_of(vmgroup.id)} if vmgroup else set()
 
 
-def _vmgroups_and_members(reader: ConfigStore) -> tuple[list[VmGroup], dict[str, list[VmRecord]]]:
-    return reader.list_vmgroups(), reader.memberships()
+def _vmgroups_and_members(
+    reader: ConfigStore,
+) -> tuple[list[VmGroup], dict[str, list[VmRecord]], dict[str, dict[str, str]]]:
+    return reader.list_vmgroups(), reader.memberships(), reader.all_labels()
 
 
 class VmgroupHandlers(AdminHandlers):
     async def _vmgroup_reply(self, vmgroup: VmGroup) -> admin_pb2.Vmgroup:
         members = await self.db(self.ctx.store.vms_of, vmgroup.id)
-        return vmgroup_message(vmgroup, members, await self.ctx.inventory.refs())
+        labels = await self.db(self.ctx.store.labels_of, vmgroup.id)
+        return vmgroup_message(vmgroup, members, await self.ctx.inventory.refs(), labels)
 
     async def _vm_list(self, name: str) -> admin_pb2.VmList:
         refs = await self.db(vmgroups.list_vms, self.ctx.store, name)
@@ -75,15 +87,21 @@ class VmgroupHandlers(AdminHandlers):
     @rpc
     async def VmgroupCreate(self, request: admin_pb2.VmgroupCreateRequest, context: Context) -> admin_pb2.Vmgroup:
         datastores = await self.datastores()
-        vmgroup = await self.db(
-            vmgroups.create_vmgroup,
-            self.ctx.store,
-            datastores,
-            request.name,
-            request.default_datastore,
-            request.description,
-            list(request.vm_list),
-        )
+        caller = self.caller().access
+        try:
+            vmgroup = await self.db(
+                delegation.create_vmgroup,
+                self.ctx.store,
+                datastores,
+                caller,
+                request.name,
+                request.default_datastore,
+                request.description,
+                list(request.vm_list),
+                parse_labels(request.labels),
+            )
+        except VdvsError as exc:
+            raise conceal(exc, caller) from None
         log.info("admin: created vmgroup %s", vmgroup.name)
         reply = await self._vmgroup_reply(vmgroup)
         await self._moved({vm.uuid for vm in reply.vms})  # they left _DEFAULT
@@ -93,22 +111,29 @@ class VmgroupHandlers(AdminHandlers):
     async def VmgroupList(
         self, request: admin_pb2.VmgroupListRequest, context: Context
     ) -> admin_pb2.VmgroupListResponse:
-        groups, members = await self.read(_vmgroups_and_members)
+        groups, members, labels = await self.read(_vmgroups_and_members)
         datastores = await self.ctx.inventory.refs()
+        caller = self.caller().access
         return admin_pb2.VmgroupListResponse(
-            vmgroups=[vmgroup_message(g, members.get(g.id, []), datastores) for g in groups]
+            vmgroups=[
+                vmgroup_message(g, members.get(g.id, []), datastores, labels.get(g.id, {}))
+                for g in groups
+                if caller.sees(g.id)
+            ]
         )
 
     @rpc
     async def VmgroupUpdate(self, request: admin_pb2.VmgroupUpdateRequest, context: Context) -> admin_pb2.Vmgroup:
         vmgroup = await self.db(
-            vmgroups.update_vmgroup,
+            delegation.update_vmgroup,
             self.ctx.store,
             await self.datastores(),
+            self.caller().access,
             request.name,
             new_name=request.new_name if request.HasField("new_name") else None,
             description=request.description if request.HasField("description") else None,
             default_datastore=request.default_datastore if request.HasField("default_datastore") else None,
+            labels=parse_labels(request.labels, removals=True),
         )
         if vmgroup.name != request.name:
             await self._tidy(self.ctx.backend.vmgroup_renamed, vmgroup.id, request.name, vmgroup.name)
@@ -146,7 +171,10 @@ class VmgroupHandlers(AdminHandlers):
         """Apply a membership change; the VMs that moved lose their idle attachments (in-use ones stay,
         detachable by their holder: vDVS refused to move a VM with volumes mounted, and so does vdvs)."""
         before = await self.db(_member_uuids, self.ctx.store, request.name)
-        await self.db(change, self.ctx.store, request.name, list(request.vm_list))
+        try:
+            await self.db(change, self.ctx.store, request.name, list(request.vm_list))
+        except VdvsError as exc:  # a VM in a vmgroup the caller cannot see is one it cannot find
+            raise conceal(exc, self.caller().access) from None
         after = await self.db(_member_uuids, self.ctx.store, request.name)
         await self._moved(before ^ after)
 
@@ -180,9 +208,10 @@ class VmgroupHandlers(AdminHandlers):
     async def AccessAdd(self, request: admin_pb2.AccessAddRequest, context: Context) -> admin_pb2.Access:
         datastores = await self.datastores()
         privilege = await self.db(
-            access.add_access,
+            delegation.add_access,
             self.ctx.store,
             datastores,
+            self.caller().access,
             request.name,
             request.datastore,
             request.allow_create,
@@ -195,9 +224,10 @@ class VmgroupHandlers(AdminHandlers):
     async def AccessSet(self, request: admin_pb2.AccessSetRequest, context: Context) -> admin_pb2.Access:
         datastores = await self.datastores()
         privilege = await self.db(
-            access.set_access,
+            delegation.set_access,
             self.ctx.store,
             datastores,
+            self.caller().access,
             request.name,
             request.datastore,
             request.allow_create if request.HasField("allow_create") else None,

@@ -45,10 +45,12 @@ def listing_reply(
     kinds: dict[str, str],
     pattern: str | None,
     disks: list[DiskRef] | None,
+    only: set[str] | None = None,
 ) -> admin_pb2.VolumeListResponse:
     """The reply to a listing, built on the admin-read thread: the rows of the vmgroups matching
-    ``pattern``, then, given the disks found on the datastores, those no row owns (orphans)."""
-    listing = list_volume_rows(reader, refs, kinds, pattern)
+    ``pattern`` (among ``only``, the ids a delegated admin sees), then, given the disks found on the
+    datastores, those no row owns (orphans)."""
+    listing = list_volume_rows(reader, refs, kinds, pattern, only)
     if disks is None:
         return listing_message(listing.columns)
     orphans = orphan_columns(reader, refs, listing, disks)
@@ -64,12 +66,13 @@ class VolumeAdminHandlers(AdminHandlers):
         refs = [DatastoreRef(d.name, d.url) for d in infos]
         kinds = {d.name: d.kind for d in infos}
         pattern = request.vmgroup or None
+        only = self.caller().access.visible_ids()  # None: a platform admin's, every vmgroup
         async with self.ctx.listing:
-            # orphans only in listings of every vmgroup, as in vDVS; the datastore scan comes first,
-            # so a volume created meanwhile has its row by the time the rows are read
-            everything = pattern in (None, "*")
+            # orphans only in a platform admin's listings of every vmgroup, as in vDVS; the datastore scan
+            # comes first, so a volume created meanwhile has its row by the time the rows are read
+            everything = pattern in (None, "*") and only is None
             disks = await self.ctx.workers.disk(self.ctx.backend.list_disks) if everything else None
-            return await self.read(listing_reply, refs, kinds, pattern, disks)
+            return await self.read(listing_reply, refs, kinds, pattern, disks, only)
 
     @rpc
     async def VolumeSet(self, request: admin_pb2.VolumeSetRequest, context: Context) -> admin_pb2.VolumeListResponse:

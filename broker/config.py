@@ -3,6 +3,7 @@
 [broker]
 listen = "0.0.0.0:7643"            # or "unix:///var/lib/vdvs/broker.sock"
 admin_socket = "/run/vdvs/admin.sock"
+admin_listen = "0.0.0.0:7644"      # AdminService on TCP for admin certificates (mTLS); absent: socket only
 pki_dir = "/var/lib/vdvs/pki"
 workers = 8
 idle_detach_s = 300               # keep a volume attached, idle, this long after its last unmount (0: detach at once)
@@ -10,6 +11,10 @@ idle_detach_s = 300               # keep a volume attached, idle, this long afte
 [store]
 kind = "sqlite"
 path = "/var/lib/vdvs/vdvs.db"
+
+[audit]
+enabled = true                    # record admin changes and volume operations in the config store
+retention_days = 90               # the sweep deletes older records (0: keep them all)
 
 [backend]
 kind = "local"
@@ -54,6 +59,7 @@ if TYPE_CHECKING:  # imported when a [backend.vsphere] table is read, so `local`
 DEFAULT_STATE_DIR = Path("/var/lib/vdvs")
 DEFAULT_ADMIN_SOCKET = Path("/run/vdvs/admin.sock")
 DEFAULT_IDLE_DETACH_S = 300.0
+DEFAULT_AUDIT_RETENTION_DAYS = 90.0
 
 
 class ConfigError(Exception):
@@ -89,6 +95,10 @@ class BrokerConfig:
     sweep_s: float = 10.0
     # [auth]: `vdvs login` against a directory (broker/auth_config.py); None: no login service
     auth: AuthSettings | None = None
+    # AdminService on TCP with mTLS for admin certificates ("host:port"); "" serves it on the socket only.
+    admin_listen: str = ""
+    audit_enabled: bool = True
+    audit_retention_days: float = DEFAULT_AUDIT_RETENTION_DAYS
     source: Path | None = None
 
     @classmethod
@@ -119,6 +129,9 @@ class BrokerConfig:
     @classmethod
     def _from_dict(cls, data: dict[str, Any], path: Path) -> BrokerConfig:
         broker, store, backend = data.get("broker", {}), data.get("store", {}), data.get("backend", {})
+        audit = data.get("audit", {})
+        if not isinstance(audit.get("enabled", True), bool):
+            raise ValueError(f"audit.enabled={audit['enabled']!r} (true or false)")
         store_kind = store.get("kind", "sqlite")
         if store_kind not in ("sqlite", "postgres"):
             raise ValueError(f"store.kind={store_kind!r} (supported: 'sqlite', 'postgres')")
@@ -156,6 +169,9 @@ class BrokerConfig:
             heartbeat_s=_positive(broker, "heartbeat_s", 1.0),
             sweep_s=_positive(broker, "sweep_s", 10.0),
             auth=auth,
+            admin_listen=str(broker.get("admin_listen", "")),
+            audit_enabled=bool(audit.get("enabled", True)),
+            audit_retention_days=_non_negative(audit, "retention_days", DEFAULT_AUDIT_RETENTION_DAYS, "audit"),
             source=path,
         )
 
@@ -197,6 +213,8 @@ class BrokerConfig:
             backend.setdefault(self.backend, {})["overcommit"] = dict(self.overcommit)
         broker: dict[str, Any] = {"id": self.broker_id} if self.broker_id else {}
         auth = {"auth": self.auth.to_dict()} if self.auth is not None else {}
+        if self.admin_listen:
+            broker["admin_listen"] = self.admin_listen
         return tomli_w.dumps(
             {
                 "broker": {
@@ -212,16 +230,17 @@ class BrokerConfig:
                     "sweep_s": self.sweep_s,
                 },
                 "store": self._store_table(),
+                "audit": {"enabled": self.audit_enabled, "retention_days": self.audit_retention_days},
                 "backend": backend,
                 **auth,
             }
         )
 
 
-def _non_negative(table: dict[str, Any], key: str, default: float) -> float:
+def _non_negative(table: dict[str, Any], key: str, default: float, section: str = "broker") -> float:
     value = float(table.get(key, default))
     if value < 0:
-        raise ValueError(f"broker.{key}={value:g} (must be 0 or more)")
+        raise ValueError(f"{section}.{key}={value:g} (must be 0 or more)")
     return value
 
 

@@ -103,6 +103,25 @@ class Callers:
             known = await self._workers.db(self._load_tenancy, vm, generation)
         return _answer(known)
 
+    def known(self, auth_context: Mapping[str, Iterable[bytes]]) -> tuple[str, str, str, str]:
+        """(BIOS uuid, VM name, vmgroup id, vmgroup name) of a caller as already identified, with no
+        store trip (for its audit record); what is not known yet is ''."""
+        pems = list(auth_context.get("x509_pem_cert") or [])
+        if not pems:
+            return "", "", "", ""
+        try:
+            vm_uuid, serial = _parse(pems[0])
+        except ValueError:
+            return "", "", "", ""
+        entry = self._identities.get(serial)
+        identity = entry[1] if entry is not None else None
+        name = identity.name if isinstance(identity, VmIdentity) else ""
+        held = self._tenancies.get(vm_uuid or "")
+        tenancy = held[1] if held is not None else None
+        if isinstance(tenancy, Tenancy):
+            return vm_uuid or "", name, tenancy.vmgroup.id, tenancy.vmgroup.name
+        return vm_uuid or "", name, "", ""
+
     # ------------------------------------------------------------------ on the store thread
     def _load(self, serial: str, vm_uuid: str, generation: int) -> VmIdentity | VdvsError:
         """The certificate's VM, and its tenancy with it (the next thing every call asks for)."""

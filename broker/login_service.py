@@ -68,6 +68,7 @@ class LoginServicer(login_pb2_grpc.LoginServiceServicer):
         self._directory = Directory(settings.ldap)
         self._limit = FailedLogins(settings.failed_logins_per_minute)
         self._pool = ThreadPoolExecutor(max_workers=LOGIN_THREADS, thread_name_prefix="vdvs-login")
+        self.admin_address = ""  # [broker] admin_listen as bound: where the certificate is presented
 
     @rpc
     async def Login(self, request: login_pb2.LoginRequest, context: Context) -> login_pb2.LoginResponse:
@@ -131,6 +132,7 @@ class LoginServicer(login_pb2_grpc.LoginServiceServicer):
             serial=issued.serial,
             admin_id=admin_id,
             user_dn=found.dn,
+            admin_listen=self.admin_address,
         )
 
     def shutdown(self) -> None:

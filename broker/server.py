@@ -1,4 +1,5 @@
-"""The broker process: open the store, reconcile, serve VolumeService (mTLS) and AdminService (unix, 0600)."""
+"""The broker process: open the store, reconcile, serve VolumeService (mTLS) and AdminService (unix, 0600;
+and TCP with mTLS for admin certificates when ``[broker] admin_listen`` is set)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ import grpc
 from vdvs.broker import loopwatch
 from vdvs.broker.admin_context import AdminContext
 from vdvs.broker.admin_enroll import VERSION
+from vdvs.broker.admin_guard import SOCKET, TLS, AdminCallers, AdminGuard
 from vdvs.broker.admin_service import AdminServicer
 from vdvs.broker.attach_ops import AttachOps
+from vdvs.broker.audit_sink import AuditSink
 from vdvs.broker.backends.base import Backend, BackendError
 from vdvs.broker.backends.local import LocalBackend
 from vdvs.broker.capacity import Capacity
@@ -86,6 +89,8 @@ class Broker:
         self.report = ReconcileReport()
         self.volume_address = ""
         self.login_address = ""  # `vdvs login`'s service, when [auth] configures one
+        self.admin_address = ""  # host:port of AdminService on TCP, when [broker] admin_listen is set
+        self._audit: AuditSink | None = None
         self._servers: list[grpc.aio.Server] = []
         self._workers: Workers | None = None
         self._store: ConfigStore | None = None
@@ -114,11 +119,14 @@ class Broker:
         self.report = await reconciler.at_start(lease_s, watch.live_brokers)
         inventory = Inventory(backend, workers)
         callers = Callers(store, workers)
+        audit = self._audit = AuditSink(
+            store, workers, callers, enabled=config.audit_enabled, retention_days=config.audit_retention_days
+        )
         pipeline = Pipeline(store, backend, workers, inventory, callers)
         attach_ops = AttachOps(pipeline, locks, config.idle_detach_s)
         capacity = Capacity(pipeline, config.overcommit)
         volume_ops = VolumeOps(pipeline, locks, attach_ops, capacity)
-        servicer = VolumeServicer(callers, volume_ops, attach_ops, self.guard, backend.scope)
+        servicer = VolumeServicer(callers, volume_ops, attach_ops, self.guard, backend.scope, audit)
         volume_server = self._volume_server(ca, servicer)
         login = self._login = self._login_endpoint(ca, store, workers)
         status_lines = [
@@ -129,26 +137,27 @@ class Broker:
             ("ConfigFile", str(config.source or "N/A")),
         ]
         admin_context = AdminContext(
-            store, reader, workers, ca, inventory, backend, volume_ops, attach_ops, self.report, status_lines
+            store=store,
+            reader=reader,
+            workers=workers,
+            ca=ca,
+            inventory=inventory,
+            backend=backend,
+            volumes=volume_ops,
+            attach=attach_ops,
+            report=self.report,
+            status_lines=status_lines,
+            audit=audit,
         )
-        admin_server = grpc.aio.server()
-        admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(admin_context), admin_server)
-        _prepare_socket(config.admin_socket)
-        admin_server.add_insecure_port(f"unix://{config.admin_socket}")
-        self._servers = [volume_server, admin_server]
-        await volume_server.start()
-        old_umask = os.umask(0o077)
-        try:
-            await admin_server.start()
-        finally:
-            os.umask(old_umask)
-        os.chmod(config.admin_socket, 0o600)
-        if login is not None:
-            await login.start()
-            self.login_address = login.address
-            log.info("broker serving directory logins on %s", login.address)
+        self._servers = [volume_server, *self._admin_servers(ca, admin_context)]
+        if self.admin_address:
+            status_lines.insert(2, ("AdminListen", self.admin_address))
+        audit.start()
+        await self._listen(login)
         self._watch_power(backend, attach_ops)
-        sweeper = Sweeper(attach_ops, reconciler, self.report, lease_s, lambda: watch.live_brokers, capacity)
+        sweeper = Sweeper(
+            attach_ops, reconciler, self.report, lease_s, lambda: watch.live_brokers, capacity=capacity, audit=audit
+        )
         self._sweep = asyncio.get_running_loop().create_task(sweeper.run(config.sweep_s))
         self._loopwatch = loopwatch.start()
         # Full garbage collections triggered by the worker threads hold the GIL for tens of
@@ -157,7 +166,26 @@ class Broker:
         gc.freeze()
         gc.set_threshold(GC_THRESHOLD, 50, 50)
         sys.setswitchinterval(GIL_SWITCH_S)
-        log.info("broker serving volumes on %s, admin on %s", self.volume_address, config.admin_socket)
+        admin_on = f"{config.admin_socket} and {self.admin_address}" if self.admin_address else str(config.admin_socket)
+        log.info("broker serving volumes on %s, admin on %s", self.volume_address, admin_on)
+
+    async def _listen(self, login: LoginEndpoint | None) -> None:
+        """Start the servers: VolumeService, AdminService on TCP, the admin socket (root-only), login."""
+        volume_server, admin_socket, *admin_tcp = self._servers
+        await volume_server.start()
+        for server in admin_tcp:
+            await server.start()
+        old_umask = os.umask(0o077)
+        try:
+            await admin_socket.start()
+        finally:
+            os.umask(old_umask)
+        os.chmod(self.config.admin_socket, 0o600)
+        if login is not None:
+            login.servicer.admin_address = self.admin_address
+            await login.start()
+            self.login_address = login.address
+            log.info("broker serving directory logins on %s", login.address)
 
     async def _open_store(self, workers: Workers) -> tuple[ConfigStore, StoreWatch]:
         """The store the VM path uses (on the store thread), at its current generation, and its watch."""
@@ -198,6 +226,40 @@ class Broker:
             raise BrokerStartError(f"cannot listen on {auth.login_listen} (auth.login_listen)")
         return login
 
+    def _admin_servers(self, ca: CertificateAuthority, context: AdminContext) -> list[grpc.aio.Server]:
+        """AdminService on the root-only socket (root), and on TCP for admin certificates if configured;
+        each behind the guard of its transport."""
+        servicer = AdminServicer(context)
+        callers = AdminCallers(context.store, context.workers)
+        guard = AdminGuard(SOCKET, callers, context.audit, context.store, context.workers)
+        socket_server = grpc.aio.server(interceptors=[guard])
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(servicer, socket_server)
+        _prepare_socket(self.config.admin_socket)
+        socket_server.add_insecure_port(f"unix://{self.config.admin_socket}")
+        if not self.config.admin_listen:
+            return [socket_server]
+        tls_guard = AdminGuard(TLS, callers, context.audit, context.store, context.workers)
+        return [socket_server, self._admin_tcp_server(ca, servicer, tls_guard)]
+
+    def _admin_tcp_server(
+        self, ca: CertificateAuthority, servicer: AdminServicer, guard: AdminGuard
+    ) -> grpc.aio.Server:
+        """AdminService on TCP with mTLS: a client certificate of our CA gets past the handshake, and the
+        guard then accepts admin certificates only (a VM's is refused there)."""
+        server = grpc.aio.server(interceptors=[guard], options=[("grpc.so_reuseport", 0)])
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(servicer, server)
+        credentials = grpc.ssl_server_credentials(
+            [(ca.server_key_path.read_bytes(), ca.server_cert_path.read_bytes())],
+            root_certificates=ca.ca_pem(),
+            require_client_auth=True,
+        )
+        listen = self.config.admin_listen
+        port = server.add_secure_port(listen, credentials)
+        if port == 0:
+            raise BrokerStartError(f"cannot listen on {listen} ([broker] admin_listen)")
+        self.admin_address = _with_port(listen, port)
+        return server
+
     def _watch_power(self, backend: Backend, attach_ops: AttachOps) -> None:
         """Detach the volumes of VMs that power off (the backend reports them from its own thread)."""
         watch = getattr(backend, "watch_power_off", None)
@@ -234,6 +296,9 @@ class Broker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweep
             self._sweep = None
+        if self._audit is not None:
+            await self._audit.stop()  # the volume records still waiting are written
+            self._audit = None
         if self._releases:
             await asyncio.wait(set(self._releases), timeout=DRAIN_TIMEOUT_S)
         if self._loopwatch is not None:

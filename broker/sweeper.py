@@ -1,4 +1,5 @@
-"""The periodic sweep: idle attachments past their time, operations past their lease, datastores' fill.
+"""The periodic sweep: idle attachments past their time, operations past their lease, datastores' fill,
+audit records past their retention.
 
 Cinder expires reservations so a crash cannot leak usage; here a row left
 ``creating``/``deleting``/``attaching``/``detaching`` is settled once its lease
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from vdvs.broker.attach_ops import AttachOps
+from vdvs.broker.audit_sink import AuditSink
 from vdvs.broker.capacity import Capacity
 from vdvs.broker.reconcile import Reconciler, ReconcileReport
 
@@ -31,6 +33,7 @@ class Sweeper:
         lease_s: float,
         live_brokers: Callable[[], Sequence[str]],
         capacity: Capacity | None = None,
+        audit: AuditSink | None = None,
     ) -> None:
         self._capacity = capacity
         self._attach = attach
@@ -38,6 +41,7 @@ class Sweeper:
         self._report = report
         self._lease_s = lease_s
         self._live_brokers = live_brokers
+        self._audit = audit
 
     async def sweep(self) -> None:
         """One pass; never raises (the next pass tries again)."""
@@ -51,6 +55,8 @@ class Sweeper:
             self._report.merge(found)  # `vdvs status` counts them with startup's
             if self._capacity is not None:  # thin volumes fill datastores between creates
                 await self._capacity.watch_fill()
+            if self._audit is not None:
+                await self._audit.prune()
         except Exception:
             log.exception("sweep failed")
 

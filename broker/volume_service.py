@@ -10,6 +10,7 @@ import grpc
 from google.protobuf import struct_pb2
 
 from vdvs.broker.attach_ops import AttachOps
+from vdvs.broker.audit_sink import AuditSink, audited
 from vdvs.broker.grpc_errors import rpc
 from vdvs.broker.guard import OpGuard
 from vdvs.broker.identity import Callers, VmIdentity
@@ -61,7 +62,10 @@ def device_message(hint: dict[str, Any]) -> volume_pb2.DeviceHint:
 
 
 class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
-    def __init__(self, callers: Callers, volumes: VolumeOps, attach: AttachOps, guard: OpGuard, scope: str) -> None:
+    def __init__(
+        self, callers: Callers, volumes: VolumeOps, attach: AttachOps, guard: OpGuard, scope: str, audit: AuditSink
+    ) -> None:
+        self.audit = audit  # records Create, Remove, Attach, Detach and Release (buffered: no store trip)
         self._callers = callers
         self._volumes = volumes
         self._attach = attach
@@ -72,6 +76,7 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
         return await self._callers.identify(context.auth_context())
 
     @rpc
+    @audited("volume.create")
     async def Create(self, request: volume_pb2.CreateRequest, context: Context) -> volume_pb2.Volume:
         vm = await self._caller(context)
         filesystems = list(request.host_filesystems) or None
@@ -79,6 +84,7 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
         return volume_message(view)
 
     @rpc
+    @audited("volume.remove")
     async def Remove(self, request: volume_pb2.VolumeRef, context: Context) -> volume_pb2.RemoveResponse:
         vm = await self._caller(context)
         await self._guard.run(self._volumes.remove(vm, request.name))
@@ -95,18 +101,21 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
         return volume_pb2.ListResponse(names=await self._volumes.list_names(vm))
 
     @rpc
+    @audited("volume.attach")
     async def Attach(self, request: volume_pb2.VolumeRef, context: Context) -> volume_pb2.AttachResponse:
         vm = await self._caller(context)
         view, hint, reused = await self._guard.run(self._attach.attach(vm, request.name))
         return volume_pb2.AttachResponse(volume=volume_message(view), device=device_message(hint), reused=reused)
 
     @rpc
+    @audited("volume.detach")
     async def Detach(self, request: volume_pb2.VolumeRef, context: Context) -> volume_pb2.DetachResponse:
         vm = await self._caller(context)
         await self._guard.run(self._attach.detach(vm, request.name))
         return volume_pb2.DetachResponse()
 
     @rpc
+    @audited("volume.release")
     async def Release(self, request: volume_pb2.VolumeRef, context: Context) -> volume_pb2.ReleaseResponse:
         vm = await self._caller(context)
         kept = await self._guard.run(self._attach.release(vm, request.name))

@@ -1,4 +1,6 @@
-"""The admin CLI's client of the broker's AdminService (root-only unix socket).
+"""The admin CLI's client of the broker's AdminService: the root-only unix socket, or a remote broker over
+TCP with mTLS, as the admin whose certificate bundle it holds (``ca.pem``, ``admin.pem``, ``admin.key``,
+written by `vdvs admin enroll NAME --out DIR`).
 
 gRPC and the generated code load when a client is made, not when this module is imported:
 `vdvs --help` and commands that never call the broker do without them.
@@ -8,11 +10,15 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 DEFAULT_ADMIN_SOCKET = Path(os.environ.get("VDVS_ADMIN_SOCKET", "/run/vdvs/admin.sock"))
 CALL_TIMEOUT_S = 60.0
+ADMIN_CERT_FILE = "admin.pem"
+ADMIN_KEY_FILE = "admin.key"
+BROKER_NAME = "vdvs-broker"  # the name the broker's server certificate carries
 
 
 class AdminError(Exception):
@@ -25,14 +31,57 @@ class AdminError(Exception):
         self.name = name
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where AdminService is: the local socket, or ``broker`` (host:port) with an admin ``bundle``."""
+
+    socket: Path = DEFAULT_ADMIN_SOCKET
+    broker: str = ""
+    bundle: Path | None = None
+
+    @property
+    def remote(self) -> bool:
+        return bool(self.broker)
+
+    def __str__(self) -> str:
+        return self.broker or str(self.socket)
+
+
+def _credentials(bundle: Path) -> Any:
+    import grpc
+
+    from vdvs.plugin.bundle import read_bundle
+
+    try:
+        files = read_bundle(bundle, ADMIN_CERT_FILE, ADMIN_KEY_FILE)
+    except FileNotFoundError as exc:
+        raise AdminError(
+            f"no admin bundle in {bundle}: {Path(exc.filename).name} is missing "
+            "(write one with 'vdvs admin enroll NAME --out DIR' on the broker's host)"
+        ) from None
+    except OSError as exc:
+        raise AdminError(f"cannot read the admin bundle in {bundle}: {exc.strerror}") from None
+    return grpc.ssl_channel_credentials(files.ca_pem, files.key_pem, files.cert_pem)
+
+
 class AdminClient:
-    def __init__(self, socket_path: Path = DEFAULT_ADMIN_SOCKET) -> None:
+    def __init__(self, target: Target | Path = DEFAULT_ADMIN_SOCKET) -> None:
         import grpc
 
         from vdvs.proto import admin_pb2_grpc
 
-        self.socket_path = socket_path
-        self._channel = grpc.insecure_channel(f"unix://{socket_path}")
+        self.target = target if isinstance(target, Target) else Target(socket=target)
+        self.socket_path = self.target.socket
+        if self.target.remote:
+            if self.target.bundle is None:
+                raise AdminError(f"--broker {self.target.broker} needs an admin bundle (--bundle DIR)")
+            self._channel = grpc.secure_channel(
+                self.target.broker,
+                _credentials(self.target.bundle),
+                options=[("grpc.ssl_target_name_override", BROKER_NAME)],
+            )
+        else:
+            self._channel = grpc.insecure_channel(f"unix://{self.socket_path}")
         self.stub = admin_pb2_grpc.AdminServiceStub(self._channel)
 
     def __enter__(self) -> AdminClient:
@@ -45,7 +94,7 @@ class AdminClient:
         """Call ``method``; raise AdminError with the broker's text on failure."""
         import grpc
 
-        if not self.socket_path.exists():
+        if not self.target.remote and not self.socket_path.exists():
             raise AdminError(
                 f"Cannot reach the vdvs broker: no admin socket at {self.socket_path} "
                 "(is 'vdvs broker' or 'vdvs up' running?)"
@@ -62,6 +111,11 @@ class AdminClient:
             if remote.code:
                 raise AdminError(remote.message, remote.code, remote.name) from None
             if code == grpc.StatusCode.UNAVAILABLE:
+                if self.target.remote:
+                    raise AdminError(
+                        f"Cannot reach the vdvs broker at {self.target.broker}, or it refused the admin "
+                        f"certificate in {self.target.bundle}: {details}"
+                    ) from None
                 raise AdminError(f"Cannot reach the vdvs broker at {self.socket_path}: {details}") from None
             raise AdminError(f"{method} failed: {details}") from None
 

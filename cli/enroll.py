@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vdvs.cli.admin_client import AdminClient
+from vdvs.cli.admin_client import AdminClient, Target
 from vdvs.plugin.bundle import Bundle, write_bundle
 from vdvs.proto import admin_pb2
 
 
-def enroll(admin_socket: Path, name: str, bios_uuid: str, out: Path, days: int = 0) -> admin_pb2.EnrollVmResponse:
-    with AdminClient(admin_socket) as client:
+def enroll(target: Target | Path, name: str, bios_uuid: str, out: Path, days: int = 0) -> admin_pb2.EnrollVmResponse:
+    with AdminClient(target) as client:
         reply: admin_pb2.EnrollVmResponse = client.call(
             "EnrollVm", admin_pb2.EnrollVmRequest(name=name, bios_uuid=bios_uuid, valid_days=days)
         )

@@ -48,6 +48,7 @@ class LoginInfo:
     principals: tuple[str, ...]
     not_after: dt.datetime  # from the certificate
     broker: str  # the login service it came from
+    admin_broker: str  # the broker's AdminService (admin_listen) the certificate is for; "" if none
     serial: str
     directory: Path
 
@@ -90,6 +91,7 @@ def write_login(directory: Path, reply: Any, user: str, broker: str) -> LoginInf
         "dn": reply.user_dn,
         "principals": list(reply.principals),
         "broker": broker,
+        "admin_broker": reply.admin_listen,
         "serial": reply.serial,
         "admin_id": reply.admin_id,
     }
@@ -118,6 +120,7 @@ def read_login(directory: Path) -> LoginInfo:
         principals=tuple(str(p) for p in info.get("principals", [])),
         not_after=not_after,
         broker=str(info.get("broker", "")),
+        admin_broker=str(info.get("admin_broker", "")),
         serial=str(info.get("serial", "")),
         directory=directory,
     )

@@ -32,6 +32,19 @@ SUBCOMMANDS = {
         "Log in with your directory password: get an admin certificate for a few hours.",
     ),
     "whoami": ("vdvs.cli.login_commands:whoami", "Show who your directory login says you are, and until when."),
+    "admin": (
+        "vdvs.cli.admin_commands:admin",
+        "Admins (certificates of their own) and the roles granted to principals on vmgroups.",
+    ),
+    "datastore": (
+        "vdvs.cli.datastore_commands:datastore",
+        "Datastores, and their sharing into vmgroups with ceilings for the vmgroups' admins.",
+    ),
+    "show": ("vdvs.cli.show_commands:show", "Effective views: the permissions every VM and principal holds."),
+    "audit": (
+        "vdvs.cli.audit_commands:audit",
+        "The audit trail: every admin change and volume operation, refusals included.",
+    ),
 }
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from vdvs.cli.admin_client import AdminClient, AdminError
-from vdvs.cli.common import admin_socket_option, fail, json_option
+from vdvs.cli.admin_client import AdminClient, AdminError, Target
+from vdvs.cli.common import admin_options, fail
 from vdvs.cli.output import emit, key_values
 
 
@@ -22,14 +22,13 @@ def vm() -> None:
 @click.option("--uuid", "bios_uuid", required=True, help="the VM's BIOS UUID")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="directory for ca.pem, vm.pem, vm.key")
 @click.option("--days", type=int, default=0, help="certificate lifetime (default 365)")
-@admin_socket_option
-@json_option
-def vm_enroll(name: str, bios_uuid: str, out: Path, days: int, admin_socket: Path, as_json: bool) -> None:
+@admin_options
+def vm_enroll(name: str, bios_uuid: str, out: Path, days: int, target: Target, as_json: bool) -> None:
     """Issue VM NAME a client certificate and write its bundle to --out."""
     from vdvs.cli.enroll import enroll
 
     try:
-        reply = enroll(admin_socket, name, bios_uuid, out, days)
+        reply = enroll(target, name, bios_uuid, out, days)
     except (AdminError, OSError) as exc:
         fail(exc, as_json)
     data = {
@@ -49,14 +48,13 @@ def vm_enroll(name: str, bios_uuid: str, out: Path, days: int, admin_socket: Pat
 @vm.command("revoke")
 @click.option("--uuid", "bios_uuid", default="", help="revoke every certificate of this VM")
 @click.option("--serial", default="", help="revoke one certificate")
-@admin_socket_option
-@json_option
-def vm_revoke(bios_uuid: str, serial: str, admin_socket: Path, as_json: bool) -> None:
+@admin_options
+def vm_revoke(bios_uuid: str, serial: str, target: Target, as_json: bool) -> None:
     """Revoke VM certificates; the broker refuses them from the next call on."""
     from vdvs.proto import admin_pb2
 
     try:
-        with AdminClient(admin_socket) as client:
+        with AdminClient(target) as client:
             reply = client.call("RevokeVm", admin_pb2.RevokeVmRequest(bios_uuid=bios_uuid, serial=serial))
     except AdminError as exc:
         fail(exc, as_json)
@@ -65,17 +63,18 @@ def vm_revoke(bios_uuid: str, serial: str, admin_socket: Path, as_json: bool) ->
 
 
 @click.command()
-@admin_socket_option
-@json_option
-def status(admin_socket: Path, as_json: bool) -> None:
+@admin_options
+def status(target: Target, as_json: bool) -> None:
     """Show the broker's status (vDVS `status` keys)."""
     from vdvs.proto import admin_pb2
 
     items: list[tuple[str, str]]
     try:
-        with AdminClient(admin_socket) as client:
+        with AdminClient(target) as client:
             reply: Any = client.call("Status", admin_pb2.StatusRequest())
         items = [(kv.key, kv.value) for kv in reply.items]
     except AdminError as exc:
+        if exc.code:  # the broker answered, and refused this caller
+            fail(exc, as_json)
         items = [("=== Service", ""), ("Status", "Stopped"), ("Reason", exc.message)]
     emit({k: v for k, v in items if not k.startswith("===")}, as_json, key_values(items))

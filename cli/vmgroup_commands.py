@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import click
 
+from vdvs.cli.admin_client import Target
 from vdvs.cli.common import admin_options, call, given, split_list, to_dict
 from vdvs.cli.output import emit, table
 
@@ -26,17 +27,28 @@ def vmgroup() -> None:
 @click.option("--default-datastore", required=True, help="a datastore name or _VM_DS (the VM's own)")
 @click.option("--description", default="")
 @click.option("--vm-list", default="", help="comma-separated VM names")
+@click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="a label (repeatable)")
 @admin_options
 def create(
-    name: str, default_datastore: str, description: str, vm_list: str, admin_socket: Path, as_json: bool
+    name: str,
+    default_datastore: str,
+    description: str,
+    vm_list: str,
+    labels: tuple[str, ...],
+    target: Target,
+    as_json: bool,
 ) -> None:
     """Create a vmgroup."""
     from vdvs.proto import admin_pb2
 
     request = admin_pb2.VmgroupCreateRequest(
-        name=name, default_datastore=default_datastore, description=description, vm_list=split_list(vm_list)
+        name=name,
+        default_datastore=default_datastore,
+        description=description,
+        vm_list=split_list(vm_list),
+        labels=list(labels),
     )
-    reply = call(admin_socket, as_json, "VmgroupCreate", request)
+    reply = call(target, as_json, "VmgroupCreate", request)
     text = f"vmgroup '{name}' is created."
     if name != DEFAULT_VMGROUP:
         text += " Do not forget to run 'vmgroup vm add' to add vm to vmgroup."
@@ -45,19 +57,24 @@ def create(
 
 @vmgroup.command("ls")
 @admin_options
-def ls(admin_socket: Path, as_json: bool) -> None:
+def ls(target: Target, as_json: bool) -> None:
     """List vmgroups."""
     from vdvs.proto import admin_pb2
 
-    reply = call(admin_socket, as_json, "VmgroupList", admin_pb2.VmgroupListRequest())
+    reply = call(target, as_json, "VmgroupList", admin_pb2.VmgroupListRequest())
     rows = [
-        [g.id, g.name, g.description, g.default_datastore, ",".join(vm.name for vm in g.vms)] for g in reply.vmgroups
+        [g.id, g.name, g.description, g.default_datastore, ",".join(vm.name for vm in g.vms), _labels(g.labels)]
+        for g in reply.vmgroups
     ]
     emit(
         [to_dict(g) for g in reply.vmgroups],
         as_json,
-        table(["Uuid", "Name", "Description", "Default_datastore", "VM_list"], rows),
+        table(["Uuid", "Name", "Description", "Default_datastore", "VM_list", "Labels"], rows),
     )
+
+
+def _labels(labels: Mapping[str, str]) -> str:
+    return ",".join(f"{key}={labels[key]}" for key in sorted(labels))
 
 
 @vmgroup.command("update")
@@ -65,22 +82,26 @@ def ls(admin_socket: Path, as_json: bool) -> None:
 @click.option("--new-name", default=None)
 @click.option("--description", default=None)
 @click.option("--default-datastore", default=None)
+@click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="set a label (repeatable); KEY= removes it")
 @admin_options
 def update(
     name: str,
     new_name: str | None,
     description: str | None,
     default_datastore: str | None,
-    admin_socket: Path,
+    labels: tuple[str, ...],
+    target: Target,
     as_json: bool,
 ) -> None:
-    """Rename a vmgroup, change its description or default datastore."""
+    """Rename a vmgroup, change its description, default datastore or labels."""
     from vdvs.proto import admin_pb2
 
     request = admin_pb2.VmgroupUpdateRequest(
-        name=name, **given(new_name=new_name, description=description, default_datastore=default_datastore)
+        name=name,
+        labels=list(labels),
+        **given(new_name=new_name, description=description, default_datastore=default_datastore),
     )
-    reply = call(admin_socket, as_json, "VmgroupUpdate", request)
+    reply = call(target, as_json, "VmgroupUpdate", request)
     emit(to_dict(reply), as_json, "vmgroup modify succeeded")
 
 
@@ -89,12 +110,12 @@ def update(
 @click.option("--remove-volumes", is_flag=True, help="also delete the vmgroup's volumes on every datastore")
 @click.option("--force", is_flag=True, help="remove even if VMs are still members")
 @admin_options
-def rm(name: str, remove_volumes: bool, force: bool, admin_socket: Path, as_json: bool) -> None:
+def rm(name: str, remove_volumes: bool, force: bool, target: Target, as_json: bool) -> None:
     """Remove a vmgroup."""
     from vdvs.proto import admin_pb2
 
     request = admin_pb2.VmgroupRemoveRequest(name=name, remove_volumes=remove_volumes, force=force)
-    reply = call(admin_socket, as_json, "VmgroupRemove", request)
+    reply = call(target, as_json, "VmgroupRemove", request)
     prefix = "All Volumes will be removed. " if remove_volumes else ""
     emit(to_dict(reply), as_json, f"{prefix}vmgroup rm succeeded")
 
@@ -109,11 +130,11 @@ def _vm_command(verb: str, method: str, help_text: str) -> None:
     @click.option("--name", required=True)
     @click.option("--vm-list", required=True, help="comma-separated VM names")
     @admin_options
-    def command(name: str, vm_list: str, admin_socket: Path, as_json: bool) -> None:
+    def command(name: str, vm_list: str, target: Target, as_json: bool) -> None:
         from vdvs.proto import admin_pb2
 
         request = admin_pb2.VmgroupVmsRequest(name=name, vm_list=split_list(vm_list))
-        reply = call(admin_socket, as_json, method, request)
+        reply = call(target, as_json, method, request)
         emit(to_dict(reply), as_json, f"vmgroup vm {verb} succeeded")
 
 
@@ -125,11 +146,11 @@ _vm_command("replace", "VmgroupVmReplace", "Replace the VMs of a vmgroup.")
 @vm.command("ls")
 @click.option("--name", required=True)
 @admin_options
-def vm_ls(name: str, admin_socket: Path, as_json: bool) -> None:
+def vm_ls(name: str, target: Target, as_json: bool) -> None:
     """List the VMs of a vmgroup."""
     from vdvs.proto import admin_pb2
 
-    reply = call(admin_socket, as_json, "VmgroupVmList", admin_pb2.VmgroupRef(name=name))
+    reply = call(target, as_json, "VmgroupVmList", admin_pb2.VmgroupRef(name=name))
     emit(to_dict(reply)["vms"], as_json, table(["Uuid", "Name"], [[v.uuid, v.name] for v in reply.vms]))
 
 
@@ -158,7 +179,7 @@ def access_add(
     allow_create: bool,
     volume_maxsize: str,
     volume_totalsize: str,
-    admin_socket: Path,
+    target: Target,
     as_json: bool,
 ) -> None:
     """Grant a vmgroup access to a datastore."""
@@ -171,7 +192,7 @@ def access_add(
         volume_maxsize=volume_maxsize,
         volume_totalsize=volume_totalsize,
     )
-    reply = call(admin_socket, as_json, "AccessAdd", request)
+    reply = call(target, as_json, "AccessAdd", request)
     emit(to_dict(reply), as_json, "vmgroup access add succeeded")
 
 
@@ -188,7 +209,7 @@ def access_set(
     allow_create: str | None,
     volume_maxsize: str | None,
     volume_totalsize: str | None,
-    admin_socket: Path,
+    target: Target,
     as_json: bool,
 ) -> None:
     """Change a vmgroup's access to a datastore."""
@@ -199,7 +220,7 @@ def access_set(
         datastore=datastore,
         **given(allow_create=allow_create, volume_maxsize=volume_maxsize, volume_totalsize=volume_totalsize),
     )
-    reply = call(admin_socket, as_json, "AccessSet", request)
+    reply = call(target, as_json, "AccessSet", request)
     emit(to_dict(reply), as_json, "vmgroup access set succeeded")
 
 
@@ -207,20 +228,20 @@ def access_set(
 @click.option("--name", required=True)
 @click.option("--datastore", required=True)
 @admin_options
-def access_rm(name: str, datastore: str, admin_socket: Path, as_json: bool) -> None:
+def access_rm(name: str, datastore: str, target: Target, as_json: bool) -> None:
     """Remove a vmgroup's access to a datastore."""
     from vdvs.proto import admin_pb2
 
-    reply = call(admin_socket, as_json, "AccessRemove", admin_pb2.AccessRef(name=name, datastore=datastore))
+    reply = call(target, as_json, "AccessRemove", admin_pb2.AccessRef(name=name, datastore=datastore))
     emit(to_dict(reply)["rows"], as_json, "vmgroup access rm succeeded")
 
 
 @access.command("ls")
 @click.option("--name", required=True)
 @admin_options
-def access_ls(name: str, admin_socket: Path, as_json: bool) -> None:
+def access_ls(name: str, target: Target, as_json: bool) -> None:
     """List a vmgroup's datastore access."""
     from vdvs.proto import admin_pb2
 
-    reply = call(admin_socket, as_json, "AccessList", admin_pb2.VmgroupRef(name=name))
+    reply = call(target, as_json, "AccessList", admin_pb2.VmgroupRef(name=name))
     emit(to_dict(reply)["rows"], as_json, _access_table(list(reply.rows)))

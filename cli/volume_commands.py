@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from vdvs.cli.admin_client import Target
 from vdvs.cli.common import admin_options, call
 from vdvs.cli.output import column_table, emit
 
@@ -35,11 +35,11 @@ def volume() -> None:
 @click.option("--vmgroup", default="", help="only vmgroups matching this pattern (e.g. 'web*')")
 @click.option("-c", "columns", default=None, help="comma-separated column ids, e.g. volume,capacity,created-by")
 @admin_options
-def ls(vmgroup: str, columns: str | None, admin_socket: Path, as_json: bool) -> None:
+def ls(vmgroup: str, columns: str | None, target: Target, as_json: bool) -> None:
     """List volumes (orphans, whose vmgroup is unknown, show as N/A)."""
     from vdvs.proto import admin_pb2
 
-    reply = call(admin_socket, as_json, "VolumeList", admin_pb2.VolumeListRequest(vmgroup=vmgroup))
+    reply = call(target, as_json, "VolumeList", admin_pb2.VolumeListRequest(vmgroup=vmgroup))
     chosen = _columns([(c.id, c.header) for c in reply.columns], columns)
     cells = _cells(reply)
     keys = [key for key, _ in chosen]
@@ -67,10 +67,10 @@ def _rows(reply: admin_pb2.VolumeListResponse) -> list[dict[str, str]]:
     "--options", required=True, help="access=read-only|read-write,attach-as=persistent|independent_persistent"
 )
 @admin_options
-def set_options(volume_name: str, vmgroup: str, options: str, admin_socket: Path, as_json: bool) -> None:
+def set_options(volume_name: str, vmgroup: str, options: str, target: Target, as_json: bool) -> None:
     """Change a volume's access or attach-as (effective at its next mount)."""
     from vdvs.proto import admin_pb2
 
     request = admin_pb2.VolumeSetRequest(volume=volume_name, vmgroup=vmgroup, options=options)
-    reply = call(admin_socket, as_json, "VolumeSet", request)
+    reply = call(target, as_json, "VolumeSet", request)
     emit(_rows(reply), as_json, f"Successfully updated settings for {volume_name}")

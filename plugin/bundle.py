@@ -33,16 +33,17 @@ def _write(path: Path, data: bytes, mode: int) -> None:
     os.replace(tmp, path)
 
 
-def write_bundle(directory: str | Path, bundle: Bundle) -> None:
+def write_bundle(directory: str | Path, bundle: Bundle, cert_file: str = CERT_FILE, key_file: str = KEY_FILE) -> None:
+    """Write a bundle (an admin's names its certificate and key ``admin.pem``, ``admin.key``)."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     os.chmod(out, 0o700)
     _write(out / CA_FILE, bundle.ca_pem, 0o644)
-    _write(out / CERT_FILE, bundle.cert_pem, 0o644)
-    _write(out / KEY_FILE, bundle.key_pem, 0o600)
+    _write(out / cert_file, bundle.cert_pem, 0o644)
+    _write(out / key_file, bundle.key_pem, 0o600)
 
 
-def read_bundle(directory: str | Path) -> Bundle:
+def read_bundle(directory: str | Path, cert_file: str = CERT_FILE, key_file: str = KEY_FILE) -> Bundle:
     """Read a bundle; FileNotFoundError names the missing file."""
     src = Path(directory)
-    return Bundle((src / CA_FILE).read_bytes(), (src / CERT_FILE).read_bytes(), (src / KEY_FILE).read_bytes())
+    return Bundle((src / CA_FILE).read_bytes(), (src / cert_file).read_bytes(), (src / key_file).read_bytes())

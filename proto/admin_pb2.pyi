@@ -71,30 +71,41 @@ class VmEntry(_message.Message):
     def __init__(self, uuid: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class Vmgroup(_message.Message):
-    __slots__ = ("id", "name", "description", "default_datastore", "vms")
+    __slots__ = ("id", "name", "description", "default_datastore", "vms", "labels")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_DATASTORE_FIELD_NUMBER: _ClassVar[int]
     VMS_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     description: str
     default_datastore: str
     vms: _containers.RepeatedCompositeFieldContainer[VmEntry]
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., default_datastore: _Optional[str] = ..., vms: _Optional[_Iterable[_Union[VmEntry, _Mapping]]] = ...) -> None: ...
+    labels: _containers.ScalarMap[str, str]
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., default_datastore: _Optional[str] = ..., vms: _Optional[_Iterable[_Union[VmEntry, _Mapping]]] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class VmgroupCreateRequest(_message.Message):
-    __slots__ = ("name", "default_datastore", "description", "vm_list")
+    __slots__ = ("name", "default_datastore", "description", "vm_list", "labels")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_DATASTORE_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     VM_LIST_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
     name: str
     default_datastore: str
     description: str
     vm_list: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., default_datastore: _Optional[str] = ..., description: _Optional[str] = ..., vm_list: _Optional[_Iterable[str]] = ...) -> None: ...
+    labels: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., default_datastore: _Optional[str] = ..., description: _Optional[str] = ..., vm_list: _Optional[_Iterable[str]] = ..., labels: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class VmgroupListRequest(_message.Message):
     __slots__ = ()
@@ -107,16 +118,18 @@ class VmgroupListResponse(_message.Message):
     def __init__(self, vmgroups: _Optional[_Iterable[_Union[Vmgroup, _Mapping]]] = ...) -> None: ...
 
 class VmgroupUpdateRequest(_message.Message):
-    __slots__ = ("name", "new_name", "description", "default_datastore")
+    __slots__ = ("name", "new_name", "description", "default_datastore", "labels")
     NAME_FIELD_NUMBER: _ClassVar[int]
     NEW_NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_DATASTORE_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
     name: str
     new_name: str
     description: str
     default_datastore: str
-    def __init__(self, name: _Optional[str] = ..., new_name: _Optional[str] = ..., description: _Optional[str] = ..., default_datastore: _Optional[str] = ...) -> None: ...
+    labels: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., new_name: _Optional[str] = ..., description: _Optional[str] = ..., default_datastore: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class VmgroupRemoveRequest(_message.Message):
     __slots__ = ("name", "remove_volumes", "force")
@@ -245,3 +258,269 @@ class VolumeSetRequest(_message.Message):
     vmgroup: str
     options: str
     def __init__(self, volume: _Optional[str] = ..., vmgroup: _Optional[str] = ..., options: _Optional[str] = ...) -> None: ...
+
+class AdminEnrollRequest(_message.Message):
+    __slots__ = ("name", "valid_days")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALID_DAYS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    valid_days: int
+    def __init__(self, name: _Optional[str] = ..., valid_days: _Optional[int] = ...) -> None: ...
+
+class AdminEnrollResponse(_message.Message):
+    __slots__ = ("ca_pem", "cert_pem", "key_pem", "serial", "not_after", "id", "principal")
+    CA_PEM_FIELD_NUMBER: _ClassVar[int]
+    CERT_PEM_FIELD_NUMBER: _ClassVar[int]
+    KEY_PEM_FIELD_NUMBER: _ClassVar[int]
+    SERIAL_FIELD_NUMBER: _ClassVar[int]
+    NOT_AFTER_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    ca_pem: str
+    cert_pem: str
+    key_pem: str
+    serial: str
+    not_after: str
+    id: str
+    principal: str
+    def __init__(self, ca_pem: _Optional[str] = ..., cert_pem: _Optional[str] = ..., key_pem: _Optional[str] = ..., serial: _Optional[str] = ..., not_after: _Optional[str] = ..., id: _Optional[str] = ..., principal: _Optional[str] = ...) -> None: ...
+
+class AdminRef(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class AdminRevokeResponse(_message.Message):
+    __slots__ = ("serials",)
+    SERIALS_FIELD_NUMBER: _ClassVar[int]
+    serials: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, serials: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AdminListRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Admin(_message.Message):
+    __slots__ = ("id", "name", "kind", "principals", "serial", "not_after", "issued_at", "status")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPALS_FIELD_NUMBER: _ClassVar[int]
+    SERIAL_FIELD_NUMBER: _ClassVar[int]
+    NOT_AFTER_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_AT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    kind: str
+    principals: _containers.RepeatedScalarFieldContainer[str]
+    serial: str
+    not_after: str
+    issued_at: str
+    status: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., principals: _Optional[_Iterable[str]] = ..., serial: _Optional[str] = ..., not_after: _Optional[str] = ..., issued_at: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...
+
+class AdminListResponse(_message.Message):
+    __slots__ = ("admins",)
+    ADMINS_FIELD_NUMBER: _ClassVar[int]
+    admins: _containers.RepeatedCompositeFieldContainer[Admin]
+    def __init__(self, admins: _Optional[_Iterable[_Union[Admin, _Mapping]]] = ...) -> None: ...
+
+class GrantRequest(_message.Message):
+    __slots__ = ("principal", "role", "vmgroup", "selector")
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    VMGROUP_FIELD_NUMBER: _ClassVar[int]
+    SELECTOR_FIELD_NUMBER: _ClassVar[int]
+    principal: str
+    role: str
+    vmgroup: str
+    selector: str
+    def __init__(self, principal: _Optional[str] = ..., role: _Optional[str] = ..., vmgroup: _Optional[str] = ..., selector: _Optional[str] = ...) -> None: ...
+
+class Grant(_message.Message):
+    __slots__ = ("id", "principal", "role", "vmgroup", "selector", "created")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    VMGROUP_FIELD_NUMBER: _ClassVar[int]
+    SELECTOR_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    principal: str
+    role: str
+    vmgroup: str
+    selector: str
+    created: str
+    def __init__(self, id: _Optional[int] = ..., principal: _Optional[str] = ..., role: _Optional[str] = ..., vmgroup: _Optional[str] = ..., selector: _Optional[str] = ..., created: _Optional[str] = ...) -> None: ...
+
+class GrantListRequest(_message.Message):
+    __slots__ = ("principal",)
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    principal: str
+    def __init__(self, principal: _Optional[str] = ...) -> None: ...
+
+class GrantListResponse(_message.Message):
+    __slots__ = ("grants",)
+    GRANTS_FIELD_NUMBER: _ClassVar[int]
+    grants: _containers.RepeatedCompositeFieldContainer[Grant]
+    def __init__(self, grants: _Optional[_Iterable[_Union[Grant, _Mapping]]] = ...) -> None: ...
+
+class DatastoreShareRequest(_message.Message):
+    __slots__ = ("datastore", "vmgroup", "selector", "max_volume_size", "max_total")
+    DATASTORE_FIELD_NUMBER: _ClassVar[int]
+    VMGROUP_FIELD_NUMBER: _ClassVar[int]
+    SELECTOR_FIELD_NUMBER: _ClassVar[int]
+    MAX_VOLUME_SIZE_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    datastore: str
+    vmgroup: str
+    selector: str
+    max_volume_size: str
+    max_total: str
+    def __init__(self, datastore: _Optional[str] = ..., vmgroup: _Optional[str] = ..., selector: _Optional[str] = ..., max_volume_size: _Optional[str] = ..., max_total: _Optional[str] = ...) -> None: ...
+
+class Share(_message.Message):
+    __slots__ = ("datastore", "vmgroup", "selector", "max_volume_size_mb", "max_total_mb", "max_volume_size", "max_total", "vmgroups")
+    DATASTORE_FIELD_NUMBER: _ClassVar[int]
+    VMGROUP_FIELD_NUMBER: _ClassVar[int]
+    SELECTOR_FIELD_NUMBER: _ClassVar[int]
+    MAX_VOLUME_SIZE_MB_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOTAL_MB_FIELD_NUMBER: _ClassVar[int]
+    MAX_VOLUME_SIZE_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    VMGROUPS_FIELD_NUMBER: _ClassVar[int]
+    datastore: str
+    vmgroup: str
+    selector: str
+    max_volume_size_mb: int
+    max_total_mb: int
+    max_volume_size: str
+    max_total: str
+    vmgroups: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, datastore: _Optional[str] = ..., vmgroup: _Optional[str] = ..., selector: _Optional[str] = ..., max_volume_size_mb: _Optional[int] = ..., max_total_mb: _Optional[int] = ..., max_volume_size: _Optional[str] = ..., max_total: _Optional[str] = ..., vmgroups: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DatastoreListRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class DatastoreEntry(_message.Message):
+    __slots__ = ("name", "url", "kind", "shares")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SHARES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    url: str
+    kind: str
+    shares: _containers.RepeatedCompositeFieldContainer[Share]
+    def __init__(self, name: _Optional[str] = ..., url: _Optional[str] = ..., kind: _Optional[str] = ..., shares: _Optional[_Iterable[_Union[Share, _Mapping]]] = ...) -> None: ...
+
+class DatastoreListResponse(_message.Message):
+    __slots__ = ("datastores",)
+    DATASTORES_FIELD_NUMBER: _ClassVar[int]
+    datastores: _containers.RepeatedCompositeFieldContainer[DatastoreEntry]
+    def __init__(self, datastores: _Optional[_Iterable[_Union[DatastoreEntry, _Mapping]]] = ...) -> None: ...
+
+class PermissionsRequest(_message.Message):
+    __slots__ = ("vm", "vmgroup", "principal")
+    VM_FIELD_NUMBER: _ClassVar[int]
+    VMGROUP_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    vm: str
+    vmgroup: str
+    principal: str
+    def __init__(self, vm: _Optional[str] = ..., vmgroup: _Optional[str] = ..., principal: _Optional[str] = ...) -> None: ...
+
+class Permission(_message.Message):
+    __slots__ = ("subject", "subject_kind", "uuid", "vmgroup", "datastore", "verbs", "max_volume_size_mb", "total_mb", "used_mb", "used_known", "membership", "access", "source", "max_volume_size", "total", "used")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_KIND_FIELD_NUMBER: _ClassVar[int]
+    UUID_FIELD_NUMBER: _ClassVar[int]
+    VMGROUP_FIELD_NUMBER: _ClassVar[int]
+    DATASTORE_FIELD_NUMBER: _ClassVar[int]
+    VERBS_FIELD_NUMBER: _ClassVar[int]
+    MAX_VOLUME_SIZE_MB_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_MB_FIELD_NUMBER: _ClassVar[int]
+    USED_MB_FIELD_NUMBER: _ClassVar[int]
+    USED_KNOWN_FIELD_NUMBER: _ClassVar[int]
+    MEMBERSHIP_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    MAX_VOLUME_SIZE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    USED_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    subject_kind: str
+    uuid: str
+    vmgroup: str
+    datastore: str
+    verbs: _containers.RepeatedScalarFieldContainer[str]
+    max_volume_size_mb: int
+    total_mb: int
+    used_mb: int
+    used_known: bool
+    membership: str
+    access: str
+    source: str
+    max_volume_size: str
+    total: str
+    used: str
+    def __init__(self, subject: _Optional[str] = ..., subject_kind: _Optional[str] = ..., uuid: _Optional[str] = ..., vmgroup: _Optional[str] = ..., datastore: _Optional[str] = ..., verbs: _Optional[_Iterable[str]] = ..., max_volume_size_mb: _Optional[int] = ..., total_mb: _Optional[int] = ..., used_mb: _Optional[int] = ..., used_known: _Optional[bool] = ..., membership: _Optional[str] = ..., access: _Optional[str] = ..., source: _Optional[str] = ..., max_volume_size: _Optional[str] = ..., total: _Optional[str] = ..., used: _Optional[str] = ...) -> None: ...
+
+class PermissionsResponse(_message.Message):
+    __slots__ = ("rows",)
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[Permission]
+    def __init__(self, rows: _Optional[_Iterable[_Union[Permission, _Mapping]]] = ...) -> None: ...
+
+class AuditListRequest(_message.Message):
+    __slots__ = ("vmgroup", "principal", "since", "action", "limit")
+    VMGROUP_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    vmgroup: str
+    principal: str
+    since: str
+    action: str
+    limit: int
+    def __init__(self, vmgroup: _Optional[str] = ..., principal: _Optional[str] = ..., since: _Optional[str] = ..., action: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class AuditRecord(_message.Message):
+    __slots__ = ("id", "at", "time", "kind", "request_id", "initiator", "initiator_name", "role", "vmgroup", "action", "target", "outcome", "reason")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    INITIATOR_FIELD_NUMBER: _ClassVar[int]
+    INITIATOR_NAME_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    VMGROUP_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    at: float
+    time: str
+    kind: str
+    request_id: str
+    initiator: str
+    initiator_name: str
+    role: str
+    vmgroup: str
+    action: str
+    target: str
+    outcome: str
+    reason: str
+    def __init__(self, id: _Optional[int] = ..., at: _Optional[float] = ..., time: _Optional[str] = ..., kind: _Optional[str] = ..., request_id: _Optional[str] = ..., initiator: _Optional[str] = ..., initiator_name: _Optional[str] = ..., role: _Optional[str] = ..., vmgroup: _Optional[str] = ..., action: _Optional[str] = ..., target: _Optional[str] = ..., outcome: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class AuditListResponse(_message.Message):
+    __slots__ = ("records",)
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[AuditRecord]
+    def __init__(self, records: _Optional[_Iterable[_Union[AuditRecord, _Mapping]]] = ...) -> None: ...

@@ -26,9 +26,11 @@ if _version_not_supported:
 
 
 class AdminServiceStub:
-    """AdminService is served on the broker's root-only unix socket (and, if
-    configured, on TCP for admin certificates). Plugins never reach it.
-    Every rule behind it lives in tenancy/; the CLI only parses and prints.
+    """AdminService is served on the broker's root-only unix socket (root: the
+    platform admin) and, if configured ([broker] admin_listen), on TCP with mTLS
+    for admin certificates. Plugins never reach it. One guard in front of every
+    call checks the caller's role (tenancy/roles.py); every rule behind it lives
+    in tenancy/; the CLI only parses and prints.
     """
 
     def __init__(self, channel):
@@ -122,12 +124,69 @@ class AdminServiceStub:
                 request_serializer=vdvs_dot_proto_dot_admin__pb2.VolumeSetRequest.SerializeToString,
                 response_deserializer=vdvs_dot_proto_dot_admin__pb2.VolumeListResponse.FromString,
                 _registered_method=True)
+        self.AdminEnroll = channel.unary_unary(
+                '/vdvs.v1.AdminService/AdminEnroll',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.AdminEnrollRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.AdminEnrollResponse.FromString,
+                _registered_method=True)
+        self.AdminRevoke = channel.unary_unary(
+                '/vdvs.v1.AdminService/AdminRevoke',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.AdminRef.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.AdminRevokeResponse.FromString,
+                _registered_method=True)
+        self.AdminList = channel.unary_unary(
+                '/vdvs.v1.AdminService/AdminList',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.AdminListRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.AdminListResponse.FromString,
+                _registered_method=True)
+        self.GrantAdd = channel.unary_unary(
+                '/vdvs.v1.AdminService/GrantAdd',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.GrantRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.Grant.FromString,
+                _registered_method=True)
+        self.GrantRemove = channel.unary_unary(
+                '/vdvs.v1.AdminService/GrantRemove',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.GrantRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.Grant.FromString,
+                _registered_method=True)
+        self.GrantList = channel.unary_unary(
+                '/vdvs.v1.AdminService/GrantList',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.GrantListRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.GrantListResponse.FromString,
+                _registered_method=True)
+        self.DatastoreShare = channel.unary_unary(
+                '/vdvs.v1.AdminService/DatastoreShare',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.DatastoreShareRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.Share.FromString,
+                _registered_method=True)
+        self.DatastoreUnshare = channel.unary_unary(
+                '/vdvs.v1.AdminService/DatastoreUnshare',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.DatastoreShareRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.Share.FromString,
+                _registered_method=True)
+        self.DatastoreList = channel.unary_unary(
+                '/vdvs.v1.AdminService/DatastoreList',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.DatastoreListRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.DatastoreListResponse.FromString,
+                _registered_method=True)
+        self.PermissionsShow = channel.unary_unary(
+                '/vdvs.v1.AdminService/PermissionsShow',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.PermissionsRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.PermissionsResponse.FromString,
+                _registered_method=True)
+        self.AuditList = channel.unary_unary(
+                '/vdvs.v1.AdminService/AuditList',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.AuditListRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.AuditListResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
-    """AdminService is served on the broker's root-only unix socket (and, if
-    configured, on TCP for admin certificates). Plugins never reach it.
-    Every rule behind it lives in tenancy/; the CLI only parses and prints.
+    """AdminService is served on the broker's root-only unix socket (root: the
+    platform admin) and, if configured ([broker] admin_listen), on TCP with mTLS
+    for admin certificates. Plugins never reach it. One guard in front of every
+    call checks the caller's role (tenancy/roles.py); every rule behind it lives
+    in tenancy/; the CLI only parses and prints.
     """
 
     def EnrollVm(self, request, context):
@@ -232,6 +291,73 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AdminEnroll(self, request, context):
+        """delegated administration: admin principals, role grants, shared datastores, views, audit
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AdminRevoke(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AdminList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GrantAdd(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GrantRemove(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GrantList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DatastoreShare(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DatastoreUnshare(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DatastoreList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PermissionsShow(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AuditList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -320,6 +446,61 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     request_deserializer=vdvs_dot_proto_dot_admin__pb2.VolumeSetRequest.FromString,
                     response_serializer=vdvs_dot_proto_dot_admin__pb2.VolumeListResponse.SerializeToString,
             ),
+            'AdminEnroll': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdminEnroll,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.AdminEnrollRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.AdminEnrollResponse.SerializeToString,
+            ),
+            'AdminRevoke': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdminRevoke,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.AdminRef.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.AdminRevokeResponse.SerializeToString,
+            ),
+            'AdminList': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdminList,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.AdminListRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.AdminListResponse.SerializeToString,
+            ),
+            'GrantAdd': grpc.unary_unary_rpc_method_handler(
+                    servicer.GrantAdd,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.GrantRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.Grant.SerializeToString,
+            ),
+            'GrantRemove': grpc.unary_unary_rpc_method_handler(
+                    servicer.GrantRemove,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.GrantRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.Grant.SerializeToString,
+            ),
+            'GrantList': grpc.unary_unary_rpc_method_handler(
+                    servicer.GrantList,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.GrantListRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.GrantListResponse.SerializeToString,
+            ),
+            'DatastoreShare': grpc.unary_unary_rpc_method_handler(
+                    servicer.DatastoreShare,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.DatastoreShareRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.Share.SerializeToString,
+            ),
+            'DatastoreUnshare': grpc.unary_unary_rpc_method_handler(
+                    servicer.DatastoreUnshare,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.DatastoreShareRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.Share.SerializeToString,
+            ),
+            'DatastoreList': grpc.unary_unary_rpc_method_handler(
+                    servicer.DatastoreList,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.DatastoreListRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.DatastoreListResponse.SerializeToString,
+            ),
+            'PermissionsShow': grpc.unary_unary_rpc_method_handler(
+                    servicer.PermissionsShow,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.PermissionsRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.PermissionsResponse.SerializeToString,
+            ),
+            'AuditList': grpc.unary_unary_rpc_method_handler(
+                    servicer.AuditList,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.AuditListRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.AuditListResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'vdvs.v1.AdminService', rpc_method_handlers)
@@ -329,9 +510,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AdminService:
-    """AdminService is served on the broker's root-only unix socket (and, if
-    configured, on TCP for admin certificates). Plugins never reach it.
-    Every rule behind it lives in tenancy/; the CLI only parses and prints.
+    """AdminService is served on the broker's root-only unix socket (root: the
+    platform admin) and, if configured ([broker] admin_listen), on TCP with mTLS
+    for admin certificates. Plugins never reach it. One guard in front of every
+    call checks the caller's role (tenancy/roles.py); every rule behind it lives
+    in tenancy/; the CLI only parses and prints.
     """
 
     @staticmethod
@@ -783,6 +966,303 @@ class AdminService:
             '/vdvs.v1.AdminService/VolumeSet',
             vdvs_dot_proto_dot_admin__pb2.VolumeSetRequest.SerializeToString,
             vdvs_dot_proto_dot_admin__pb2.VolumeListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdminEnroll(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/AdminEnroll',
+            vdvs_dot_proto_dot_admin__pb2.AdminEnrollRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.AdminEnrollResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdminRevoke(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/AdminRevoke',
+            vdvs_dot_proto_dot_admin__pb2.AdminRef.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.AdminRevokeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdminList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/AdminList',
+            vdvs_dot_proto_dot_admin__pb2.AdminListRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.AdminListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GrantAdd(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/GrantAdd',
+            vdvs_dot_proto_dot_admin__pb2.GrantRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.Grant.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GrantRemove(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/GrantRemove',
+            vdvs_dot_proto_dot_admin__pb2.GrantRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.Grant.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GrantList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/GrantList',
+            vdvs_dot_proto_dot_admin__pb2.GrantListRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.GrantListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DatastoreShare(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/DatastoreShare',
+            vdvs_dot_proto_dot_admin__pb2.DatastoreShareRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.Share.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DatastoreUnshare(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/DatastoreUnshare',
+            vdvs_dot_proto_dot_admin__pb2.DatastoreShareRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.Share.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DatastoreList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/DatastoreList',
+            vdvs_dot_proto_dot_admin__pb2.DatastoreListRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.DatastoreListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PermissionsShow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/PermissionsShow',
+            vdvs_dot_proto_dot_admin__pb2.PermissionsRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.PermissionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AuditList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/AuditList',
+            vdvs_dot_proto_dot_admin__pb2.AuditListRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.AuditListResponse.FromString,
             options,
             channel_credentials,
             insecure,

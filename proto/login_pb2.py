@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16vdvs/proto/login.proto\x12\x07vdvs.v1\".\n\x0cLoginRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"\x9c\x01\n\rLoginResponse\x12\x0e\n\x06\x63\x61_pem\x18\x01 \x01(\t\x12\x10\n\x08\x63\x65rt_pem\x18\x02 \x01(\t\x12\x0f\n\x07key_pem\x18\x03 \x01(\t\x12\x11\n\tnot_after\x18\x04 \x01(\t\x12\x12\n\nprincipals\x18\x05 \x03(\t\x12\x0e\n\x06serial\x18\x06 \x01(\t\x12\x10\n\x08\x61\x64min_id\x18\x07 \x01(\t\x12\x0f\n\x07user_dn\x18\x08 \x01(\t2F\n\x0cLoginService\x12\x36\n\x05Login\x12\x15.vdvs.v1.LoginRequest\x1a\x16.vdvs.v1.LoginResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16vdvs/proto/login.proto\x12\x07vdvs.v1\".\n\x0cLoginRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"\xb2\x01\n\rLoginResponse\x12\x0e\n\x06\x63\x61_pem\x18\x01 \x01(\t\x12\x10\n\x08\x63\x65rt_pem\x18\x02 \x01(\t\x12\x0f\n\x07key_pem\x18\x03 \x01(\t\x12\x11\n\tnot_after\x18\x04 \x01(\t\x12\x12\n\nprincipals\x18\x05 \x03(\t\x12\x0e\n\x06serial\x18\x06 \x01(\t\x12\x10\n\x08\x61\x64min_id\x18\x07 \x01(\t\x12\x0f\n\x07user_dn\x18\x08 \x01(\t\x12\x14\n\x0c\x61\x64min_listen\x18\t \x01(\t2F\n\x0cLoginService\x12\x36\n\x05Login\x12\x15.vdvs.v1.LoginRequest\x1a\x16.vdvs.v1.LoginResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,7 +34,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LOGINREQUEST']._serialized_start=35
   _globals['_LOGINREQUEST']._serialized_end=81
   _globals['_LOGINRESPONSE']._serialized_start=84
-  _globals['_LOGINRESPONSE']._serialized_end=240
-  _globals['_LOGINSERVICE']._serialized_start=242
-  _globals['_LOGINSERVICE']._serialized_end=312
+  _globals['_LOGINRESPONSE']._serialized_end=262
+  _globals['_LOGINSERVICE']._serialized_start=264
+  _globals['_LOGINSERVICE']._serialized_end=334
 # @@protoc_insertion_point(module_scope)

@@ -15,7 +15,7 @@ class LoginRequest(_message.Message):
     def __init__(self, user: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
 
 class LoginResponse(_message.Message):
-    __slots__ = ("ca_pem", "cert_pem", "key_pem", "not_after", "principals", "serial", "admin_id", "user_dn")
+    __slots__ = ("ca_pem", "cert_pem", "key_pem", "not_after", "principals", "serial", "admin_id", "user_dn", "admin_listen")
     CA_PEM_FIELD_NUMBER: _ClassVar[int]
     CERT_PEM_FIELD_NUMBER: _ClassVar[int]
     KEY_PEM_FIELD_NUMBER: _ClassVar[int]
@@ -24,6 +24,7 @@ class LoginResponse(_message.Message):
     SERIAL_FIELD_NUMBER: _ClassVar[int]
     ADMIN_ID_FIELD_NUMBER: _ClassVar[int]
     USER_DN_FIELD_NUMBER: _ClassVar[int]
+    ADMIN_LISTEN_FIELD_NUMBER: _ClassVar[int]
     ca_pem: str
     cert_pem: str
     key_pem: str
@@ -32,4 +33,5 @@ class LoginResponse(_message.Message):
     serial: str
     admin_id: str
     user_dn: str
-    def __init__(self, ca_pem: _Optional[str] = ..., cert_pem: _Optional[str] = ..., key_pem: _Optional[str] = ..., not_after: _Optional[str] = ..., principals: _Optional[_Iterable[str]] = ..., serial: _Optional[str] = ..., admin_id: _Optional[str] = ..., user_dn: _Optional[str] = ...) -> None: ...
+    admin_listen: str
+    def __init__(self, ca_pem: _Optional[str] = ..., cert_pem: _Optional[str] = ..., key_pem: _Optional[str] = ..., not_after: _Optional[str] = ..., principals: _Optional[_Iterable[str]] = ..., serial: _Optional[str] = ..., admin_id: _Optional[str] = ..., user_dn: _Optional[str] = ..., admin_listen: _Optional[str] = ...) -> None: ...

@@ -7,17 +7,19 @@ here it is an error, and ``Unset`` (or 0) resets a limit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from vdvs.tenancy.datastores import datastore_url
 from vdvs.tenancy.errors import Err, VdvsError
-from vdvs.tenancy.model import DatastoreRef, Privilege
+from vdvs.tenancy.model import DatastoreRef, Privilege, VmGroup
 from vdvs.tenancy.sizes import parse_size_mb
 from vdvs.tenancy.store import ConfigStore
 from vdvs.tenancy.vmgroups import require_vmgroup
 
 _TRUE = {"true": True, "false": False}
+# a further check of a row about to be written (a vmgroup admin's: the ceilings of the datastore's share)
+Check = Callable[[VmGroup, Privilege], None]
 
 
 def parse_allow_create(value: str) -> bool:
@@ -42,6 +44,7 @@ def add_access(
     allow_create: bool,
     volume_maxsize: str = "",
     volume_totalsize: str = "",
+    check: Check | None = None,
 ) -> Privilege:
     vmgroup = require_vmgroup(store, name)
     url = datastore_url(datastore, datastores)
@@ -55,6 +58,8 @@ def add_access(
         parse_size_mb(volume_totalsize, limit=True),
     )
     _check_sizes(privilege)
+    if check is not None:
+        check(vmgroup, privilege)
     store.set_privilege(privilege)
     return privilege
 
@@ -67,6 +72,7 @@ def set_access(
     allow_create: str | None = None,
     volume_maxsize: str | None = None,
     volume_totalsize: str | None = None,
+    check: Check | None = None,
 ) -> Privilege:
     vmgroup = require_vmgroup(store, name)
     url = datastore_url(datastore, datastores)
@@ -81,6 +87,8 @@ def set_access(
     if volume_totalsize is not None:
         updated = replace(updated, usage_quota_mb=parse_size_mb(volume_totalsize, limit=True))
     _check_sizes(updated)
+    if check is not None:
+        check(vmgroup, updated)
     store.set_privilege(updated)
     return updated
 

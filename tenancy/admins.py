@@ -25,12 +25,26 @@ def admin_principal(name: str) -> str:
     return f"admin:{name}"
 
 
+def canonical_dn(dn: str) -> str:
+    """A DN as principals hold it: LDAP compares DNs without case and without the spaces around
+    separators, so ``CN=Team A, OU=Groups`` granted by an admin is the ``cn=team a,ou=groups`` the
+    directory returns. A text that does not parse as a DN is only trimmed and lowered."""
+    from ldap3.core.exceptions import LDAPInvalidDnError
+    from ldap3.utils.dn import parse_dn
+
+    try:
+        parts = parse_dn(dn.strip(), escape=False, strip=True)
+    except LDAPInvalidDnError:
+        return dn.strip().lower()
+    return ",".join(f"{attr.strip()}={value.strip()}" for attr, value, _sep in parts).lower()
+
+
 def ldap_user_principal(dn: str) -> str:
-    return f"ldap-user:{dn}"
+    return f"ldap-user:{canonical_dn(dn)}"
 
 
 def ldap_group_principal(dn: str) -> str:
-    return f"ldap-group:{dn}"
+    return f"ldap-group:{canonical_dn(dn)}"
 
 
 @dataclass(frozen=True)

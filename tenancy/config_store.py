@@ -9,10 +9,14 @@ one thread at a time (the broker gives it a thread of its own).
 from __future__ import annotations
 
 from vdvs.tenancy.store_admins import AdminRows
+from vdvs.tenancy.store_audit import AuditRows
 from vdvs.tenancy.store_certs import CertRows
+from vdvs.tenancy.store_grants import GrantRows
+from vdvs.tenancy.store_views import ViewRows
 from vdvs.tenancy.store_vmgroups import VmgroupRows
 from vdvs.tenancy.store_volumes import VolumeRows
 
 
-class ConfigStore(VmgroupRows, VolumeRows, CertRows, AdminRows):
-    """Vmgroups, privileges, volumes (with reservations), certificates and the brokers serving them."""
+class ConfigStore(VmgroupRows, VolumeRows, CertRows, AdminRows, GrantRows, AuditRows, ViewRows):
+    """Vmgroups, privileges, volumes (with reservations), certificates, the brokers serving them, admins,
+    their grants, vmgroup labels, datastore shares and the audit trail."""

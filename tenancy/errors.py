@@ -193,6 +193,42 @@ class Err(enum.Enum):
         645, "_DEFAULT tenant contains all VMs which were not added to other tenants", Kind.INVALID
     )
 
+    # --- delegated administration: admin principals, roles and grants, labels, shares, audit (700-739) ---
+    NO_PLATFORM_GRANT = ErrorSpec(700, "{0} has no platform-admin grant", Kind.DENIED)
+    NO_VMGROUP_GRANT = ErrorSpec(701, "{0} has no {1} grant on vmgroup {2}", Kind.DENIED)
+    NO_CREATOR_GRANT = ErrorSpec(702, "{0} has no vmgroup-creator grant{1}", Kind.DENIED)
+    DEFAULT_IS_PLATFORMS = ErrorSpec(
+        703, "{0} has no platform-admin grant (vmgroup _DEFAULT is administered by platform admins only)", Kind.DENIED
+    )
+    ADMIN_CERT_UNKNOWN = ErrorSpec(704, "Admin certificate {0} was not issued by this broker", Kind.UNAUTHENTICATED)
+    ADMIN_CERT_REVOKED = ErrorSpec(705, "Certificate {0} of admin {1} has been revoked", Kind.UNAUTHENTICATED)
+    ADMIN_CERT_EXPIRED = ErrorSpec(706, "Certificate {0} of admin {1} expired at {2}", Kind.UNAUTHENTICATED)
+    ADMIN_NO_IDENTITY = ErrorSpec(
+        707, "Client certificate carries no admin identity (a VM certificate is refused here)", Kind.UNAUTHENTICATED
+    )
+    ADMIN_NOT_FOUND = ErrorSpec(708, "Admin {0} does not exist", Kind.NOT_FOUND)
+    ADMIN_NAME_INVALID = ErrorSpec(709, "Admin name {0} is invalid, only {1} is allowed", Kind.INVALID)
+    PRINCIPAL_INVALID = ErrorSpec(
+        710, "Principal {0} is invalid: use admin:NAME, ldap-user:DN or ldap-group:DN", Kind.INVALID
+    )
+    ROLE_INVALID = ErrorSpec(711, "Role {0} is invalid, only {1} are allowed", Kind.INVALID)
+    GRANT_SCOPE_INVALID = ErrorSpec(712, "Role {0} takes {1}", Kind.INVALID)
+    GRANT_EXISTS = ErrorSpec(713, "Grant {0} already exists", Kind.EXISTS)
+    GRANT_NOT_FOUND = ErrorSpec(714, "Grant {0} does not exist", Kind.NOT_FOUND)
+    LABEL_INVALID = ErrorSpec(715, "Label {0} is invalid: {1}", Kind.INVALID)
+    SELECTOR_INVALID = ErrorSpec(716, "Selector {0} is invalid: {1}", Kind.INVALID)
+    DEFAULT_NOT_DELEGATED = ErrorSpec(717, "Vmgroup _DEFAULT takes no {0}: it stays the platform's", Kind.INVALID)
+    SHARE_NOT_FOUND = ErrorSpec(718, "Datastore {0} is not shared with {1}", Kind.NOT_FOUND)
+    SHARE_ALL_DS = ErrorSpec(719, "_ALL_DS cannot be shared: share datastores one by one", Kind.INVALID)
+    NOT_SHARED = ErrorSpec(720, "Datastore {0} is not shared into vmgroup {1}", Kind.DENIED)
+    OVER_CEILING = ErrorSpec(
+        721, "{0} {1} is over the {2} ceiling of {3} on datastore {4} shared into vmgroup {5}", Kind.QUOTA
+    )
+    SINCE_INVALID = ErrorSpec(722, "Invalid --since {0}: give a number and s, m, h or d (e.g. 1h)", Kind.INVALID)
+    LABELS_PLATFORM_ONLY = ErrorSpec(
+        723, "{0} has no platform-admin grant: only platform admins change vmgroup labels", Kind.DENIED
+    )
+
     # --- service ---
     SERVICE_STOPPING = ErrorSpec(650, "Service is being stopped: operation declined!", Kind.UNAVAILABLE)
     BACKEND_UNAVAILABLE = ErrorSpec(651, "Service is presently unavailable: {0}", Kind.UNAVAILABLE)

@@ -117,3 +117,16 @@ class VmRecord:
     uuid: str
     name: str
     vmgroup_id: str | None  # None: in no vmgroup (acts as _DEFAULT)
+
+
+@dataclass(frozen=True)
+class ShareRecord:
+    """A datastore shared into one vmgroup or into every vmgroup a selector picks, with ceilings (MB,
+    0 = none) on the access a vmgroup admin may give its vmgroup there (NSX's shared infrastructure)."""
+
+    id: int
+    datastore_url: str  # a real datastore's URL, or _VM_DS://
+    vmgroup_id: str = ""
+    selector: str = ""  # canonical (labels.parse_selector)
+    max_volume_size_mb: int = 0
+    max_total_mb: int = 0

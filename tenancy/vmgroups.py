@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from vdvs.tenancy.datastores import datastore_url
 from vdvs.tenancy.errors import Err, VdvsError
+from vdvs.tenancy.labels import updated_labels
 from vdvs.tenancy.model import (
     ALL_DS_URL,
     DEFAULT_VMGROUP,
@@ -114,9 +115,15 @@ def create_vmgroup(
     default_datastore: str,
     description: str = "",
     vm_names: Sequence[str] = (),
+    labels: Mapping[str, str] | None = None,
+    limits: tuple[int, int] = (0, 0),
 ) -> VmGroup:
+    """A new vmgroup with full rights on its default datastore (``limits``: that row's max volume size
+    and total, MB, 0 = none: a vmgroup admin's create gets the ceilings of the datastore's share)."""
     check_name(name)
     check_description(description)
+    if labels and name == DEFAULT_VMGROUP:
+        raise VdvsError(Err.DEFAULT_NOT_DELEGATED, "labels")
     vms: list[VmRef] = []
     if vm_names:
         if name == DEFAULT_VMGROUP:
@@ -130,7 +137,9 @@ def create_vmgroup(
     vmgroup = VmGroup(DEFAULT_VMGROUP_ID if name == DEFAULT_VMGROUP else str(uuid.uuid4()), name, description, url)
     with store.transaction():
         store.create_vmgroup(vmgroup)
-        store.ensure_privilege(Privilege(vmgroup.id, url, allow_create=True))
+        store.ensure_privilege(Privilege(vmgroup.id, url, True, *limits))
+        if labels:
+            store.set_labels(vmgroup.id, labels)
         for vm in vms:
             store.add_vm(vm.uuid, vmgroup.id, vm.name)
     return vmgroup
@@ -143,8 +152,14 @@ def update_vmgroup(
     new_name: str | None = None,
     description: str | None = None,
     default_datastore: str | None = None,
+    labels: Mapping[str, str] | None = None,
+    limits: tuple[int, int] = (0, 0),
 ) -> VmGroup:
+    """Change what is given; ``labels`` are changes (an empty value removes its key); ``limits`` as
+    for create, for a default-datastore row that did not exist yet."""
     vmgroup = require_vmgroup(store, name)
+    if labels and vmgroup.is_default:
+        raise VdvsError(Err.DEFAULT_NOT_DELEGATED, "labels")
     url = None
     if default_datastore is not None:
         url = default_datastore_url(default_datastore, datastores)
@@ -161,11 +176,13 @@ def update_vmgroup(
     with store.transaction():
         if url is not None and url != vmgroup.default_datastore_url:
             store.update_vmgroup(vmgroup.id, default_datastore_url=url)
-            store.ensure_privilege(Privilege(vmgroup.id, url, allow_create=True))
+            store.ensure_privilege(Privilege(vmgroup.id, url, True, *limits))
         if new_name is not None and new_name != name:
             store.update_vmgroup(vmgroup.id, name=new_name)
         if description is not None:
             store.update_vmgroup(vmgroup.id, description=description)
+        if labels:
+            store.set_labels(vmgroup.id, updated_labels(store.labels_of(vmgroup.id), labels))
     updated = store.get_vmgroup(vmgroup.id)
     assert updated is not None
     return updated
@@ -191,10 +208,11 @@ def check_remove(
 
 
 def finish_remove(store: ConfigStore, vmgroup: VmGroup) -> None:
-    """Drop the vmgroup, its members and privileges, once every volume is gone."""
+    """Drop the vmgroup, its members, privileges, labels, grants and shares, once every volume is gone."""
     with store.transaction():
         if store.list_volumes(vmgroup.id, states=tuple(store.ALL_STATES)):
             raise VdvsError(Err.INTERNAL_ERROR, f"vmgroup {vmgroup.name} still has volumes")
+        store.forget_vmgroup(vmgroup.id)
         store.delete_vmgroup(vmgroup.id)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -121,15 +121,23 @@ def list_volume_rows(
     datastores: Sequence[DatastoreRef],
     kinds: Mapping[str, str],
     pattern: str | None = None,
+    only: Collection[str] | None = None,
 ) -> Listing:
-    """`volume ls` for the vmgroups matching ``pattern`` (fnmatch on vmgroup names, vDVS), or all.
+    """`volume ls` for the vmgroups matching ``pattern`` (fnmatch on vmgroup names, vDVS), or all;
+    ``only``: among the vmgroups of these ids (what a delegated admin sees).
 
     Built column by column from plain tuples straight out of the store: ten thousand rows cost a
     few milliseconds of Python above the query itself.
     """
     names = {d.url: d.name for d in datastores}
     vmgroups = {g.id: g.name for g in store.list_vmgroups()}
-    wanted = None if pattern is None else [i for i, n in vmgroups.items() if fnmatch.fnmatchcase(n, pattern)]
+    wanted = None
+    if pattern is not None or only is not None:
+        wanted = [
+            i
+            for i, n in vmgroups.items()
+            if (pattern is None or fnmatch.fnmatchcase(n, pattern)) and (only is None or i in only)
+        ]
     found = store.listing(wanted)
     if not found:
         return Listing([[] for _ in COLUMNS], set())

@@ -33,7 +33,7 @@ VM_UUIDS = {
     "vmds2": "42a1b2c3-0000-4000-8000-000000000005",  # its own datastore is local2
 }
 VM_COLUMNS = ["Uuid", "Name"]
-VMGROUP_COLUMNS = ["Uuid", "Name", "Description", "Default_datastore", "VM_list"]
+VMGROUP_COLUMNS = ["Uuid", "Name", "Description", "Default_datastore", "VM_list", "Labels"]
 ACCESS_COLUMNS = ["Datastore", "Allow_create", "Max_volume_size", "Total_size"]
 VOLUME_COLUMNS = [
     "Volume",

@@ -23,7 +23,7 @@ def rows_by_name(env: Tenv) -> dict[str, list[str]]:
 
 async def test_after_init_only_default_exists_with_vm_ds_default_and_all_ds_access(tenv: Tenv) -> None:
     assert rows_by_name(tenv) == {
-        "_DEFAULT": [DEFAULT_ID, "_DEFAULT", "This is a default vmgroup", "_VM_DS", ""],
+        "_DEFAULT": [DEFAULT_ID, "_DEFAULT", "This is a default vmgroup", "_VM_DS", "", ""],
     }
     assert tenv.js("vmgroup", "ls") == [
         {
@@ -32,6 +32,7 @@ async def test_after_init_only_default_exists_with_vm_ds_default_and_all_ds_acce
             "description": "This is a default vmgroup",
             "default_datastore": "_VM_DS",
             "vms": [],
+            "labels": {},
         }
     ]
     _, rows = tenv.table("vmgroup", "access", "ls", "--name", "_DEFAULT")
@@ -56,7 +57,7 @@ async def test_create_prints_vdvs_text_and_ls_shows_the_vmgroup(tenv: Tenv) -> N
     assert out == CREATED.format("web")
     row = rows_by_name(tenv)["web"]
     assert uuid.UUID(row[0]).version == 4
-    assert row[1:] == ["web", "web tier", "local1", "vm1,vm2"]
+    assert row[1:] == ["web", "web tier", "local1", "vm1,vm2", ""]
     # the new default datastore gets a full-access row
     _, access = tenv.table("vmgroup", "access", "ls", "--name", "web")
     assert access == [["local1", "True", "Unset", "Unset"]]
@@ -66,7 +67,14 @@ async def test_create_prints_vdvs_text_and_ls_shows_the_vmgroup(tenv: Tenv) -> N
 
 async def test_create_json_reply_describes_the_new_vmgroup(tenv: Tenv) -> None:
     reply = tenv.js("vmgroup", "create", "--name", "db", "--default-datastore", "_VM_DS")
-    assert reply == {"id": reply["id"], "name": "db", "description": "", "default_datastore": "_VM_DS", "vms": []}
+    assert reply == {
+        "id": reply["id"],
+        "name": "db",
+        "description": "",
+        "default_datastore": "_VM_DS",
+        "vms": [],
+        "labels": {},
+    }
     assert tenv.group_id("db") == reply["id"]
     assert tenv.js("vmgroup", "access", "ls", "--name", "db") == [
         {
@@ -221,7 +229,7 @@ async def test_default_cannot_be_renamed_but_its_description_and_default_can_cha
     assert tenv.state() == before
     tenv.ok("vmgroup", "update", "--name", "_DEFAULT", "--description", "all the others")
     tenv.ok("vmgroup", "update", "--name", "_DEFAULT", "--default-datastore", "local2")
-    assert rows_by_name(tenv)["_DEFAULT"] == [DEFAULT_ID, "_DEFAULT", "all the others", "local2", ""]
+    assert rows_by_name(tenv)["_DEFAULT"] == [DEFAULT_ID, "_DEFAULT", "all the others", "local2", "", ""]
 
 
 async def test_no_vmgroup_can_be_renamed_to_default(tenv: Tenv) -> None:
