@@ -176,6 +176,23 @@ class Err(enum.Enum):
         645, "_DEFAULT tenant contains all VMs which were not added to other tenants", Kind.INVALID
     )
 
+    # --- membership rules and VM labels ---
+    RULE_INVALID = ErrorSpec(720, "Invalid membership rule '{0}': {1}", Kind.INVALID)
+    RULE_PRIORITY_INVALID = ErrorSpec(721, "Invalid rule priority {0}: give a whole number from 0 to {1}", Kind.INVALID)
+    RULE_PRIORITY_TAKEN = ErrorSpec(
+        722,
+        "A membership rule of priority {0} already exists; priorities are unique across all vmgroups, choose another",
+        Kind.EXISTS,
+    )
+    RULE_NOT_FOUND = ErrorSpec(723, "No membership rule of priority {0} in vmgroup {1}", Kind.NOT_FOUND)
+    LABEL_INVALID = ErrorSpec(724, "Invalid label '{0}': {1}", Kind.INVALID)
+    TENANT_HAS_RULES = ErrorSpec(
+        725,
+        "Cannot delete vmgroup {0}: membership rules of priority {1} place VMs in it. "
+        "Remove them with 'vdvs vmgroup rule rm' or use --force",
+        Kind.CONFLICT,
+    )
+
     # --- service ---
     SERVICE_STOPPING = ErrorSpec(650, "Service is being stopped: operation declined!", Kind.UNAVAILABLE)
     BACKEND_UNAVAILABLE = ErrorSpec(651, "Service is presently unavailable: {0}", Kind.UNAVAILABLE)

@@ -178,6 +178,9 @@ def check_remove(
     vmgroup = require_vmgroup(store, name)
     if store.vms_of(vmgroup.id) and not force:
         raise VdvsError(Err.TENANT_NOT_EMPTY, name)
+    rules = store.membership_rules(vmgroup.id)
+    if rules and not force:  # rules place VMs in it as members do; --force drops both
+        raise VdvsError(Err.TENANT_HAS_RULES, name, ", ".join(str(r.priority) for r in rules))
     volumes = store.list_volumes(vmgroup.id, states=tuple(store.ALL_STATES))
     if volumes and not remove_volumes:
         raise VdvsError(
@@ -191,7 +194,7 @@ def check_remove(
 
 
 def finish_remove(store: ConfigStore, vmgroup: VmGroup) -> None:
-    """Drop the vmgroup, its members and privileges, once every volume is gone."""
+    """Drop the vmgroup, its members, rules and privileges, once every volume is gone."""
     with store.transaction():
         if store.list_volumes(vmgroup.id, states=tuple(store.ALL_STATES)):
             raise VdvsError(Err.INTERNAL_ERROR, f"vmgroup {vmgroup.name} still has volumes")
