@@ -9,6 +9,7 @@ import click
 
 from vdvs.cli.common import admin_options, call, given, split_list, to_dict
 from vdvs.cli.output import emit, table
+from vdvs.cli.rule_commands import rule
 
 if TYPE_CHECKING:
     from vdvs.proto import admin_pb2
@@ -19,6 +20,9 @@ DEFAULT_VMGROUP = "_DEFAULT"
 @click.group()
 def vmgroup() -> None:
     """Groups of Docker VMs with their own volume namespace, default datastore, access and quotas."""
+
+
+vmgroup.add_command(rule)
 
 
 @vmgroup.command("create")
