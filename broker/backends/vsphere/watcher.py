@@ -131,17 +131,25 @@ class PowerWatcher:
             if update is None:
                 continue  # nothing changed within maxWaitSeconds
             version = update.version
+            left = False
             for filter_set in update.filterSet or []:
                 for change in filter_set.objectSet or []:
-                    self._apply(change)
+                    left = self._apply(change) or left
             self.ready.set()
+            if left:
+                return  # see _apply: the view is made again, with whatever the datacenter holds now
 
-    def _apply(self, change: Any) -> None:
+    def _apply(self, change: Any) -> bool:
+        """Take one object's update; True when a VM left the view.
+
+        A VM leaves when it is deleted or moved out of the datacenter, and (in vcsim, not in vCenter)
+        when it is moved into a folder made after the view: the view is then made again, so a VM moved
+        anywhere in the datacenter stays followed."""
         if not isinstance(change.obj, vim.VirtualMachine):
             # a folder renamed or moved, custom attribute definitions changed: every VM may be concerned
             if change.kind == "modify":
                 self._changed(None)
-            return
+            return False
         moid = change.obj._moId
         if change.kind == "leave":
             self._facts.pop(moid, None)
@@ -149,7 +157,8 @@ class PowerWatcher:
             if uuid:
                 log.info("power watcher: VM %s is gone", uuid)
                 self._report(uuid)
-            return
+                self._changed(uuid)
+            return True
         uuid, state = self._known.get(moid, ("", ""))
         previous = state
         facts_before = self._facts.get(moid)
@@ -172,6 +181,7 @@ class PowerWatcher:
         if previous and previous != POWERED_OFF and state == POWERED_OFF and uuid:
             log.info("power watcher: VM %s powered off", uuid)
             self._report(uuid)
+        return False
 
     def _report(self, uuid: str) -> None:
         try:
