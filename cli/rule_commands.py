@@ -18,7 +18,7 @@ MATCH_HELP = (
     "(vSphere inventory folder, /DC/vm/web), attr:KEY=GLOB (vSphere custom attribute), "
     "label:KEY=GLOB (label given at `vdvs vm enroll --label`)"
 )
-PRIORITY = click.IntRange(-(2**63), 2**63 - 1)  # what the wire carries; the broker checks the range it allows
+PRIORITY = click.IntRange(-(2**31), 2**31 - 1)  # what the wire carries; the broker checks the range it allows
 RULE_COLUMNS = ["Priority", "Vmgroup", "Match", "Created"]
 
 
