@@ -8,6 +8,7 @@ import os
 from vdvs.broker import loopwatch
 from vdvs.broker.admin_context import AdminHandlers, Context
 from vdvs.broker.grpc_errors import rpc
+from vdvs.broker.moves import settle_idle
 from vdvs.broker.pki import normalize_uuid
 from vdvs.broker.setup import db_mode_lines
 from vdvs.proto import admin_pb2
@@ -48,6 +49,8 @@ class EnrollmentHandlers(AdminHandlers):
         issued = await self.ctx.workers.disk(self.ctx.ca.issue_vm_cert, name, vm_uuid, days)
         record = CertRecord(issued.serial, vm_uuid, name, issued.not_after.isoformat(), revoked=False)
         await self.db(_record, self.ctx.store, record, labels if request.labels else None)
+        if request.labels:  # new labels may move the VM: let go of its idle attachments outside its vmgroup now
+            await settle_idle(self.ctx.attach, vm_uuid)
         return admin_pb2.EnrollVmResponse(
             ca_pem=self.ctx.ca.ca_pem().decode(),
             cert_pem=issued.cert_pem.decode(),
