@@ -106,7 +106,6 @@ class Pair:
         self.brokers: dict[str, BrokerProcess] = {}
         for kind in KINDS:
             config = make_config(root / kind, datastores=("local1",))
-            config.heartbeat_s = 1.0  # as deployed (make_config polls faster, for tests)
             if kind != KINDS[0]:
                 config.pki_dir = self.brokers[KINDS[0]].config.pki_dir  # one CA: one bundle per VM
             self.brokers[kind] = BrokerProcess(config, root / kind, label=f"broker {kind}")

@@ -34,7 +34,7 @@ def rules_message(rules: list[MembershipRule]) -> admin_pb2.MembershipRules:
     return admin_pb2.MembershipRules(rules=[rule_message(r) for r in rules])
 
 
-def find_vm(store: ConfigStore, name: str, bios_uuid: str) -> VmRef:
+def named_vm(store: ConfigStore, name: str, bios_uuid: str) -> VmRef:
     """The VM `vm explain` names: by BIOS uuid, else by name (enrolled, or an explicit member)."""
     if bios_uuid:
         vm_uuid = normalize_uuid(bios_uuid)
@@ -124,5 +124,5 @@ class RuleHandlers(AdminHandlers):
 
     @rpc
     async def VmExplain(self, request: admin_pb2.VmExplainRequest, context: Context) -> admin_pb2.VmExplanation:
-        vm = await self.db(find_vm, self.ctx.store, request.vm, request.bios_uuid)
+        vm = await self.db(named_vm, self.ctx.store, request.vm, request.bios_uuid)
         return explanation_message(await explain(self.ctx, vm))

@@ -83,6 +83,14 @@ def _answer(value: T | VdvsError) -> T:
     return value
 
 
+def _moved_to(previous: tuple[int, Tenancy | VdvsError] | None, found: Tenancy | VdvsError) -> str | None:
+    """The id of the VM's vmgroup now, if it was in another one before."""
+    was = previous[1] if previous is not None else None
+    if isinstance(was, Tenancy) and isinstance(found, Tenancy) and was.vmgroup.id != found.vmgroup.id:
+        return found.vmgroup.id
+    return None
+
+
 class Callers:
     """The identities and tenancies of the VMs calling, cached per tenancy generation."""
 
@@ -176,13 +184,11 @@ class Callers:
             found = Tenancy(vmgroup, {p.datastore_url: p for p in self._store.privileges(vmgroup.id)})
         except VdvsError as exc:
             found = exc
-        previous = self._tenancies.get(vm.uuid)
+        moved_to = _moved_to(self._tenancies.get(vm.uuid), found)
         if forgotten == self._forgotten:  # else the VM changed meanwhile: answer this call, decide again next
             self._tenancies.put(vm.uuid, generation, found)
-        was = previous[1] if previous is not None else None
-        moved = isinstance(was, Tenancy) and isinstance(found, Tenancy) and was.vmgroup.id != found.vmgroup.id
-        if moved and self._on_moved is not None and isinstance(found, Tenancy):
-            self._on_moved(vm.uuid, found.vmgroup.id)
+        if moved_to is not None and self._on_moved is not None:
+            self._on_moved(vm.uuid, moved_to)
         return found
 
     def _rules_at(self, generation: int) -> tuple[MembershipRule, ...]:
