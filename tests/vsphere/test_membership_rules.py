@@ -118,6 +118,15 @@ async def test_explain_shows_the_vcenter_facts_and_every_rules_verdict(vs: VsEnv
         (5, False, f"no match: name=db-*: name is '{vm0.name}'"),
         (10, True, "matched: chosen"),
     ]
+    # a VM vCenter does not know: said so, and decided on what the broker knows (its enrolled name)
+    ghost = await vs.env.enroll("db-ghost", "42a1b2c3-0000-4000-8000-00000000dead")
+    reply = await admin(vs.env, "VmExplain", admin_pb2.VmExplainRequest(vm="db-ghost"))
+    assert reply.facts_error == f"Failed to find VM object for db-ghost (bios {ghost.uuid})"
+    assert (reply.vmgroup, reply.reason, list(reply.facts)) == (
+        "db",
+        "rule of priority 5 matched: name=db-*",
+        ["name=db-ghost"],
+    )
 
 
 async def test_a_vm_moved_to_another_folder_keeps_its_mounted_volume_detachable(vs: VsEnv) -> None:
