@@ -11,17 +11,17 @@ facts (its name from the backend, on the disk pool; its labels from the store).
 Measured:
 - Get throughput: ``--callers`` VMs, each with its own mTLS channel, ``--concurrency`` tasks calling
   round the fleet (bench/vmpath/fleet.py, a process of its own), for ``--seconds`` after a warm-up,
-  one broker after the other in ``--rounds`` rounds whose order alternates.
-  ``membership_overhead_ratio`` = calls/s on explicit / calls/s on rules, per round, median of
-  rounds: 1.0 means membership by rules costs the VM path nothing (each VM's vmgroup is kept per
-  tenancy generation). Goal: <= 1.10. With it, the broker's CPU time per Get (from /proc, while the
-  fleet calls), whose ratio ``membership_cpu_per_get_ratio`` (rules / explicit) varies far less than
-  calls/s when other work shares the machine.
+  one broker after the other in ``--rounds`` rounds (even: each order as often as the other, so
+  whatever favours the first or the second measured cancels out). ``membership_overhead_ratio`` =
+  calls/s on explicit / calls/s on rules, per round, geometric mean of rounds: 1.0 means membership
+  by rules costs the VM path nothing (each VM's vmgroup is kept per tenancy generation). Goal: <= 1.10. With it, the broker's CPU time per Get (from /proc, while the
+  fleet calls), whose ratio ``membership_cpu_per_get_ratio`` (rules / explicit, geometric mean of
+  rounds) varies less than calls/s when other work shares the machine.
 - The first Get of ``--first-vms`` VMs after the tenancy generation moved (a vmgroup created: every
   VM's vmgroup is decided again), one after another, mean ms on each broker, and their ratio: what
   deciding by rules costs when it happens.
 
-    python -m bench.membership_scale            # 1,000 VMs, 100 rules, 7 rounds of 4 s (~2 min)
+    python -m bench.membership_scale            # 1,000 VMs, 100 rules, 8 rounds of 4 s (~2 min)
     python -m bench.membership_scale --quick    # smoke run
 
 Writes ``membership_*`` keys into bench/results/tenancy_scale.json (``--out``), keeping the keys other
@@ -64,6 +64,7 @@ KINDS = ("explicit", "rules")
 GOAL = 1.10
 CALLER_SLACK_S = 300.0
 CALL_TIMEOUT_S = 60.0
+PAUSE_S = 0.5
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -74,7 +75,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rules", type=int, default=100, help="rules, and vmgroups they place VMs in")
     parser.add_argument("--callers", type=int, default=200, help="VMs calling in the throughput rounds")
     parser.add_argument("--first-vms", type=int, default=100, help="VMs timed at their first Get after a change")
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=8, help="even: each broker measured first as often")
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--concurrency", type=int, default=64)
@@ -85,6 +86,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("vms", "rules", "callers", "first_vms", "rounds", "concurrency"):
         if getattr(opts, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if opts.rounds % 2:
+        parser.error("--rounds must be even (each broker measured first as often as the other)")
     if opts.callers > opts.vms or opts.first_vms > opts.vms:
         parser.error("--callers and --first-vms may not exceed --vms")
     return opts
@@ -247,12 +250,13 @@ async def measure(pair: Pair, opts: argparse.Namespace) -> dict[str, Any]:
         measured = {}
         for kind in KINDS if n % 2 == 0 else tuple(reversed(KINDS)):
             measured[kind] = await fleet_round(pair, kind, plan, opts)
+            await asyncio.sleep(PAUSE_S)  # the fleet's channels closed, its broker idle again
         rounds.append({k: {"calls_s": round(m["calls_s"], 1), "cpu_ms": round(m["broker_cpu_ms_per_call"], 4)}
                        for k, m in measured.items()})  # fmt: skip
         shown = [f"{k} {m['calls_s']:.0f} Get/s {m['cpu_ms']:.3f} ms CPU" for k, m in rounds[-1].items()]
         print(f"round {n + 1}/{opts.rounds}: " + ", ".join(shown), file=sys.stderr)
-    ratio = statistics.median(r["explicit"]["calls_s"] / r["rules"]["calls_s"] for r in rounds)
-    cpu_ratio = statistics.median(r["rules"]["cpu_ms"] / r["explicit"]["cpu_ms"] for r in rounds)
+    ratio = statistics.geometric_mean(r["explicit"]["calls_s"] / r["rules"]["calls_s"] for r in rounds)
+    cpu_ratio = statistics.geometric_mean(r["rules"]["cpu_ms"] / r["explicit"]["cpu_ms"] for r in rounds)
     first = await first_gets(pair, opts)
     return {
         "membership_overhead_ratio": round(ratio, 3),
