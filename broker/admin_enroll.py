@@ -8,13 +8,24 @@ import os
 from vdvs.broker import loopwatch
 from vdvs.broker.admin_context import AdminHandlers, Context
 from vdvs.broker.grpc_errors import rpc
+from vdvs.broker.moves import settle_idle
 from vdvs.broker.pki import normalize_uuid
 from vdvs.broker.setup import db_mode_lines
 from vdvs.proto import admin_pb2
 from vdvs.tenancy.errors import Err, VdvsError
+from vdvs.tenancy.labels import parse_labels
 from vdvs.tenancy.model import CertRecord
+from vdvs.tenancy.store import ConfigStore
 
 VERSION = "0.1.0"
+
+
+def _record(store: ConfigStore, record: CertRecord, labels: dict[str, str] | None) -> None:
+    """The certificate and (if any were given) the VM's labels, in one change."""
+    with store.transaction():
+        store.add_cert(record, dt.datetime.now(dt.UTC).isoformat())
+        if labels is not None:
+            store.set_vm_labels(record.vm_uuid, labels)
 
 
 class EnrollmentHandlers(AdminHandlers):
@@ -29,6 +40,7 @@ class EnrollmentHandlers(AdminHandlers):
         days = request.valid_days or 365
         if days < 0:
             raise VdvsError(Err.INVALID_ARGUMENT, f"valid days {days}")
+        labels = parse_labels(list(request.labels))  # refused before a certificate is issued
         # One BIOS uuid, one VM: a clone sharing its source's uuid must not get a second identity.
         live = [c for c in await self.db(self.ctx.store.certs_of_vm, vm_uuid) if not c.revoked]
         other = next((c.vm_name for c in live if c.vm_name != name), None)
@@ -36,7 +48,9 @@ class EnrollmentHandlers(AdminHandlers):
             raise VdvsError(Err.VM_ALREADY_ENROLLED, vm_uuid, other)
         issued = await self.ctx.workers.disk(self.ctx.ca.issue_vm_cert, name, vm_uuid, days)
         record = CertRecord(issued.serial, vm_uuid, name, issued.not_after.isoformat(), revoked=False)
-        await self.db(self.ctx.store.add_cert, record, dt.datetime.now(dt.UTC).isoformat())
+        await self.db(_record, self.ctx.store, record, labels if request.labels else None)
+        if request.labels:  # new labels may move the VM: let go of its idle attachments outside its vmgroup now
+            await settle_idle(self.ctx.attach, vm_uuid)
         return admin_pb2.EnrollVmResponse(
             ca_pem=self.ctx.ca.ca_pem().decode(),
             cert_pem=issued.cert_pem.decode(),

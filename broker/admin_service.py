@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from vdvs.broker.admin_enroll import EnrollmentHandlers
 from vdvs.broker.admin_principals import PrincipalHandlers
+from vdvs.broker.admin_rules import RuleHandlers
 from vdvs.broker.admin_shares import ShareHandlers
 from vdvs.broker.admin_views import ViewHandlers
 from vdvs.broker.admin_vmgroups import VmgroupHandlers
@@ -18,6 +19,7 @@ class AdminServicer(
     PrincipalHandlers,
     ShareHandlers,
     ViewHandlers,
+    RuleHandlers,
     admin_pb2_grpc.AdminServiceServicer,
 ):
     """Every AdminService RPC; the rules behind them are in tenancy/."""

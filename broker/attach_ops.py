@@ -8,7 +8,10 @@ store transaction and no backend call. An idle attachment is detached when
 another VM asks for the volume, the holder powers off or leaves its vmgroup, the
 volume is removed, or ``[broker] idle_detach_s`` passes. A volume in use is never
 detached from under a running holder: another VM is refused with the holder named;
-a powered-off (or vanished) holder is relieved of it (swarm rescheduling).
+a powered-off (or vanished) holder is relieved of it (swarm rescheduling). A holder
+that left the volume's vmgroup (a membership rule or `vm rm` moved it, or the
+vmgroup is gone) can still detach and release it: its name is then matched against
+what the holder holds, whatever vmgroup that is in.
 """
 
 from __future__ import annotations
@@ -153,14 +156,19 @@ class AttachOps:
         async with self.locks.hold(req.lock_key, req.full_name):
             record = await self.p.volume(req)
             if record is None or record.attached_vm != vm.uuid:
-                return False  # not ours (any more): nothing to keep
-            try:
-                record = await self.p.workers.db(
-                    self.p.store.release_attach, record.id, vm.uuid, self._devices.get(record.id)
-                )
-            except VolumeConflict:
-                return False  # already idle, or being taken over
-            faults.point("release.after_idle")
+                record = None
+            else:
+                try:
+                    record = await self.p.workers.db(
+                        self.p.store.release_attach, record.id, vm.uuid, self._devices.get(record.id)
+                    )
+                except VolumeConflict:
+                    return False  # already idle, or being taken over
+                faults.point("release.after_idle")
+        if record is None:
+            # not ours in this vmgroup: one held from a vmgroup the VM has left is detached, not kept
+            await self._detach_held(vm, raw_name, outside=req.vmgroup.id)
+            return False
         log.info("kept %s attached to VM %s, idle", req.full_name, vm.name)
         return True
 
@@ -174,16 +182,17 @@ class AttachOps:
             return None
 
     async def detach(self, vm: VmIdentity, raw_name: str) -> None:
-        """Detach the caller's attachment; a volume it does not hold is a no-op success."""
+        """Detach the caller's attachment; a volume it does not hold is a no-op success (retries,
+        failed attaches), as in vDVS. Not found held in the caller's vmgroup, the name is matched
+        against what it holds from a vmgroup it has left."""
         req = await self._resolve_own(vm, raw_name)
-        if req is None:
-            await self._force_detach(vm, raw_name)
-            return
-        async with self.locks.hold(req.lock_key, req.full_name):
-            record = await self.p.volume(req)
-            if record is None or record.attached_vm != vm.uuid:
-                return  # not ours to detach (retries, failed attaches): success, as in vDVS
-            await self._detach_locked(record, req.volume, vm.uuid, req.vmgroup.name)
+        if req is not None:
+            async with self.locks.hold(req.lock_key, req.full_name):
+                record = await self.p.volume(req)
+                if record is not None and record.attached_vm == vm.uuid:
+                    await self._detach_locked(record, req.volume, vm.uuid, req.vmgroup.name)
+                    return
+        await self._detach_held(vm, raw_name, outside=req.vmgroup.id if req is not None else None)
 
     async def _detach_locked(self, record: VolumeRecord, volume: VolumeName, vm_uuid: str, group: str) -> VolumeRecord:
         """Backend first, then one transaction: a crash in between leaves a claim the backend no longer
@@ -211,21 +220,28 @@ class AttachOps:
         vmgroup = await self.p.workers.db(self.p.store.get_vmgroup, record.vmgroup_id)
         return await self._detach_locked(record, volume, record.attached_vm, vmgroup.name if vmgroup else "")
 
-    async def _force_detach(self, vm: VmIdentity, raw_name: str) -> None:
-        """The VM is in no vmgroup any more (e.g. _DEFAULT was removed): detach by what it holds.
+    async def _detach_held(self, vm: VmIdentity, raw_name: str, outside: str | None = None) -> bool:
+        """Detach by what the VM holds, in a vmgroup other than ``outside`` (its own): the VM is in no
+        vmgroup any more (e.g. _DEFAULT was removed), or left the volume's. True if one was detached.
 
-        vDVS meant to do this (issue #1441) but its code fell through to an
+        vDVS meant to do the first (issue #1441) but its code fell through to an
         unbound variable; here the caller's own attachments are matched by name.
         """
         wanted = parse_volume_name(raw_name)
         for record, volume in await self._held_by(vm.uuid):
+            if record.vmgroup_id == outside:
+                continue
             on_datastore = wanted.datastore is None or wanted.datastore.lower() == (volume.datastore or "").lower()
             if record.name == wanted.name and on_datastore:
                 async with self.locks.hold(volume.lock_key(record.vmgroup_id), volume.full):
                     current = await self.p.workers.db(self.p.store.volume_by_id, record.id)
-                    if current is not None and current.attached_vm == vm.uuid:
-                        await self._detach_locked(current, volume, vm.uuid, "")
-                return
+                    if current is None or current.attached_vm != vm.uuid:
+                        return False
+                    vmgroup = await self.p.workers.db(self.p.store.get_vmgroup, current.vmgroup_id)
+                    await self._detach_locked(current, volume, vm.uuid, vmgroup.name if vmgroup else "")
+                log.info("detached %s from VM %s, which left its vmgroup", volume.full, vm.name)
+                return True
+        return False
 
     async def _held_by(self, vm_uuid: str) -> list[tuple[VolumeRecord, VolumeName]]:
         """What the config store says ``vm_uuid`` holds, with each volume's resolved name."""
@@ -242,9 +258,10 @@ class AttachOps:
             found.append((record, VolumeName(record.name, datastore)))
         return found
 
-    async def release_vm(self, vm_uuid: str, idle_only: bool = False) -> list[str]:
+    async def release_vm(self, vm_uuid: str, idle_only: bool = False, keep_vmgroup: str | None = None) -> list[str]:
         """Detach what the config store says ``vm_uuid`` holds: the VM powered off (everything), or
-        left its vmgroup (``idle_only``: in-use attachments stay, detachable by their holder).
+        left its vmgroup (``idle_only``: in-use attachments stay, detachable by their holder; those
+        in ``keep_vmgroup``, the one it is in now, stay too).
 
         vDVS's VM listener did the first on each ESX host so that a swarm service
         could be rescheduled at once instead of waiting for a takeover. Each volume
@@ -262,7 +279,7 @@ class AttachOps:
                     log.info("VM %s is %s again: keeping its volumes", vm_uuid, state)
                     return released
             for record, volume in held:
-                if idle_only and record.in_use:
+                if (idle_only and record.in_use) or record.vmgroup_id == keep_vmgroup:
                     continue
                 if await self._release_one(vm_uuid, record, volume, idle_only):
                     released.append(volume.full)

@@ -12,24 +12,34 @@ membership or an access change takes effect on the caller's very next call,
 and the calls in between cost no store trip. Changes made by another broker
 (or another process) reach this one with its generation poll (``StoreWatch``),
 within ``[broker] heartbeat_s``.
+
+A VM's vmgroup may also follow from membership rules matching what the backend
+says of it (name, folder, custom attributes): those facts are read on the disk
+pool, only when a rule needs them, and a VM the backend reports changed is
+forgotten (``forget``) so its next call decides again. A VM found in another
+vmgroup than before is reported (``watch_moves``), so its idle attachments in
+the old one are detached.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from vdvs.broker.inventory import Inventory
 from vdvs.broker.pki import vm_uuid_from_cert
 from vdvs.broker.runtime import Workers
+from vdvs.tenancy import membership
 from vdvs.tenancy.errors import Err, VdvsError
-from vdvs.tenancy.membership import effective_vmgroup
 from vdvs.tenancy.model import Privilege, VmGroup
+from vdvs.tenancy.rules import MembershipRule, VmFacts
 from vdvs.tenancy.store import ConfigStore
 
 T = TypeVar("T")
 CAPACITY = 16384  # certificates and VMs kept; a fleet of thousands of VMs fits, a flood of strangers cannot grow it
+STALE = -1  # the generation of a forgotten entry: never valid, but its vmgroup still tells a move apart
 
 
 @dataclass(frozen=True)
@@ -73,14 +83,26 @@ def _answer(value: T | VdvsError) -> T:
     return value
 
 
+def _moved_to(previous: tuple[int, Tenancy | VdvsError] | None, found: Tenancy | VdvsError) -> str | None:
+    """The id of the VM's vmgroup now, if it was in another one before."""
+    was = previous[1] if previous is not None else None
+    if isinstance(was, Tenancy) and isinstance(found, Tenancy) and was.vmgroup.id != found.vmgroup.id:
+        return found.vmgroup.id
+    return None
+
+
 class Callers:
     """The identities and tenancies of the VMs calling, cached per tenancy generation."""
 
-    def __init__(self, store: ConfigStore, workers: Workers) -> None:
+    def __init__(self, store: ConfigStore, workers: Workers, inventory: Inventory | None = None) -> None:
         self._store = store
         self._workers = workers
+        self._inventory = inventory  # the backend's view of VMs, for rules that need it
         self._identities: _Generational[VmIdentity] = _Generational()
         self._tenancies: _Generational[Tenancy] = _Generational()
+        self._rules: tuple[int, tuple[MembershipRule, ...]] = (STALE, ())  # read once per generation
+        self._forgotten = 0  # moved by forget(): a tenancy read before it is answered, not kept
+        self._on_moved: Callable[[str, str], None] | None = None
 
     async def identify(self, auth_context: Mapping[str, Iterable[bytes]]) -> VmIdentity:
         pems = list(auth_context.get("x509_pem_cert") or [])
@@ -100,7 +122,7 @@ class Callers:
         generation = self._store.generation
         known = self._tenancies.get_valid(vm.uuid, generation)
         if known is None:
-            known = await self._workers.db(self._load_tenancy, vm, generation)
+            known = await self._resolve(vm, generation)
         return _answer(known)
 
     def known(self, auth_context: Mapping[str, Iterable[bytes]]) -> tuple[str, str, str, str]:
@@ -122,6 +144,35 @@ class Callers:
             return vm_uuid or "", name, tenancy.vmgroup.id, tenancy.vmgroup.name
         return vm_uuid or "", name, "", ""
 
+    # ------------------------------------------------------------------ membership
+    def forget(self, vm_uuid: str | None = None) -> None:
+        """Decide the VM's vmgroup again at its next call (every VM's when None): the backend reports
+        its name, folder or custom attributes changed. On the event loop."""
+        self._forgotten += 1
+        for key in [vm_uuid] if vm_uuid is not None else list(self._tenancies):
+            entry = self._tenancies.get(key)
+            if entry is not None:
+                self._tenancies[key] = (STALE, entry[1])
+
+    def watch_moves(self, callback: Callable[[str, str], None]) -> None:
+        """Call ``callback(vm_uuid, vmgroup_id)`` (from the store thread) when a VM's vmgroup, decided
+        again, differs from the one it had: a rule, a membership or a fact of the VM changed."""
+        self._on_moved = callback
+
+    async def _resolve(self, vm: VmIdentity, generation: int) -> Tenancy | VdvsError:
+        """The store decides alone unless a rule needs the backend's view of the VM: then that is read
+        on the disk pool (a failure to read it is raised, not kept) and the store decides with it."""
+        forgotten = self._forgotten
+        found = await self._workers.db(self._load_tenancy, vm, generation, None, forgotten)
+        if found is None:
+            if self._inventory is None:
+                facts = VmFacts(vm.name)
+            else:
+                facts = await self._inventory.facts(vm.uuid, vm.name)
+            found = await self._workers.db(self._load_tenancy, vm, generation, facts, forgotten)
+            assert found is not None
+        return found
+
     # ------------------------------------------------------------------ on the store thread
     def _load(self, serial: str, vm_uuid: str, generation: int) -> VmIdentity | VdvsError:
         """The certificate's VM, and its tenancy with it (the next thing every call asks for)."""
@@ -133,16 +184,34 @@ class Callers:
             found = VdvsError(Err.CERT_REVOKED, serial, record.vm_name)
         else:
             found = VmIdentity(vm_uuid, record.vm_name, serial)
-            self._load_tenancy(found, generation)
+            self._load_tenancy(found, generation, None, self._forgotten)
         self._identities.put(serial, generation, found)
         return found
 
-    def _load_tenancy(self, vm: VmIdentity, generation: int) -> Tenancy | VdvsError:
+    def _load_tenancy(
+        self, vm: VmIdentity, generation: int, facts: VmFacts | None, forgotten: int
+    ) -> Tenancy | VdvsError | None:
+        """The VM's tenancy, kept for ``generation``; None (nothing kept) when a rule needs ``facts``."""
         found: Tenancy | VdvsError
         try:
-            vmgroup = effective_vmgroup(self._store, vm.uuid, vm.name)
+            inputs = membership.read_inputs(self._store, vm.uuid, self._rules_at(generation))
+            if facts is None:
+                if inputs.needs_backend(vm.name):
+                    return None
+                facts = VmFacts(vm.name)
+            vmgroup = membership.decide(inputs, facts).require(vm.name)
             found = Tenancy(vmgroup, {p.datastore_url: p for p in self._store.privileges(vmgroup.id)})
         except VdvsError as exc:
             found = exc
-        self._tenancies.put(vm.uuid, generation, found)
+        moved_to = _moved_to(self._tenancies.get(vm.uuid), found)
+        if forgotten == self._forgotten:  # else the VM changed meanwhile: answer this call, decide again next
+            self._tenancies.put(vm.uuid, generation, found)
+        if moved_to is not None and self._on_moved is not None:
+            self._on_moved(vm.uuid, moved_to)
         return found
+
+    def _rules_at(self, generation: int) -> tuple[MembershipRule, ...]:
+        """Every membership rule, read once per generation (a rule change moves it)."""
+        if self._rules[0] != generation:
+            self._rules = (generation, tuple(self._store.membership_rules()))
+        return self._rules[1]

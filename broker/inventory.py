@@ -2,7 +2,9 @@
 
 vSphere lookups are slow, so both are cached for a short while; a name that
 is not found forces one refresh before the request is refused (as vDVS did
-with its datastore cache).
+with its datastore cache). A VM's entry is also dropped when the backend's
+watcher reports it renamed, moved or re-attributed (``forget_vm``), so the
+facts membership rules match are never older than that report.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from vdvs.broker.backends.base import Backend, DatastoreInfo, VmInfo
 from vdvs.broker.runtime import Workers
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import DatastoreRef
+from vdvs.tenancy.rules import VmFacts
 
 
 class Inventory:
@@ -54,6 +57,20 @@ class Inventory:
             raise VdvsError(Err.VM_LOOKUP_FAILED, vm_name, bios_uuid)
         self._vms[bios_uuid] = (info, time.monotonic())
         return info
+
+    async def facts(self, bios_uuid: str, enrolled_name: str, refresh: bool = False) -> VmFacts:
+        """What membership rules match the VM against, as the backend sees it: its name (the
+        enrolled one where the backend has none: local), folder and custom attributes. Labels are
+        the store's, added by ``membership.decide``."""
+        info = await self.vm(bios_uuid, enrolled_name, refresh)
+        return VmFacts(info.name or enrolled_name, info.folder, dict(info.attributes))
+
+    def forget_vm(self, bios_uuid: str | None = None) -> None:
+        """Drop one VM's cached entry (every VM's when None): the backend says it changed."""
+        if bios_uuid is None:
+            self._vms.clear()
+        else:
+            self._vms.pop(bios_uuid, None)
 
     async def power_state(self, bios_uuid: str) -> str | None:
         """Current power state (never cached: takeover decisions need the truth); None if gone."""

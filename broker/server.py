@@ -30,6 +30,7 @@ from vdvs.broker.guard import OpGuard
 from vdvs.broker.identity import Callers
 from vdvs.broker.inventory import Inventory
 from vdvs.broker.locks import KeyedLocks
+from vdvs.broker.moves import Moves
 from vdvs.broker.pipeline import Pipeline
 from vdvs.broker.pki import CertificateAuthority
 from vdvs.broker.reconcile import Reconciler, ReconcileReport
@@ -100,6 +101,7 @@ class Broker:
         self._watch: StoreWatch | None = None
         self._sweep: asyncio.Task[None] | None = None
         self._login: LoginEndpoint | None = None
+        self._moves: Moves | None = None
 
     async def start(self) -> None:
         config = self.config
@@ -118,7 +120,7 @@ class Broker:
         reconciler = Reconciler(store, backend, workers, locks)
         self.report = await reconciler.at_start(lease_s, watch.live_brokers)
         inventory = Inventory(backend, workers)
-        callers = Callers(store, workers)
+        callers = Callers(store, workers, inventory)
         audit = self._audit = AuditSink(
             store, workers, callers, enabled=config.audit_enabled, retention_days=config.audit_retention_days
         )
@@ -155,6 +157,7 @@ class Broker:
         audit.start()
         await self._listen(login)
         self._watch_power(backend, attach_ops)
+        self._moves = self._watch_membership(backend, callers, inventory, attach_ops)
         sweeper = Sweeper(
             attach_ops, reconciler, self.report, lease_s, lambda: watch.live_brokers, capacity=capacity, audit=audit
         )
@@ -281,6 +284,17 @@ class Broker:
 
         watch(on_power_off)
 
+    @staticmethod
+    def _watch_membership(backend: Backend, callers: Callers, inventory: Inventory, attach_ops: AttachOps) -> Moves:
+        """Decide a VM's vmgroup again when the backend reports its facts changed; detach the idle
+        attachments of a VM found in another vmgroup (see broker/moves.py)."""
+        moves = Moves(asyncio.get_running_loop(), callers, inventory, attach_ops)
+        callers.watch_moves(moves.vm_moved)
+        watch = getattr(backend, "watch_vm_changes", None)
+        if watch is not None:
+            watch(moves.vm_changed)
+        return moves
+
     async def stop(self) -> None:
         still_running = await self.guard.drain(DRAIN_TIMEOUT_S)
         if still_running:
@@ -301,6 +315,9 @@ class Broker:
             self._audit = None
         if self._releases:
             await asyncio.wait(set(self._releases), timeout=DRAIN_TIMEOUT_S)
+        if self._moves is not None:
+            await self._moves.stop(DRAIN_TIMEOUT_S)
+            self._moves = None
         if self._loopwatch is not None:
             await loopwatch.stop(self._loopwatch)
             self._loopwatch = None

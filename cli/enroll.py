@@ -9,10 +9,11 @@ from vdvs.plugin.bundle import Bundle, write_bundle
 from vdvs.proto import admin_pb2
 
 
-def enroll(target: Target | Path, name: str, bios_uuid: str, out: Path, days: int = 0) -> admin_pb2.EnrollVmResponse:
+def enroll(
+    target: Target | Path, name: str, bios_uuid: str, out: Path, days: int = 0, labels: list[str] | None = None
+) -> admin_pb2.EnrollVmResponse:
+    request = admin_pb2.EnrollVmRequest(name=name, bios_uuid=bios_uuid, valid_days=days, labels=labels or [])
     with AdminClient(target) as client:
-        reply: admin_pb2.EnrollVmResponse = client.call(
-            "EnrollVm", admin_pb2.EnrollVmRequest(name=name, bios_uuid=bios_uuid, valid_days=days)
-        )
+        reply: admin_pb2.EnrollVmResponse = client.call("EnrollVm", request)
     write_bundle(out, Bundle(reply.ca_pem.encode(), reply.cert_pem.encode(), reply.key_pem.encode()))
     return reply

@@ -19,7 +19,7 @@ SUBCOMMANDS = {
     "config": ("vdvs.cli.config_commands:config", "Create and inspect the broker's configuration (CA, config store)."),
     "vm": (
         "vdvs.cli.vm_commands:vm",
-        "Enroll Docker VMs with the broker (issue their client certificates) and revoke them.",
+        "Enroll Docker VMs (issue their client certificates), revoke them, explain their vmgroup.",
     ),
     "vmgroup": (
         "vdvs.cli.vmgroup_commands:vmgroup",

@@ -1,4 +1,4 @@
-"""`vdvs vm ...` (enrollment, revocation) and `vdvs status`."""
+"""`vdvs vm ...` (enrollment, revocation, explain) and `vdvs status`."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from typing import Any
 import click
 
 from vdvs.cli.admin_client import AdminClient, AdminError, Target
-from vdvs.cli.common import admin_options, fail
-from vdvs.cli.output import emit, key_values
+from vdvs.cli.common import admin_options, call, fail, to_dict
+from vdvs.cli.output import emit, key_values, table
 
 
 @click.group()
 def vm() -> None:
-    """Enroll Docker VMs with the broker (issue their client certificates) and revoke them."""
+    """Enroll Docker VMs (issue their client certificates), revoke them, explain their vmgroup."""
 
 
 @vm.command("enroll")
@@ -22,13 +22,21 @@ def vm() -> None:
 @click.option("--uuid", "bios_uuid", required=True, help="the VM's BIOS UUID")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="directory for ca.pem, vm.pem, vm.key")
 @click.option("--days", type=int, default=0, help="certificate lifetime (default 365)")
+@click.option(
+    "--label",
+    "labels",
+    multiple=True,
+    help="KEY=VALUE, repeatable: what label:KEY=GLOB membership rules match (given: replaces the VM's labels)",
+)
 @admin_options
-def vm_enroll(name: str, bios_uuid: str, out: Path, days: int, target: Target, as_json: bool) -> None:
+def vm_enroll(
+    name: str, bios_uuid: str, out: Path, days: int, labels: tuple[str, ...], target: Target, as_json: bool
+) -> None:
     """Issue VM NAME a client certificate and write its bundle to --out."""
     from vdvs.cli.enroll import enroll
 
     try:
-        reply = enroll(target, name, bios_uuid, out, days)
+        reply = enroll(target, name, bios_uuid, out, days, list(labels))
     except (AdminError, OSError) as exc:
         fail(exc, as_json)
     data = {
@@ -37,6 +45,7 @@ def vm_enroll(name: str, bios_uuid: str, out: Path, days: int, target: Target, a
         "serial": reply.serial,
         "not_after": reply.not_after,
         "bundle": str(out),
+        "labels": list(labels),
     }
     emit(
         data,
@@ -60,6 +69,32 @@ def vm_revoke(bios_uuid: str, serial: str, target: Target, as_json: bool) -> Non
         fail(exc, as_json)
     serials = list(reply.serials)
     emit({"revoked": serials}, as_json, f"Revoked {len(serials)} certificate(s): {', '.join(serials) or '-'}")
+
+
+@vm.command("explain")
+@click.option("--vm", "vm_name", default="", help="the VM's name")
+@click.option("--uuid", "bios_uuid", default="", help="or its BIOS UUID")
+@admin_options
+def vm_explain(vm_name: str, bios_uuid: str, target: Target, as_json: bool) -> None:
+    """Show a VM's effective vmgroup and why: its membership, the rule it matched, and the rules it did not."""
+    from vdvs.proto import admin_pb2
+
+    reply = call(target, as_json, "VmExplain", admin_pb2.VmExplainRequest(vm=vm_name, bios_uuid=bios_uuid))
+    lines = [
+        ("VM", f"{reply.vm} ({reply.bios_uuid})"),
+        ("Vmgroup", reply.vmgroup or "(none)"),
+        ("Why", reply.reason),
+        ("Facts", ", ".join(reply.facts)),
+    ]
+    if reply.facts_error:
+        lines.append(("Backend", f"could not read the VM: {reply.facts_error}"))
+    text = key_values(lines)
+    if reply.rules:
+        rows = [[str(v.rule.priority), v.rule.vmgroup, v.rule.match, v.verdict] for v in reply.rules]
+        text += "\n\n" + table(["Priority", "Vmgroup", "Match", "Verdict"], rows)
+    else:
+        text += "\n\nNo membership rules."
+    emit(to_dict(reply), as_json, text)
 
 
 @click.command()

@@ -10,6 +10,7 @@ import click
 from vdvs.cli.admin_client import Target
 from vdvs.cli.common import admin_options, call, given, split_list, to_dict
 from vdvs.cli.output import emit, table
+from vdvs.cli.rule_commands import rule
 
 if TYPE_CHECKING:
     from vdvs.proto import admin_pb2
@@ -20,6 +21,9 @@ DEFAULT_VMGROUP = "_DEFAULT"
 @click.group()
 def vmgroup() -> None:
     """Groups of Docker VMs with their own volume namespace, default datastore, access and quotas."""
+
+
+vmgroup.add_command(rule)
 
 
 @vmgroup.command("create")

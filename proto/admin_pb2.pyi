@@ -7,14 +7,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class EnrollVmRequest(_message.Message):
-    __slots__ = ("name", "bios_uuid", "valid_days")
+    __slots__ = ("name", "bios_uuid", "valid_days", "labels")
     NAME_FIELD_NUMBER: _ClassVar[int]
     BIOS_UUID_FIELD_NUMBER: _ClassVar[int]
     VALID_DAYS_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
     name: str
     bios_uuid: str
     valid_days: int
-    def __init__(self, name: _Optional[str] = ..., bios_uuid: _Optional[str] = ..., valid_days: _Optional[int] = ...) -> None: ...
+    labels: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., bios_uuid: _Optional[str] = ..., valid_days: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class EnrollVmResponse(_message.Message):
     __slots__ = ("ca_pem", "cert_pem", "key_pem", "serial", "not_after")
@@ -524,3 +526,87 @@ class AuditListResponse(_message.Message):
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     records: _containers.RepeatedCompositeFieldContainer[AuditRecord]
     def __init__(self, records: _Optional[_Iterable[_Union[AuditRecord, _Mapping]]] = ...) -> None: ...
+
+class MembershipRule(_message.Message):
+    __slots__ = ("id", "vmgroup", "match", "priority", "created")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    VMGROUP_FIELD_NUMBER: _ClassVar[int]
+    MATCH_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    vmgroup: str
+    match: str
+    priority: int
+    created: str
+    def __init__(self, id: _Optional[int] = ..., vmgroup: _Optional[str] = ..., match: _Optional[str] = ..., priority: _Optional[int] = ..., created: _Optional[str] = ...) -> None: ...
+
+class VmgroupRuleRequest(_message.Message):
+    __slots__ = ("name", "match", "priority")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MATCH_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    match: str
+    priority: int
+    def __init__(self, name: _Optional[str] = ..., match: _Optional[str] = ..., priority: _Optional[int] = ...) -> None: ...
+
+class VmgroupRuleRef(_message.Message):
+    __slots__ = ("name", "priority")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    priority: int
+    def __init__(self, name: _Optional[str] = ..., priority: _Optional[int] = ...) -> None: ...
+
+class VmgroupRuleListRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class MembershipRules(_message.Message):
+    __slots__ = ("rules",)
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    rules: _containers.RepeatedCompositeFieldContainer[MembershipRule]
+    def __init__(self, rules: _Optional[_Iterable[_Union[MembershipRule, _Mapping]]] = ...) -> None: ...
+
+class VmExplainRequest(_message.Message):
+    __slots__ = ("vm", "bios_uuid")
+    VM_FIELD_NUMBER: _ClassVar[int]
+    BIOS_UUID_FIELD_NUMBER: _ClassVar[int]
+    vm: str
+    bios_uuid: str
+    def __init__(self, vm: _Optional[str] = ..., bios_uuid: _Optional[str] = ...) -> None: ...
+
+class RuleVerdict(_message.Message):
+    __slots__ = ("rule", "matched", "verdict")
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    MATCHED_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    rule: MembershipRule
+    matched: bool
+    verdict: str
+    def __init__(self, rule: _Optional[_Union[MembershipRule, _Mapping]] = ..., matched: _Optional[bool] = ..., verdict: _Optional[str] = ...) -> None: ...
+
+class VmExplanation(_message.Message):
+    __slots__ = ("vm", "bios_uuid", "vmgroup", "source", "reason", "rule_priority", "facts", "facts_error", "rules")
+    VM_FIELD_NUMBER: _ClassVar[int]
+    BIOS_UUID_FIELD_NUMBER: _ClassVar[int]
+    VMGROUP_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    RULE_PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    FACTS_FIELD_NUMBER: _ClassVar[int]
+    FACTS_ERROR_FIELD_NUMBER: _ClassVar[int]
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    vm: str
+    bios_uuid: str
+    vmgroup: str
+    source: str
+    reason: str
+    rule_priority: int
+    facts: _containers.RepeatedScalarFieldContainer[str]
+    facts_error: str
+    rules: _containers.RepeatedCompositeFieldContainer[RuleVerdict]
+    def __init__(self, vm: _Optional[str] = ..., bios_uuid: _Optional[str] = ..., vmgroup: _Optional[str] = ..., source: _Optional[str] = ..., reason: _Optional[str] = ..., rule_priority: _Optional[int] = ..., facts: _Optional[_Iterable[str]] = ..., facts_error: _Optional[str] = ..., rules: _Optional[_Iterable[_Union[RuleVerdict, _Mapping]]] = ...) -> None: ...

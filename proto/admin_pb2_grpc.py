@@ -179,6 +179,31 @@ class AdminServiceStub:
                 request_serializer=vdvs_dot_proto_dot_admin__pb2.AuditListRequest.SerializeToString,
                 response_deserializer=vdvs_dot_proto_dot_admin__pb2.AuditListResponse.FromString,
                 _registered_method=True)
+        self.VmgroupRuleAdd = channel.unary_unary(
+                '/vdvs.v1.AdminService/VmgroupRuleAdd',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.VmgroupRuleRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.MembershipRule.FromString,
+                _registered_method=True)
+        self.VmgroupRuleSet = channel.unary_unary(
+                '/vdvs.v1.AdminService/VmgroupRuleSet',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.VmgroupRuleRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.MembershipRule.FromString,
+                _registered_method=True)
+        self.VmgroupRuleRemove = channel.unary_unary(
+                '/vdvs.v1.AdminService/VmgroupRuleRemove',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.VmgroupRuleRef.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.MembershipRules.FromString,
+                _registered_method=True)
+        self.VmgroupRuleList = channel.unary_unary(
+                '/vdvs.v1.AdminService/VmgroupRuleList',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.VmgroupRuleListRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.MembershipRules.FromString,
+                _registered_method=True)
+        self.VmExplain = channel.unary_unary(
+                '/vdvs.v1.AdminService/VmExplain',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.VmExplainRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.VmExplanation.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -358,6 +383,39 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VmgroupRuleAdd(self, request, context):
+        """Membership rules: a VM in no vmgroup of its own joins the vmgroup of the first rule (lowest
+        priority number) its facts match. Each names the vmgroup it acts on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VmgroupRuleSet(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VmgroupRuleRemove(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VmgroupRuleList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VmExplain(self, request, context):
+        """A VM's effective vmgroup and why: its explicit row, the rule that matched, or _DEFAULT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -500,6 +558,31 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.AuditList,
                     request_deserializer=vdvs_dot_proto_dot_admin__pb2.AuditListRequest.FromString,
                     response_serializer=vdvs_dot_proto_dot_admin__pb2.AuditListResponse.SerializeToString,
+            ),
+            'VmgroupRuleAdd': grpc.unary_unary_rpc_method_handler(
+                    servicer.VmgroupRuleAdd,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.VmgroupRuleRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.MembershipRule.SerializeToString,
+            ),
+            'VmgroupRuleSet': grpc.unary_unary_rpc_method_handler(
+                    servicer.VmgroupRuleSet,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.VmgroupRuleRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.MembershipRule.SerializeToString,
+            ),
+            'VmgroupRuleRemove': grpc.unary_unary_rpc_method_handler(
+                    servicer.VmgroupRuleRemove,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.VmgroupRuleRef.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.MembershipRules.SerializeToString,
+            ),
+            'VmgroupRuleList': grpc.unary_unary_rpc_method_handler(
+                    servicer.VmgroupRuleList,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.VmgroupRuleListRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.MembershipRules.SerializeToString,
+            ),
+            'VmExplain': grpc.unary_unary_rpc_method_handler(
+                    servicer.VmExplain,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.VmExplainRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.VmExplanation.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1263,6 +1346,141 @@ class AdminService:
             '/vdvs.v1.AdminService/AuditList',
             vdvs_dot_proto_dot_admin__pb2.AuditListRequest.SerializeToString,
             vdvs_dot_proto_dot_admin__pb2.AuditListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VmgroupRuleAdd(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/VmgroupRuleAdd',
+            vdvs_dot_proto_dot_admin__pb2.VmgroupRuleRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.MembershipRule.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VmgroupRuleSet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/VmgroupRuleSet',
+            vdvs_dot_proto_dot_admin__pb2.VmgroupRuleRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.MembershipRule.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VmgroupRuleRemove(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/VmgroupRuleRemove',
+            vdvs_dot_proto_dot_admin__pb2.VmgroupRuleRef.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.MembershipRules.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VmgroupRuleList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/VmgroupRuleList',
+            vdvs_dot_proto_dot_admin__pb2.VmgroupRuleListRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.MembershipRules.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VmExplain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/VmExplain',
+            vdvs_dot_proto_dot_admin__pb2.VmExplainRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.VmExplanation.FromString,
             options,
             channel_credentials,
             insecure,

@@ -12,11 +12,12 @@ from vdvs.tenancy.store_admins import AdminRows
 from vdvs.tenancy.store_audit import AuditRows
 from vdvs.tenancy.store_certs import CertRows
 from vdvs.tenancy.store_grants import GrantRows
+from vdvs.tenancy.store_rules import RuleRows
 from vdvs.tenancy.store_views import ViewRows
 from vdvs.tenancy.store_vmgroups import VmgroupRows
 from vdvs.tenancy.store_volumes import VolumeRows
 
 
-class ConfigStore(VmgroupRows, VolumeRows, CertRows, AdminRows, GrantRows, AuditRows, ViewRows):
+class ConfigStore(VmgroupRows, VolumeRows, CertRows, AdminRows, GrantRows, AuditRows, ViewRows, RuleRows):
     """Vmgroups, privileges, volumes (with reservations), certificates, the brokers serving them, admins,
-    their grants, vmgroup labels, datastore shares and the audit trail."""
+    their grants, vmgroup labels, datastore shares, the audit trail, membership rules and VM labels."""

@@ -229,6 +229,22 @@ class Err(enum.Enum):
         723, "{0} has no platform-admin grant: only platform admins change vmgroup labels", Kind.DENIED
     )
 
+    # --- membership rules (740-749); VM labels share the vmgroup labels' syntax (LABEL_INVALID) ---
+    RULE_INVALID = ErrorSpec(740, "Invalid membership rule '{0}': {1}", Kind.INVALID)
+    RULE_PRIORITY_INVALID = ErrorSpec(741, "Invalid rule priority {0}: give a whole number from 0 to {1}", Kind.INVALID)
+    RULE_PRIORITY_TAKEN = ErrorSpec(
+        742,
+        "A membership rule of priority {0} already exists; priorities are unique across all vmgroups, choose another",
+        Kind.EXISTS,
+    )
+    RULE_NOT_FOUND = ErrorSpec(743, "No membership rule of priority {0} in vmgroup {1}", Kind.NOT_FOUND)
+    TENANT_HAS_RULES = ErrorSpec(
+        745,
+        "Cannot delete vmgroup {0}: membership rules of priority {1} place VMs in it. "
+        "Remove them with 'vdvs vmgroup rule rm' or use --force",
+        Kind.CONFLICT,
+    )
+
     # --- service ---
     SERVICE_STOPPING = ErrorSpec(650, "Service is being stopped: operation declined!", Kind.UNAVAILABLE)
     BACKEND_UNAVAILABLE = ErrorSpec(651, "Service is presently unavailable: {0}", Kind.UNAVAILABLE)

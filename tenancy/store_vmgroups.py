@@ -72,6 +72,7 @@ class VmgroupRows(StoreBase):
         with self.transaction() as db:
             self.bump()
             db.execute("DELETE FROM vms WHERE vmgroup_id = ?", (vmgroup_id,))
+            db.execute("DELETE FROM membership_rules WHERE vmgroup_id = ?", (vmgroup_id,))
             db.execute("DELETE FROM privileges WHERE vmgroup_id = ?", (vmgroup_id,))
             db.execute("DELETE FROM vmgroups WHERE id = ?", (vmgroup_id,))
 

@@ -195,6 +195,9 @@ def check_remove(
     vmgroup = require_vmgroup(store, name)
     if store.vms_of(vmgroup.id) and not force:
         raise VdvsError(Err.TENANT_NOT_EMPTY, name)
+    rules = store.membership_rules(vmgroup.id)
+    if rules and not force:  # rules place VMs in it as members do; --force drops both
+        raise VdvsError(Err.TENANT_HAS_RULES, name, ", ".join(str(r.priority) for r in rules))
     volumes = store.list_volumes(vmgroup.id, states=tuple(store.ALL_STATES))
     if volumes and not remove_volumes:
         raise VdvsError(
@@ -208,7 +211,7 @@ def check_remove(
 
 
 def finish_remove(store: ConfigStore, vmgroup: VmGroup) -> None:
-    """Drop the vmgroup, its members, privileges, labels, grants and shares, once every volume is gone."""
+    """Drop the vmgroup, its members, rules, privileges, labels, grants and shares, once every volume is gone."""
     with store.transaction():
         if store.list_volumes(vmgroup.id, states=tuple(store.ALL_STATES)):
             raise VdvsError(Err.INTERNAL_ERROR, f"vmgroup {vmgroup.name} still has volumes")

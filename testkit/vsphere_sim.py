@@ -242,8 +242,54 @@ class Inspector:
         spec = vim.vm.ConfigSpec(deviceChange=[vim.vm.device.VirtualDeviceSpec(operation="add", device=disk)])
         WaitForTask(vm.ReconfigVM_Task(spec=spec))
 
+    # ------------------------------------------------------------------ what membership rules match
+    def rename(self, uuid: str, name: str) -> None:
+        WaitForTask(self.vm(uuid).Rename_Task(name))
+
+    def folder(self, path: str) -> Any:
+        """The folder ``a/b`` under the datacenter's VM folder, made if missing."""
+        folder = self.dc.vmFolder
+        for name in [p for p in path.split("/") if p]:
+            found = next((f for f in folder.childEntity if isinstance(f, vim.Folder) and f.name == name), None)
+            folder = found or folder.CreateFolder(name)
+        return folder
+
+    def move(self, uuid: str, path: str) -> None:
+        """Move the VM into folder ``path`` under the datacenter's VM folder ("" = that folder itself)."""
+        WaitForTask(self.folder(path).MoveIntoFolder_Task([self.vm(uuid)]))
+
+    def set_attribute(self, uuid: str, name: str, value: str) -> None:
+        """Set the VM's custom attribute ``name`` (defined on first use)."""
+        manager = self.content.customFieldsManager
+        definition = next((f for f in manager.field or [] if f.name == name), None)
+        if definition is None:
+            definition = manager.AddCustomFieldDef(name=name, moType=vim.VirtualMachine)
+        vm = self.vm(uuid)
+        manager.SetField(entity=vm, key=definition.key, value=value)
+        if sum(1 for v in vm.customValue if v.key == definition.key) != 1:
+            raise AssertionError(
+                "this vcsim adds a custom value instead of replacing it: rebuild it (tools/build-vcsim.sh)"
+            )
+
+    def _reset_membership_facts(self) -> None:
+        """Original names, every VM back in the VM folder, no folders of ours, no custom attributes."""
+        for sim_vm in self.sim.vms:
+            vm = self.vm(sim_vm.uuid)
+            if vm.name != sim_vm.name:
+                self.rename(sim_vm.uuid, sim_vm.name)
+            if vm.parent != self.dc.vmFolder:
+                WaitForTask(self.dc.vmFolder.MoveIntoFolder_Task([vm]))
+        for child in list(self.dc.vmFolder.childEntity):
+            if isinstance(child, vim.Folder):
+                WaitForTask(child.Destroy_Task())
+        manager = self.content.customFieldsManager
+        for definition in list(manager.field or []) if manager is not None else []:
+            manager.RemoveCustomFieldDef(key=definition.key)
+
     def reset(self) -> None:
-        """Power every VM on, take volume disks and added controllers off, empty every dockvols/."""
+        """Power every VM on, take volume disks and added controllers off, empty every dockvols/; undo
+        renames, folder moves and custom attributes."""
+        self._reset_membership_facts()
         for sim_vm in self.sim.vms:
             self.power(sim_vm.uuid, on=True)
             vm = self.vm(sim_vm.uuid)

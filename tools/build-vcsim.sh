@@ -113,7 +113,7 @@ func main() {
 }
 EOF
 
-# Two one-line fixes to the packaged simulator, applied with go build -overlay
+# Three small fixes to the packaged simulator, applied with go build -overlay
 # (the files under /usr/share/gocode stay untouched):
 #  1. task.go: TaskInfo.entity was set to non-ManagedEntity refs (VirtualDiskManager,
 #     FileManager); pyVmomi 7.x-9.x reject that with TypeError in WaitForTask.
@@ -127,9 +127,34 @@ sed -i -e 's/^\tinfo\.MaxFileSize = info\.FreeSpace$/&\n\tr.Res = new(types.Refr
   "$OUT_DIR/overlay/datastore.go"
 grep -q 'Map.Get(ref).(mo.Entity)' "$OUT_DIR/overlay/task.go" || { echo "task.go patch failed" >&2; exit 1; }
 grep -q 'RefreshDatastoreResponse' "$OUT_DIR/overlay/datastore.go" || { echo "datastore.go patch failed" >&2; exit 1; }
-printf '{"Replace":{"%s":"%s","%s":"%s"}}\n' \
+#  3. custom_fields_manager.go: SetField appended a second value for a key already set (vCenter
+#     replaces it) and, like RenameCustomFieldDef, told no PropertyCollector; vdvs's VM watcher
+#     follows customValue and the attribute definitions (membership rules on custom attributes).
+cp "$GOSRC/simulator/custom_fields_manager.go" "$OUT_DIR/overlay/"
+perl -0pi \
+  -e 's/\tentity := Map\.Get\(req\.Entity\)\.\(mo\.Entity\)\.Entity\(\)\n/\tobj := Map.Get(req.Entity)\n\tentity := obj.(mo.Entity).Entity()\n/;' \
+  -e 's/append\(entity\.CustomValue, newValue\)/setFieldValue(entity.CustomValue, newValue)/;' \
+  -e 's/append\(entity\.Value, newValue\)/setFieldValue(entity.Value, newValue)/;' \
+  -e 's/(setFieldValue\(entity\.Value, newValue\)\n\t\}\)\n)/$1\tMap.Update(obj, []types.PropertyChange{{Name: "customValue", Val: entity.CustomValue}, {Name: "value", Val: entity.Value}})\n/;' \
+  -e 's/(\tentitiesFieldRename\(\*field\)\n)/$1\tMap.Update(c, []types.PropertyChange{{Name: "field", Val: c.Field}})\n/;' \
+  "$OUT_DIR/overlay/custom_fields_manager.go"
+cat >> "$OUT_DIR/overlay/custom_fields_manager.go" <<'EOF'
+
+func setFieldValue(values []types.BaseCustomFieldValue, value *types.CustomFieldStringValue) []types.BaseCustomFieldValue {
+	for i, old := range values {
+		if old.GetCustomFieldValue().Key == value.Key {
+			values[i] = value
+			return values
+		}
+	}
+	return append(values, value)
+}
+EOF
+[ "$(grep -c 'Map.Update' "$OUT_DIR/overlay/custom_fields_manager.go")" = 2 ] || { echo "custom_fields_manager.go patch failed" >&2; exit 1; }
+printf '{"Replace":{"%s":"%s","%s":"%s","%s":"%s"}}\n' \
   "$GOSRC/simulator/task.go" "$OUT_DIR/overlay/task.go" \
-  "$GOSRC/simulator/datastore.go" "$OUT_DIR/overlay/datastore.go" > "$OUT_DIR/overlay.json"
+  "$GOSRC/simulator/datastore.go" "$OUT_DIR/overlay/datastore.go" \
+  "$GOSRC/simulator/custom_fields_manager.go" "$OUT_DIR/overlay/custom_fields_manager.go" > "$OUT_DIR/overlay.json"
 
 cd "$OUT_DIR"
 GOPATH="$OUT_DIR:/usr/share/gocode" GO111MODULE=off GOPROXY=off GOFLAGS= \

@@ -6,8 +6,8 @@ broker only ever calls them on its bounded worker pool, never on the event loop.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from vdvs.tenancy.capacity import DatastoreSpace
@@ -42,6 +42,9 @@ class VmInfo:
     name: str
     power_state: str  # POWERED_ON / POWERED_OFF / SUSPENDED
     datastore: str  # datastore of the VM's config file (what _VM_DS means)
+    # what membership rules match besides the name (vSphere; a backend without them leaves them empty)
+    folder: str = ""  # inventory folder path: /DC/vm/web
+    attributes: Mapping[str, str] = field(default_factory=dict)  # custom attributes, by name
 
 
 class BackendError(Exception):
@@ -125,6 +128,14 @@ class Backend(Protocol):
         The broker then detaches that VM's volumes, as vDVS's VM listener did,
         so swarm can reschedule at once. Watching stops at ``close()``. A
         backend without power events (local) does nothing.
+        """
+
+    def watch_vm_changes(self, callback: Callable[[str | None], None]) -> None:
+        """Call ``callback(bios_uuid)`` (from a thread of the backend's own) whenever a VM's name,
+        folder or custom attributes change, and ``callback(None)`` when a change (a folder renamed, an
+        attribute defined or renamed) may concern every VM: the broker then forgets what it cached of
+        them, so membership rules see the change on the VM's next call. Watching stops at
+        ``close()``. A backend whose VMs have no such facts (local) does nothing.
         """
 
     def close(self) -> None: ...

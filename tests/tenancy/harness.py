@@ -117,9 +117,11 @@ class Tenv(BrokerProcess):
         return next(g["id"] for g in self.js("vmgroup", "ls") if g["name"] == name)
 
     # ------------------------------------------------------------------ VMs
-    async def vm(self, name: str) -> Vm:
-        """Enroll ``name`` with `vdvs vm enroll` and give it a VolumeService client (mTLS)."""
-        out = self.enroll(name, VM_UUIDS[name], self.root / "bundles" / name)
+    async def vm(self, name: str, labels: tuple[str, ...] = ()) -> Vm:
+        """Enroll ``name`` with `vdvs vm enroll` (``--label`` each of ``labels``) and give it a
+        VolumeService client (mTLS)."""
+        out = self.root / "bundles" / name
+        self.ok("vm", "enroll", name, "--uuid", VM_UUIDS[name], "--out", str(out), *(f"--label={x}" for x in labels))
         client = self.client(out, op_timeout_s=60)
         self.clients.append(client)
         return Vm(name, VM_UUIDS[name], client)

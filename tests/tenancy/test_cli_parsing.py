@@ -45,6 +45,14 @@ PARSES = [
     ["vmgroup", "access", "set", "--name", "g", "--datastore", "ds", "--volume-maxsize", "Unset"],
     ["vmgroup", "access", "rm", "--name", "g", "--datastore", "ds"],
     ["vmgroup", "access", "ls", "--name", "g"],
+    ["vmgroup", "rule", "add", "--name", "g", "--match", "name=web-*,label:team=web", "--priority", "10"],
+    ["vmgroup", "rule", "set", "--name", "g", "--match", "folder=/DC/vm/web", "--priority", "10"],
+    ["vmgroup", "rule", "rm", "--name", "g", "--priority", "10"],
+    ["vmgroup", "rule", "ls"],
+    ["vmgroup", "rule", "ls", "--name", "g"],
+    ["vm", "explain", "--vm", "vm1"],
+    ["vm", "explain", "--uuid", "42a1b2c3-0000-4000-8000-000000000001"],
+    ["vm", "enroll", "vm1", "--uuid", "u", "--out", "/nonexistent/b", "--label", "a=1", "--label", "b=2"],
 ]
 
 DOES_NOT_PARSE = [
@@ -73,6 +81,20 @@ DOES_NOT_PARSE = [
     (["vmgroup", "access", "rm", "--name", "g"], "Missing option '--datastore'"),
     (["vmgroup", "access", "ls"], "Missing option '--name'"),
     (["status", "--all"], "No such option '--all'"),
+    (["vmgroup", "rule", "add", "--name", "g", "--priority", "1"], "Missing option '--match'"),
+    (["vmgroup", "rule", "add", "--name", "g", "--match", "name=a"], "Missing option '--priority'"),
+    (["vmgroup", "rule", "add", "--match", "name=a", "--priority", "1"], "Missing option '--name'"),
+    (
+        ["vmgroup", "rule", "add", "--name", "g", "--match", "name=a", "--priority", "ten"],
+        "Invalid value for '--priority': 'ten' is not a valid integer",
+    ),
+    (
+        ["vmgroup", "rule", "rm", "--name", "g", "--priority", "99999999999"],
+        "Invalid value for '--priority': 99999999999 is not in the range",
+    ),
+    (["vmgroup", "rule", "rm", "--name", "g"], "Missing option '--priority'"),
+    (["vmgroup", "rule", "ls", "--vm", "x"], "No such option '--vm'"),
+    (["vm", "explain", "--name", "x"], "No such option '--name'"),
 ]
 
 

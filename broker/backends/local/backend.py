@@ -363,5 +363,9 @@ class LocalBackend:
         """Local guests run on this host and report no power events: nothing to watch."""
         return None
 
+    def watch_vm_changes(self, callback: Callable[[str | None], None]) -> None:
+        """Local guests have no folders or custom attributes, and their names are the enrolled ones."""
+        return None
+
     def close(self) -> None:
         return None

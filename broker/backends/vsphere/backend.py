@@ -58,6 +58,8 @@ class VsphereBackend:
         self._vm_locks: dict[str, threading.Lock] = {}
         self._vm_locks_guard = threading.Lock()
         self._watcher: PowerWatcher | None = None
+        self._on_power_off: Callable[[str], None] | None = None
+        self._on_vm_change: Callable[[str | None], None] | None = None
 
     def connect(self) -> None:
         """Log in now (the broker does this at start, so a wrong setting fails at once)."""
@@ -255,10 +257,29 @@ class VsphereBackend:
 
     def watch_power_off(self, callback: Callable[[str], None]) -> None:
         """Report VMs that power off (BIOS uuid, from the watcher's thread) until ``close()``."""
-        if self._watcher is not None:
-            self._watcher.close()
-        self._watcher = PowerWatcher(self.settings, callback)
-        self._watcher.start()
+        self._on_power_off = callback
+        self._start_watcher()
+
+    def watch_vm_changes(self, callback: Callable[[str | None], None]) -> None:
+        """Report VMs renamed, moved to another folder or re-attributed (None: maybe every VM)."""
+        self._on_vm_change = callback
+        self._start_watcher()
+
+    def _start_watcher(self) -> None:
+        """One watcher thread serves both reports (its callbacks are looked up as events come)."""
+        if self._watcher is None:
+            self._watcher = PowerWatcher(self.settings, self._powered_off, on_change=self._vm_changed)
+            self._watcher.start()
+
+    def _powered_off(self, vm_uuid: str) -> None:
+        if self._on_power_off is not None:
+            self._on_power_off(vm_uuid)
+
+    def _vm_changed(self, vm_uuid: str | None) -> None:
+        if vm_uuid is None:
+            self.vms.forget_field_names()  # a definition may have been renamed
+        if self._on_vm_change is not None:
+            self._on_vm_change(vm_uuid)
 
     @property
     def power_watch_ready(self) -> bool:

@@ -240,6 +240,25 @@ class Session:
         )
         return self._collect(spec)
 
+    def retrieve_with_ancestors(self, obj: Any, type_: Any, paths: list[str]) -> list[tuple[Any, dict[str, Any]]]:
+        """``paths`` of ``obj``, and the name and parent of every folder and datacenter above it, in one
+        round trip (what an inventory path such as ``/DC/vm/web`` is made of)."""
+        up = ["upFolder", "upDatacenter"]
+        specs = [
+            PC.TraversalSpec(name=name, type=t, path="parent", skip=False,
+                             selectSet=[PC.SelectionSpec(name=n) for n in up])
+            for name, t in (("upEntity", type_), ("upFolder", vim.Folder), ("upDatacenter", vim.Datacenter))
+        ]  # fmt: skip
+        spec = PC.FilterSpec(
+            objectSet=[PC.ObjectSpec(obj=obj, skip=False, selectSet=specs)],
+            propSet=[
+                PC.PropertySpec(type=type_, pathSet=paths),
+                PC.PropertySpec(type=vim.Folder, pathSet=["name", "parent"]),
+                PC.PropertySpec(type=vim.Datacenter, pathSet=["name", "parent"]),
+            ],
+        )
+        return self._collect(spec)
+
     def _collect(self, spec: Any) -> list[tuple[Any, dict[str, Any]]]:
         """RetrieveContents, raising the faults it reports per property (``missingSet``).
 

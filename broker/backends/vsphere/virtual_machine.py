@@ -1,4 +1,11 @@
-"""Virtual machines: lookup by BIOS uuid, their disks and PVSCSI slots, reconfigure add/remove.
+"""Virtual machines: lookup by BIOS uuid, what membership rules match (name, inventory folder,
+custom attributes), their disks and PVSCSI slots, reconfigure add/remove.
+
+A VM's folder is its inventory path, ``/DC/vm/web`` (the names of the folders and the datacenter
+above it, read with the VM in one round trip; vSphere escapes a ``/`` inside a name as ``%2f``).
+Custom attribute values are keyed by number on the VM; their names come from the
+CustomFieldsManager, kept until a value of an unknown key appears or the watcher reports the
+definitions changed (``forget_field_names``). Standalone ESX has no CustomFieldsManager: no attributes.
 
 Placement follows vDVS: volumes go on ParaVirtual SCSI controllers (no SCSI
 rescan in the guest), units 0-15 with 7 reserved, a new PVSCSI controller
@@ -29,6 +36,7 @@ DISK_LABEL = "dockerDataVolume"  # vDVS's label, so admins recognise volume disk
 NO_SLOT = "Failed to place new disk - The maximum number of supported volumes has been reached."
 _PCI_BUS_BITS, _PCI_BUS_MASK = 5, 31
 _PCI_FUNCTION_SHIFT = 10
+INFO_PATHS = ["name", "runtime.powerState", "config.files.vmPathName", "parent", "customValue"]
 
 
 @dataclass(frozen=True)
@@ -149,6 +157,7 @@ def add_disk_changes(placement: Placement, path: str, disk_mode: str) -> list[An
 class VirtualMachines:
     def __init__(self, session: Session) -> None:
         self._session = session
+        self._field_names: dict[int, str] = {}  # custom attribute key -> name
 
     def find(self, bios_uuid: str) -> Any | None:
         with translated(f"cannot look up VM {bios_uuid}"):
@@ -158,14 +167,49 @@ class VirtualMachines:
 
     def info(self, vm: Any, bios_uuid: str) -> VmInfo | None:
         with translated(f"cannot read VM {bios_uuid}"):
-            rows = self._session.retrieve(
-                [vm], vim.VirtualMachine, ["name", "runtime.powerState", "config.files.vmPathName"]
-            )
-        if not rows:
-            return None
-        props = rows[0][1]
+            rows = self._session.retrieve_with_ancestors(vm, vim.VirtualMachine, INFO_PATHS)
+            found = {o._moId: props for o, props in rows}
+            props = found.get(vm._moId)
+            if props is None:
+                return None
+            attributes = self._attributes(props.get("customValue") or [])
         datastore, _ = split_ds_path(props.get("config.files.vmPathName") or "")
-        return VmInfo(bios_uuid, props.get("name", ""), str(props.get("runtime.powerState", "")), datastore)
+        return VmInfo(
+            bios_uuid,
+            props.get("name", ""),
+            str(props.get("runtime.powerState", "")),
+            datastore,
+            folder=self._folder_path(props.get("parent"), found),
+            attributes=attributes,
+        )
+
+    def _folder_path(self, parent: Any, found: dict[str, dict[str, Any]]) -> str:
+        """``/DC/vm/web``: the names from below the root folder down to ``parent`` ("" in a vApp)."""
+        names: list[str] = []
+        while parent is not None and parent._moId in found:
+            props = found[parent._moId]
+            if props.get("parent") is None:
+                break  # the root folder ("Datacenters") is not part of the path
+            names.append(str(props.get("name", "")))
+            parent = props.get("parent")
+        return "/" + "/".join(reversed(names)) if names else ""
+
+    def _attributes(self, values: list[Any]) -> dict[str, str]:
+        """Custom attribute values by name (one more read when a key is new to us)."""
+        if not values:
+            return {}
+        keys = {int(v.key) for v in values}
+        if not keys <= self._field_names.keys():
+            manager = self._session.content.customFieldsManager
+            if manager is None:
+                return {}
+            self._field_names = {int(f.key): str(f.name) for f in manager.field or []}
+        names = self._field_names
+        return {names[int(v.key)]: str(getattr(v, "value", "") or "") for v in values if int(v.key) in names}
+
+    def forget_field_names(self) -> None:
+        """Custom attribute definitions changed (added, renamed, removed): read them afresh next time."""
+        self._field_names = {}
 
     def devices(self, vm: Any) -> VmDevices:
         with translated("cannot read the VM's devices"):
