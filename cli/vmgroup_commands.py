@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from vdvs.proto import admin_pb2
 
 DEFAULT_VMGROUP = "_DEFAULT"
+MAX_VOLUMES_HELP = "most volumes the vmgroup may hold on all datastores (0 forbids creating; Unset: no limit)"
+VOLUME_COUNT_HELP = "most volumes the vmgroup may hold on the datastore (0 forbids creating; Unset: no limit)"
 
 
 @click.group()
@@ -26,15 +28,26 @@ def vmgroup() -> None:
 @click.option("--default-datastore", required=True, help="a datastore name or _VM_DS (the VM's own)")
 @click.option("--description", default="")
 @click.option("--vm-list", default="", help="comma-separated VM names")
+@click.option("--max-volumes", default="", help=MAX_VOLUMES_HELP)
 @admin_options
 def create(
-    name: str, default_datastore: str, description: str, vm_list: str, admin_socket: Path, as_json: bool
+    name: str,
+    default_datastore: str,
+    description: str,
+    vm_list: str,
+    max_volumes: str,
+    admin_socket: Path,
+    as_json: bool,
 ) -> None:
     """Create a vmgroup."""
     from vdvs.proto import admin_pb2
 
     request = admin_pb2.VmgroupCreateRequest(
-        name=name, default_datastore=default_datastore, description=description, vm_list=split_list(vm_list)
+        name=name,
+        default_datastore=default_datastore,
+        description=description,
+        vm_list=split_list(vm_list),
+        max_volumes=max_volumes,
     )
     reply = call(admin_socket, as_json, "VmgroupCreate", request)
     text = f"vmgroup '{name}' is created."
@@ -51,12 +64,13 @@ def ls(admin_socket: Path, as_json: bool) -> None:
 
     reply = call(admin_socket, as_json, "VmgroupList", admin_pb2.VmgroupListRequest())
     rows = [
-        [g.id, g.name, g.description, g.default_datastore, ",".join(vm.name for vm in g.vms)] for g in reply.vmgroups
+        [g.id, g.name, g.description, g.default_datastore, ",".join(vm.name for vm in g.vms), g.max_volumes]
+        for g in reply.vmgroups
     ]
     emit(
         [to_dict(g) for g in reply.vmgroups],
         as_json,
-        table(["Uuid", "Name", "Description", "Default_datastore", "VM_list"], rows),
+        table(["Uuid", "Name", "Description", "Default_datastore", "VM_list", "Max_volumes"], rows),
     )
 
 
@@ -65,20 +79,25 @@ def ls(admin_socket: Path, as_json: bool) -> None:
 @click.option("--new-name", default=None)
 @click.option("--description", default=None)
 @click.option("--default-datastore", default=None)
+@click.option("--max-volumes", default=None, help=MAX_VOLUMES_HELP)
 @admin_options
 def update(
     name: str,
     new_name: str | None,
     description: str | None,
     default_datastore: str | None,
+    max_volumes: str | None,
     admin_socket: Path,
     as_json: bool,
 ) -> None:
-    """Rename a vmgroup, change its description or default datastore."""
+    """Rename a vmgroup, change its description, default datastore or volume-count limit."""
     from vdvs.proto import admin_pb2
 
     request = admin_pb2.VmgroupUpdateRequest(
-        name=name, **given(new_name=new_name, description=description, default_datastore=default_datastore)
+        name=name,
+        **given(
+            new_name=new_name, description=description, default_datastore=default_datastore, max_volumes=max_volumes
+        ),
     )
     reply = call(admin_socket, as_json, "VmgroupUpdate", request)
     emit(to_dict(reply), as_json, "vmgroup modify succeeded")
@@ -140,8 +159,8 @@ def access() -> None:
 
 def _access_table(rows: list[admin_pb2.Access]) -> str:
     return table(
-        ["Datastore", "Allow_create", "Max_volume_size", "Total_size"],
-        [[r.datastore, str(r.allow_create), r.max_volume_size, r.usage_quota] for r in rows],
+        ["Datastore", "Allow_create", "Max_volume_size", "Total_size", "Volume_count"],
+        [[r.datastore, str(r.allow_create), r.max_volume_size, r.usage_quota, r.volume_count] for r in rows],
     )
 
 
@@ -151,6 +170,7 @@ def _access_table(rows: list[admin_pb2.Access]) -> str:
 @click.option("--allow-create", is_flag=True, help="allow create and delete (else mount only)")
 @click.option("--volume-maxsize", default="", help="largest volume, e.g. 500MB, 10GB")
 @click.option("--volume-totalsize", default="", help="total of all volumes on the datastore")
+@click.option("--volume-count", default="", help=VOLUME_COUNT_HELP)
 @admin_options
 def access_add(
     name: str,
@@ -158,6 +178,7 @@ def access_add(
     allow_create: bool,
     volume_maxsize: str,
     volume_totalsize: str,
+    volume_count: str,
     admin_socket: Path,
     as_json: bool,
 ) -> None:
@@ -170,6 +191,7 @@ def access_add(
         allow_create=allow_create,
         volume_maxsize=volume_maxsize,
         volume_totalsize=volume_totalsize,
+        volume_count=volume_count,
     )
     reply = call(admin_socket, as_json, "AccessAdd", request)
     emit(to_dict(reply), as_json, "vmgroup access add succeeded")
@@ -181,6 +203,7 @@ def access_add(
 @click.option("--allow-create", default=None, help="True or False")
 @click.option("--volume-maxsize", default=None, help="e.g. 500MB; Unset removes the limit")
 @click.option("--volume-totalsize", default=None, help="e.g. 10GB; Unset removes the limit")
+@click.option("--volume-count", default=None, help=VOLUME_COUNT_HELP)
 @admin_options
 def access_set(
     name: str,
@@ -188,6 +211,7 @@ def access_set(
     allow_create: str | None,
     volume_maxsize: str | None,
     volume_totalsize: str | None,
+    volume_count: str | None,
     admin_socket: Path,
     as_json: bool,
 ) -> None:
@@ -197,7 +221,12 @@ def access_set(
     request = admin_pb2.AccessSetRequest(
         name=name,
         datastore=datastore,
-        **given(allow_create=allow_create, volume_maxsize=volume_maxsize, volume_totalsize=volume_totalsize),
+        **given(
+            allow_create=allow_create,
+            volume_maxsize=volume_maxsize,
+            volume_totalsize=volume_totalsize,
+            volume_count=volume_count,
+        ),
     )
     reply = call(admin_socket, as_json, "AccessSet", request)
     emit(to_dict(reply), as_json, "vmgroup access set succeeded")

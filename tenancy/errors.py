@@ -193,6 +193,17 @@ class Err(enum.Enum):
         645, "_DEFAULT tenant contains all VMs which were not added to other tenants", Kind.INVALID
     )
 
+    # --- accounting: volume-count limits (NSX constraints ``count <= N``) ---
+    VOLUME_COUNT_EXCEED = ErrorSpec(
+        680, "The volume count of vmgroup {0} on datastore {1} would exceed its limit ({2} of {3} volumes)", Kind.QUOTA
+    )
+    VMGROUP_VOLUME_COUNT_EXCEED = ErrorSpec(
+        681, "The volume count of vmgroup {0} on all datastores would exceed its limit ({1} of {2} volumes)", Kind.QUOTA
+    )
+    COUNT_LIMIT_INVALID = ErrorSpec(
+        682, "Invalid value {0} for {1}: give a whole number of volumes (0 forbids creating) or Unset", Kind.INVALID
+    )
+
     # --- service ---
     SERVICE_STOPPING = ErrorSpec(650, "Service is being stopped: operation declined!", Kind.UNAVAILABLE)
     BACKEND_UNAVAILABLE = ErrorSpec(651, "Service is presently unavailable: {0}", Kind.UNAVAILABLE)

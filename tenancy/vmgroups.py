@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from vdvs.tenancy.counts import parse_count_limit
 from vdvs.tenancy.datastores import datastore_url
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import (
@@ -33,6 +34,7 @@ NAME_PATTERN = "[a-zA-Z0-9_][a-zA-Z0-9_.-]*"
 _NAME = re.compile(f"^{NAME_PATTERN}$")
 MAX_NAME_LEN = 64
 MAX_DESCRIPTION_LEN = 256
+MAX_VOLUMES_OPTION = "--max-volumes"
 
 
 @dataclass(frozen=True)
@@ -114,9 +116,12 @@ def create_vmgroup(
     default_datastore: str,
     description: str = "",
     vm_names: Sequence[str] = (),
+    max_volumes: str = "",
 ) -> VmGroup:
+    """``max_volumes``: the vmgroup's volume-count limit on all datastores ('' or Unset: none)."""
     check_name(name)
     check_description(description)
+    limit = parse_count_limit(max_volumes, MAX_VOLUMES_OPTION) if max_volumes else None
     vms: list[VmRef] = []
     if vm_names:
         if name == DEFAULT_VMGROUP:
@@ -127,7 +132,8 @@ def create_vmgroup(
     url = default_datastore_url(default_datastore, datastores)
     if store.get_vmgroup_by_name(name) is not None:
         raise VdvsError(Err.TENANT_ALREADY_EXIST, name)
-    vmgroup = VmGroup(DEFAULT_VMGROUP_ID if name == DEFAULT_VMGROUP else str(uuid.uuid4()), name, description, url)
+    vmgroup_id = DEFAULT_VMGROUP_ID if name == DEFAULT_VMGROUP else str(uuid.uuid4())
+    vmgroup = VmGroup(vmgroup_id, name, description, url, limit)
     with store.transaction():
         store.create_vmgroup(vmgroup)
         store.ensure_privilege(Privilege(vmgroup.id, url, allow_create=True))
@@ -143,8 +149,12 @@ def update_vmgroup(
     new_name: str | None = None,
     description: str | None = None,
     default_datastore: str | None = None,
+    max_volumes: str | None = None,
 ) -> VmGroup:
+    """``max_volumes``: a new volume-count limit on all datastores (Unset removes it; it may be
+    below the volumes the vmgroup holds: that blocks creates and deletes nothing)."""
     vmgroup = require_vmgroup(store, name)
+    limit = parse_count_limit(max_volumes, MAX_VOLUMES_OPTION) if max_volumes is not None else None
     url = None
     if default_datastore is not None:
         url = default_datastore_url(default_datastore, datastores)
@@ -166,6 +176,8 @@ def update_vmgroup(
             store.update_vmgroup(vmgroup.id, name=new_name)
         if description is not None:
             store.update_vmgroup(vmgroup.id, description=description)
+        if max_volumes is not None and limit != vmgroup.max_volumes:
+            store.set_max_volumes(vmgroup.id, limit)
     updated = store.get_vmgroup(vmgroup.id)
     assert updated is not None
     return updated
