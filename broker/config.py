@@ -6,6 +6,7 @@ admin_socket = "/run/vdvs/admin.sock"
 pki_dir = "/var/lib/vdvs/pki"
 workers = 8
 idle_detach_s = 300               # keep a volume attached, idle, this long after its last unmount (0: detach at once)
+usage_refresh_s = 300             # measure attached volumes' allocated space, file the day's usage sample
 
 [store]
 kind = "sqlite"
@@ -89,6 +90,9 @@ class BrokerConfig:
     sweep_s: float = 10.0
     # [auth]: `vdvs login` against a directory (broker/auth_config.py); None: no login service
     auth: AuthSettings | None = None
+    # How often the sweep measures the space attached volumes use (create and detach measure too) and
+    # files the day's usage sample.
+    usage_refresh_s: float = 300.0
     source: Path | None = None
 
     @classmethod
@@ -156,6 +160,7 @@ class BrokerConfig:
             heartbeat_s=_positive(broker, "heartbeat_s", 1.0),
             sweep_s=_positive(broker, "sweep_s", 10.0),
             auth=auth,
+            usage_refresh_s=_positive(broker, "usage_refresh_s", 300.0),
             source=path,
         )
 
@@ -210,6 +215,7 @@ class BrokerConfig:
                     "idle_detach_s": self.idle_detach_s,
                     "heartbeat_s": self.heartbeat_s,
                     "sweep_s": self.sweep_s,
+                    "usage_refresh_s": self.usage_refresh_s,
                 },
                 "store": self._store_table(),
                 "backend": backend,

@@ -32,6 +32,10 @@ SUBCOMMANDS = {
         "Log in with your directory password: get an admin certificate for a few hours.",
     ),
     "whoami": ("vdvs.cli.login_commands:whoami", "Show who your directory login says you are, and until when."),
+    "usage": (
+        "vdvs.cli.usage_commands:usage",
+        "Volumes, space and attachments of each vmgroup per datastore, against its limits.",
+    ),
 }
 
 

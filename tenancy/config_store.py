@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from vdvs.tenancy.store_admins import AdminRows
 from vdvs.tenancy.store_certs import CertRows
+from vdvs.tenancy.store_usage import UsageRows
 from vdvs.tenancy.store_vmgroups import VmgroupRows
 from vdvs.tenancy.store_volumes import VolumeRows
 
 
-class ConfigStore(VmgroupRows, VolumeRows, CertRows, AdminRows):
-    """Vmgroups, privileges, volumes (with reservations), certificates and the brokers serving them."""
+class ConfigStore(VmgroupRows, VolumeRows, CertRows, AdminRows, UsageRows):
+    """Vmgroups, privileges, volumes (with reservations), certificates, the brokers serving them, and
+    the accounting of what each vmgroup holds."""

@@ -45,6 +45,13 @@ PARSES = [
     ["vmgroup", "access", "set", "--name", "g", "--datastore", "ds", "--volume-maxsize", "Unset"],
     ["vmgroup", "access", "rm", "--name", "g", "--datastore", "ds"],
     ["vmgroup", "access", "ls", "--name", "g"],
+    ["vmgroup", "access", "add", "--name", "g", "--datastore", "ds", "--volume-count", "10"],
+    ["vmgroup", "access", "set", "--name", "g", "--datastore", "ds", "--volume-count", "Unset"],
+    ["vmgroup", "create", "--name", "g", "--default-datastore", "_VM_DS", "--max-volumes", "0"],
+    ["vmgroup", "update", "--name", "g", "--max-volumes", "100"],
+    ["usage"],
+    ["usage", "--vmgroup", "web*"],
+    ["usage", "--by-label", "cost-center", "--csv"],
 ]
 
 DOES_NOT_PARSE = [
@@ -73,6 +80,9 @@ DOES_NOT_PARSE = [
     (["vmgroup", "access", "rm", "--name", "g"], "Missing option '--datastore'"),
     (["vmgroup", "access", "ls"], "Missing option '--name'"),
     (["status", "--all"], "No such option '--all'"),
+    (["usage", "--json", "--csv"], "--json and --csv cannot be used together"),
+    (["usage", "--by-label"], "Option '--by-label' requires an argument"),
+    (["vmgroup", "access", "set", "--name", "g", "--datastore", "ds", "--volume-count"], "requires an argument"),
 ]
 
 
