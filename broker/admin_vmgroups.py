@@ -14,6 +14,7 @@ from vdvs.broker.backends.base import BackendError
 from vdvs.broker.grpc_errors import rpc
 from vdvs.proto import admin_pb2
 from vdvs.tenancy import access, delegation, vmgroups
+from vdvs.tenancy.counts import show_count_limit
 from vdvs.tenancy.datastores import datastore_name
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.labels import Labels, parse_labels
@@ -36,6 +37,8 @@ def vmgroup_message(
         default_datastore=datastore_name(vmgroup.default_datastore_url, datastores),
         vms=[admin_pb2.VmEntry(uuid=vm.uuid, name=vm.name) for vm in members],
         labels=labels,
+        max_volumes_limit=vmgroup.max_volumes,
+        max_volumes=show_count_limit(vmgroup.max_volumes),
     )
 
 
@@ -47,6 +50,8 @@ def access_message(privilege: Privilege, datastores: list[DatastoreRef]) -> admi
         usage_quota_mb=privilege.usage_quota_mb,
         max_volume_size=format_admin_size(privilege.max_volume_size_mb),
         usage_quota=format_admin_size(privilege.usage_quota_mb),
+        volume_count_limit=privilege.max_volume_count,
+        volume_count=show_count_limit(privilege.max_volume_count),
     )
 
 
@@ -99,6 +104,7 @@ class VmgroupHandlers(AdminHandlers):
                 request.description,
                 list(request.vm_list),
                 parse_labels(request.labels),
+                request.max_volumes,
             )
         except VdvsError as exc:
             raise conceal(exc, caller) from None
@@ -134,6 +140,7 @@ class VmgroupHandlers(AdminHandlers):
             description=request.description if request.HasField("description") else None,
             default_datastore=request.default_datastore if request.HasField("default_datastore") else None,
             labels=parse_labels(request.labels, removals=True),
+            max_volumes=request.max_volumes if request.HasField("max_volumes") else None,
         )
         if vmgroup.name != request.name:
             await self._tidy(self.ctx.backend.vmgroup_renamed, vmgroup.id, request.name, vmgroup.name)
@@ -217,6 +224,7 @@ class VmgroupHandlers(AdminHandlers):
             request.allow_create,
             request.volume_maxsize,
             request.volume_totalsize,
+            request.volume_count,
         )
         return access_message(privilege, datastores)
 
@@ -233,6 +241,7 @@ class VmgroupHandlers(AdminHandlers):
             request.allow_create if request.HasField("allow_create") else None,
             request.volume_maxsize if request.HasField("volume_maxsize") else None,
             request.volume_totalsize if request.HasField("volume_totalsize") else None,
+            request.volume_count if request.HasField("volume_count") else None,
         )
         return access_message(privilege, datastores)
 

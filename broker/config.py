@@ -7,6 +7,7 @@ admin_listen = "0.0.0.0:7644"      # AdminService on TCP for admin certificates 
 pki_dir = "/var/lib/vdvs/pki"
 workers = 8
 idle_detach_s = 300               # keep a volume attached, idle, this long after its last unmount (0: detach at once)
+usage_refresh_s = 300             # measure attached volumes' allocated space, file the day's usage sample
 
 [store]
 kind = "sqlite"
@@ -99,6 +100,9 @@ class BrokerConfig:
     admin_listen: str = ""
     audit_enabled: bool = True
     audit_retention_days: float = DEFAULT_AUDIT_RETENTION_DAYS
+    # How often the sweep measures the space attached volumes use (create and detach measure too) and
+    # files the day's usage sample.
+    usage_refresh_s: float = 300.0
     source: Path | None = None
 
     @classmethod
@@ -172,6 +176,7 @@ class BrokerConfig:
             admin_listen=str(broker.get("admin_listen", "")),
             audit_enabled=bool(audit.get("enabled", True)),
             audit_retention_days=_non_negative(audit, "retention_days", DEFAULT_AUDIT_RETENTION_DAYS, "audit"),
+            usage_refresh_s=_positive(broker, "usage_refresh_s", 300.0),
             source=path,
         )
 
@@ -228,6 +233,7 @@ class BrokerConfig:
                     "idle_detach_s": self.idle_detach_s,
                     "heartbeat_s": self.heartbeat_s,
                     "sweep_s": self.sweep_s,
+                    "usage_refresh_s": self.usage_refresh_s,
                 },
                 "store": self._store_table(),
                 "audit": {"enabled": self.audit_enabled, "retention_days": self.audit_retention_days},

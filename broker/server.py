@@ -37,6 +37,7 @@ from vdvs.broker.reconcile import Reconciler, ReconcileReport
 from vdvs.broker.runtime import Workers
 from vdvs.broker.store_watch import StoreWatch
 from vdvs.broker.sweeper import Sweeper
+from vdvs.broker.usage_refresh import UsageRefresh
 from vdvs.broker.volume_ops import VolumeOps
 from vdvs.broker.volume_service import VolumeServicer
 from vdvs.proto import admin_pb2_grpc, volume_pb2_grpc
@@ -112,7 +113,7 @@ class Broker:
             raise BrokerStartError(f"no config store at {config.store_path}: run 'vdvs config init' first")
         workers = self._workers = Workers(config.workers, config.op_timeout_s)
         store, watch = await self._open_store(workers)
-        reader = self._reader = await workers.admin_read(_open_store, config)  # admin listings' own connection
+        reader = await self._open_reader(workers)
         backend = self._backend = self._backend or make_backend(config)
         # an operation cannot outlive its lock wait plus its backend deadline: older ones are abandoned
         lease_s = 2 * (config.op_timeout_s + config.lock_timeout_s)
@@ -159,7 +160,15 @@ class Broker:
         self._watch_power(backend, attach_ops)
         self._moves = self._watch_membership(backend, callers, inventory, attach_ops)
         sweeper = Sweeper(
-            attach_ops, reconciler, self.report, lease_s, lambda: watch.live_brokers, capacity=capacity, audit=audit
+            attach_ops,
+            reconciler,
+            self.report,
+            lease_s,
+            lambda: watch.live_brokers,
+            capacity=capacity,
+            audit=audit,
+            usage=UsageRefresh(store, reader, backend, workers, inventory),
+            usage_every_s=config.usage_refresh_s,
         )
         self._sweep = asyncio.get_running_loop().create_task(sweeper.run(config.sweep_s))
         self._loopwatch = loopwatch.start()
@@ -200,6 +209,13 @@ class Broker:
         watch = self._watch = StoreWatch(lambda: _open_store(config), store, config.heartbeat_s, VERSION)
         await workers.disk(watch.start)
         return store, watch
+
+    async def _open_reader(self, workers: Workers) -> ConfigStore:
+        """Admin listings' own store connection, on the admin-read thread. It works for this broker
+        (``owner``): the usage refresh reads this broker's attachments through it."""
+        reader = self._reader = await workers.admin_read(_open_store, self.config)
+        reader.owner = self.config.identity
+        return reader
 
     def _volume_server(self, ca: CertificateAuthority, servicer: VolumeServicer) -> grpc.aio.Server:
         """VolumeService with mTLS: only clients holding a certificate of our CA get past the handshake."""

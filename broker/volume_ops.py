@@ -22,7 +22,7 @@ from vdvs.broker.locks import KeyedLocks
 from vdvs.broker.pipeline import Pipeline, Resolved, VolumeView
 from vdvs.tenancy import authz, sidecar
 from vdvs.tenancy.errors import Err, VdvsError
-from vdvs.tenancy.model import VolumeRecord, VolumeState
+from vdvs.tenancy.model import Privilege, VolumeRecord, VolumeState
 from vdvs.tenancy.names import VolumeName, parse_volume_name
 from vdvs.tenancy.options import CreateOptions, VolumeOptions, validate_create_options
 from vdvs.tenancy.status import vdvs_timestamp
@@ -51,7 +51,7 @@ class VolumeOps:
             return await self._clone(req, opts, opts.clone_source)
         privilege = self.p.authorize(req, authz.Command.CREATE, opts.size_mb)
         async with self.locks.hold(req.lock_key, req.full_name):
-            record = await self._reserve(req, opts.size_mb, privilege.usage_quota_mb, opts.options)
+            record = await self._reserve(req, opts.size_mb, privilege, opts.options)
             faults.point("create.after_reserve")
             stat = await self._make_disk(
                 req,
@@ -69,8 +69,11 @@ class VolumeOps:
         log.info("created volume %s for VM %s (vmgroup %s)", req.full_name, vm.name, req.vmgroup.name)
         return VolumeView(record, req.volume)
 
-    async def _reserve(self, req: Resolved, size_mb: int, quota_mb: int, options: VolumeOptions) -> VolumeRecord:
+    async def _reserve(self, req: Resolved, size_mb: int, privilege: Privilege, options: VolumeOptions) -> VolumeRecord:
+        """The row, reserved under the privilege's size quota and count limit and the vmgroup's own
+        count limit, all checked in the reservation's one transaction."""
         await self.capacity.check(req, size_mb, options.diskformat)  # a datastore without room: nothing reserved
+        counts = authz.count_limits(privilege, req.vmgroup, req.datastore.name)
         try:
             return await self.p.workers.db(
                 self.p.store.reserve_volume,
@@ -78,11 +81,12 @@ class VolumeOps:
                 req.datastore.url,
                 req.name,
                 size_mb,
-                quota_mb,
+                privilege.usage_quota_mb,
                 options=options,
                 created=vdvs_timestamp(),
                 created_by=req.vm.name,
                 created_by_uuid=req.vm.uuid,
+                counts=counts,
             )
         except VolumeConflict:
             raise VdvsError(Err.VOLUME_EXISTS, self.p.backend.display_path(req.disk)) from None
@@ -130,7 +134,7 @@ class VolumeOps:
             # A clone costs its source's size, and counts against the quota (vDVS forgot to).
             privilege = self.p.authorize(req, authz.Command.CREATE, src.size_mb)
             options = replace(opts.options, fstype=src.options.fstype)  # a clone has its source's filesystem
-            record = await self._reserve(req, src.size_mb, privilege.usage_quota_mb, options)
+            record = await self._reserve(req, src.size_mb, privilege, options)
             faults.point("clone.after_reserve")
             stat = await self._make_disk(
                 req,

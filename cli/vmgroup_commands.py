@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from vdvs.proto import admin_pb2
 
 DEFAULT_VMGROUP = "_DEFAULT"
+MAX_VOLUMES_HELP = "most volumes the vmgroup may hold on all datastores (0 forbids creating; Unset: no limit)"
+VOLUME_COUNT_HELP = "most volumes the vmgroup may hold on the datastore (0 forbids creating; Unset: no limit)"
 
 
 @click.group()
@@ -32,6 +34,7 @@ vmgroup.add_command(rule)
 @click.option("--description", default="")
 @click.option("--vm-list", default="", help="comma-separated VM names")
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="a label (repeatable)")
+@click.option("--max-volumes", default="", help=MAX_VOLUMES_HELP)
 @admin_options
 def create(
     name: str,
@@ -39,6 +42,7 @@ def create(
     description: str,
     vm_list: str,
     labels: tuple[str, ...],
+    max_volumes: str,
     target: Target,
     as_json: bool,
 ) -> None:
@@ -51,6 +55,7 @@ def create(
         description=description,
         vm_list=split_list(vm_list),
         labels=list(labels),
+        max_volumes=max_volumes,
     )
     reply = call(target, as_json, "VmgroupCreate", request)
     text = f"vmgroup '{name}' is created."
@@ -67,13 +72,21 @@ def ls(target: Target, as_json: bool) -> None:
 
     reply = call(target, as_json, "VmgroupList", admin_pb2.VmgroupListRequest())
     rows = [
-        [g.id, g.name, g.description, g.default_datastore, ",".join(vm.name for vm in g.vms), _labels(g.labels)]
+        [
+            g.id,
+            g.name,
+            g.description,
+            g.default_datastore,
+            ",".join(vm.name for vm in g.vms),
+            _labels(g.labels),
+            g.max_volumes,
+        ]
         for g in reply.vmgroups
     ]
     emit(
         [to_dict(g) for g in reply.vmgroups],
         as_json,
-        table(["Uuid", "Name", "Description", "Default_datastore", "VM_list", "Labels"], rows),
+        table(["Uuid", "Name", "Description", "Default_datastore", "VM_list", "Labels", "Max_volumes"], rows),
     )
 
 
@@ -87,6 +100,7 @@ def _labels(labels: Mapping[str, str]) -> str:
 @click.option("--description", default=None)
 @click.option("--default-datastore", default=None)
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="set a label (repeatable); KEY= removes it")
+@click.option("--max-volumes", default=None, help=MAX_VOLUMES_HELP)
 @admin_options
 def update(
     name: str,
@@ -94,16 +108,19 @@ def update(
     description: str | None,
     default_datastore: str | None,
     labels: tuple[str, ...],
+    max_volumes: str | None,
     target: Target,
     as_json: bool,
 ) -> None:
-    """Rename a vmgroup, change its description, default datastore or labels."""
+    """Rename a vmgroup, change its description, default datastore, labels or volume-count limit."""
     from vdvs.proto import admin_pb2
 
     request = admin_pb2.VmgroupUpdateRequest(
         name=name,
         labels=list(labels),
-        **given(new_name=new_name, description=description, default_datastore=default_datastore),
+        **given(
+            new_name=new_name, description=description, default_datastore=default_datastore, max_volumes=max_volumes
+        ),
     )
     reply = call(target, as_json, "VmgroupUpdate", request)
     emit(to_dict(reply), as_json, "vmgroup modify succeeded")
@@ -165,8 +182,8 @@ def access() -> None:
 
 def _access_table(rows: list[admin_pb2.Access]) -> str:
     return table(
-        ["Datastore", "Allow_create", "Max_volume_size", "Total_size"],
-        [[r.datastore, str(r.allow_create), r.max_volume_size, r.usage_quota] for r in rows],
+        ["Datastore", "Allow_create", "Max_volume_size", "Total_size", "Volume_count"],
+        [[r.datastore, str(r.allow_create), r.max_volume_size, r.usage_quota, r.volume_count] for r in rows],
     )
 
 
@@ -176,6 +193,7 @@ def _access_table(rows: list[admin_pb2.Access]) -> str:
 @click.option("--allow-create", is_flag=True, help="allow create and delete (else mount only)")
 @click.option("--volume-maxsize", default="", help="largest volume, e.g. 500MB, 10GB")
 @click.option("--volume-totalsize", default="", help="total of all volumes on the datastore")
+@click.option("--volume-count", default="", help=VOLUME_COUNT_HELP)
 @admin_options
 def access_add(
     name: str,
@@ -183,6 +201,7 @@ def access_add(
     allow_create: bool,
     volume_maxsize: str,
     volume_totalsize: str,
+    volume_count: str,
     target: Target,
     as_json: bool,
 ) -> None:
@@ -195,6 +214,7 @@ def access_add(
         allow_create=allow_create,
         volume_maxsize=volume_maxsize,
         volume_totalsize=volume_totalsize,
+        volume_count=volume_count,
     )
     reply = call(target, as_json, "AccessAdd", request)
     emit(to_dict(reply), as_json, "vmgroup access add succeeded")
@@ -206,6 +226,7 @@ def access_add(
 @click.option("--allow-create", default=None, help="True or False")
 @click.option("--volume-maxsize", default=None, help="e.g. 500MB; Unset removes the limit")
 @click.option("--volume-totalsize", default=None, help="e.g. 10GB; Unset removes the limit")
+@click.option("--volume-count", default=None, help=VOLUME_COUNT_HELP)
 @admin_options
 def access_set(
     name: str,
@@ -213,6 +234,7 @@ def access_set(
     allow_create: str | None,
     volume_maxsize: str | None,
     volume_totalsize: str | None,
+    volume_count: str | None,
     target: Target,
     as_json: bool,
 ) -> None:
@@ -222,7 +244,12 @@ def access_set(
     request = admin_pb2.AccessSetRequest(
         name=name,
         datastore=datastore,
-        **given(allow_create=allow_create, volume_maxsize=volume_maxsize, volume_totalsize=volume_totalsize),
+        **given(
+            allow_create=allow_create,
+            volume_maxsize=volume_maxsize,
+            volume_totalsize=volume_totalsize,
+            volume_count=volume_count,
+        ),
     )
     reply = call(target, as_json, "AccessSet", request)
     emit(to_dict(reply), as_json, "vmgroup access set succeeded")

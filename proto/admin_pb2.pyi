@@ -73,7 +73,7 @@ class VmEntry(_message.Message):
     def __init__(self, uuid: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class Vmgroup(_message.Message):
-    __slots__ = ("id", "name", "description", "default_datastore", "vms", "labels")
+    __slots__ = ("id", "name", "description", "default_datastore", "vms", "labels", "max_volumes_limit", "max_volumes")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -87,27 +87,33 @@ class Vmgroup(_message.Message):
     DEFAULT_DATASTORE_FIELD_NUMBER: _ClassVar[int]
     VMS_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    MAX_VOLUMES_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    MAX_VOLUMES_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     description: str
     default_datastore: str
     vms: _containers.RepeatedCompositeFieldContainer[VmEntry]
     labels: _containers.ScalarMap[str, str]
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., default_datastore: _Optional[str] = ..., vms: _Optional[_Iterable[_Union[VmEntry, _Mapping]]] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    max_volumes_limit: int
+    max_volumes: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., default_datastore: _Optional[str] = ..., vms: _Optional[_Iterable[_Union[VmEntry, _Mapping]]] = ..., labels: _Optional[_Mapping[str, str]] = ..., max_volumes_limit: _Optional[int] = ..., max_volumes: _Optional[str] = ...) -> None: ...
 
 class VmgroupCreateRequest(_message.Message):
-    __slots__ = ("name", "default_datastore", "description", "vm_list", "labels")
+    __slots__ = ("name", "default_datastore", "description", "vm_list", "labels", "max_volumes")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_DATASTORE_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     VM_LIST_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    MAX_VOLUMES_FIELD_NUMBER: _ClassVar[int]
     name: str
     default_datastore: str
     description: str
     vm_list: _containers.RepeatedScalarFieldContainer[str]
     labels: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., default_datastore: _Optional[str] = ..., description: _Optional[str] = ..., vm_list: _Optional[_Iterable[str]] = ..., labels: _Optional[_Iterable[str]] = ...) -> None: ...
+    max_volumes: str
+    def __init__(self, name: _Optional[str] = ..., default_datastore: _Optional[str] = ..., description: _Optional[str] = ..., vm_list: _Optional[_Iterable[str]] = ..., labels: _Optional[_Iterable[str]] = ..., max_volumes: _Optional[str] = ...) -> None: ...
 
 class VmgroupListRequest(_message.Message):
     __slots__ = ()
@@ -120,18 +126,20 @@ class VmgroupListResponse(_message.Message):
     def __init__(self, vmgroups: _Optional[_Iterable[_Union[Vmgroup, _Mapping]]] = ...) -> None: ...
 
 class VmgroupUpdateRequest(_message.Message):
-    __slots__ = ("name", "new_name", "description", "default_datastore", "labels")
+    __slots__ = ("name", "new_name", "description", "default_datastore", "labels", "max_volumes")
     NAME_FIELD_NUMBER: _ClassVar[int]
     NEW_NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_DATASTORE_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    MAX_VOLUMES_FIELD_NUMBER: _ClassVar[int]
     name: str
     new_name: str
     description: str
     default_datastore: str
     labels: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., new_name: _Optional[str] = ..., description: _Optional[str] = ..., default_datastore: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ...) -> None: ...
+    max_volumes: str
+    def __init__(self, name: _Optional[str] = ..., new_name: _Optional[str] = ..., description: _Optional[str] = ..., default_datastore: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., max_volumes: _Optional[str] = ...) -> None: ...
 
 class VmgroupRemoveRequest(_message.Message):
     __slots__ = ("name", "remove_volumes", "force")
@@ -170,48 +178,56 @@ class VmList(_message.Message):
     def __init__(self, vms: _Optional[_Iterable[_Union[VmEntry, _Mapping]]] = ...) -> None: ...
 
 class Access(_message.Message):
-    __slots__ = ("datastore", "allow_create", "max_volume_size_mb", "usage_quota_mb", "max_volume_size", "usage_quota")
+    __slots__ = ("datastore", "allow_create", "max_volume_size_mb", "usage_quota_mb", "max_volume_size", "usage_quota", "volume_count_limit", "volume_count")
     DATASTORE_FIELD_NUMBER: _ClassVar[int]
     ALLOW_CREATE_FIELD_NUMBER: _ClassVar[int]
     MAX_VOLUME_SIZE_MB_FIELD_NUMBER: _ClassVar[int]
     USAGE_QUOTA_MB_FIELD_NUMBER: _ClassVar[int]
     MAX_VOLUME_SIZE_FIELD_NUMBER: _ClassVar[int]
     USAGE_QUOTA_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_COUNT_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_COUNT_FIELD_NUMBER: _ClassVar[int]
     datastore: str
     allow_create: bool
     max_volume_size_mb: int
     usage_quota_mb: int
     max_volume_size: str
     usage_quota: str
-    def __init__(self, datastore: _Optional[str] = ..., allow_create: _Optional[bool] = ..., max_volume_size_mb: _Optional[int] = ..., usage_quota_mb: _Optional[int] = ..., max_volume_size: _Optional[str] = ..., usage_quota: _Optional[str] = ...) -> None: ...
+    volume_count_limit: int
+    volume_count: str
+    def __init__(self, datastore: _Optional[str] = ..., allow_create: _Optional[bool] = ..., max_volume_size_mb: _Optional[int] = ..., usage_quota_mb: _Optional[int] = ..., max_volume_size: _Optional[str] = ..., usage_quota: _Optional[str] = ..., volume_count_limit: _Optional[int] = ..., volume_count: _Optional[str] = ...) -> None: ...
 
 class AccessAddRequest(_message.Message):
-    __slots__ = ("name", "datastore", "allow_create", "volume_maxsize", "volume_totalsize")
+    __slots__ = ("name", "datastore", "allow_create", "volume_maxsize", "volume_totalsize", "volume_count")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DATASTORE_FIELD_NUMBER: _ClassVar[int]
     ALLOW_CREATE_FIELD_NUMBER: _ClassVar[int]
     VOLUME_MAXSIZE_FIELD_NUMBER: _ClassVar[int]
     VOLUME_TOTALSIZE_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_COUNT_FIELD_NUMBER: _ClassVar[int]
     name: str
     datastore: str
     allow_create: bool
     volume_maxsize: str
     volume_totalsize: str
-    def __init__(self, name: _Optional[str] = ..., datastore: _Optional[str] = ..., allow_create: _Optional[bool] = ..., volume_maxsize: _Optional[str] = ..., volume_totalsize: _Optional[str] = ...) -> None: ...
+    volume_count: str
+    def __init__(self, name: _Optional[str] = ..., datastore: _Optional[str] = ..., allow_create: _Optional[bool] = ..., volume_maxsize: _Optional[str] = ..., volume_totalsize: _Optional[str] = ..., volume_count: _Optional[str] = ...) -> None: ...
 
 class AccessSetRequest(_message.Message):
-    __slots__ = ("name", "datastore", "allow_create", "volume_maxsize", "volume_totalsize")
+    __slots__ = ("name", "datastore", "allow_create", "volume_maxsize", "volume_totalsize", "volume_count")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DATASTORE_FIELD_NUMBER: _ClassVar[int]
     ALLOW_CREATE_FIELD_NUMBER: _ClassVar[int]
     VOLUME_MAXSIZE_FIELD_NUMBER: _ClassVar[int]
     VOLUME_TOTALSIZE_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_COUNT_FIELD_NUMBER: _ClassVar[int]
     name: str
     datastore: str
     allow_create: str
     volume_maxsize: str
     volume_totalsize: str
-    def __init__(self, name: _Optional[str] = ..., datastore: _Optional[str] = ..., allow_create: _Optional[str] = ..., volume_maxsize: _Optional[str] = ..., volume_totalsize: _Optional[str] = ...) -> None: ...
+    volume_count: str
+    def __init__(self, name: _Optional[str] = ..., datastore: _Optional[str] = ..., allow_create: _Optional[str] = ..., volume_maxsize: _Optional[str] = ..., volume_totalsize: _Optional[str] = ..., volume_count: _Optional[str] = ...) -> None: ...
 
 class AccessRef(_message.Message):
     __slots__ = ("name", "datastore")
@@ -610,3 +626,67 @@ class VmExplanation(_message.Message):
     facts_error: str
     rules: _containers.RepeatedCompositeFieldContainer[RuleVerdict]
     def __init__(self, vm: _Optional[str] = ..., bios_uuid: _Optional[str] = ..., vmgroup: _Optional[str] = ..., source: _Optional[str] = ..., reason: _Optional[str] = ..., rule_priority: _Optional[int] = ..., facts: _Optional[_Iterable[str]] = ..., facts_error: _Optional[str] = ..., rules: _Optional[_Iterable[_Union[RuleVerdict, _Mapping]]] = ...) -> None: ...
+
+class UsageRequest(_message.Message):
+    __slots__ = ("vmgroup", "by_label")
+    VMGROUP_FIELD_NUMBER: _ClassVar[int]
+    BY_LABEL_FIELD_NUMBER: _ClassVar[int]
+    vmgroup: str
+    by_label: str
+    def __init__(self, vmgroup: _Optional[str] = ..., by_label: _Optional[str] = ...) -> None: ...
+
+class UsageFigures(_message.Message):
+    __slots__ = ("volumes", "volume_limit", "provisioned_mb", "size_limit_mb", "reserved_volumes", "reserved_mb", "allocated_bytes", "attached", "idle")
+    VOLUMES_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    PROVISIONED_MB_FIELD_NUMBER: _ClassVar[int]
+    SIZE_LIMIT_MB_FIELD_NUMBER: _ClassVar[int]
+    RESERVED_VOLUMES_FIELD_NUMBER: _ClassVar[int]
+    RESERVED_MB_FIELD_NUMBER: _ClassVar[int]
+    ALLOCATED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    ATTACHED_FIELD_NUMBER: _ClassVar[int]
+    IDLE_FIELD_NUMBER: _ClassVar[int]
+    volumes: int
+    volume_limit: int
+    provisioned_mb: int
+    size_limit_mb: int
+    reserved_volumes: int
+    reserved_mb: int
+    allocated_bytes: int
+    attached: int
+    idle: int
+    def __init__(self, volumes: _Optional[int] = ..., volume_limit: _Optional[int] = ..., provisioned_mb: _Optional[int] = ..., size_limit_mb: _Optional[int] = ..., reserved_volumes: _Optional[int] = ..., reserved_mb: _Optional[int] = ..., allocated_bytes: _Optional[int] = ..., attached: _Optional[int] = ..., idle: _Optional[int] = ...) -> None: ...
+
+class UsageLine(_message.Message):
+    __slots__ = ("datastore", "limits_from", "figures", "cells")
+    DATASTORE_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FROM_FIELD_NUMBER: _ClassVar[int]
+    FIGURES_FIELD_NUMBER: _ClassVar[int]
+    CELLS_FIELD_NUMBER: _ClassVar[int]
+    datastore: str
+    limits_from: str
+    figures: UsageFigures
+    cells: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, datastore: _Optional[str] = ..., limits_from: _Optional[str] = ..., figures: _Optional[_Union[UsageFigures, _Mapping]] = ..., cells: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UsageUnit(_message.Message):
+    __slots__ = ("name", "vmgroups", "datastores", "total")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VMGROUPS_FIELD_NUMBER: _ClassVar[int]
+    DATASTORES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    vmgroups: _containers.RepeatedScalarFieldContainer[str]
+    datastores: _containers.RepeatedCompositeFieldContainer[UsageLine]
+    total: UsageLine
+    def __init__(self, name: _Optional[str] = ..., vmgroups: _Optional[_Iterable[str]] = ..., datastores: _Optional[_Iterable[_Union[UsageLine, _Mapping]]] = ..., total: _Optional[_Union[UsageLine, _Mapping]] = ...) -> None: ...
+
+class UsageResponse(_message.Message):
+    __slots__ = ("by_label", "headers", "units")
+    BY_LABEL_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    UNITS_FIELD_NUMBER: _ClassVar[int]
+    by_label: str
+    headers: _containers.RepeatedScalarFieldContainer[str]
+    units: _containers.RepeatedCompositeFieldContainer[UsageUnit]
+    def __init__(self, by_label: _Optional[str] = ..., headers: _Optional[_Iterable[str]] = ..., units: _Optional[_Iterable[_Union[UsageUnit, _Mapping]]] = ...) -> None: ...

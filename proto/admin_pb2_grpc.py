@@ -204,6 +204,11 @@ class AdminServiceStub:
                 request_serializer=vdvs_dot_proto_dot_admin__pb2.VmExplainRequest.SerializeToString,
                 response_deserializer=vdvs_dot_proto_dot_admin__pb2.VmExplanation.FromString,
                 _registered_method=True)
+        self.Usage = channel.unary_unary(
+                '/vdvs.v1.AdminService/Usage',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.UsageRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.UsageResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -416,6 +421,13 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Usage(self, request, context):
+        """Accounting (Cinder's os-quota-sets ?usage=true): what each vmgroup holds, per datastore, against its limits.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -583,6 +595,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.VmExplain,
                     request_deserializer=vdvs_dot_proto_dot_admin__pb2.VmExplainRequest.FromString,
                     response_serializer=vdvs_dot_proto_dot_admin__pb2.VmExplanation.SerializeToString,
+            ),
+            'Usage': grpc.unary_unary_rpc_method_handler(
+                    servicer.Usage,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.UsageRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.UsageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1481,6 +1498,33 @@ class AdminService:
             '/vdvs.v1.AdminService/VmExplain',
             vdvs_dot_proto_dot_admin__pb2.VmExplainRequest.SerializeToString,
             vdvs_dot_proto_dot_admin__pb2.VmExplanation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Usage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/Usage',
+            vdvs_dot_proto_dot_admin__pb2.UsageRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.UsageResponse.FromString,
             options,
             channel_credentials,
             insecure,

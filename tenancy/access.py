@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from vdvs.tenancy.counts import parse_count_limit
 from vdvs.tenancy.datastores import datastore_url
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import DatastoreRef, Privilege, VmGroup
@@ -20,6 +21,7 @@ from vdvs.tenancy.vmgroups import require_vmgroup
 _TRUE = {"true": True, "false": False}
 # a further check of a row about to be written (a vmgroup admin's: the ceilings of the datastore's share)
 Check = Callable[[VmGroup, Privilege], None]
+VOLUME_COUNT_OPTION = "--volume-count"
 
 
 def parse_allow_create(value: str) -> bool:
@@ -45,7 +47,9 @@ def add_access(
     volume_maxsize: str = "",
     volume_totalsize: str = "",
     check: Check | None = None,
+    volume_count: str = "",
 ) -> Privilege:
+    """``volume_count``: the vmgroup's volume-count limit on that datastore ('' or Unset: none)."""
     vmgroup = require_vmgroup(store, name)
     url = datastore_url(datastore, datastores)
     if store.get_privilege(vmgroup.id, url) is not None:
@@ -56,6 +60,7 @@ def add_access(
         allow_create,
         parse_size_mb(volume_maxsize, limit=True),
         parse_size_mb(volume_totalsize, limit=True),
+        parse_count_limit(volume_count, VOLUME_COUNT_OPTION) if volume_count else None,
     )
     _check_sizes(privilege)
     if check is not None:
@@ -73,7 +78,10 @@ def set_access(
     volume_maxsize: str | None = None,
     volume_totalsize: str | None = None,
     check: Check | None = None,
+    volume_count: str | None = None,
 ) -> Privilege:
+    """Change what is given; ``volume_count`` Unset removes the count limit, and a limit below the
+    volumes already there blocks creates and deletes nothing."""
     vmgroup = require_vmgroup(store, name)
     url = datastore_url(datastore, datastores)
     current = store.get_privilege(vmgroup.id, url)
@@ -86,6 +94,8 @@ def set_access(
         updated = replace(updated, max_volume_size_mb=parse_size_mb(volume_maxsize, limit=True))
     if volume_totalsize is not None:
         updated = replace(updated, usage_quota_mb=parse_size_mb(volume_totalsize, limit=True))
+    if volume_count is not None:
+        updated = replace(updated, max_volume_count=parse_count_limit(volume_count, VOLUME_COUNT_OPTION))
     _check_sizes(updated)
     if check is not None:
         check(vmgroup, updated)

@@ -13,11 +13,13 @@ from vdvs.tenancy.store_audit import AuditRows
 from vdvs.tenancy.store_certs import CertRows
 from vdvs.tenancy.store_grants import GrantRows
 from vdvs.tenancy.store_rules import RuleRows
+from vdvs.tenancy.store_usage import UsageRows
 from vdvs.tenancy.store_views import ViewRows
 from vdvs.tenancy.store_vmgroups import VmgroupRows
 from vdvs.tenancy.store_volumes import VolumeRows
 
 
-class ConfigStore(VmgroupRows, VolumeRows, CertRows, AdminRows, GrantRows, AuditRows, ViewRows, RuleRows):
+class ConfigStore(VmgroupRows, VolumeRows, CertRows, AdminRows, GrantRows, AuditRows, ViewRows, RuleRows, UsageRows):
     """Vmgroups, privileges, volumes (with reservations), certificates, the brokers serving them, admins,
-    their grants, vmgroup labels, datastore shares, the audit trail, membership rules and VM labels."""
+    their grants, vmgroup labels, datastore shares, the audit trail, membership rules and VM labels, and
+    the accounting of what each vmgroup holds."""

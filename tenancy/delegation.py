@@ -39,12 +39,17 @@ def create_vmgroup(
     description: str = "",
     vm_names: Sequence[str] = (),
     labels: Mapping[str, str] | None = None,
+    max_volumes: str = "",
 ) -> VmGroup:
     vmgroups.check_name(name)
     vmgroups.check_description(description)
     given = dict(labels or {})
     if caller.platform:
-        return vmgroups.create_vmgroup(store, datastores, name, default_datastore, description, vm_names, given)
+        return vmgroups.create_vmgroup(
+            store, datastores, name, default_datastore, description, vm_names, given, max_volumes=max_volumes
+        )
+    if max_volumes:
+        raise VdvsError(Err.COUNT_LIMITS_PLATFORM_ONLY, caller.principal)
     chosen = creator_labels(caller, given)
     url = vmgroups.default_datastore_url(default_datastore, datastores)
     if store.get_vmgroup_by_name(name) is not None:
@@ -68,18 +73,21 @@ def update_vmgroup(
     description: str | None = None,
     default_datastore: str | None = None,
     labels: Mapping[str, str] | None = None,
+    max_volumes: str | None = None,
 ) -> VmGroup:
     row: Privilege | None = None
     if not caller.platform:
         if labels:
             raise VdvsError(Err.LABELS_PLATFORM_ONLY, caller.principal)
+        if max_volumes is not None:
+            raise VdvsError(Err.COUNT_LIMITS_PLATFORM_ONLY, caller.principal)
         if default_datastore is not None:
             vmgroup = vmgroups.require_vmgroup(store, name)
             url = vmgroups.default_datastore_url(default_datastore, datastores)
             if url != vmgroup.default_datastore_url and store.get_privilege(vmgroup.id, url) is None:
                 row = shares.default_privilege(store, datastores, vmgroup, url)
     return vmgroups.update_vmgroup(
-        store, datastores, name, new_name, description, default_datastore, labels, _limits(row)
+        store, datastores, name, new_name, description, default_datastore, labels, _limits(row), max_volumes
     )
 
 
@@ -96,7 +104,10 @@ def add_access(
     allow_create: bool,
     volume_maxsize: str = "",
     volume_totalsize: str = "",
+    volume_count: str = "",
 ) -> Privilege:
+    if volume_count and not caller.platform:
+        raise VdvsError(Err.COUNT_LIMITS_PLATFORM_ONLY, caller.principal)
     return access.add_access(
         store,
         datastores,
@@ -106,6 +117,7 @@ def add_access(
         volume_maxsize,
         volume_totalsize,
         _ceilings(store, datastores, caller),
+        volume_count,
     )
 
 
@@ -118,7 +130,10 @@ def set_access(
     allow_create: str | None = None,
     volume_maxsize: str | None = None,
     volume_totalsize: str | None = None,
+    volume_count: str | None = None,
 ) -> Privilege:
+    if volume_count is not None and not caller.platform:
+        raise VdvsError(Err.COUNT_LIMITS_PLATFORM_ONLY, caller.principal)
     return access.set_access(
         store,
         datastores,
@@ -128,4 +143,5 @@ def set_access(
         volume_maxsize,
         volume_totalsize,
         _ceilings(store, datastores, caller),
+        volume_count,
     )

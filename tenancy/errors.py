@@ -228,6 +228,9 @@ class Err(enum.Enum):
     LABELS_PLATFORM_ONLY = ErrorSpec(
         723, "{0} has no platform-admin grant: only platform admins change vmgroup labels", Kind.DENIED
     )
+    COUNT_LIMITS_PLATFORM_ONLY = ErrorSpec(
+        724, "{0} has no platform-admin grant: only platform admins change volume-count limits", Kind.DENIED
+    )
 
     # --- membership rules (740-749); VM labels share the vmgroup labels' syntax (LABEL_INVALID) ---
     RULE_INVALID = ErrorSpec(740, "Invalid membership rule '{0}': {1}", Kind.INVALID)
@@ -243,6 +246,17 @@ class Err(enum.Enum):
         "Cannot delete vmgroup {0}: membership rules of priority {1} place VMs in it. "
         "Remove them with 'vdvs vmgroup rule rm' or use --force",
         Kind.CONFLICT,
+    )
+
+    # --- accounting: volume-count limits (NSX constraints ``count <= N``) ---
+    VOLUME_COUNT_EXCEED = ErrorSpec(
+        680, "The volume count of vmgroup {0} on datastore {1} would exceed its limit ({2} of {3} volumes)", Kind.QUOTA
+    )
+    VMGROUP_VOLUME_COUNT_EXCEED = ErrorSpec(
+        681, "The volume count of vmgroup {0} on all datastores would exceed its limit ({1} of {2} volumes)", Kind.QUOTA
+    )
+    COUNT_LIMIT_INVALID = ErrorSpec(
+        682, "Invalid value {0} for {1}: give a whole number of volumes (0 forbids creating) or Unset", Kind.INVALID
     )
 
     # --- service ---

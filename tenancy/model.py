@@ -47,6 +47,7 @@ class VmGroup:
     name: str
     description: str
     default_datastore_url: str
+    max_volumes: int | None = None  # volumes on all its datastores (NSX `count <= N`); None: no limit
 
     @property
     def is_default(self) -> bool:
@@ -58,7 +59,8 @@ class Privilege:
     """A vmgroup's rights on one datastore (or on _VM_DS / _ALL_DS).
 
     A row's existence grants mount (attach/detach/get); ``allow_create`` adds
-    create and delete. Sizes are MB, 0 meaning unlimited ("Unset").
+    create and delete. Sizes are MB, 0 meaning unlimited ("Unset"). The volume
+    count is NSX's: None is no limit ("Unset"), 0 forbids creating.
     """
 
     vmgroup_id: str
@@ -66,6 +68,8 @@ class Privilege:
     allow_create: bool
     max_volume_size_mb: int = 0
     usage_quota_mb: int = 0
+    max_volume_count: int | None = None  # volumes of the vmgroup on one datastore
+    alert_at: int | None = None  # percent of a limit that raises an alert (kept as stored; read by alerting)
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,7 @@ RULES: Mapping[str, Rule] = {
     "VolumeSet": _on_vmgroup("volume.set", ADMIN, "vmgroup", "volume", "options"),
     "PermissionsShow": _listing("show.permissions", VIEWER, "vmgroup"),
     "AuditList": _listing("audit.ls", ADMIN, "vmgroup"),
+    "Usage": _listing("usage"),  # limited to the vmgroups one sees
 }
 DEFAULT_RULE = _platform("admin.call")  # an RPC with no rule of its own: platform admins only
 

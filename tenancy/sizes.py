@@ -81,3 +81,13 @@ def format_admin_size(mb: int) -> str:
         if nbytes >= factor:
             return f"{nbytes / factor:.2f}{unit}"
     return f"{nbytes}B"
+
+
+def format_usage_mb(mb: int) -> str:
+    """An amount in use (not a limit) in the admin-table format: ``0.00MB`` for none, never ``Unset``."""
+    return format_admin_size(mb) if mb else "0.00MB"
+
+
+def format_used_bytes(nbytes: int) -> str:
+    """Space in use, in bytes, in the admin-table format, rounded up to whole MB (`volume ls` Used)."""
+    return format_usage_mb(-(-nbytes // (1024 * 1024)))

@@ -91,8 +91,9 @@ class StoreBase:
     def _begin(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")  # SQLite: take the write lock now, not at the first write
 
-    def _lock_usage(self, vmgroup_id: str, datastore_url: str) -> None:
-        """Serialize reservations on one vmgroup's datastore (SQLite's write lock already does)."""
+    def _lock_usage(self, vmgroup_id: str, datastore_url: str, whole_vmgroup: bool = False) -> None:
+        """Serialize reservations on one vmgroup's datastore, and with ``whole_vmgroup`` on all of the
+        vmgroup's datastores too (SQLite's write lock already does both)."""
 
     def _tuples(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows as plain tuples: for big listings, where a row object per row costs real time."""

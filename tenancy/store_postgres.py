@@ -122,8 +122,17 @@ class PostgresStore(ConfigStore):
     def _begin(self) -> None:
         self._db.execute("BEGIN")
 
-    def _lock_usage(self, vmgroup_id: str, datastore_url: str) -> None:
-        self._db.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (f"{vmgroup_id}|{datastore_url}",))
+    def _lock_usage(self, vmgroup_id: str, datastore_url: str, whole_vmgroup: bool = False) -> None:
+        """The (vmgroup, datastore) lock, then, for a vmgroup-wide count, the vmgroup's: every
+        reservation takes them in that order, so two never wait on each other in a cycle."""
+        key = f"{vmgroup_id}|{datastore_url}"
+        if not whole_vmgroup:
+            self._db.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (key,))
+            return
+        self._db.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(?, 0)), pg_advisory_xact_lock(hashtextextended(?, 0))",
+            (key, f"{vmgroup_id}|*"),
+        )
 
     def _migration_guard(self) -> None:
         self._db.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))

@@ -18,12 +18,36 @@ from vdvs.tenancy.store_base import StoreBase
 
 
 def _vmgroup(row: sqlite3.Row) -> VmGroup:
-    return VmGroup(row["id"], row["name"], row["description"], row["default_datastore_url"])
+    return VmGroup(row["id"], row["name"], row["description"], row["default_datastore_url"], row["max_volumes"])
 
 
 def _privilege(row: sqlite3.Row) -> Privilege:
     return Privilege(
-        row["vmgroup_id"], row["datastore_url"], bool(row["allow_create"]), row["max_volume_size"], row["usage_quota"]
+        row["vmgroup_id"],
+        row["datastore_url"],
+        bool(row["allow_create"]),
+        row["max_volume_size"],
+        row["usage_quota"],
+        row["max_volume_count"],
+        row["alert_at"],
+    )
+
+
+_PRIVILEGE_INSERT = (
+    "INSERT INTO privileges (vmgroup_id, datastore_url, allow_create, max_volume_size, usage_quota, "
+    "max_volume_count, alert_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (vmgroup_id, datastore_url) "
+)
+
+
+def _privilege_values(privilege: Privilege) -> tuple[object, ...]:
+    return (
+        privilege.vmgroup_id,
+        privilege.datastore_url,
+        int(privilege.allow_create),
+        privilege.max_volume_size_mb,
+        privilege.usage_quota_mb,
+        privilege.max_volume_count,
+        privilege.alert_at,
     )
 
 
@@ -49,8 +73,9 @@ class VmgroupRows(StoreBase):
         with self.transaction() as db:
             self.bump()
             db.execute(
-                "INSERT INTO vmgroups (id, name, description, default_datastore_url) VALUES (?, ?, ?, ?)",
-                (vmgroup.id, vmgroup.name, vmgroup.description, vmgroup.default_datastore_url),
+                "INSERT INTO vmgroups (id, name, description, default_datastore_url, max_volumes) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (vmgroup.id, vmgroup.name, vmgroup.description, vmgroup.default_datastore_url, vmgroup.max_volumes),
             )
 
     def update_vmgroup(
@@ -67,6 +92,12 @@ class VmgroupRows(StoreBase):
             for column, value in changes.items():
                 if value is not None:
                     db.execute(f"UPDATE vmgroups SET {column} = ? WHERE id = ?", (value, vmgroup_id))
+
+    def set_max_volumes(self, vmgroup_id: str, limit: int | None) -> None:
+        """The vmgroup's volume-count limit on all its datastores (None: no limit)."""
+        with self.transaction() as db:
+            self.bump()
+            db.execute("UPDATE vmgroups SET max_volumes = ? WHERE id = ?", (limit, vmgroup_id))
 
     def delete_vmgroup(self, vmgroup_id: str) -> None:
         with self.transaction() as db:
@@ -120,34 +151,17 @@ class VmgroupRows(StoreBase):
         with self.transaction() as db:
             self.bump()
             db.execute(
-                "INSERT INTO privileges (vmgroup_id, datastore_url, allow_create, max_volume_size, usage_quota) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (vmgroup_id, datastore_url) "
-                "DO UPDATE SET allow_create = excluded.allow_create, "
-                "max_volume_size = excluded.max_volume_size, usage_quota = excluded.usage_quota",
-                (
-                    privilege.vmgroup_id,
-                    privilege.datastore_url,
-                    int(privilege.allow_create),
-                    privilege.max_volume_size_mb,
-                    privilege.usage_quota_mb,
-                ),
+                _PRIVILEGE_INSERT + "DO UPDATE SET allow_create = excluded.allow_create, "
+                "max_volume_size = excluded.max_volume_size, usage_quota = excluded.usage_quota, "
+                "max_volume_count = excluded.max_volume_count, alert_at = excluded.alert_at",
+                _privilege_values(privilege),
             )
 
     def ensure_privilege(self, privilege: Privilege) -> None:
         """Add the row unless one exists (an existing row is kept as it is, as vDVS did)."""
         with self.transaction() as db:
             self.bump()
-            db.execute(
-                "INSERT INTO privileges (vmgroup_id, datastore_url, allow_create, max_volume_size, usage_quota) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (vmgroup_id, datastore_url) DO NOTHING",
-                (
-                    privilege.vmgroup_id,
-                    privilege.datastore_url,
-                    int(privilege.allow_create),
-                    privilege.max_volume_size_mb,
-                    privilege.usage_quota_mb,
-                ),
-            )
+            db.execute(_PRIVILEGE_INSERT + "DO NOTHING", _privilege_values(privilege))
 
     def delete_privilege(self, vmgroup_id: str, datastore_url: str) -> None:
         with self.transaction() as db:

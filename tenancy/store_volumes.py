@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from vdvs.tenancy.authz import quota_allows
+from vdvs.tenancy.authz import CountLimits, check_counts, quota_allows
 from vdvs.tenancy.capacity import Provisioned
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import AttachState, VolumeRecord, VolumeState
@@ -118,10 +118,20 @@ class VolumeRows(StoreBase):
 
     def usage_mb(self, vmgroup_id: str, datastore_url: str) -> int:
         """Space held by a vmgroup on a datastore: ready volumes plus open reservations."""
+        return self.held(vmgroup_id, datastore_url)[0]
+
+    def held(self, vmgroup_id: str, datastore_url: str) -> tuple[int, int]:
+        """MB and volumes a vmgroup holds on a datastore, as its quotas count them: every row, open
+        reservations (``creating``) and removals under way (``deleting``) too."""
         row = self._db.execute(
-            "SELECT COALESCE(SUM(size_mb), 0) FROM volumes WHERE vmgroup_id = ? AND datastore_url = ?",
+            "SELECT COALESCE(SUM(size_mb), 0), COUNT(*) FROM volumes WHERE vmgroup_id = ? AND datastore_url = ?",
             (vmgroup_id, datastore_url),
         ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def volume_count(self, vmgroup_id: str) -> int:
+        """Volumes a vmgroup holds on all datastores, counted as ``held`` counts them."""
+        row = self._db.execute("SELECT COUNT(*) FROM volumes WHERE vmgroup_id = ?", (vmgroup_id,)).fetchone()
         return int(row[0])
 
     def datastore_provisioned(self, datastore_url: str) -> Provisioned:
@@ -145,21 +155,29 @@ class VolumeRows(StoreBase):
         created: str,
         created_by: str,
         created_by_uuid: str,
+        counts: CountLimits | None = None,
     ) -> VolumeRecord:
-        """Insert a ``creating`` row if the name is free and the quota allows, atomically.
+        """Insert a ``creating`` row if the name is free and the quotas allow, atomically.
 
         Raises VolumeConflict (carrying the existing row) when the name is taken,
-        VdvsError(PRIVILEGE_USAGE_QUOTA_EXCEED) when the quota would be exceeded.
+        VdvsError(PRIVILEGE_USAGE_QUOTA_EXCEED) when the size quota would be exceeded, and
+        VOLUME_COUNT_EXCEED / VMGROUP_VOLUME_COUNT_EXCEED when a count limit would be. The counts
+        are read in this transaction, under the same lock as the size quota (and, with a vmgroup
+        limit, a lock on the whole vmgroup), so racing creates cannot overshoot either.
         """
+        whole_vmgroup = counts is not None and counts.in_vmgroup is not None
         with self._tx() as db:
-            self._lock_usage(vmgroup_id, datastore_url)
+            self._lock_usage(vmgroup_id, datastore_url, whole_vmgroup)
             if not db.execute("SELECT 1 FROM vmgroups WHERE id = ?", (vmgroup_id,)).fetchone():
                 raise VdvsError(Err.TENANT_NOT_EXIST, vmgroup_id)  # removed while this request ran
             existing = self.get_volume(vmgroup_id, datastore_url, name)
             if existing is not None:
                 raise VolumeConflict(existing)
-            if not quota_allows(self.usage_mb(vmgroup_id, datastore_url), size_mb, quota_mb):
+            used_mb, on_datastore = self.held(vmgroup_id, datastore_url)
+            if not quota_allows(used_mb, size_mb, quota_mb):
                 raise VdvsError(Err.PRIVILEGE_USAGE_QUOTA_EXCEED)
+            if counts is not None:
+                check_counts(counts, on_datastore, self.volume_count(vmgroup_id) if whole_vmgroup else None)
             row = db.execute(
                 "INSERT INTO volumes (vmgroup_id, datastore_url, name, size_mb, state, options, created, "
                 "created_by, created_by_uuid, op_broker, op_started) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from vdvs.tenancy.counts import parse_count_limit
 from vdvs.tenancy.datastores import datastore_url
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.labels import updated_labels
@@ -34,6 +35,7 @@ NAME_PATTERN = "[a-zA-Z0-9_][a-zA-Z0-9_.-]*"
 _NAME = re.compile(f"^{NAME_PATTERN}$")
 MAX_NAME_LEN = 64
 MAX_DESCRIPTION_LEN = 256
+MAX_VOLUMES_OPTION = "--max-volumes"
 
 
 @dataclass(frozen=True)
@@ -117,13 +119,16 @@ def create_vmgroup(
     vm_names: Sequence[str] = (),
     labels: Mapping[str, str] | None = None,
     limits: tuple[int, int] = (0, 0),
+    max_volumes: str = "",
 ) -> VmGroup:
     """A new vmgroup with full rights on its default datastore (``limits``: that row's max volume size
-    and total, MB, 0 = none: a vmgroup admin's create gets the ceilings of the datastore's share)."""
+    and total, MB, 0 = none: a vmgroup admin's create gets the ceilings of the datastore's share);
+    ``max_volumes``: its volume-count limit on all datastores ('' or Unset: none)."""
     check_name(name)
     check_description(description)
     if labels and name == DEFAULT_VMGROUP:
         raise VdvsError(Err.DEFAULT_NOT_DELEGATED, "labels")
+    limit = parse_count_limit(max_volumes, MAX_VOLUMES_OPTION) if max_volumes else None
     vms: list[VmRef] = []
     if vm_names:
         if name == DEFAULT_VMGROUP:
@@ -134,7 +139,8 @@ def create_vmgroup(
     url = default_datastore_url(default_datastore, datastores)
     if store.get_vmgroup_by_name(name) is not None:
         raise VdvsError(Err.TENANT_ALREADY_EXIST, name)
-    vmgroup = VmGroup(DEFAULT_VMGROUP_ID if name == DEFAULT_VMGROUP else str(uuid.uuid4()), name, description, url)
+    vmgroup_id = DEFAULT_VMGROUP_ID if name == DEFAULT_VMGROUP else str(uuid.uuid4())
+    vmgroup = VmGroup(vmgroup_id, name, description, url, limit)
     with store.transaction():
         store.create_vmgroup(vmgroup)
         store.ensure_privilege(Privilege(vmgroup.id, url, True, *limits))
@@ -154,12 +160,16 @@ def update_vmgroup(
     default_datastore: str | None = None,
     labels: Mapping[str, str] | None = None,
     limits: tuple[int, int] = (0, 0),
+    max_volumes: str | None = None,
 ) -> VmGroup:
     """Change what is given; ``labels`` are changes (an empty value removes its key); ``limits`` as
-    for create, for a default-datastore row that did not exist yet."""
+    for create, for a default-datastore row that did not exist yet; ``max_volumes``: a new
+    volume-count limit on all datastores (Unset removes it; it may be below the volumes the vmgroup
+    holds: that blocks creates and deletes nothing)."""
     vmgroup = require_vmgroup(store, name)
     if labels and vmgroup.is_default:
         raise VdvsError(Err.DEFAULT_NOT_DELEGATED, "labels")
+    limit = parse_count_limit(max_volumes, MAX_VOLUMES_OPTION) if max_volumes is not None else None
     url = None
     if default_datastore is not None:
         url = default_datastore_url(default_datastore, datastores)
@@ -183,6 +193,8 @@ def update_vmgroup(
             store.update_vmgroup(vmgroup.id, description=description)
         if labels:
             store.set_labels(vmgroup.id, updated_labels(store.labels_of(vmgroup.id), labels))
+        if max_volumes is not None and limit != vmgroup.max_volumes:
+            store.set_max_volumes(vmgroup.id, limit)
     updated = store.get_vmgroup(vmgroup.id)
     assert updated is not None
     return updated

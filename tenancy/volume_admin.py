@@ -18,7 +18,7 @@ from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import DatastoreRef, VolumeRecord, VolumeState
 from vdvs.tenancy.names import match_datastore, parse_volume_name
 from vdvs.tenancy.options import options_from_json, validate_editable_options
-from vdvs.tenancy.sizes import format_admin_size
+from vdvs.tenancy.sizes import format_admin_size, format_used_bytes
 from vdvs.tenancy.store import ConfigStore
 from vdvs.tenancy.vmgroups import require_vmgroup
 
@@ -90,12 +90,6 @@ def _holder(vm: str | None, name: str | None, attach_state: str | None) -> str:
     return f"{name or vm} (idle)" if attach_state == "idle" else name or vm
 
 
-def _used(allocated_bytes: int) -> str:
-    if not allocated_bytes:
-        return "0.00MB"
-    return _size(-(-allocated_bytes // (1024 * 1024)))
-
-
 def _or_na(text: str | None) -> str:
     return text or NA
 
@@ -154,7 +148,7 @@ def list_volume_rows(
         datastore,
         _shown(vmgroup_id, lambda g: vmgroups.get(g, NA)),
         _shown(size_mb, _size),
-        _shown(allocated, _used),
+        _shown(allocated, format_used_bytes),
         fstype,
         shown_policy,
         diskformat,

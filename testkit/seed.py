@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vdvs.tenancy.authz import CountLimits
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID
 from vdvs.tenancy.options import VolumeOptions
 from vdvs.tenancy.store import ConfigStore
@@ -36,8 +37,9 @@ def reserve(
     ready: bool = False,
     allocated_bytes: int = 0,
     op_started: float | None = None,
+    counts: CountLimits | None = None,
 ) -> int:
-    """A row for ``name`` as the store's own reservation makes it (quota checked); its id.
+    """A row for ``name`` as the store's own reservation makes it (quota and ``counts`` checked); its id.
 
     ``ready``: then finished as a create finishes it (``allocated_bytes`` on disk). ``op_started``:
     the reservation started then (an old one, for lease and takeover tests).
@@ -52,6 +54,7 @@ def reserve(
         created=created,
         created_by=created_by,
         created_by_uuid=created_by_uuid,
+        counts=counts,
     )
     if op_started is not None:
         with store.transaction() as db:

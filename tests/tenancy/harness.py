@@ -33,8 +33,8 @@ VM_UUIDS = {
     "vmds2": "42a1b2c3-0000-4000-8000-000000000005",  # its own datastore is local2
 }
 VM_COLUMNS = ["Uuid", "Name"]
-VMGROUP_COLUMNS = ["Uuid", "Name", "Description", "Default_datastore", "VM_list", "Labels"]
-ACCESS_COLUMNS = ["Datastore", "Allow_create", "Max_volume_size", "Total_size"]
+VMGROUP_COLUMNS = ["Uuid", "Name", "Description", "Default_datastore", "VM_list", "Labels", "Max_volumes"]
+ACCESS_COLUMNS = ["Datastore", "Allow_create", "Max_volume_size", "Total_size", "Volume_count"]
 VOLUME_COLUMNS = [
     "Volume",
     "Datastore",

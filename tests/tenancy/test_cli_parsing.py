@@ -53,6 +53,13 @@ PARSES = [
     ["vm", "explain", "--vm", "vm1"],
     ["vm", "explain", "--uuid", "42a1b2c3-0000-4000-8000-000000000001"],
     ["vm", "enroll", "vm1", "--uuid", "u", "--out", "/nonexistent/b", "--label", "a=1", "--label", "b=2"],
+    ["vmgroup", "access", "add", "--name", "g", "--datastore", "ds", "--volume-count", "10"],
+    ["vmgroup", "access", "set", "--name", "g", "--datastore", "ds", "--volume-count", "Unset"],
+    ["vmgroup", "create", "--name", "g", "--default-datastore", "_VM_DS", "--max-volumes", "0"],
+    ["vmgroup", "update", "--name", "g", "--max-volumes", "100"],
+    ["usage"],
+    ["usage", "--vmgroup", "web*"],
+    ["usage", "--by-label", "cost-center", "--csv"],
 ]
 
 DOES_NOT_PARSE = [
@@ -95,6 +102,9 @@ DOES_NOT_PARSE = [
     (["vmgroup", "rule", "rm", "--name", "g"], "Missing option '--priority'"),
     (["vmgroup", "rule", "ls", "--vm", "x"], "No such option '--vm'"),
     (["vm", "explain", "--name", "x"], "No such option '--name'"),
+    (["usage", "--json", "--csv"], "--json and --csv cannot be used together"),
+    (["usage", "--by-label"], "Option '--by-label' requires an argument"),
+    (["vmgroup", "access", "set", "--name", "g", "--datastore", "ds", "--volume-count"], "requires an argument"),
 ]
 
 

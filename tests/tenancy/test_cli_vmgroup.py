@@ -23,7 +23,7 @@ def rows_by_name(env: Tenv) -> dict[str, list[str]]:
 
 async def test_after_init_only_default_exists_with_vm_ds_default_and_all_ds_access(tenv: Tenv) -> None:
     assert rows_by_name(tenv) == {
-        "_DEFAULT": [DEFAULT_ID, "_DEFAULT", "This is a default vmgroup", "_VM_DS", "", ""],
+        "_DEFAULT": [DEFAULT_ID, "_DEFAULT", "This is a default vmgroup", "_VM_DS", "", "", "Unset"],
     }
     assert tenv.js("vmgroup", "ls") == [
         {
@@ -33,10 +33,11 @@ async def test_after_init_only_default_exists_with_vm_ds_default_and_all_ds_acce
             "default_datastore": "_VM_DS",
             "vms": [],
             "labels": {},
+            "max_volumes": "Unset",
         }
     ]
     _, rows = tenv.table("vmgroup", "access", "ls", "--name", "_DEFAULT")
-    assert rows == [["_ALL_DS", "True", "Unset", "Unset"], ["_VM_DS", "True", "Unset", "Unset"]]
+    assert rows == [["_ALL_DS", "True", "Unset", "Unset", "Unset"], ["_VM_DS", "True", "Unset", "Unset", "Unset"]]
 
 
 async def test_create_prints_vdvs_text_and_ls_shows_the_vmgroup(tenv: Tenv) -> None:
@@ -57,10 +58,10 @@ async def test_create_prints_vdvs_text_and_ls_shows_the_vmgroup(tenv: Tenv) -> N
     assert out == CREATED.format("web")
     row = rows_by_name(tenv)["web"]
     assert uuid.UUID(row[0]).version == 4
-    assert row[1:] == ["web", "web tier", "local1", "vm1,vm2", ""]
+    assert row[1:] == ["web", "web tier", "local1", "vm1,vm2", "", "Unset"]
     # the new default datastore gets a full-access row
     _, access = tenv.table("vmgroup", "access", "ls", "--name", "web")
-    assert access == [["local1", "True", "Unset", "Unset"]]
+    assert access == [["local1", "True", "Unset", "Unset", "Unset"]]
     _, vms = tenv.table("vmgroup", "vm", "ls", "--name", "web")
     assert vms == [[VM_UUIDS["vm1"], "vm1"], [VM_UUIDS["vm2"], "vm2"]]
 
@@ -74,6 +75,7 @@ async def test_create_json_reply_describes_the_new_vmgroup(tenv: Tenv) -> None:
         "default_datastore": "_VM_DS",
         "vms": [],
         "labels": {},
+        "max_volumes": "Unset",
     }
     assert tenv.group_id("db") == reply["id"]
     assert tenv.js("vmgroup", "access", "ls", "--name", "db") == [
@@ -84,6 +86,7 @@ async def test_create_json_reply_describes_the_new_vmgroup(tenv: Tenv) -> None:
             "usage_quota": "Unset",
             "max_volume_size_mb": "0",
             "usage_quota_mb": "0",
+            "volume_count": "Unset",
         }
     ]
 
@@ -157,7 +160,7 @@ async def test_update_prints_modify_succeeded_and_applies_every_change(tenv: Ten
     assert "g1" not in rows_by_name(tenv)
     # a new default datastore got a full row; the old default's row is kept
     _, rows = tenv.table("vmgroup", "access", "ls", "--name", "g1b")
-    assert rows == [["_VM_DS", "True", "Unset", "Unset"], ["local2", "True", "Unset", "Unset"]]
+    assert rows == [["_VM_DS", "True", "Unset", "Unset", "Unset"], ["local2", "True", "Unset", "Unset", "Unset"]]
 
 
 async def test_new_default_datastore_keeps_an_existing_row_as_it_is(tenv: Tenv) -> None:
@@ -165,7 +168,7 @@ async def test_new_default_datastore_keeps_an_existing_row_as_it_is(tenv: Tenv) 
     tenv.ok("vmgroup", "access", "add", "--name", "g1", "--datastore", "local1", "--volume-maxsize", "500MB")
     tenv.ok("vmgroup", "update", "--name", "g1", "--default-datastore", "local1")
     _, rows = tenv.table("vmgroup", "access", "ls", "--name", "g1")
-    assert rows == [["_VM_DS", "True", "Unset", "Unset"], ["local1", "False", "500.00MB", "Unset"]]
+    assert rows == [["_VM_DS", "True", "Unset", "Unset", "Unset"], ["local1", "False", "500.00MB", "Unset", "Unset"]]
 
 
 async def test_default_datastore_can_never_be_all_ds(tenv: Tenv) -> None:
@@ -229,7 +232,7 @@ async def test_default_cannot_be_renamed_but_its_description_and_default_can_cha
     assert tenv.state() == before
     tenv.ok("vmgroup", "update", "--name", "_DEFAULT", "--description", "all the others")
     tenv.ok("vmgroup", "update", "--name", "_DEFAULT", "--default-datastore", "local2")
-    assert rows_by_name(tenv)["_DEFAULT"] == [DEFAULT_ID, "_DEFAULT", "all the others", "local2", "", ""]
+    assert rows_by_name(tenv)["_DEFAULT"] == [DEFAULT_ID, "_DEFAULT", "all the others", "local2", "", "", "Unset"]
 
 
 async def test_no_vmgroup_can_be_renamed_to_default(tenv: Tenv) -> None:

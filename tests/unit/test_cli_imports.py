@@ -51,7 +51,8 @@ def test_help_summary_is_the_commands_own_first_line(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["vdvs.cli.volume_commands", "vdvs.cli.vmgroup_commands", "vdvs.cli.config_commands"]
+    "module",
+    ["vdvs.cli.volume_commands", "vdvs.cli.vmgroup_commands", "vdvs.cli.config_commands", "vdvs.cli.usage_commands"],
 )
 def test_admin_commands_load_grpc_only_when_they_call_the_broker(module: str) -> None:
     assert heavy(loaded_after(f"    import {module}")) == []
