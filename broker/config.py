@@ -28,6 +28,13 @@ user = "vdvs@vsphere.local"
 password_file = "/etc/vdvs/vsphere.password"   # or password_env = "VDVS_VSPHERE_PASSWORD"
 datacenter = "DC1"                # may be left out when there is only one
 verify_tls = true                 # the default; ca_file = "/etc/vdvs/vcenter-ca.pem" for a private CA
+
+and, optionally, Prometheus metrics (absent: none served):
+
+[metrics]
+listen = "127.0.0.1:9643"         # host:port of GET /metrics ("[::1]:9643" for IPv6)
+per_volume = false                # also one series per volume (size, space in use, attached)
+cache_s = 5                       # how long the vmgroup figures read from the store are reused
 """
 
 from __future__ import annotations
@@ -47,6 +54,8 @@ if TYPE_CHECKING:  # imported when a [backend.vsphere] table is read, so `local`
 DEFAULT_STATE_DIR = Path("/var/lib/vdvs")
 DEFAULT_ADMIN_SOCKET = Path("/run/vdvs/admin.sock")
 DEFAULT_IDLE_DETACH_S = 300.0
+DEFAULT_METRICS_CACHE_S = 5.0
+METRICS_KEYS = ("listen", "per_volume", "cache_s")
 
 
 class ConfigError(Exception):
@@ -78,6 +87,11 @@ class BrokerConfig:
     heartbeat_s: float = 1.0
     # How often idle attachments past their time and operations past their lease are settled.
     sweep_s: float = 10.0
+    # Prometheus metrics: "host:port" to serve them on ("": off), per-volume series, and how long the
+    # store's figures behind the vmgroup gauges are reused between scrapes.
+    metrics_listen: str = ""
+    metrics_per_volume: bool = False
+    metrics_cache_s: float = DEFAULT_METRICS_CACHE_S
     source: Path | None = None
 
     @classmethod
@@ -118,6 +132,12 @@ class BrokerConfig:
             raise ValueError(f"backend.kind={kind!r} (supported: 'local', 'vsphere')")
         vsphere = _vsphere_settings(backend, path) if kind == "vsphere" else None
         local = backend.get("local", {})
+        metrics = data.get("metrics", {})
+        if not isinstance(metrics, dict):
+            raise ValueError("metrics (must be a [metrics] table)")
+        unknown = sorted(set(metrics) - set(METRICS_KEYS))
+        if unknown:
+            raise ValueError(f"metrics.{unknown[0]} (known: {', '.join(METRICS_KEYS)})")
         return cls(
             listen=str(broker["listen"]),
             admin_socket=Path(broker.get("admin_socket", DEFAULT_ADMIN_SOCKET)),
@@ -138,6 +158,9 @@ class BrokerConfig:
             idle_detach_s=_non_negative(broker, "idle_detach_s", DEFAULT_IDLE_DETACH_S),
             heartbeat_s=_positive(broker, "heartbeat_s", 1.0),
             sweep_s=_positive(broker, "sweep_s", 10.0),
+            metrics_listen=metrics_address(str(metrics["listen"])) if "listen" in metrics else "",
+            metrics_per_volume=_flag(metrics, "per_volume"),
+            metrics_cache_s=_non_negative(metrics, "cache_s", DEFAULT_METRICS_CACHE_S, "metrics"),
             source=path,
         )
 
@@ -176,6 +199,13 @@ class BrokerConfig:
         if self.vsphere is not None:
             backend["vsphere"] = self.vsphere.to_dict()
         broker: dict[str, Any] = {"id": self.broker_id} if self.broker_id else {}
+        metrics: dict[str, Any] = {}
+        if self.metrics_listen:
+            metrics["metrics"] = {
+                "listen": self.metrics_listen,
+                "per_volume": self.metrics_per_volume,
+                "cache_s": self.metrics_cache_s,
+            }
         return tomli_w.dumps(
             {
                 "broker": {
@@ -192,15 +222,31 @@ class BrokerConfig:
                 },
                 "store": self._store_table(),
                 "backend": backend,
+                **metrics,
             }
         )
 
 
-def _non_negative(table: dict[str, Any], key: str, default: float) -> float:
+def _non_negative(table: dict[str, Any], key: str, default: float, section: str = "broker") -> float:
     value = float(table.get(key, default))
     if value < 0:
-        raise ValueError(f"broker.{key}={value:g} (must be 0 or more)")
+        raise ValueError(f"{section}.{key}={value:g} (must be 0 or more)")
     return value
+
+
+def _flag(table: dict[str, Any], key: str) -> bool:
+    value = table.get(key, False)
+    if not isinstance(value, bool):
+        raise ValueError(f"metrics.{key}={value!r} (must be true or false)")
+    return value
+
+
+def metrics_address(listen: str) -> str:
+    """``host:port`` (``[v6]:port``; port 0 picks a free one) as given, or ValueError saying what is wrong."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"metrics.listen={listen!r} (must be host:port, e.g. '127.0.0.1:9643')")
+    return listen
 
 
 def _positive(table: dict[str, Any], key: str, default: float) -> float:

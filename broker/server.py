@@ -25,6 +25,8 @@ from vdvs.broker.guard import OpGuard
 from vdvs.broker.identity import Callers
 from vdvs.broker.inventory import Inventory
 from vdvs.broker.locks import KeyedLocks
+from vdvs.broker.metrics.gauges import UsageCache
+from vdvs.broker.metrics.registry import BrokerMetrics, MetricsError
 from vdvs.broker.pipeline import Pipeline
 from vdvs.broker.pki import CertificateAuthority
 from vdvs.broker.reconcile import Reconciler, ReconcileReport
@@ -34,6 +36,7 @@ from vdvs.broker.sweeper import Sweeper
 from vdvs.broker.volume_ops import VolumeOps
 from vdvs.broker.volume_service import VolumeServicer
 from vdvs.proto import admin_pb2_grpc, volume_pb2_grpc
+from vdvs.tenancy.metrics_usage import Usage, read_usage
 from vdvs.tenancy.store import ConfigStore, StoreError, open_store
 
 log = logging.getLogger("vdvs.broker")
@@ -88,6 +91,11 @@ class Broker:
         self._loopwatch: loopwatch.LoopWatch | None = None
         self._watch: StoreWatch | None = None
         self._sweep: asyncio.Task[None] | None = None
+        # [metrics] listen set: this broker's registry, served once started (metrics_address)
+        self.metrics = (
+            BrokerMetrics(config.metrics_listen, VERSION, config.metrics_per_volume) if config.metrics_listen else None
+        )
+        self.metrics_address = ""
 
     async def start(self) -> None:
         config = self.config
@@ -96,7 +104,8 @@ class Broker:
             raise BrokerStartError(f"no CA in {config.pki_dir}: run 'vdvs config init' first")
         if config.store_kind == "sqlite" and not config.store_path.exists():
             raise BrokerStartError(f"no config store at {config.store_path}: run 'vdvs config init' first")
-        workers = self._workers = Workers(config.workers, config.op_timeout_s)
+        metrics = self.metrics
+        workers = self._workers = Workers(config.workers, config.op_timeout_s, metrics.store if metrics else None)
         store, watch = await self._open_store(workers)
         reader = self._reader = await workers.admin_read(_open_store, config)  # admin listings' own connection
         backend = self._backend = self._backend or make_backend(config)
@@ -110,7 +119,8 @@ class Broker:
         pipeline = Pipeline(store, backend, workers, inventory, callers)
         attach_ops = AttachOps(pipeline, locks, config.idle_detach_s)
         volume_ops = VolumeOps(pipeline, locks, attach_ops)
-        servicer = VolumeServicer(callers, volume_ops, attach_ops, self.guard, backend.scope)
+        op_timer = metrics.operations if metrics else None
+        servicer = VolumeServicer(callers, volume_ops, attach_ops, self.guard, backend.scope, op_timer)
         volume_server = self._volume_server(ca, servicer)
         status_lines = [
             ("Listen", self.volume_address),
@@ -126,6 +136,7 @@ class Broker:
         _prepare_socket(config.admin_socket)
         admin_server.add_insecure_port(f"unix://{config.admin_socket}")
         self._servers = [volume_server, admin_server]
+        self._serve_metrics(inventory, workers, reader)
         await volume_server.start()
         old_umask = os.umask(0o077)
         try:
@@ -137,6 +148,8 @@ class Broker:
         sweeper = Sweeper(attach_ops, reconciler, self.report, lease_s, lambda: watch.live_brokers)
         self._sweep = asyncio.get_running_loop().create_task(sweeper.run(config.sweep_s))
         self._loopwatch = loopwatch.start()
+        if metrics is not None:
+            self._loopwatch.observers.append(metrics.observe_loop_lag)
         # Full garbage collections triggered by the worker threads hold the GIL for tens of
         # milliseconds once the heap is large (10,000-volume listings): keep start-up objects out
         # of them and collect less often, so the event loop is not stalled past 50 ms.
@@ -155,6 +168,22 @@ class Broker:
         watch = self._watch = StoreWatch(lambda: _open_store(config), store, config.heartbeat_s, VERSION)
         await workers.disk(watch.start)
         return store, watch
+
+    def _serve_metrics(self, inventory: Inventory, workers: Workers, reader: ConfigStore) -> None:
+        """Serve ``GET /metrics``; the vmgroup gauges read the store on the admin-read thread."""
+        metrics, config = self.metrics, self.config
+        if metrics is None:
+            return
+
+        async def usage() -> Usage:
+            datastores = await inventory.refs()
+            return await workers.admin_read(read_usage, reader, datastores, config.metrics_per_volume)
+
+        metrics.watch(UsageCache(usage, asyncio.get_running_loop(), config.metrics_cache_s), self.report)
+        try:
+            self.metrics_address = metrics.serve()
+        except MetricsError as exc:
+            raise BrokerStartError(str(exc)) from None
 
     def _volume_server(self, ca: CertificateAuthority, servicer: VolumeServicer) -> grpc.aio.Server:
         """VolumeService with mTLS: only clients holding a certificate of our CA get past the handshake."""
@@ -194,6 +223,8 @@ class Broker:
         watch(on_power_off)
 
     async def stop(self) -> None:
+        if self.metrics is not None:
+            await asyncio.to_thread(self.metrics.close)  # joins the server's thread: not on the loop
         still_running = await self.guard.drain(DRAIN_TIMEOUT_S)
         if still_running:
             log.warning("stopping with %d operation(s) still running", still_running)
@@ -208,6 +239,8 @@ class Broker:
         if self._releases:
             await asyncio.wait(set(self._releases), timeout=DRAIN_TIMEOUT_S)
         if self._loopwatch is not None:
+            if self.metrics is not None and self.metrics.observe_loop_lag in self._loopwatch.observers:
+                self._loopwatch.observers.remove(self.metrics.observe_loop_lag)
             await loopwatch.stop(self._loopwatch)
             self._loopwatch = None
         if self._watch is not None:

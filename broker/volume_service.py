@@ -13,6 +13,7 @@ from vdvs.broker.attach_ops import AttachOps
 from vdvs.broker.grpc_errors import rpc
 from vdvs.broker.guard import OpGuard
 from vdvs.broker.identity import Callers, VmIdentity
+from vdvs.broker.metrics.ops import OpTimer, measured
 from vdvs.broker.pipeline import VolumeView
 from vdvs.broker.volume_ops import VolumeOps
 from vdvs.proto import volume_pb2, volume_pb2_grpc
@@ -61,17 +62,27 @@ def device_message(hint: dict[str, Any]) -> volume_pb2.DeviceHint:
 
 
 class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
-    def __init__(self, callers: Callers, volumes: VolumeOps, attach: AttachOps, guard: OpGuard, scope: str) -> None:
+    def __init__(
+        self,
+        callers: Callers,
+        volumes: VolumeOps,
+        attach: AttachOps,
+        guard: OpGuard,
+        scope: str,
+        op_timer: OpTimer | None = None,
+    ) -> None:
         self._callers = callers
         self._volumes = volumes
         self._attach = attach
         self._guard = guard
         self._scope = scope
+        self.op_timer = op_timer  # metrics on: each verb timed by ``measured``
 
     async def _caller(self, context: Context) -> VmIdentity:
         return await self._callers.identify(context.auth_context())
 
     @rpc
+    @measured("create")
     async def Create(self, request: volume_pb2.CreateRequest, context: Context) -> volume_pb2.Volume:
         vm = await self._caller(context)
         filesystems = list(request.host_filesystems) or None
@@ -79,34 +90,40 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
         return volume_message(view)
 
     @rpc
+    @measured("remove")
     async def Remove(self, request: volume_pb2.VolumeRef, context: Context) -> volume_pb2.RemoveResponse:
         vm = await self._caller(context)
         await self._guard.run(self._volumes.remove(vm, request.name))
         return volume_pb2.RemoveResponse()
 
     @rpc
+    @measured("get")
     async def Get(self, request: volume_pb2.VolumeRef, context: Context) -> volume_pb2.Volume:
         vm = await self._caller(context)
         return volume_message(await self._volumes.get(vm, request.name))
 
     @rpc
+    @measured("list")
     async def List(self, request: volume_pb2.ListRequest, context: Context) -> volume_pb2.ListResponse:
         vm = await self._caller(context)
         return volume_pb2.ListResponse(names=await self._volumes.list_names(vm))
 
     @rpc
+    @measured("attach")
     async def Attach(self, request: volume_pb2.VolumeRef, context: Context) -> volume_pb2.AttachResponse:
         vm = await self._caller(context)
         view, hint, reused = await self._guard.run(self._attach.attach(vm, request.name))
         return volume_pb2.AttachResponse(volume=volume_message(view), device=device_message(hint), reused=reused)
 
     @rpc
+    @measured("detach")
     async def Detach(self, request: volume_pb2.VolumeRef, context: Context) -> volume_pb2.DetachResponse:
         vm = await self._caller(context)
         await self._guard.run(self._attach.detach(vm, request.name))
         return volume_pb2.DetachResponse()
 
     @rpc
+    @measured("release")
     async def Release(self, request: volume_pb2.VolumeRef, context: Context) -> volume_pb2.ReleaseResponse:
         vm = await self._caller(context)
         kept = await self._guard.run(self._attach.release(vm, request.name))
