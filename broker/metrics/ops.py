@@ -4,8 +4,8 @@ A verb is measured by one wrapper around its servicer method (``measured``): one
 each side, one histogram observe, and, for a refusal, one counter increment. Its labels are the
 vmgroup and the datastore the call resolved to, which only the pipeline knows: the wrapper puts a
 small ``CallLabels`` in a context variable and the pipeline fills it (``note_target``) when it
-resolves the name, without a store read or a string built. Histogram children are kept by label
-tuple, so a repeated call costs a dict lookup, not prometheus_client's label validation.
+resolves the name, without a store read or a string built. The histogram (``histogram.py``) finds a
+child by its label tuple in a dict and observes it with a bisect and two additions.
 
 The context variable is module-level, as Python asks of context variables (a ContextVar made per
 object would be kept alive by every context that saw it); its value is per call.
@@ -19,8 +19,9 @@ from contextvars import ContextVar
 from time import perf_counter
 from typing import Any, Protocol, TypeVar
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter
 
+from vdvs.broker.metrics.histogram import LabelledHistogram
 from vdvs.tenancy.errors import Err, Kind, VdvsError
 
 R = TypeVar("R")
@@ -72,10 +73,9 @@ def note_target(vmgroup: str, datastore: str = "") -> None:
 class OpTimer:
     """``vdvs_volume_operation_seconds`` and ``vdvs_refusals_total``, observed on the event loop."""
 
-    def __init__(self, histogram: Histogram, refusals: Counter) -> None:
+    def __init__(self, histogram: LabelledHistogram, refusals: Counter) -> None:
         self._histogram = histogram
         self._refusals = refusals
-        self._children: dict[tuple[str, str, str, str, str], Histogram] = {}
         self._refusal_children: dict[tuple[str, str], Counter] = {}
 
     async def measure(self, operation: str, call: Awaitable[T]) -> T:
@@ -98,11 +98,7 @@ class OpTimer:
             self.observe(operation, labels.vmgroup, labels.datastore, outcome, fault, perf_counter() - started)
 
     def observe(self, operation: str, vmgroup: str, datastore: str, outcome: str, fault: str, seconds: float) -> None:
-        key = (operation, vmgroup, datastore, outcome, fault)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = self._histogram.labels(*key)
-        child.observe(seconds)
+        self._histogram.labels(operation, vmgroup, datastore, outcome, fault).observe(seconds)
         if outcome == REFUSED:
             refusal = self._refusal_children.get((vmgroup, fault))
             if refusal is None:
@@ -141,13 +137,8 @@ class StoreTimer:
     ``operation`` is the name of the store method called, a fixed set.
     """
 
-    def __init__(self, histogram: Histogram) -> None:
+    def __init__(self, histogram: LabelledHistogram) -> None:
         self._histogram = histogram
-        self._children: dict[str, Histogram] = {}
 
     def __call__(self, fn: Callable[[], object], seconds: float) -> None:
-        name = getattr(getattr(fn, "func", fn), "__name__", "other")
-        child = self._children.get(name)
-        if child is None:
-            child = self._children[name] = self._histogram.labels(name)
-        child.observe(seconds)
+        self._histogram.labels(getattr(getattr(fn, "func", fn), "__name__", "other")).observe(seconds)

@@ -101,7 +101,6 @@ async def test_per_volume_series_only_when_configured(metered: BrokerEnv) -> Non
         "vdvs_volume_operation_seconds_bucket",
         "vdvs_volume_operation_seconds_count",
         "vdvs_volume_operation_seconds_sum",
-        "vdvs_volume_operation_seconds_created",
     }  # no volume name anywhere
 
     metered.config.metrics_per_volume = True

@@ -19,6 +19,7 @@ from testkit.prometheus import PrometheusServer, Sample, free_port, prometheus_b
 from tests.tenancy.harness import Tenv, vm_refused
 from vdvs.plugin.broker_client import BrokerError
 from vdvs.tenancy.model import VolumeState
+from vdvs.tenancy.store import SqliteStore
 
 RULES = Path(__file__).resolve().parents[2] / "packaging" / "prometheus" / "vdvs-alerts.yml"
 MB = 1024 * 1024
@@ -58,7 +59,7 @@ def store_figures(env: Tenv) -> dict[tuple[str, str], dict[str, int]]:
     """Per (vmgroup, datastore), what the store's ready volumes hold, through the store's own API."""
     names = {g["id"]: g["name"] for g in env.js("vmgroup", "ls")}
     datastores = {env.datastore_dir(ds).as_uri(): ds for ds in env.config.local_datastores}
-    store = env._store()
+    store = SqliteStore(env.config.store_path)
     try:
         records = store.list_volumes(states=(VolumeState.READY,))
     finally:
@@ -93,7 +94,7 @@ async def test_gauges_and_counters_equal_what_the_store_holds_and_the_calls_made
     env.ok("vmgroup", "create", "--name", "web", "--default-datastore", "local1", "--vm-list", "vm1")
     env.ok("vmgroup", "access", "set", "--name", "web", "--datastore", "local1", "--volume-totalsize", "100MB")
     # A count limit of 3 on local1 (schema 6; set in the store until `access set --volume-count` lands).
-    store = env._store()
+    store = SqliteStore(env.config.store_path)
     try:
         with store.transaction() as db:
             db.execute(
