@@ -13,9 +13,10 @@ on both brokers, so that the operation histogram has the children of a broker in
   over the one without, in one run: one client process (bench/vmpath/alternate.py) measures them in
   alternating slices of ``--seconds`` (off, on, on, off, off, on, ...), ``--pairs`` pairs; the median
   of the pairs' ratios (goal >= 0.97). Meanwhile this process scrapes the broker with metrics every
-  ``--scrape-interval`` seconds.
+  ``--scrape-interval`` seconds. The broker's CPU time per Get in the same slices (from /proc), which
+  other processes on the machine disturb far less than the rate: ``metrics_cpu_ratio``, on / off.
 
-    python -m bench.observability            # 100 vmgroups, 10,000 volumes, 400 VMs (~3 min)
+    python -m bench.observability            # 100 vmgroups, 10,000 volumes, 400 VMs (~1.5 min)
     python -m bench.observability --quick    # a small smoke run
 
 Merges its keys into bench/results/observability.json (``--out``), which other benches write too.
@@ -177,7 +178,8 @@ class Scraper:
 async def alternate(off: Rig, on: Rig, opts: argparse.Namespace) -> dict[str, Any]:
     """Get throughput of both brokers in alternating slices (bench/vmpath/alternate.py, its own process)."""
     argv = [sys.executable, "-m", "bench.vmpath.alternate", "--a", off.address, "--bundle-a", str(off.bundle),
-            "--b", on.address, "--bundle-b", str(on.bundle), "--volume", off.get_volume,
+            "--pid-a", str(off.broker.pid), "--b", on.address, "--bundle-b", str(on.bundle),
+            "--pid-b", str(on.broker.pid), "--volume", off.get_volume,
             "--concurrency", str(opts.concurrency), "--warmup", str(opts.warmup), "--seconds", str(opts.seconds),
             "--pairs", str(opts.pairs)]  # fmt: skip
     bound = 2 * opts.pairs * (opts.warmup + opts.seconds) + CALLER_SLACK_S
@@ -206,11 +208,16 @@ async def measure(off: Rig, on: Rig, opts: argparse.Namespace) -> dict[str, Any]
     result: dict[str, Any] = await asyncio.to_thread(measure_scrapes, listen, opts.scrapes)
     with Scraper(listen, opts.scrape_interval) as scraper:
         slices = await alternate(off, on, opts)
-    result["metrics_overhead_ratio"] = round(statistics.median(slices["ratios"]), 3)
-    result["get_calls_s_metrics_off"] = round(statistics.median(slices["a_calls_s"]), 1)
-    result["get_calls_s_metrics_on"] = round(statistics.median(slices["b_calls_s"]), 1)
-    result["overhead_slices"] = {"off_calls_s": slices["a_calls_s"], "on_calls_s": slices["b_calls_s"],
-                                 "ratios": [round(r, 3) for r in slices["ratios"]],
+    off_rates, on_rates = slices["a"]["calls_s"], slices["b"]["calls_s"]
+    ratios = [on_rate / off_rate for off_rate, on_rate in zip(off_rates, on_rates, strict=True) if off_rate]
+    result["metrics_overhead_ratio"] = round(statistics.median(ratios), 3)
+    result["get_calls_s_metrics_off"] = round(statistics.median(off_rates), 1)
+    result["get_calls_s_metrics_on"] = round(statistics.median(on_rates), 1)
+    # the broker's CPU per Get: steadier than the rate on a shared machine
+    result["get_cpu_us_metrics_off"] = round(statistics.median(slices["a"]["cpu_us"]), 1)
+    result["get_cpu_us_metrics_on"] = round(statistics.median(slices["b"]["cpu_us"]), 1)
+    result["metrics_cpu_ratio"] = round(result["get_cpu_us_metrics_on"] / result["get_cpu_us_metrics_off"], 3)
+    result["overhead_slices"] = {"off": slices["a"], "on": slices["b"], "ratios": [round(r, 3) for r in ratios],
                                  "scrapes_meanwhile": scraper.scrapes}  # fmt: skip
     result["metrics_population"] = {"vmgroups": opts.vmgroups, "volumes": opts.volumes, "vms": opts.vms,
                                     "calls_before_scrapes": calls}  # fmt: skip
@@ -261,7 +268,9 @@ def main(argv: list[str] | None = None) -> int:
           f" ms, p90 {result['metrics_scrape_p90_ms']} ms ({result['metrics_scrape_series']:,} series,"
           f" {result['metrics_scrape_bytes']:,} bytes)")  # fmt: skip
     print(f"Get at {opts.concurrency} callers, metrics on / off: {result['metrics_overhead_ratio']}"
-          f" ({result['get_calls_s_metrics_on']:.0f} / {result['get_calls_s_metrics_off']:.0f} calls/s)")  # fmt: skip
+          f" ({result['get_calls_s_metrics_on']:.0f} / {result['get_calls_s_metrics_off']:.0f} calls/s);"
+          f" broker CPU per Get {result['get_cpu_us_metrics_on']:.0f} / {result['get_cpu_us_metrics_off']:.0f} us"
+          f" ({result['metrics_cpu_ratio']})")  # fmt: skip
     for name, met in written["metrics_goals"].items():
         print(f"  {name:32s} {'met' if met else 'MISSED'}")
     print(f"\nmerged into {opts.out} ({result['metrics_wall_s']} s)")
