@@ -38,7 +38,13 @@ datacenter = "DC1"                # may be left out when there is only one
 verify_tls = true                 # the default; ca_file = "/etc/vdvs/vcenter-ca.pem" for a private CA
 [backend.vsphere.overcommit]     # optional, as for local: datastore name = ratio
 
-and, for `vdvs login` against LDAP/AD, an [auth] table with [auth.ldap] (broker/auth_config.py).
+and, for `vdvs login` against LDAP/AD, an [auth] table with [auth.ldap] (broker/auth_config.py),
+and, optionally, Prometheus metrics (absent: none served):
+
+[metrics]
+listen = "127.0.0.1:9643"         # host:port of GET /metrics ("[::1]:9643" for IPv6)
+per_volume = false                # also one series per volume (size, space in use, attached)
+cache_s = 5                       # how long the vmgroup figures read from the store are reused
 """
 
 from __future__ import annotations
@@ -61,6 +67,8 @@ DEFAULT_STATE_DIR = Path("/var/lib/vdvs")
 DEFAULT_ADMIN_SOCKET = Path("/run/vdvs/admin.sock")
 DEFAULT_IDLE_DETACH_S = 300.0
 DEFAULT_AUDIT_RETENTION_DAYS = 90.0
+DEFAULT_METRICS_CACHE_S = 5.0
+METRICS_KEYS = ("listen", "per_volume", "cache_s")
 
 
 class ConfigError(Exception):
@@ -103,6 +111,11 @@ class BrokerConfig:
     # How often the sweep measures the space attached volumes use (create and detach measure too) and
     # files the day's usage sample.
     usage_refresh_s: float = 300.0
+    # Prometheus metrics: "host:port" to serve them on ("": off), per-volume series, and how long the
+    # store's figures behind the vmgroup gauges are reused between scrapes.
+    metrics_listen: str = ""
+    metrics_per_volume: bool = False
+    metrics_cache_s: float = DEFAULT_METRICS_CACHE_S
     source: Path | None = None
 
     @classmethod
@@ -151,6 +164,12 @@ class BrokerConfig:
             raise ConfigError(f"config file {path}: {exc}") from None
         local = backend.get("local", {})
         overcommit = _overcommit(backend.get(kind, {}), kind, local.get("datastores", {}) if kind == "local" else None)
+        metrics = data.get("metrics", {})
+        if not isinstance(metrics, dict):
+            raise ValueError("metrics (must be a [metrics] table)")
+        unknown = sorted(set(metrics) - set(METRICS_KEYS))
+        if unknown:
+            raise ValueError(f"metrics.{unknown[0]} (known: {', '.join(METRICS_KEYS)})")
         return cls(
             listen=str(broker["listen"]),
             admin_socket=Path(broker.get("admin_socket", DEFAULT_ADMIN_SOCKET)),
@@ -177,6 +196,9 @@ class BrokerConfig:
             audit_enabled=bool(audit.get("enabled", True)),
             audit_retention_days=_non_negative(audit, "retention_days", DEFAULT_AUDIT_RETENTION_DAYS, "audit"),
             usage_refresh_s=_positive(broker, "usage_refresh_s", 300.0),
+            metrics_listen=metrics_address(str(metrics["listen"])) if "listen" in metrics else "",
+            metrics_per_volume=_flag(metrics, "per_volume"),
+            metrics_cache_s=_non_negative(metrics, "cache_s", DEFAULT_METRICS_CACHE_S, "metrics"),
             source=path,
         )
 
@@ -220,6 +242,13 @@ class BrokerConfig:
         auth = {"auth": self.auth.to_dict()} if self.auth is not None else {}
         if self.admin_listen:
             broker["admin_listen"] = self.admin_listen
+        metrics: dict[str, Any] = {}
+        if self.metrics_listen:
+            metrics["metrics"] = {
+                "listen": self.metrics_listen,
+                "per_volume": self.metrics_per_volume,
+                "cache_s": self.metrics_cache_s,
+            }
         return tomli_w.dumps(
             {
                 "broker": {
@@ -239,6 +268,7 @@ class BrokerConfig:
                 "audit": {"enabled": self.audit_enabled, "retention_days": self.audit_retention_days},
                 "backend": backend,
                 **auth,
+                **metrics,
             }
         )
 
@@ -248,6 +278,21 @@ def _non_negative(table: dict[str, Any], key: str, default: float, section: str 
     if value < 0:
         raise ValueError(f"{section}.{key}={value:g} (must be 0 or more)")
     return value
+
+
+def _flag(table: dict[str, Any], key: str) -> bool:
+    value = table.get(key, False)
+    if not isinstance(value, bool):
+        raise ValueError(f"metrics.{key}={value!r} (must be true or false)")
+    return value
+
+
+def metrics_address(listen: str) -> str:
+    """``host:port`` (``[v6]:port``; port 0 picks a free one) as given, or ValueError saying what is wrong."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"metrics.listen={listen!r} (must be host:port, e.g. '127.0.0.1:9643')")
+    return listen
 
 
 def _positive(table: dict[str, Any], key: str, default: float) -> float:

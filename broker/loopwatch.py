@@ -20,6 +20,7 @@ import contextlib
 import os
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 
 INTERVAL_S = 0.010
@@ -75,6 +76,8 @@ class LoopWatch:
         self.stalls = self.own_stalls = self.samples = 0
         self._users = 0
         self._task: asyncio.Task[None] | None = None
+        # told every lateness measured (seconds): a broker's metrics histogram, while that broker runs
+        self.observers: list[Callable[[float], None]] = []
 
     async def _run(self) -> None:
         run_queue = _RunQueueClock()  # opened here: on the loop's own thread
@@ -89,6 +92,8 @@ class LoopWatch:
                 self.max_own_lag_s = max(self.max_own_lag_s, own)
                 self.stalls += lag > self.stall_s
                 self.own_stalls += own > self.stall_s
+                for observe in self.observers:
+                    observe(lag)
         finally:
             run_queue.close()
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from vdvs.broker.backends.base import Backend, DiskRef
 from vdvs.broker.identity import Callers, Tenancy, VmIdentity
 from vdvs.broker.inventory import Inventory
+from vdvs.broker.metrics.ops import note_target
 from vdvs.broker.runtime import Workers
 from vdvs.tenancy import authz
 from vdvs.tenancy.errors import Err, VdvsError
@@ -86,7 +87,9 @@ class Pipeline:
         self.callers = callers
 
     async def vmgroup(self, vm: VmIdentity) -> VmGroup:
-        return (await self.callers.tenancy(vm)).vmgroup
+        vmgroup = (await self.callers.tenancy(vm)).vmgroup
+        note_target(vmgroup.name)
+        return vmgroup
 
     async def resolve(self, vm: VmIdentity, volume: VolumeName, tenancy: Tenancy | None = None) -> Resolved:
         """Where ``volume`` (as parsed from the caller's name) points for ``vm`` in its vmgroup."""
@@ -103,6 +106,7 @@ class Pipeline:
                 if refresh or exc.err not in (Err.DATASTORE_INVALID, Err.DS_NOT_EXIST):
                     raise
                 continue
+            note_target(tenancy.vmgroup.name, target.datastore.name)  # the call's metric labels
             return Resolved(vm, tenancy, volume.on(target.datastore.name), target)
         raise AssertionError("unreachable")
 

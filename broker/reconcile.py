@@ -46,15 +46,19 @@ class ReconcileReport:
     rows_without_disk: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
+    def repairs(self) -> dict[str, int]:
+        """How many of each kind of repair (the reports of things left alone are not repairs)."""
+        return {
+            "undone_create": len(self.undone_creates),
+            "finished_remove": len(self.finished_removes),
+            "undone_attach": len(self.undone_attaches),
+            "finished_detach": len(self.finished_detaches),
+            "forgotten_attachment": len(self.forgotten_attachments),
+            "removed_temporary": len(self.removed_temporaries),
+        }
+
     def repaired(self) -> int:
-        return (
-            len(self.undone_creates)
-            + len(self.finished_removes)
-            + len(self.undone_attaches)
-            + len(self.finished_detaches)
-            + len(self.forgotten_attachments)
-            + len(self.removed_temporaries)
-        )
+        return sum(self.repairs().values())
 
     def lines(self) -> list[str]:
         out: list[str] = []

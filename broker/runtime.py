@@ -15,6 +15,7 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from time import perf_counter
 from typing import Any, ParamSpec, TypeVar
 
 from vdvs.tenancy.errors import Err, VdvsError
@@ -27,6 +28,8 @@ _STOP = object()
 BATCH = 32  # results handed back to the loop at most this many calls apart
 _Call = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]]
 _Done = tuple["asyncio.Future[Any]", Any, BaseException | None]
+# Told how long each store call took (the call, seconds), on the store thread: the metrics' StoreTimer.
+StoreCallTimer = Callable[[Callable[[], Any], float], None]
 
 
 class StoreThread:
@@ -38,8 +41,9 @@ class StoreThread:
     back all their results.
     """
 
-    def __init__(self, name: str = "vdvs-store") -> None:
+    def __init__(self, name: str = "vdvs-store", timer: StoreCallTimer | None = None) -> None:
         self._calls: queue.SimpleQueue[_Call | object] = queue.SimpleQueue()
+        self._timer = timer
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -59,7 +63,8 @@ class StoreThread:
                     return
                 loop, future, fn = item  # type: ignore[misc]
                 try:
-                    done.setdefault(loop, []).append((future, fn(), None))
+                    value = fn() if self._timer is None else _timed(fn, self._timer)
+                    done.setdefault(loop, []).append((future, value, None))
                 except BaseException as exc:  # handed to the caller, as an executor would
                     done.setdefault(loop, []).append((future, None, exc))
                 try:
@@ -74,6 +79,14 @@ class StoreThread:
     def shutdown(self) -> None:
         self._calls.put(_STOP)
         self._thread.join(timeout=30)
+
+
+def _timed(fn: Callable[[], T], timer: StoreCallTimer) -> T:
+    started = perf_counter()
+    try:
+        return fn()
+    finally:
+        timer(fn, perf_counter() - started)
 
 
 def _hand_back(done: dict[asyncio.AbstractEventLoop, list[_Done]]) -> None:
@@ -96,8 +109,8 @@ def _deliver(results: list[_Done]) -> None:
 class Workers:
     """The store thread, the admin-read thread and the backend pool, with a deadline on every backend call."""
 
-    def __init__(self, backend_workers: int, op_timeout_s: float) -> None:
-        self._store = StoreThread()
+    def __init__(self, backend_workers: int, op_timeout_s: float, store_timer: StoreCallTimer | None = None) -> None:
+        self._store = StoreThread(timer=store_timer)
         self._admin_reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vdvs-admin-read")
         self._pool = ThreadPoolExecutor(max_workers=backend_workers, thread_name_prefix="vdvs-disk")
         self.op_timeout_s = op_timeout_s

@@ -30,6 +30,8 @@ from vdvs.broker.guard import OpGuard
 from vdvs.broker.identity import Callers
 from vdvs.broker.inventory import Inventory
 from vdvs.broker.locks import KeyedLocks
+from vdvs.broker.metrics.gauges import UsageCache
+from vdvs.broker.metrics.registry import BrokerMetrics, MetricsError
 from vdvs.broker.moves import Moves
 from vdvs.broker.pipeline import Pipeline
 from vdvs.broker.pki import CertificateAuthority
@@ -41,6 +43,7 @@ from vdvs.broker.usage_refresh import UsageRefresh
 from vdvs.broker.volume_ops import VolumeOps
 from vdvs.broker.volume_service import VolumeServicer
 from vdvs.proto import admin_pb2_grpc, volume_pb2_grpc
+from vdvs.tenancy.metrics_usage import Usage, read_usage
 from vdvs.tenancy.store import ConfigStore, StoreError, open_store
 
 if TYPE_CHECKING:  # ldap3 loads only for a broker with an [auth] table
@@ -103,6 +106,11 @@ class Broker:
         self._sweep: asyncio.Task[None] | None = None
         self._login: LoginEndpoint | None = None
         self._moves: Moves | None = None
+        # [metrics] listen set: this broker's registry, served once started (metrics_address)
+        self.metrics = (
+            BrokerMetrics(config.metrics_listen, VERSION, config.metrics_per_volume) if config.metrics_listen else None
+        )
+        self.metrics_address = ""
 
     async def start(self) -> None:
         config = self.config
@@ -111,7 +119,8 @@ class Broker:
             raise BrokerStartError(f"no CA in {config.pki_dir}: run 'vdvs config init' first")
         if config.store_kind == "sqlite" and not config.store_path.exists():
             raise BrokerStartError(f"no config store at {config.store_path}: run 'vdvs config init' first")
-        workers = self._workers = Workers(config.workers, config.op_timeout_s)
+        metrics = self.metrics
+        workers = self._workers = Workers(config.workers, config.op_timeout_s, metrics.store if metrics else None)
         store, watch = await self._open_store(workers)
         reader = await self._open_reader(workers)
         backend = self._backend = self._backend or make_backend(config)
@@ -129,7 +138,8 @@ class Broker:
         attach_ops = AttachOps(pipeline, locks, config.idle_detach_s)
         capacity = Capacity(pipeline, config.overcommit)
         volume_ops = VolumeOps(pipeline, locks, attach_ops, capacity)
-        servicer = VolumeServicer(callers, volume_ops, attach_ops, self.guard, backend.scope, audit)
+        op_timer = metrics.operations if metrics else None
+        servicer = VolumeServicer(callers, volume_ops, attach_ops, self.guard, backend.scope, audit, op_timer)
         volume_server = self._volume_server(ca, servicer)
         login = self._login = self._login_endpoint(ca, store, workers)
         status_lines = [
@@ -155,6 +165,7 @@ class Broker:
         self._servers = [volume_server, *self._admin_servers(ca, admin_context)]
         if self.admin_address:
             status_lines.insert(2, ("AdminListen", self.admin_address))
+        self._serve_metrics(inventory, workers, reader)
         audit.start()
         await self._listen(login)
         self._watch_power(backend, attach_ops)
@@ -172,6 +183,8 @@ class Broker:
         )
         self._sweep = asyncio.get_running_loop().create_task(sweeper.run(config.sweep_s))
         self._loopwatch = loopwatch.start()
+        if metrics is not None:
+            self._loopwatch.observers.append(metrics.observe_loop_lag)
         # Full garbage collections triggered by the worker threads hold the GIL for tens of
         # milliseconds once the heap is large (10,000-volume listings): keep start-up objects out
         # of them and collect less often, so the event loop is not stalled past 50 ms.
@@ -216,6 +229,22 @@ class Broker:
         reader = self._reader = await workers.admin_read(_open_store, self.config)
         reader.owner = self.config.identity
         return reader
+
+    def _serve_metrics(self, inventory: Inventory, workers: Workers, reader: ConfigStore) -> None:
+        """Serve ``GET /metrics``; the vmgroup gauges read the store on the admin-read thread."""
+        metrics, config = self.metrics, self.config
+        if metrics is None:
+            return
+
+        async def usage() -> Usage:
+            datastores = await inventory.refs()
+            return await workers.admin_read(read_usage, reader, datastores, config.metrics_per_volume)
+
+        metrics.watch(UsageCache(usage, asyncio.get_running_loop(), config.metrics_cache_s), self.report)
+        try:
+            self.metrics_address = metrics.serve()
+        except MetricsError as exc:
+            raise BrokerStartError(str(exc)) from None
 
     def _volume_server(self, ca: CertificateAuthority, servicer: VolumeServicer) -> grpc.aio.Server:
         """VolumeService with mTLS: only clients holding a certificate of our CA get past the handshake."""
@@ -312,6 +341,8 @@ class Broker:
         return moves
 
     async def stop(self) -> None:
+        if self.metrics is not None:
+            await asyncio.to_thread(self.metrics.close)  # joins the server's thread: not on the loop
         still_running = await self.guard.drain(DRAIN_TIMEOUT_S)
         if still_running:
             log.warning("stopping with %d operation(s) still running", still_running)
@@ -335,6 +366,8 @@ class Broker:
             await self._moves.stop(DRAIN_TIMEOUT_S)
             self._moves = None
         if self._loopwatch is not None:
+            if self.metrics is not None and self.metrics.observe_loop_lag in self._loopwatch.observers:
+                self._loopwatch.observers.remove(self.metrics.observe_loop_lag)
             await loopwatch.stop(self._loopwatch)
             self._loopwatch = None
         if self._watch is not None:

@@ -14,6 +14,7 @@ from vdvs.broker.audit_sink import AuditSink, audited
 from vdvs.broker.grpc_errors import rpc
 from vdvs.broker.guard import OpGuard
 from vdvs.broker.identity import Callers, VmIdentity
+from vdvs.broker.metrics.ops import OpTimer, measured
 from vdvs.broker.pipeline import VolumeView
 from vdvs.broker.volume_ops import VolumeOps
 from vdvs.proto import volume_pb2, volume_pb2_grpc
@@ -63,7 +64,14 @@ def device_message(hint: dict[str, Any]) -> volume_pb2.DeviceHint:
 
 class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
     def __init__(
-        self, callers: Callers, volumes: VolumeOps, attach: AttachOps, guard: OpGuard, scope: str, audit: AuditSink
+        self,
+        callers: Callers,
+        volumes: VolumeOps,
+        attach: AttachOps,
+        guard: OpGuard,
+        scope: str,
+        audit: AuditSink,
+        op_timer: OpTimer | None = None,
     ) -> None:
         self.audit = audit  # records Create, Remove, Attach, Detach and Release (buffered: no store trip)
         self._callers = callers
@@ -71,11 +79,13 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
         self._attach = attach
         self._guard = guard
         self._scope = scope
+        self.op_timer = op_timer  # metrics on: each verb timed by ``measured``
 
     async def _caller(self, context: Context) -> VmIdentity:
         return await self._callers.identify(context.auth_context())
 
     @rpc
+    @measured("create")
     @audited("volume.create")
     async def Create(self, request: volume_pb2.CreateRequest, context: Context) -> volume_pb2.Volume:
         vm = await self._caller(context)
@@ -84,6 +94,7 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
         return volume_message(view)
 
     @rpc
+    @measured("remove")
     @audited("volume.remove")
     async def Remove(self, request: volume_pb2.VolumeRef, context: Context) -> volume_pb2.RemoveResponse:
         vm = await self._caller(context)
@@ -91,16 +102,19 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
         return volume_pb2.RemoveResponse()
 
     @rpc
+    @measured("get")
     async def Get(self, request: volume_pb2.VolumeRef, context: Context) -> volume_pb2.Volume:
         vm = await self._caller(context)
         return volume_message(await self._volumes.get(vm, request.name))
 
     @rpc
+    @measured("list")
     async def List(self, request: volume_pb2.ListRequest, context: Context) -> volume_pb2.ListResponse:
         vm = await self._caller(context)
         return volume_pb2.ListResponse(names=await self._volumes.list_names(vm))
 
     @rpc
+    @measured("attach")
     @audited("volume.attach")
     async def Attach(self, request: volume_pb2.VolumeRef, context: Context) -> volume_pb2.AttachResponse:
         vm = await self._caller(context)
@@ -108,6 +122,7 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
         return volume_pb2.AttachResponse(volume=volume_message(view), device=device_message(hint), reused=reused)
 
     @rpc
+    @measured("detach")
     @audited("volume.detach")
     async def Detach(self, request: volume_pb2.VolumeRef, context: Context) -> volume_pb2.DetachResponse:
         vm = await self._caller(context)
@@ -115,6 +130,7 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
         return volume_pb2.DetachResponse()
 
     @rpc
+    @measured("release")
     @audited("volume.release")
     async def Release(self, request: volume_pb2.VolumeRef, context: Context) -> volume_pb2.ReleaseResponse:
         vm = await self._caller(context)

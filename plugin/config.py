@@ -9,15 +9,16 @@ Two file forms. TOML, one ``[plugin]`` table:
     mount_root = "/mnt/vmdk"
     state_file = "/var/lib/vdvs/plugin/mounts.json"
     log_level = "info"                       # also: group, log_path, max_log_size_mb, ...
+    metrics_listen = "127.0.0.1:9644"        # optional: serve Prometheus metrics (GET /metrics) there
 
 or vDVS's JSON, ``/etc/vsphere-storage-for-docker.conf``, with vDVS's keys (``Driver``,
 ``LogPath``, ``LogLevel``, ``GroupID``, ``MaxLogSizeMb``, ``MaxLogAgeDays``, ``MaxLogFiles``)
 and vdvs's own in the same style (``Broker``, ``Bundle``, ``Socket``, ``MountRoot``,
-``StateFile``, ``DeviceTimeoutSec``, ...). A ``.toml`` file is TOML, a ``.conf``/``.json`` file
+``StateFile``, ``DeviceTimeoutSec``, ``MetricsListen``, ...). A ``.toml`` file is TOML, a ``.conf``/``.json`` file
 JSON, anything else is told by its first character.
 
 The environment (a managed plugin's settings) overrides the file: ``VDVS_BROKER``,
-``VDVS_BUNDLE``, ``VDVS_SOCKET``, ``VDVS_MOUNT_ROOT``, ``VDVS_STATE_FILE``; an empty value
+``VDVS_BUNDLE``, ``VDVS_SOCKET``, ``VDVS_MOUNT_ROOT``, ``VDVS_STATE_FILE``, ``VDVS_METRICS_LISTEN``; an empty value
 counts as unset. As with vDVS, the log level is ``VDVS_LOG_LEVEL`` > ``--log_level`` > file, the
 socket group ``--group`` > ``VDVS_SOCKET_GID`` > file > ``root``, the driver ``--driver`` > file.
 """
@@ -57,6 +58,7 @@ ENV_KEYS = {
     "VDVS_SOCKET": "socket",
     "VDVS_MOUNT_ROOT": "mount_root",
     "VDVS_STATE_FILE": "state_file",
+    "VDVS_METRICS_LISTEN": "metrics_listen",
 }
 # vDVS-style JSON key -> setting; Target/Project/Host were vDVS's Photon-only keys
 JSON_KEYS = {
@@ -77,12 +79,13 @@ JSON_KEYS = {
     "CallTimeoutSec": "call_timeout_s",
     "OpTimeoutSec": "op_timeout_s",
     "RetryBudgetSec": "retry_budget_s",
+    "MetricsListen": "metrics_listen",
 }
 PHOTON_KEYS = ("Target", "Project", "Host")
 PATHS = ("bundle", "socket", "mount_root", "state_file", "log_path")
 COUNTS = ("max_log_size_mb", "max_log_age_days", "max_log_files")
 SECONDS = ("device_timeout_s", "call_timeout_s", "op_timeout_s", "retry_budget_s")
-STRINGS = ("broker", "driver", "internal_driver", "log_level", "group")
+STRINGS = ("broker", "driver", "internal_driver", "log_level", "group", "metrics_listen")
 TOML_KEYS = (*STRINGS, *PATHS, *COUNTS, *SECONDS)
 
 
@@ -109,6 +112,7 @@ class PluginConfig:
     max_log_files: int = 10
     socket_group: str = "root"
     socket_gid: int = 0
+    metrics_listen: str = ""  # host:port of the Prometheus endpoint; "" serves none
     source: Path | None = None  # the file read, if any
     notes: list[str] = field(default_factory=list)  # things to log once logging is set up
 
@@ -227,6 +231,9 @@ def resolve(
     if not broker:
         where = f"in {path}" if path is not None else f"in {DEFAULT_TOML} or {DEFAULT_VDVS_CONF}"
         raise PluginConfigError(f"no broker address: set it {where}, or set VDVS_BROKER (host:port)")
+    metrics_listen = settings.get("metrics_listen", "")
+    if metrics_listen:
+        check_listen(metrics_listen)
     paths = {key: Path(settings[key]) for key in PATHS if key in settings}
     for key, value in paths.items():
         if not value.is_absolute():
@@ -242,10 +249,18 @@ def resolve(
         log_level=level,
         socket_group=group_name,
         socket_gid=group_id(group_name),
+        metrics_listen=metrics_listen,
         source=path,
         notes=notes,
         **{key: settings[key] for key in (*COUNTS, *SECONDS) if key in settings},
     )
+
+
+def check_listen(listen: str) -> None:
+    """``host:port`` (``[v6]:port``), or a clear error naming the value."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise PluginConfigError(f"metrics address {listen!r} must be host:port, e.g. '127.0.0.1:9644'")
 
 
 def group_id(group: str) -> int:

@@ -21,6 +21,7 @@ from vdvs.plugin.bundle import Bundle, read_bundle
 from vdvs.plugin.config import PluginConfig
 from vdvs.plugin.driver import VolumeDriver
 from vdvs.plugin.host import Host
+from vdvs.plugin.metrics import MeasuredDriver, PluginMetrics, PluginMetricsError
 from vdvs.plugin.mounts import MountTable
 from vdvs.plugin.protocol import DRIVER_KEY, make_app
 
@@ -46,12 +47,14 @@ def _socket_in_use(path: Path) -> bool:
 CLIENT_KEY = web.AppKey("broker_client", BrokerClient)
 HOST_KEY = web.AppKey("host", Host)
 RECOVERY_KEY = web.AppKey[list[str]]("recovery")
+METRICS_KEY = web.AppKey("metrics", PluginMetrics)
 
 
 def build_app(config: PluginConfig, bundle: Bundle) -> web.Application:
     """The protocol's routes plus the lifetimes behind them, started in order before the socket
     is served and ended in reverse: the broker client, the driver (after mount recovery), and
-    the task that retries releases a broker outage left pending."""
+    the task that retries releases a broker outage left pending; with ``metrics_listen``, the metrics
+    endpoint, Mount and Unmount timed."""
     app = make_app()
 
     async def broker_client(app: web.Application) -> AsyncIterator[None]:
@@ -75,8 +78,26 @@ def build_app(config: PluginConfig, bundle: Bundle) -> web.Application:
         except ValueError as exc:  # an unreadable state file: say which, and how to go on
             raise PluginStartError(str(exc)) from None
         app[HOST_KEY] = host
-        app[DRIVER_KEY] = VolumeDriver(client, host)
+        driver = VolumeDriver(client, host)
+        if config.metrics_listen:
+            metrics = app[METRICS_KEY] = PluginMetrics(config.metrics_listen, lambda: len(host.table.entries))
+            app[DRIVER_KEY] = MeasuredDriver(driver, metrics)
+        else:
+            app[DRIVER_KEY] = driver
         yield
+
+    async def serve_metrics(app: web.Application) -> AsyncIterator[None]:
+        metrics = app.get(METRICS_KEY)
+        if metrics is None:
+            yield
+            return
+        try:
+            address = metrics.serve()
+        except PluginMetricsError as exc:
+            raise PluginStartError(str(exc)) from None
+        log.info("plugin metrics on http://%s/metrics", address)
+        yield
+        await asyncio.to_thread(metrics.close)  # joins the server's thread: not on the loop
 
     async def retry_releases(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.get_running_loop().create_task(app[HOST_KEY].retry_releases())
@@ -85,7 +106,7 @@ def build_app(config: PluginConfig, bundle: Bundle) -> web.Application:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    app.cleanup_ctx.extend([broker_client, driver, retry_releases])
+    app.cleanup_ctx.extend([broker_client, driver, serve_metrics, retry_releases])
     return app
 
 
@@ -104,6 +125,12 @@ class PluginServer:
         """What mount recovery did at start (empty if nothing was left to do)."""
         actions = self.app[RECOVERY_KEY]
         return list(actions)
+
+    @property
+    def metrics_address(self) -> str:
+        """Where ``GET /metrics`` is served ("" without ``metrics_listen``)."""
+        metrics = self.app.get(METRICS_KEY)
+        return metrics.address if metrics is not None else ""
 
     @property
     def client(self) -> BrokerClient:
