@@ -11,7 +11,7 @@ from vdvs.cli.output import emit
 
 @click.group()
 def ui() -> None:
-    """The web dashboard: sign in with your admin certificate, or with a one-time link."""
+    """The web dashboard: sign in with your admin certificate, or a one-time link."""
 
 
 @ui.command("link")
