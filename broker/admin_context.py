@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import grpc
 
@@ -25,6 +25,9 @@ from vdvs.broker.runtime import Workers
 from vdvs.broker.volume_ops import VolumeOps
 from vdvs.tenancy.model import DatastoreRef
 from vdvs.tenancy.store import ConfigStore
+
+if TYPE_CHECKING:  # the dashboard's package imports this one
+    from vdvs.broker.ui.app import UiEndpoint
 
 Context = grpc.aio.ServicerContext[Any, Any]
 P = ParamSpec("P")
@@ -48,6 +51,8 @@ class AdminContext:
     # (store rows on the admin-read thread, datastore scans on the pool) would take turns at the GIL
     # with the event loop; one at a time, the loop waits for one thread only.
     listing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # the dashboard's links and address, once it serves ([ui] listen); None: no dashboard
+    ui: UiEndpoint | None = None
 
 
 class AdminHandlers:

@@ -98,6 +98,11 @@ class AdminCallers:
         admin_id, serial = _parse(pems[0])
         if admin_id is None:
             raise VdvsError(Err.ADMIN_NO_IDENTITY)
+        return await self.from_serial(admin_id, serial)
+
+    async def from_serial(self, admin_id: str, serial: str) -> tuple[str, AdminAccess]:
+        """(admin id, access) of the admin certificate ``serial`` naming ``admin_id``, checked as a presented
+        one is (the dashboard's sessions remember the certificate they were opened for)."""
         generation = self._store.generation
         cached = self._records.get(serial)
         if cached is None or cached[0] != generation:

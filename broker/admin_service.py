@@ -6,6 +6,7 @@ from vdvs.broker.admin_enroll import EnrollmentHandlers
 from vdvs.broker.admin_principals import PrincipalHandlers
 from vdvs.broker.admin_rules import RuleHandlers
 from vdvs.broker.admin_shares import ShareHandlers
+from vdvs.broker.admin_ui import UiHandlers
 from vdvs.broker.admin_usage import UsageHandlers
 from vdvs.broker.admin_views import ViewHandlers
 from vdvs.broker.admin_vmgroups import VmgroupHandlers
@@ -22,6 +23,7 @@ class AdminServicer(
     ViewHandlers,
     RuleHandlers,
     UsageHandlers,
+    UiHandlers,
     admin_pb2_grpc.AdminServiceServicer,
 ):
     """Every AdminService RPC; the rules behind them are in tenancy/."""

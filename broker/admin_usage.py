@@ -24,6 +24,21 @@ def _line(unit: usage.Unit, line: usage.Line, by_label: str | None) -> admin_pb2
     )
 
 
+def usage_units(
+    reader: ConfigStore,
+    datastores: list[DatastoreRef],
+    pattern: str | None,
+    by_label: str | None,
+    visible: set[str] | None = None,
+) -> list[usage.Unit]:
+    """The report's units as the caller may see them (``visible``: None for all): `vdvs usage` and the
+    dashboard both show these."""
+    rows = reader.usage_rows(by_label)
+    if visible is not None:
+        rows = [row for row in rows if row[0] in visible]
+    return usage.report(rows, datastores, pattern, by_label)
+
+
 def usage_reply(
     reader: ConfigStore,
     datastores: list[DatastoreRef],
@@ -32,10 +47,7 @@ def usage_reply(
     visible: set[str] | None = None,
 ) -> admin_pb2.UsageResponse:
     """``visible``: the vmgroup ids the caller sees (None: every one, a platform admin)."""
-    rows = reader.usage_rows(by_label)
-    if visible is not None:
-        rows = [row for row in rows if row[0] in visible]
-    units = usage.report(rows, datastores, pattern, by_label)
+    units = usage_units(reader, datastores, pattern, by_label, visible)
     return admin_pb2.UsageResponse(
         by_label=by_label or "",
         headers=usage.headers(by_label),

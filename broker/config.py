@@ -45,6 +45,11 @@ and, optionally, Prometheus metrics (absent: none served):
 listen = "127.0.0.1:9643"         # host:port of GET /metrics ("[::1]:9643" for IPv6)
 per_volume = false                # also one series per volume (size, space in use, attached)
 cache_s = 5                       # how long the vmgroup figures read from the store are reused
+
+and, optionally, the web dashboard (absent: none served; broker/ui/):
+
+[ui]
+listen = "0.0.0.0:7645"           # host:port of https://HOST:PORT/ui (the broker's certificate)
 """
 
 from __future__ import annotations
@@ -116,6 +121,8 @@ class BrokerConfig:
     metrics_listen: str = ""
     metrics_per_volume: bool = False
     metrics_cache_s: float = DEFAULT_METRICS_CACHE_S
+    # The web dashboard: "host:port" to serve https://.../ui on ("": off)
+    ui_listen: str = ""
     source: Path | None = None
 
     @classmethod
@@ -170,6 +177,9 @@ class BrokerConfig:
         unknown = sorted(set(metrics) - set(METRICS_KEYS))
         if unknown:
             raise ValueError(f"metrics.{unknown[0]} (known: {', '.join(METRICS_KEYS)})")
+        ui = data.get("ui", {})
+        if not isinstance(ui, dict) or set(ui) - {"listen"}:
+            raise ValueError("ui (a [ui] table holds listen = 'host:port' only)")
         return cls(
             listen=str(broker["listen"]),
             admin_socket=Path(broker.get("admin_socket", DEFAULT_ADMIN_SOCKET)),
@@ -199,6 +209,7 @@ class BrokerConfig:
             metrics_listen=metrics_address(str(metrics["listen"])) if "listen" in metrics else "",
             metrics_per_volume=_flag(metrics, "per_volume"),
             metrics_cache_s=_non_negative(metrics, "cache_s", DEFAULT_METRICS_CACHE_S, "metrics"),
+            ui_listen=metrics_address(str(ui["listen"]), "ui.listen") if "listen" in ui else "",
             source=path,
         )
 
@@ -249,6 +260,8 @@ class BrokerConfig:
                 "per_volume": self.metrics_per_volume,
                 "cache_s": self.metrics_cache_s,
             }
+        if self.ui_listen:
+            metrics["ui"] = {"listen": self.ui_listen}
         return tomli_w.dumps(
             {
                 "broker": {
@@ -287,11 +300,11 @@ def _flag(table: dict[str, Any], key: str) -> bool:
     return value
 
 
-def metrics_address(listen: str) -> str:
+def metrics_address(listen: str, setting: str = "metrics.listen") -> str:
     """``host:port`` (``[v6]:port``; port 0 picks a free one) as given, or ValueError saying what is wrong."""
     host, sep, port = listen.rpartition(":")
     if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"metrics.listen={listen!r} (must be host:port, e.g. '127.0.0.1:9643')")
+        raise ValueError(f"{setting}={listen!r} (must be host:port, e.g. '127.0.0.1:9643')")
     return listen
 
 

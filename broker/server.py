@@ -46,8 +46,9 @@ from vdvs.proto import admin_pb2_grpc, volume_pb2_grpc
 from vdvs.tenancy.metrics_usage import Usage, read_usage
 from vdvs.tenancy.store import ConfigStore, StoreError, open_store
 
-if TYPE_CHECKING:  # ldap3 loads only for a broker with an [auth] table
+if TYPE_CHECKING:  # ldap3 loads only for a broker with an [auth] table, jinja2 for one with [ui]
     from vdvs.broker.login_service import LoginEndpoint
+    from vdvs.broker.ui.app import Dashboard
 
 log = logging.getLogger("vdvs.broker")
 DRAIN_TIMEOUT_S = 20.0
@@ -111,6 +112,8 @@ class Broker:
             BrokerMetrics(config.metrics_listen, VERSION, config.metrics_per_volume) if config.metrics_listen else None
         )
         self.metrics_address = ""
+        self.ui_address = ""  # host:port of the dashboard, when [ui] listen is set
+        self._dashboard: Dashboard | None = None
 
     async def start(self) -> None:
         config = self.config
@@ -168,6 +171,7 @@ class Broker:
         self._serve_metrics(inventory, workers, reader)
         audit.start()
         await self._listen(login)
+        await self._serve_ui(admin_context, status_lines)
         self._watch_power(backend, attach_ops)
         self._moves = self._watch_membership(backend, callers, inventory, attach_ops)
         sweeper = Sweeper(
@@ -245,6 +249,21 @@ class Broker:
             self.metrics_address = metrics.serve()
         except MetricsError as exc:
             raise BrokerStartError(str(exc)) from None
+
+    async def _serve_ui(self, context: AdminContext, status_lines: list[tuple[str, str]]) -> None:
+        """Serve the dashboard on ``[ui] listen`` (broker/ui/), reading through the admin-read thread."""
+        if not self.config.ui_listen:
+            return
+        from vdvs.broker.ui.app import start_dashboard
+
+        try:
+            self._dashboard = await start_dashboard(self.config.ui_listen, context, self.metrics)
+        except (OSError, ValueError) as exc:
+            raise BrokerStartError(
+                f"cannot serve the dashboard on {self.config.ui_listen} (ui.listen): {exc}"
+            ) from None
+        self.ui_address = self._dashboard.endpoint.address
+        status_lines.insert(-2, ("UiListen", self.ui_address))
 
     def _volume_server(self, ca: CertificateAuthority, servicer: VolumeServicer) -> grpc.aio.Server:
         """VolumeService with mTLS: only clients holding a certificate of our CA get past the handshake."""
@@ -349,6 +368,9 @@ class Broker:
         servers, self._servers = self._servers, []
         for server in servers:
             await server.stop(grace=1.0)
+        if self._dashboard is not None:
+            await self._dashboard.stop()
+            self._dashboard = None
         if self._login is not None:
             await self._login.stop()
             self._login = None

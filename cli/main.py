@@ -49,6 +49,7 @@ SUBCOMMANDS = {
         "vdvs.cli.usage_commands:usage",
         "Volumes, space and attachments of each vmgroup per datastore, against its limits.",
     ),
+    "ui": ("vdvs.cli.ui_commands:ui", "The web dashboard: sign in with your admin certificate, or a one-time link."),
 }
 
 

@@ -690,3 +690,21 @@ class UsageResponse(_message.Message):
     headers: _containers.RepeatedScalarFieldContainer[str]
     units: _containers.RepeatedCompositeFieldContainer[UsageUnit]
     def __init__(self, by_label: _Optional[str] = ..., headers: _Optional[_Iterable[str]] = ..., units: _Optional[_Iterable[_Union[UsageUnit, _Mapping]]] = ...) -> None: ...
+
+class UiLinkRequest(_message.Message):
+    __slots__ = ("admin", "minutes")
+    ADMIN_FIELD_NUMBER: _ClassVar[int]
+    MINUTES_FIELD_NUMBER: _ClassVar[int]
+    admin: str
+    minutes: int
+    def __init__(self, admin: _Optional[str] = ..., minutes: _Optional[int] = ...) -> None: ...
+
+class UiLinkResponse(_message.Message):
+    __slots__ = ("url", "admin", "expires")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    ADMIN_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    admin: str
+    expires: str
+    def __init__(self, url: _Optional[str] = ..., admin: _Optional[str] = ..., expires: _Optional[str] = ...) -> None: ...

@@ -209,6 +209,11 @@ class AdminServiceStub:
                 request_serializer=vdvs_dot_proto_dot_admin__pb2.UsageRequest.SerializeToString,
                 response_deserializer=vdvs_dot_proto_dot_admin__pb2.UsageResponse.FromString,
                 _registered_method=True)
+        self.UiLink = channel.unary_unary(
+                '/vdvs.v1.AdminService/UiLink',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.UiLinkRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.UiLinkResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -428,6 +433,13 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UiLink(self, request, context):
+        """The web dashboard ([ui] listen): a one-time sign-in link, for the caller or (a platform admin) any admin.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -600,6 +612,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.Usage,
                     request_deserializer=vdvs_dot_proto_dot_admin__pb2.UsageRequest.FromString,
                     response_serializer=vdvs_dot_proto_dot_admin__pb2.UsageResponse.SerializeToString,
+            ),
+            'UiLink': grpc.unary_unary_rpc_method_handler(
+                    servicer.UiLink,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.UiLinkRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.UiLinkResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1525,6 +1542,33 @@ class AdminService:
             '/vdvs.v1.AdminService/Usage',
             vdvs_dot_proto_dot_admin__pb2.UsageRequest.SerializeToString,
             vdvs_dot_proto_dot_admin__pb2.UsageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UiLink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/UiLink',
+            vdvs_dot_proto_dot_admin__pb2.UiLinkRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.UiLinkResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -114,6 +114,9 @@ RULES: Mapping[str, Rule] = {
     "PermissionsShow": _listing("show.permissions", VIEWER, "vmgroup"),
     "AuditList": _listing("audit.ls", ADMIN, "vmgroup"),
     "Usage": _listing("usage"),  # limited to the vmgroups one sees
+    # the dashboard's one-time link: anyone for itself (it sees there what its grants cover), a platform
+    # admin for any admin (the handler checks); audited, as every sign-in credential issued is
+    "UiLink": Rule(Need.LISTING, "ui.link", changes=True, target=("admin", "minutes")),
 }
 DEFAULT_RULE = _platform("admin.call")  # an RPC with no rule of its own: platform admins only
 

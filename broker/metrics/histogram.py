@@ -53,6 +53,10 @@ class LabelledHistogram:
             self._children[values] = child
         return child
 
+    def snapshot(self) -> list[tuple[tuple[str, ...], list[int], float]]:
+        """(label values, bucket counts (not cumulative, +Inf last), sum) of each child, from any thread."""
+        return [(values, child.counts.copy(), child.sum) for values, child in list(self._children.items())]
+
     def render(self) -> Iterator[str]:
         """The family's exposition lines (from any thread)."""
         yield header(self.name, self.doc, "histogram")

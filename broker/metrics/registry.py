@@ -63,6 +63,7 @@ class BrokerMetrics:
             LOOP_LAG_BUCKETS,
         )
         self._loop_lag = loop_lag.labels()
+        self.operation_histogram = operations  # read by the dashboard's operations page
         self._renders: list[Render] = [operations.render, store.render, loop_lag.render]
         self.store = StoreTimer(store)
         self.operations = OpTimer(

@@ -129,7 +129,7 @@ PLATFORM_CALLS = [
     "DatastoreShare",
     "DatastoreUnshare",
 ]
-LISTINGS = ["VmgroupList", "VolumeList", "GrantList", "DatastoreList", "PermissionsShow", "AuditList"]
+LISTINGS = ["VmgroupList", "VolumeList", "GrantList", "DatastoreList", "PermissionsShow", "AuditList", "UiLink"]
 
 
 def test_the_rule_table_sorts_every_rpc_into_one_kind() -> None:
