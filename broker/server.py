@@ -10,16 +10,13 @@ import logging
 import os
 import signal
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
 
-from vdvs.broker import loopwatch
+from vdvs.broker import grpc_servers, loopwatch
 from vdvs.broker.admin_context import AdminContext
 from vdvs.broker.admin_enroll import VERSION
-from vdvs.broker.admin_guard import SOCKET, TLS, AdminCallers, AdminGuard
-from vdvs.broker.admin_service import AdminServicer
 from vdvs.broker.attach_ops import AttachOps
 from vdvs.broker.audit_sink import AuditSink
 from vdvs.broker.backends.base import Backend, BackendError
@@ -42,7 +39,6 @@ from vdvs.broker.sweeper import Sweeper
 from vdvs.broker.usage_refresh import UsageRefresh
 from vdvs.broker.volume_ops import VolumeOps
 from vdvs.broker.volume_service import VolumeServicer
-from vdvs.proto import admin_pb2_grpc, volume_pb2_grpc
 from vdvs.tenancy.metrics_usage import Usage, read_usage
 from vdvs.tenancy.store import ConfigStore, StoreError, open_store
 
@@ -117,11 +113,7 @@ class Broker:
 
     async def start(self) -> None:
         config = self.config
-        ca = CertificateAuthority(config.pki_dir)
-        if not ca.exists():
-            raise BrokerStartError(f"no CA in {config.pki_dir}: run 'vdvs config init' first")
-        if config.store_kind == "sqlite" and not config.store_path.exists():
-            raise BrokerStartError(f"no config store at {config.store_path}: run 'vdvs config init' first")
+        ca = self._initialized_ca()
         metrics = self.metrics
         workers = self._workers = Workers(config.workers, config.op_timeout_s, metrics.store if metrics else None)
         store, watch = await self._open_store(workers)
@@ -143,7 +135,10 @@ class Broker:
         volume_ops = VolumeOps(pipeline, locks, attach_ops, capacity)
         op_timer = metrics.operations if metrics else None
         servicer = VolumeServicer(callers, volume_ops, attach_ops, self.guard, backend.scope, audit, op_timer)
-        volume_server = self._volume_server(ca, servicer)
+        try:
+            volume_server, self.volume_address = grpc_servers.volume_server(ca, servicer, config.listen)
+        except grpc_servers.ListenError as exc:
+            raise BrokerStartError(str(exc)) from None
         login = self._login = self._login_endpoint(ca, store, workers)
         status_lines = [
             ("Listen", self.volume_address),
@@ -165,7 +160,13 @@ class Broker:
             status_lines=status_lines,
             audit=audit,
         )
-        self._servers = [volume_server, *self._admin_servers(ca, admin_context)]
+        try:
+            admin, self.admin_address = grpc_servers.admin_servers(
+                ca, admin_context, config.admin_socket, config.admin_listen
+            )
+        except grpc_servers.ListenError as exc:
+            raise BrokerStartError(str(exc)) from None
+        self._servers = [volume_server, *admin]
         if self.admin_address:
             status_lines.insert(2, ("AdminListen", self.admin_address))
         self._serve_metrics(inventory, workers, reader)
@@ -186,17 +187,31 @@ class Broker:
             usage_every_s=config.usage_refresh_s,
         )
         self._sweep = asyncio.get_running_loop().create_task(sweeper.run(config.sweep_s))
+        self._tune_runtime()
+        admin_on = f"{config.admin_socket} and {self.admin_address}" if self.admin_address else str(config.admin_socket)
+        log.info("broker serving volumes on %s, admin on %s", self.volume_address, admin_on)
+
+    def _initialized_ca(self) -> CertificateAuthority:
+        """The CA; refused with what to run when `vdvs config init` has not made it and the store."""
+        config = self.config
+        ca = CertificateAuthority(config.pki_dir)
+        if not ca.exists():
+            raise BrokerStartError(f"no CA in {config.pki_dir}: run 'vdvs config init' first")
+        if config.store_kind == "sqlite" and not config.store_path.exists():
+            raise BrokerStartError(f"no config store at {config.store_path}: run 'vdvs config init' first")
+        return ca
+
+    def _tune_runtime(self) -> None:
+        """Watch the event loop's lag (into the metrics, if on), and keep collections and GIL hand-offs short."""
         self._loopwatch = loopwatch.start()
-        if metrics is not None:
-            self._loopwatch.observers.append(metrics.observe_loop_lag)
+        if self.metrics is not None:
+            self._loopwatch.observers.append(self.metrics.observe_loop_lag)
         # Full garbage collections triggered by the worker threads hold the GIL for tens of
         # milliseconds once the heap is large (10,000-volume listings): keep start-up objects out
         # of them and collect less often, so the event loop is not stalled past 50 ms.
         gc.freeze()
         gc.set_threshold(GC_THRESHOLD, 50, 50)
         sys.setswitchinterval(GIL_SWITCH_S)
-        admin_on = f"{config.admin_socket} and {self.admin_address}" if self.admin_address else str(config.admin_socket)
-        log.info("broker serving volumes on %s, admin on %s", self.volume_address, admin_on)
 
     async def _listen(self, login: LoginEndpoint | None) -> None:
         """Start the servers: VolumeService, AdminService on TCP, the admin socket (root-only), login."""
@@ -265,22 +280,6 @@ class Broker:
         self.ui_address = self._dashboard.endpoint.address
         status_lines.insert(-2, ("UiListen", self.ui_address))
 
-    def _volume_server(self, ca: CertificateAuthority, servicer: VolumeServicer) -> grpc.aio.Server:
-        """VolumeService with mTLS: only clients holding a certificate of our CA get past the handshake."""
-        config = self.config
-        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-        volume_pb2_grpc.add_VolumeServiceServicer_to_server(servicer, server)
-        credentials = grpc.ssl_server_credentials(
-            [(ca.server_key_path.read_bytes(), ca.server_cert_path.read_bytes())],
-            root_certificates=ca.ca_pem(),
-            require_client_auth=True,
-        )
-        port = server.add_secure_port(config.listen, credentials)
-        if port == 0:
-            raise BrokerStartError(f"cannot listen on {config.listen}")
-        self.volume_address = config.listen if config.listen.startswith("unix:") else _with_port(config.listen, port)
-        return server
-
     def _login_endpoint(self, ca: CertificateAuthority, store: ConfigStore, workers: Workers) -> LoginEndpoint | None:
         """`vdvs login`'s service (TLS, no client certificate), when broker.toml has an [auth] table."""
         auth = self.config.auth
@@ -292,40 +291,6 @@ class Broker:
         if not login.address:
             raise BrokerStartError(f"cannot listen on {auth.login_listen} (auth.login_listen)")
         return login
-
-    def _admin_servers(self, ca: CertificateAuthority, context: AdminContext) -> list[grpc.aio.Server]:
-        """AdminService on the root-only socket (root), and on TCP for admin certificates if configured;
-        each behind the guard of its transport."""
-        servicer = AdminServicer(context)
-        callers = AdminCallers(context.store, context.workers)
-        guard = AdminGuard(SOCKET, callers, context.audit, context.store, context.workers)
-        socket_server = grpc.aio.server(interceptors=[guard])
-        admin_pb2_grpc.add_AdminServiceServicer_to_server(servicer, socket_server)
-        _prepare_socket(self.config.admin_socket)
-        socket_server.add_insecure_port(f"unix://{self.config.admin_socket}")
-        if not self.config.admin_listen:
-            return [socket_server]
-        tls_guard = AdminGuard(TLS, callers, context.audit, context.store, context.workers)
-        return [socket_server, self._admin_tcp_server(ca, servicer, tls_guard)]
-
-    def _admin_tcp_server(
-        self, ca: CertificateAuthority, servicer: AdminServicer, guard: AdminGuard
-    ) -> grpc.aio.Server:
-        """AdminService on TCP with mTLS: a client certificate of our CA gets past the handshake, and the
-        guard then accepts admin certificates only (a VM's is refused there)."""
-        server = grpc.aio.server(interceptors=[guard], options=[("grpc.so_reuseport", 0)])
-        admin_pb2_grpc.add_AdminServiceServicer_to_server(servicer, server)
-        credentials = grpc.ssl_server_credentials(
-            [(ca.server_key_path.read_bytes(), ca.server_cert_path.read_bytes())],
-            root_certificates=ca.ca_pem(),
-            require_client_auth=True,
-        )
-        listen = self.config.admin_listen
-        port = server.add_secure_port(listen, credentials)
-        if port == 0:
-            raise BrokerStartError(f"cannot listen on {listen} ([broker] admin_listen)")
-        self.admin_address = _with_port(listen, port)
-        return server
 
     def _watch_power(self, backend: Backend, attach_ops: AttachOps) -> None:
         """Detach the volumes of VMs that power off (the backend reports them from its own thread)."""
@@ -419,17 +384,6 @@ def _open_store(config: BrokerConfig) -> ConfigStore:
         raise BrokerStartError(f"cannot open the config store: {exc}") from None
     except Exception as exc:  # the database driver's own errors (e.g. PostgreSQL unreachable)
         raise BrokerStartError(f"cannot open the config store: {type(exc).__name__}: {exc}") from None
-
-
-def _with_port(listen: str, port: int) -> str:
-    host = listen.rsplit(":", 1)[0]
-    return f"{host}:{port}"
-
-
-def _prepare_socket(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if path.exists() or path.is_symlink():
-        path.unlink()
 
 
 async def run_broker(config: BrokerConfig) -> None:
