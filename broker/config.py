@@ -17,6 +17,9 @@ path = "/var/lib/vdvs/vdvs.db"
 enabled = true                    # record admin changes and volume operations in the config store
 retention_days = 90               # the sweep deletes older records (0: keep them all)
 
+[alerts]
+webhook = "https://alerts.example.com/vdvs"   # optional: each event POSTed as JSON (broker/webhook.py)
+
 [backend]
 kind = "local"
 [backend.local]
@@ -103,6 +106,8 @@ class BrokerConfig:
     # How often the sweep measures the space attached volumes use (create and detach measure too) and
     # files the day's usage sample.
     usage_refresh_s: float = 300.0
+    # [alerts] webhook: where each event is POSTed as JSON ("" = nowhere; they are in the audit trail)
+    alerts_webhook: str = ""
     source: Path | None = None
 
     @classmethod
@@ -177,6 +182,7 @@ class BrokerConfig:
             audit_enabled=bool(audit.get("enabled", True)),
             audit_retention_days=_non_negative(audit, "retention_days", DEFAULT_AUDIT_RETENTION_DAYS, "audit"),
             usage_refresh_s=_positive(broker, "usage_refresh_s", 300.0),
+            alerts_webhook=_webhook(data.get("alerts", {})),
             source=path,
         )
 
@@ -217,7 +223,9 @@ class BrokerConfig:
         if self.overcommit:
             backend.setdefault(self.backend, {})["overcommit"] = dict(self.overcommit)
         broker: dict[str, Any] = {"id": self.broker_id} if self.broker_id else {}
-        auth = {"auth": self.auth.to_dict()} if self.auth is not None else {}
+        tables: dict[str, Any] = {"auth": self.auth.to_dict()} if self.auth is not None else {}
+        if self.alerts_webhook:
+            tables["alerts"] = {"webhook": self.alerts_webhook}
         if self.admin_listen:
             broker["admin_listen"] = self.admin_listen
         return tomli_w.dumps(
@@ -238,9 +246,17 @@ class BrokerConfig:
                 "store": self._store_table(),
                 "audit": {"enabled": self.audit_enabled, "retention_days": self.audit_retention_days},
                 "backend": backend,
-                **auth,
+                **tables,
             }
         )
+
+
+def _webhook(alerts: dict[str, Any]) -> str:
+    """``[alerts] webhook``: an http(s) URL, or absent."""
+    url = alerts.get("webhook", "")
+    if not isinstance(url, str) or (url and not url.startswith(("http://", "https://"))):
+        raise ValueError(f"alerts.webhook={url!r} (an http:// or https:// URL)")
+    return url
 
 
 def _non_negative(table: dict[str, Any], key: str, default: float, section: str = "broker") -> float:

@@ -33,13 +33,14 @@ from vdvs.broker.locks import KeyedLocks
 from vdvs.broker.moves import Moves
 from vdvs.broker.pipeline import Pipeline
 from vdvs.broker.pki import CertificateAuthority
-from vdvs.broker.reconcile import Reconciler, ReconcileReport
+from vdvs.broker.reconcile import Reconciler, ReconcileReport, repair_events
 from vdvs.broker.runtime import Workers
 from vdvs.broker.store_watch import StoreWatch
 from vdvs.broker.sweeper import Sweeper
 from vdvs.broker.usage_refresh import UsageRefresh
 from vdvs.broker.volume_ops import VolumeOps
 from vdvs.broker.volume_service import VolumeServicer
+from vdvs.broker.webhook import Webhook
 from vdvs.proto import admin_pb2_grpc, volume_pb2_grpc
 from vdvs.tenancy.store import ConfigStore, StoreError, open_store
 
@@ -103,6 +104,7 @@ class Broker:
         self._sweep: asyncio.Task[None] | None = None
         self._login: LoginEndpoint | None = None
         self._moves: Moves | None = None
+        self._webhook: Webhook | None = None
 
     async def start(self) -> None:
         config = self.config
@@ -125,7 +127,8 @@ class Broker:
         audit = self._audit = AuditSink(
             store, workers, callers, enabled=config.audit_enabled, retention_days=config.audit_retention_days
         )
-        pipeline = Pipeline(store, backend, workers, inventory, callers)
+        await self._events(audit, callers, store, workers)
+        pipeline = Pipeline(store, backend, workers, inventory, callers, audit.event)
         attach_ops = AttachOps(pipeline, locks, config.idle_detach_s)
         capacity = Capacity(pipeline, config.overcommit)
         volume_ops = VolumeOps(pipeline, locks, attach_ops, capacity)
@@ -180,6 +183,15 @@ class Broker:
         sys.setswitchinterval(GIL_SWITCH_S)
         admin_on = f"{config.admin_socket} and {self.admin_address}" if self.admin_address else str(config.admin_socket)
         log.info("broker serving volumes on %s, admin on %s", self.volume_address, admin_on)
+
+    async def _events(self, audit: AuditSink, callers: Callers, store: ConfigStore, workers: Workers) -> None:
+        """Events go to the audit trail, and to the webhook if set; start's repairs are the first ones."""
+        if self.config.alerts_webhook:
+            audit.out = self._webhook = Webhook(self.config.alerts_webhook, self.config.identity)
+            self._webhook.start()
+        callers.report_revoked(audit.event)
+        for record in await repair_events(self.report, store, workers):
+            audit.event(record)
 
     async def _listen(self, login: LoginEndpoint | None) -> None:
         """Start the servers: VolumeService, AdminService on TCP, the admin socket (root-only), login."""
@@ -329,6 +341,9 @@ class Broker:
         if self._audit is not None:
             await self._audit.stop()  # the volume records still waiting are written
             self._audit = None
+        if self._webhook is not None:
+            await self._webhook.stop()
+            self._webhook = None
         if self._releases:
             await asyncio.wait(set(self._releases), timeout=DRAIN_TIMEOUT_S)
         if self._moves is not None:

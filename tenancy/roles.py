@@ -114,6 +114,9 @@ RULES: Mapping[str, Rule] = {
     "PermissionsShow": _listing("show.permissions", VIEWER, "vmgroup"),
     "AuditList": _listing("audit.ls", ADMIN, "vmgroup"),
     "Usage": _listing("usage"),  # limited to the vmgroups one sees
+    # events: a vmgroup viewer sees its vmgroups' events
+    "EventList": _listing("event.ls", VIEWER, "vmgroup"),
+    "EventFollow": _listing("event.follow", VIEWER, "vmgroup"),
 }
 DEFAULT_RULE = _platform("admin.call")  # an RPC with no rule of its own: platform admins only
 
