@@ -275,3 +275,18 @@ async def test_a_webhook_that_never_answers_blocks_no_volume_call(short_tmp: Pat
         await env.close()
         server.close()
         await server.wait_closed()
+
+
+async def test_a_takeover_of_an_idle_volume_is_an_event(denv: Denv, needs_root: None) -> None:
+    vm1 = await denv.vm("vm1")
+    vm2 = await denv.vm("vm2")
+    denv.ok("vmgroup", "create", "--name", "web", "--default-datastore", "local1", "--vm-list", "vm1,vm2")
+    await vm1.client.create("data", {"size": "16mb"}, ["ext4"])
+    await vm1.client.attach("data")
+    await vm1.client.release("data")  # idle on vm1: still attached
+    taken = await asyncio.wait_for(vm2.client.attach("data"), WAIT_S)
+    assert taken.volume.attached_to_vm == "vm2"
+    await vm2.client.detach("data")
+    found = [(e["action"], e["vmgroup"], e["target"], e["initiator_name"]) for e in events(denv)]
+    assert found == [("volume.takeover", "web", "volume=data@local1 from=vm1 holder_state=idle to=vm2", "vm2")]
+    assert events(denv)[0]["reason"] == "VM vm2 took data@local1 over from VM vm1 (idle)"
