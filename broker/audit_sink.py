@@ -53,6 +53,10 @@ class EventOut(Protocol):
 
     def send(self, record: AuditRecord) -> None: ...
 
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
 
 def new_request_id(metadata: Iterable[tuple[str, Any]] | None = None) -> str:
     """The caller's ``x-request-id`` if it sent one, else a fresh one."""
@@ -178,6 +182,8 @@ class AuditSink:
             await self.flush()
 
     def start(self) -> None:
+        if self.out is not None:
+            self.out.start()
         if self.enabled and self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
@@ -189,6 +195,8 @@ class AuditSink:
                 await self._task
             self._task = None
         await self.flush()
+        if self.out is not None:
+            await self.out.stop()
 
     # ------------------------------------------------------------------ retention
     async def prune(self) -> int:

@@ -104,7 +104,6 @@ class Broker:
         self._sweep: asyncio.Task[None] | None = None
         self._login: LoginEndpoint | None = None
         self._moves: Moves | None = None
-        self._webhook: Webhook | None = None
 
     async def start(self) -> None:
         config = self.config
@@ -186,9 +185,8 @@ class Broker:
 
     async def _events(self, audit: AuditSink, callers: Callers, store: ConfigStore, workers: Workers) -> None:
         """Events go to the audit trail, and to the webhook if set; start's repairs are the first ones."""
-        if self.config.alerts_webhook:
-            audit.out = self._webhook = Webhook(self.config.alerts_webhook, self.config.identity)
-            self._webhook.start()
+        if self.config.alerts_webhook:  # started and stopped with the audit writer
+            audit.out = Webhook(self.config.alerts_webhook, self.config.identity)
         callers.report_revoked(audit.event)
         for record in await repair_events(self.report, store, workers):
             audit.event(record)
@@ -341,9 +339,6 @@ class Broker:
         if self._audit is not None:
             await self._audit.stop()  # the volume records still waiting are written
             self._audit = None
-        if self._webhook is not None:
-            await self._webhook.stop()
-            self._webhook = None
         if self._releases:
             await asyncio.wait(set(self._releases), timeout=DRAIN_TIMEOUT_S)
         if self._moves is not None:
