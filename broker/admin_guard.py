@@ -16,11 +16,12 @@ Admin records and each admin's access are read once per tenancy generation (as V
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime as dt
 import functools
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -145,7 +146,8 @@ else:
 
 
 class AdminGuard(_Interceptor):
-    """Wrap every unary AdminService handler of one server (one transport) in the check."""
+    """Wrap every AdminService handler of one server (one transport) in the check: the unary ones,
+    and the server-streaming ones (`vdvs events --follow`), which only read."""
 
     def __init__(self, transport: str, callers: AdminCallers, audit: AuditSink, store: ConfigStore, workers: Workers):
         self._transport = transport
@@ -160,9 +162,17 @@ class AdminGuard(_Interceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any]:
         handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
+        if handler is None:
             return handler
         rpc = str(handler_call_details.method).rsplit("/", 1)[-1]  # type: ignore[attr-defined]
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                functools.partial(self._guarded_stream, rpc, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_unary is None:
+            return handler
         behavior: Behavior = handler.unary_unary  # type: ignore[assignment]  # an aio server's: a coroutine
         return grpc.unary_unary_rpc_method_handler(
             functools.partial(self._guarded, rpc, behavior),
@@ -175,9 +185,8 @@ class AdminGuard(_Interceptor):
             return ROOT, ROOT_ACCESS
         return await self._callers.from_certificate(context.auth_context())
 
-    async def _guarded(
-        self, rpc: str, behavior: Behavior, request: Any, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> Any:
+    async def _admit(self, rpc: str, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Caller:
+        """Who calls and in which role; a refusal is recorded and answered (aborts the call)."""
         rule = rule_for(rpc)
         request_id = new_request_id(context.invocation_metadata())
         vmgroup_name = str(getattr(request, rule.vmgroup_field, "")) if rule.vmgroup_field else ""
@@ -190,7 +199,26 @@ class AdminGuard(_Interceptor):
             await self._record(rpc, request, refused, await self._vmgroup_id(rpc, request), (REFUSED, exc.message))
             await abort(context, exc)
             raise AssertionError("abort() returned") from None
-        caller = Caller(initiator, access, role, request_id)
+        return Caller(initiator, access, role, request_id)
+
+    async def _guarded_stream(
+        self, rpc: str, behavior: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[Any]:
+        """A server-streaming call (a read): admitted as a unary one, then its replies passed on."""
+        caller = await self._admit(rpc, request, context)
+        token = CALLER.set(caller)
+        try:
+            async for reply in behavior(request, context):
+                yield reply
+        finally:
+            with contextlib.suppress(ValueError):  # closed from another context than the one it ran in
+                CALLER.reset(token)
+
+    async def _guarded(
+        self, rpc: str, behavior: Behavior, request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> Any:
+        rule = rule_for(rpc)
+        caller = await self._admit(rpc, request, context)
         vmgroup_id = await self._vmgroup_id(rpc, request) if rule.changes else ""
         token = CALLER.set(caller)
         try:

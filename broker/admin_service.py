@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from vdvs.broker.admin_enroll import EnrollmentHandlers
+from vdvs.broker.admin_events import EventHandlers
 from vdvs.broker.admin_principals import PrincipalHandlers
 from vdvs.broker.admin_rules import RuleHandlers
 from vdvs.broker.admin_shares import ShareHandlers
@@ -24,6 +25,7 @@ class AdminServicer(
     RuleHandlers,
     UsageHandlers,
     UiHandlers,
+    EventHandlers,
     admin_pb2_grpc.AdminServiceServicer,
 ):
     """Every AdminService RPC; the rules behind them are in tenancy/."""

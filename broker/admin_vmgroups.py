@@ -14,6 +14,7 @@ from vdvs.broker.backends.base import BackendError
 from vdvs.broker.grpc_errors import rpc
 from vdvs.proto import admin_pb2
 from vdvs.tenancy import access, delegation, vmgroups
+from vdvs.tenancy.alerts import show_alert_at
 from vdvs.tenancy.counts import show_count_limit
 from vdvs.tenancy.datastores import datastore_name
 from vdvs.tenancy.errors import Err, VdvsError
@@ -52,6 +53,8 @@ def access_message(privilege: Privilege, datastores: list[DatastoreRef]) -> admi
         usage_quota=format_admin_size(privilege.usage_quota_mb),
         volume_count_limit=privilege.max_volume_count,
         volume_count=show_count_limit(privilege.max_volume_count),
+        alert_at_percent=privilege.alert_at,
+        alert_at=show_alert_at(privilege.alert_at),
     )
 
 
@@ -225,6 +228,7 @@ class VmgroupHandlers(AdminHandlers):
             request.volume_maxsize,
             request.volume_totalsize,
             request.volume_count,
+            request.alert_at,
         )
         return access_message(privilege, datastores)
 
@@ -242,6 +246,7 @@ class VmgroupHandlers(AdminHandlers):
             request.volume_maxsize if request.HasField("volume_maxsize") else None,
             request.volume_totalsize if request.HasField("volume_totalsize") else None,
             request.volume_count if request.HasField("volume_count") else None,
+            request.alert_at if request.HasField("alert_at") else None,
         )
         return access_message(privilege, datastores)
 

@@ -28,6 +28,7 @@ from vdvs.broker.locks import KeyedLocks
 from vdvs.broker.pipeline import Pipeline, Resolved, VolumeView
 from vdvs.tenancy import authz, sidecar
 from vdvs.tenancy.errors import Err, VdvsError
+from vdvs.tenancy.events import powered_off_event, takeover_event
 from vdvs.tenancy.model import AttachState, VolumeRecord
 from vdvs.tenancy.names import VolumeName, parse_volume_name
 from vdvs.tenancy.store import VolumeConflict
@@ -111,10 +112,12 @@ class AttachOps:
     async def _take_over(self, req: Resolved, record: VolumeRecord) -> tuple[VolumeView, Device, bool]:
         """Move the volume from its holder to the caller: an idle holder, or a powered-off (or vanished) one."""
         holder = record.attached_vm or ""
+        holder_name, why = _holder_name(record), "idle"
         if record.attach_state is not AttachState.IDLE:
             state = await self.p.inventory.power_state(holder)
             if state not in (None, POWERED_OFF) and await self._really_attached(holder, req):
                 raise self._held_elsewhere(req, _holder_name(record))
+            why = state or "gone"
             log.warning("taking %s over from VM %s (%s)", req.full_name, _holder_name(record), state or "gone")
         try:  # from here the holder can no longer renew its claim
             record = await self.p.workers.db(self.p.store.begin_takeover, record.id, holder)
@@ -132,6 +135,8 @@ class AttachOps:
         device = await self._backend_attach(req, record)
         await self._write_sidecar(req.volume, record, req.vmgroup.name)
         log.info("attached %s to VM %s (taken from %s)", req.full_name, req.vm.name, holder)
+        vmgroup, vm = (req.vmgroup.id, req.vmgroup.name), (req.vm.uuid, req.vm.name)
+        self.p.events(takeover_event(vmgroup, req.full_name, holder_name, why, vm))
         return VolumeView(record, req.volume), device, False
 
     async def _really_attached(self, holder: str, req: Resolved) -> bool:
@@ -278,14 +283,25 @@ class AttachOps:
                 if state not in (None, POWERED_OFF):
                     log.info("VM %s is %s again: keeping its volumes", vm_uuid, state)
                     return released
+            by_vmgroup: dict[str, list[str]] = {}
             for record, volume in held:
                 if (idle_only and record.in_use) or record.vmgroup_id == keep_vmgroup:
                     continue
                 if await self._release_one(vm_uuid, record, volume, idle_only):
                     released.append(volume.full)
+                    by_vmgroup.setdefault(record.vmgroup_id, []).append(volume.full)
+            if not idle_only:
+                await self._powered_off(vm_uuid, _holder_name(held[0][0]) if held else vm_uuid, by_vmgroup)
         except Exception:
             log.exception("could not release the volumes of VM %s", vm_uuid)
         return released
+
+    async def _powered_off(self, vm_uuid: str, vm_name: str, by_vmgroup: dict[str, list[str]]) -> None:
+        """One event per vmgroup whose volumes a powered-off VM had: which were detached."""
+        for vmgroup_id, volumes in by_vmgroup.items():
+            vmgroup = await self.p.workers.db(self.p.store.get_vmgroup, vmgroup_id)
+            name = vmgroup.name if vmgroup else ""
+            self.p.events(powered_off_event(vmgroup_id, name, vm_uuid, vm_name, volumes))
 
     async def _release_one(self, vm_uuid: str, record: VolumeRecord, volume: VolumeName, idle_only: bool) -> bool:
         try:

@@ -9,6 +9,10 @@ Admin changes are written right after the change, before the reply goes out (``w
 
 ``[audit] enabled = false`` records nothing (the benchmark's baseline); ``retention_days`` says
 how long records are kept: the broker's periodic sweep deletes older ones (``prune``).
+
+Events (``tenancy.events``: thresholds crossed, power-offs, takeovers, repairs, revoked
+certificates used, quota refusals) are records of kind ``event`` in the same trail, buffered as
+volume records are (``event``), and handed to the webhook when ``[alerts] webhook`` is set.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from typing import Any, Protocol, TypeVar
 from vdvs.broker.identity import Callers
 from vdvs.broker.runtime import Workers
 from vdvs.tenancy.audit import KIND_VOLUME, UNKNOWN, VM_ROLE, AuditRecord, outcome_of
+from vdvs.tenancy.errors import Kind, VdvsError
+from vdvs.tenancy.events import quota_refused_event
 from vdvs.tenancy.store import ConfigStore
 
 log = logging.getLogger("vdvs.broker.audit")
@@ -40,6 +46,16 @@ R = TypeVar("R")
 
 class _Context(Protocol):
     def auth_context(self) -> Any: ...
+
+
+class EventOut(Protocol):
+    """Where events go besides the store (the webhook): ``send`` must not block."""
+
+    def send(self, record: AuditRecord) -> None: ...
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 def new_request_id(metadata: Iterable[tuple[str, Any]] | None = None) -> str:
@@ -77,11 +93,12 @@ class AuditSink:
         # volume calls' request ids: this broker's random prefix and a count (a uuid4 each costs more)
         self._prefix = uuid.uuid4().hex[:16]
         self._count = itertools.count(1)
+        self.out: EventOut | None = None  # the webhook, when configured
 
     # ------------------------------------------------------------------ the VM path's hook
     def volume_call(self, action: str, context: _Context, target: str, error: BaseException | None) -> None:
-        """Record one VolumeService call (buffered: no store trip). Never raises."""
-        if not self.enabled:
+        """Record one VolumeService call (buffered: no store trip); a quota refusal is an event too. Never raises."""
+        if not self.enabled and self.out is None:
             return
         try:
             who = self._callers.known(context.auth_context()) if self._callers else ("", "", "", "")
@@ -90,26 +107,45 @@ class AuditSink:
                 outcome, reason = UNKNOWN, "the caller went away before the reply"
             else:
                 outcome, reason = outcome_of(error)
-            self._waiting.append(
-                AuditRecord(
-                    time.time(),
-                    KIND_VOLUME,
-                    f"{self._prefix}{next(self._count):016x}",
-                    vm_uuid,
-                    vm_name,
-                    VM_ROLE,
-                    vmgroup_id,
-                    vmgroup,
-                    action,
-                    target,
-                    outcome,
-                    reason,
-                )
+            record = AuditRecord(
+                time.time(),
+                KIND_VOLUME,
+                self._request_id(),
+                vm_uuid,
+                vm_name,
+                VM_ROLE,
+                vmgroup_id,
+                vmgroup,
+                action,
+                target,
+                outcome,
+                reason,
             )
-            if len(self._waiting) >= self._batch:
-                self._wake.set()
+            if self.enabled:
+                self._buffer(record)
+            if isinstance(error, VdvsError) and error.kind is Kind.QUOTA:
+                self.event(quota_refused_event(record))
         except Exception:  # an audit record must never fail a VM's call
             log.exception("audit: could not record %s of %s", action, target)
+
+    def event(self, record: AuditRecord) -> None:
+        """Record one event (buffered as volume calls are) and hand it to the webhook. Never raises."""
+        try:
+            record = record._replace(request_id=record.request_id or self._request_id())
+            if self.enabled:
+                self._buffer(record)
+            if self.out is not None:
+                self.out.send(record)
+        except Exception:  # an event must never fail the call or the task that made it
+            log.exception("audit: could not record event %s", record.action)
+
+    def _request_id(self) -> str:
+        return f"{self._prefix}{next(self._count):016x}"
+
+    def _buffer(self, record: AuditRecord) -> None:
+        self._waiting.append(record)
+        if len(self._waiting) >= self._batch:
+            self._wake.set()
 
     # ------------------------------------------------------------------ admin changes
     async def write(self, record: AuditRecord) -> None:
@@ -146,6 +182,8 @@ class AuditSink:
             await self.flush()
 
     def start(self) -> None:
+        if self.out is not None:
+            self.out.start()
         if self.enabled and self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
@@ -157,6 +195,8 @@ class AuditSink:
                 await self._task
             self._task = None
         await self.flush()
+        if self.out is not None:
+            await self.out.stop()
 
     # ------------------------------------------------------------------ retention
     async def prune(self) -> int:

@@ -17,6 +17,9 @@ path = "/var/lib/vdvs/vdvs.db"
 enabled = true                    # record admin changes and volume operations in the config store
 retention_days = 90               # the sweep deletes older records (0: keep them all)
 
+[alerts]
+webhook = "https://alerts.example.com/vdvs"   # optional: each event POSTed as JSON (broker/webhook.py)
+
 [backend]
 kind = "local"
 [backend.local]
@@ -123,6 +126,8 @@ class BrokerConfig:
     metrics_cache_s: float = DEFAULT_METRICS_CACHE_S
     # The web dashboard: "host:port" to serve https://.../ui on ("": off)
     ui_listen: str = ""
+    # [alerts] webhook: where each event is POSTed as JSON ("" = nowhere; they are in the audit trail)
+    alerts_webhook: str = ""
     source: Path | None = None
 
     @classmethod
@@ -210,6 +215,7 @@ class BrokerConfig:
             metrics_per_volume=_flag(metrics, "per_volume"),
             metrics_cache_s=_non_negative(metrics, "cache_s", DEFAULT_METRICS_CACHE_S, "metrics"),
             ui_listen=metrics_address(str(ui["listen"]), "ui.listen") if "listen" in ui else "",
+            alerts_webhook=_webhook(data.get("alerts", {})),
             source=path,
         )
 
@@ -250,7 +256,9 @@ class BrokerConfig:
         if self.overcommit:
             backend.setdefault(self.backend, {})["overcommit"] = dict(self.overcommit)
         broker: dict[str, Any] = {"id": self.broker_id} if self.broker_id else {}
-        auth = {"auth": self.auth.to_dict()} if self.auth is not None else {}
+        tables: dict[str, Any] = {"auth": self.auth.to_dict()} if self.auth is not None else {}
+        if self.alerts_webhook:
+            tables["alerts"] = {"webhook": self.alerts_webhook}
         if self.admin_listen:
             broker["admin_listen"] = self.admin_listen
         metrics: dict[str, Any] = {}
@@ -280,10 +288,18 @@ class BrokerConfig:
                 "store": self._store_table(),
                 "audit": {"enabled": self.audit_enabled, "retention_days": self.audit_retention_days},
                 "backend": backend,
-                **auth,
+                **tables,
                 **metrics,
             }
         )
+
+
+def _webhook(alerts: dict[str, Any]) -> str:
+    """``[alerts] webhook``: an http(s) URL, or absent."""
+    url = alerts.get("webhook", "")
+    if not isinstance(url, str) or (url and not url.startswith(("http://", "https://"))):
+        raise ValueError(f"alerts.webhook={url!r} (an http:// or https:// URL)")
+    return url
 
 
 def _non_negative(table: dict[str, Any], key: str, default: float, section: str = "broker") -> float:

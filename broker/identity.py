@@ -19,6 +19,9 @@ pool, only when a rule needs them, and a VM the backend reports changed is
 forgotten (``forget``) so its next call decides again. A VM found in another
 vmgroup than before is reported (``watch_moves``), so its idle attachments in
 the old one are detached.
+
+A call with a revoked certificate is refused; the first such refusal per tenancy generation and
+certificate is reported as an event (``report_revoked``): later ones are answered from the cache.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from vdvs.broker.inventory import Inventory
 from vdvs.broker.pki import vm_uuid_from_cert
 from vdvs.broker.runtime import Workers
 from vdvs.tenancy import membership
+from vdvs.tenancy.audit import AuditRecord
 from vdvs.tenancy.errors import Err, VdvsError
+from vdvs.tenancy.events import revoked_used_event
 from vdvs.tenancy.model import Privilege, VmGroup
 from vdvs.tenancy.rules import MembershipRule, VmFacts
 from vdvs.tenancy.store import ConfigStore
@@ -103,6 +108,7 @@ class Callers:
         self._rules: tuple[int, tuple[MembershipRule, ...]] = (STALE, ())  # read once per generation
         self._forgotten = 0  # moved by forget(): a tenancy read before it is answered, not kept
         self._on_moved: Callable[[str, str], None] | None = None
+        self._on_revoked: Callable[[AuditRecord], None] | None = None
 
     async def identify(self, auth_context: Mapping[str, Iterable[bytes]]) -> VmIdentity:
         pems = list(auth_context.get("x509_pem_cert") or [])
@@ -115,7 +121,23 @@ class Callers:
         known = self._identities.get_valid(serial, generation)
         if known is None:
             known = await self._workers.db(self._load, serial, vm_uuid, generation)
+            if isinstance(known, VdvsError) and known.err is Err.CERT_REVOKED and self._on_revoked is not None:
+                await self._revoked_used(serial, vm_uuid, str(known.params[1]))
         return _answer(known)
+
+    def report_revoked(self, callback: Callable[[AuditRecord], None]) -> None:
+        """Hand the event of a revoked certificate used to ``callback`` (on the event loop)."""
+        self._on_revoked = callback
+
+    async def _revoked_used(self, serial: str, vm_uuid: str, vm_name: str) -> None:
+        """The event, filed under the VM's vmgroup (its explicit one, or the one it last called from)."""
+        vmgroup = await self._workers.db(self._store.vmgroup_of_vm, vm_uuid)
+        if vmgroup is None:
+            held = self._tenancies.get(vm_uuid)
+            vmgroup = held[1].vmgroup if held is not None and isinstance(held[1], Tenancy) else None
+        ids = (vmgroup.id, vmgroup.name) if vmgroup is not None else ("", "")
+        if self._on_revoked is not None:
+            self._on_revoked(revoked_used_event(serial, vm_uuid, vm_name, *ids))
 
     async def tenancy(self, vm: VmIdentity) -> Tenancy:
         """The VM's vmgroup (``_DEFAULT`` for a VM in none) and its privileges."""

@@ -9,6 +9,7 @@ steps leaves the event loop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from vdvs.broker.backends.base import Backend, DiskRef
@@ -17,6 +18,7 @@ from vdvs.broker.inventory import Inventory
 from vdvs.broker.metrics.ops import note_target
 from vdvs.broker.runtime import Workers
 from vdvs.tenancy import authz
+from vdvs.tenancy.audit import AuditRecord
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import DatastoreRef, Privilege, VmGroup, VolumeRecord, VolumeState
 from vdvs.tenancy.names import VolumeName
@@ -78,8 +80,16 @@ class Pipeline:
     """Shared services of the volume operations and the common first steps."""
 
     def __init__(
-        self, store: ConfigStore, backend: Backend, workers: Workers, inventory: Inventory, callers: Callers
+        self,
+        store: ConfigStore,
+        backend: Backend,
+        workers: Workers,
+        inventory: Inventory,
+        callers: Callers,
+        events: Callable[[AuditRecord], None] | None = None,
     ) -> None:
+        """``events``: where the operations report events (``AuditSink.event``: buffered, never blocks)."""
+        self.events = events or _nowhere
         self.store = store
         self.backend = backend
         self.workers = workers
@@ -128,3 +138,7 @@ class Pipeline:
         if record is None or record.state is not VolumeState.READY:
             raise self.not_found(req)
         return record
+
+
+def _nowhere(record: AuditRecord) -> None:
+    """Events of a pipeline with no audit trail (a benchmark's) go nowhere."""

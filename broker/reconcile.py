@@ -14,6 +14,8 @@ It runs at start, before serving, for this broker's own rows, those of brokers
 that are gone and anyone's whose lease ran out; and then periodically (the sweep,
 ``broker/sweeper.py``) for rows whose lease ran out, as Cinder expires its
 reservations, so a stuck operation is settled without a restart.
+
+Each repair is also an event of its vmgroup (``reconcile.repair``, ``repair_events``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from dataclasses import dataclass, field
 from vdvs.broker.backends.base import Backend, BackendError
 from vdvs.broker.locks import KeyedLocks
 from vdvs.broker.runtime import Workers
+from vdvs.tenancy.audit import AuditRecord
 from vdvs.tenancy.errors import VdvsError
+from vdvs.tenancy.events import REPAIR, event
 from vdvs.tenancy.model import AttachState, VolumeRecord, VolumeState
 from vdvs.tenancy.names import VolumeName
 from vdvs.tenancy.store import ConfigStore, VolumeConflict
@@ -45,6 +49,8 @@ class ReconcileReport:
     disks_without_row: list[str] = field(default_factory=list)
     rows_without_disk: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    # (what was done, volume name@datastore, vmgroup id) of each repair: its event
+    repair_log: list[tuple[str, str, str]] = field(default_factory=list)
 
     def repairs(self) -> dict[str, int]:
         """How many of each kind of repair (the reports of things left alone are not repairs)."""
@@ -148,14 +154,18 @@ class Reconciler:
                 await self.workers.disk(self.backend.detach, record.attached_vm, disk)
             await self.workers.disk(self.backend.remove_disk, disk)
             await self.workers.db(self.store.delete_volume, record.id)
-            done = report.undone_creates if record.state is VolumeState.CREATING else report.finished_removes
-            done.append(label)
+            creating = record.state is VolumeState.CREATING
+            (report.undone_creates if creating else report.finished_removes).append(label)
+            what = "undid interrupted create" if creating else "finished interrupted remove"
+            report.repair_log.append((what, volume.full, record.vmgroup_id))
             return
         if record.attached_vm and record.attach_state in (AttachState.ATTACHING, AttachState.DETACHING):
             await self.workers.disk(self.backend.detach, record.attached_vm, disk)
             await self.workers.db(self.store.clear_attach, record.id, record.attached_vm)
             attaching = record.attach_state is AttachState.ATTACHING
             (report.undone_attaches if attaching else report.finished_detaches).append(label)
+            what = "undid interrupted attach" if attaching else "finished interrupted detach"
+            report.repair_log.append((what, volume.full, record.vmgroup_id))
 
     async def _verify_attachment(self, record: VolumeRecord, names: dict[str, str], report: ReconcileReport) -> None:
         """A claim (in use or idle) the backend does not have is forgotten; one it has is kept."""
@@ -170,6 +180,8 @@ class Reconciler:
             if not attached:
                 await self.workers.db(self.store.clear_attach, record.id, record.attached_vm)
                 report.forgotten_attachments.append(f"{volume.full} (VM {record.attached_vm_name or '?'})")
+                what = f"forgot an attachment to VM {record.attached_vm_name or '?'} the backend does not have"
+                report.repair_log.append((what, volume.full, record.vmgroup_id))
         except (BackendError, VdvsError, VolumeConflict) as exc:
             report.failures.append(f"{volume.full}: {exc}")
 
@@ -187,6 +199,19 @@ class Reconciler:
         for datastore, vmgroup_id, name in sorted(rows - set(disks), key=str):
             if datastore is not None:
                 report.rows_without_disk.append(f"{VolumeName(name, datastore).full} (vmgroup {vmgroup_id})")
+
+
+async def repair_events(report: ReconcileReport, store: ConfigStore, workers: Workers) -> list[AuditRecord]:
+    """The events of ``report``'s repairs, each filed under its volume's vmgroup."""
+    names: dict[str, str] = {}
+    found = []
+    for what, volume, vmgroup_id in report.repair_log:
+        if vmgroup_id not in names:
+            vmgroup = await workers.db(store.get_vmgroup, vmgroup_id)
+            names[vmgroup_id] = vmgroup.name if vmgroup else ""
+        reason = f"reconcile {what}: {volume}"
+        found.append(event(REPAIR, vmgroup_id, names[vmgroup_id], f"volume={volume}", reason))
+    return found
 
 
 def _unsettled(record: VolumeRecord) -> bool:

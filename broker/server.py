@@ -32,13 +32,14 @@ from vdvs.broker.metrics.registry import BrokerMetrics, MetricsError
 from vdvs.broker.moves import Moves
 from vdvs.broker.pipeline import Pipeline
 from vdvs.broker.pki import CertificateAuthority
-from vdvs.broker.reconcile import Reconciler, ReconcileReport
+from vdvs.broker.reconcile import Reconciler, ReconcileReport, repair_events
 from vdvs.broker.runtime import Workers
 from vdvs.broker.store_watch import StoreWatch
 from vdvs.broker.sweeper import Sweeper
 from vdvs.broker.usage_refresh import UsageRefresh
 from vdvs.broker.volume_ops import VolumeOps
 from vdvs.broker.volume_service import VolumeServicer
+from vdvs.broker.webhook import Webhook
 from vdvs.tenancy.metrics_usage import Usage, read_usage
 from vdvs.tenancy.store import ConfigStore, StoreError, open_store
 
@@ -129,7 +130,8 @@ class Broker:
         audit = self._audit = AuditSink(
             store, workers, callers, enabled=config.audit_enabled, retention_days=config.audit_retention_days
         )
-        pipeline = Pipeline(store, backend, workers, inventory, callers)
+        await self._events(audit, callers, store, workers)
+        pipeline = Pipeline(store, backend, workers, inventory, callers, audit.event)
         attach_ops = AttachOps(pipeline, locks, config.idle_detach_s)
         capacity = Capacity(pipeline, config.overcommit)
         volume_ops = VolumeOps(pipeline, locks, attach_ops, capacity)
@@ -212,6 +214,14 @@ class Broker:
         gc.freeze()
         gc.set_threshold(GC_THRESHOLD, 50, 50)
         sys.setswitchinterval(GIL_SWITCH_S)
+
+    async def _events(self, audit: AuditSink, callers: Callers, store: ConfigStore, workers: Workers) -> None:
+        """Events go to the audit trail, and to the webhook if set; start's repairs are the first ones."""
+        if self.config.alerts_webhook:  # started and stopped with the audit writer
+            audit.out = Webhook(self.config.alerts_webhook, self.config.identity)
+        callers.report_revoked(audit.event)
+        for record in await repair_events(self.report, store, workers):
+            audit.event(record)
 
     async def _listen(self, login: LoginEndpoint | None) -> None:
         """Start the servers: VolumeService, AdminService on TCP, the admin socket (root-only), login."""

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from vdvs.broker.attach_ops import AttachOps
 from vdvs.broker.audit_sink import AuditSink
 from vdvs.broker.capacity import Capacity
-from vdvs.broker.reconcile import Reconciler, ReconcileReport
+from vdvs.broker.reconcile import Reconciler, ReconcileReport, repair_events
 from vdvs.broker.usage_refresh import UsageRefresh
 
 log = logging.getLogger("vdvs.broker.sweep")
@@ -60,6 +60,9 @@ class Sweeper:
             await self._reconciler.settle(time.time() - self._lease_s, self._live_brokers(), found)
             found.log()
             self._report.merge(found)  # `vdvs status` counts them with startup's
+            if self._audit is not None and found.repair_log:
+                for record in await repair_events(found, self._reconciler.store, self._reconciler.workers):
+                    self._audit.event(record)
             if self._capacity is not None:  # thin volumes fill datastores between creates
                 await self._capacity.watch_fill()
             if self._audit is not None:

@@ -5,6 +5,10 @@ claimed first (so quotas and names are decided in one transaction), the disk
 operation runs on the worker pool under the volume's lock, and the row is then
 committed or given back. A crash in between leaves a ``creating``/``deleting``
 row that reconciliation (at start, or the sweep once its lease runs out) settles.
+
+A create or a remove that carries its vmgroup's use on the datastore across the privilege row's
+alert threshold (``tenancy.alerts``) reports an event: the use before is the one the reservation
+(or the row's deletion) read in its own transaction, so racing calls each see their own step.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ from vdvs.broker.capacity import Capacity
 from vdvs.broker.identity import VmIdentity
 from vdvs.broker.locks import KeyedLocks
 from vdvs.broker.pipeline import Pipeline, Resolved, VolumeView
-from vdvs.tenancy import authz, sidecar
+from vdvs.tenancy import alerts, authz, sidecar
 from vdvs.tenancy.errors import Err, VdvsError
-from vdvs.tenancy.model import Privilege, VolumeRecord, VolumeState
+from vdvs.tenancy.events import BROKER, crossing_event
+from vdvs.tenancy.model import ALL_DS_URL, Privilege, VolumeRecord, VolumeState
 from vdvs.tenancy.names import VolumeName, parse_volume_name
 from vdvs.tenancy.options import CreateOptions, VolumeOptions, validate_create_options
 from vdvs.tenancy.status import vdvs_timestamp
@@ -51,7 +56,7 @@ class VolumeOps:
             return await self._clone(req, opts, opts.clone_source)
         privilege = self.p.authorize(req, authz.Command.CREATE, opts.size_mb)
         async with self.locks.hold(req.lock_key, req.full_name):
-            record = await self._reserve(req, opts.size_mb, privilege, opts.options)
+            record, before = await self._reserve(req, opts.size_mb, privilege, opts.options)
             faults.point("create.after_reserve")
             stat = await self._make_disk(
                 req,
@@ -66,16 +71,21 @@ class VolumeOps:
             faults.point("commit.create")
             record = await self.p.workers.db(self.p.store.finish_create, record.id, stat.allocated_bytes)
             faults.point("create.after_commit")
+        self._alert(privilege, req, before, opts.size_mb)
         log.info("created volume %s for VM %s (vmgroup %s)", req.full_name, vm.name, req.vmgroup.name)
         return VolumeView(record, req.volume)
 
-    async def _reserve(self, req: Resolved, size_mb: int, privilege: Privilege, options: VolumeOptions) -> VolumeRecord:
+    async def _reserve(
+        self, req: Resolved, size_mb: int, privilege: Privilege, options: VolumeOptions
+    ) -> tuple[VolumeRecord, tuple[int, int]]:
         """The row, reserved under the privilege's size quota and count limit and the vmgroup's own
-        count limit, all checked in the reservation's one transaction."""
+        count limit, all checked in the reservation's one transaction; and the (MB, volumes) the
+        vmgroup held on the datastore before it."""
         await self.capacity.check(req, size_mb, options.diskformat)  # a datastore without room: nothing reserved
         counts = authz.count_limits(privilege, req.vmgroup, req.datastore.name)
+        before: list[int] = []
         try:
-            return await self.p.workers.db(
+            record = await self.p.workers.db(
                 self.p.store.reserve_volume,
                 req.vmgroup.id,
                 req.datastore.url,
@@ -87,9 +97,31 @@ class VolumeOps:
                 created_by=req.vm.name,
                 created_by_uuid=req.vm.uuid,
                 counts=counts,
+                seen=lambda mb, volumes: before.extend((mb, volumes)),
             )
         except VolumeConflict:
             raise VdvsError(Err.VOLUME_EXISTS, self.p.backend.display_path(req.disk)) from None
+        return record, (before[0], before[1])
+
+    def _alert(self, privilege: Privilege, req: Resolved, before: tuple[int, int], size_mb: int) -> None:
+        """Report the thresholds a VM's create crossed (size_mb > 0) or its remove (size_mb < 0)."""
+        where = (req.vmgroup.id, req.vmgroup.name, req.datastore.name)
+        self._crossed(privilege, where, before, size_mb, (req.vm.uuid, req.vm.name))
+
+    def _crossed(
+        self,
+        privilege: Privilege | None,
+        where: tuple[str, str, str],
+        before: tuple[int, int],
+        size_mb: int,
+        initiator: tuple[str, str],
+    ) -> None:
+        """``where``: (vmgroup id, vmgroup name, datastore name); one volume of ``size_mb`` (negative: gone)."""
+        if privilege is None or privilege.alert_at is None:
+            return
+        after = (before[0] + size_mb, before[1] + (1 if size_mb > 0 else -1))
+        for crossing in alerts.crossings(privilege, before, after):
+            self.p.events(crossing_event(crossing, *where, initiator))
 
     async def _make_disk(
         self, req: Resolved, record: VolumeRecord, fn: Callable[..., DiskStat], *args: object
@@ -134,7 +166,7 @@ class VolumeOps:
             # A clone costs its source's size, and counts against the quota (vDVS forgot to).
             privilege = self.p.authorize(req, authz.Command.CREATE, src.size_mb)
             options = replace(opts.options, fstype=src.options.fstype)  # a clone has its source's filesystem
-            record = await self._reserve(req, src.size_mb, privilege, options)
+            record, before = await self._reserve(req, src.size_mb, privilege, options)
             faults.point("clone.after_reserve")
             stat = await self._make_disk(
                 req,
@@ -148,27 +180,36 @@ class VolumeOps:
             )
             faults.point("commit.clone")
             record = await self.p.workers.db(self.p.store.finish_create, record.id, stat.allocated_bytes)
+        self._alert(privilege, req, before, src.size_mb)
         log.info("cloned %s into %s for VM %s", source.full_name, req.full_name, req.vm.name)
         return VolumeView(record, req.volume)
 
     # ------------------------------------------------------------------ remove
     async def remove(self, vm: VmIdentity, raw_name: str) -> None:
         req = await self.p.resolve(vm, parse_volume_name(raw_name))
-        self.p.authorize(req, authz.Command.REMOVE)
+        privilege = self.p.authorize(req, authz.Command.REMOVE)
         async with self.locks.hold(req.lock_key, req.full_name):
             record = await self.p.ready_volume(req)
-            await self._remove_locked(record, req.volume)
+            after = await self._remove_locked(record, req.volume)
+        self._alert(privilege, req, (after[0] + record.size_mb, after[1] + 1), -record.size_mb)
         log.info("removed volume %s for VM %s", req.full_name, vm.name)
 
     async def remove_as_admin(self, record: VolumeRecord, volume: VolumeName) -> None:
         """Delete a volume for an admin command (no VM, no privilege check), under its lock."""
         async with self.locks.hold(volume.lock_key(record.vmgroup_id), volume.full):
             current = await self.p.workers.db(self.p.store.volume_by_id, record.id)
-            if current is not None:
-                await self._remove_locked(current, volume)
+            if current is None:
+                return
+            after = await self._remove_locked(current, volume)
+        rows = {p.datastore_url: p for p in await self.p.workers.db(self.p.store.privileges, current.vmgroup_id)}
+        privilege = rows.get(current.datastore_url) or rows.get(ALL_DS_URL)
+        vmgroup = await self.p.workers.db(self.p.store.get_vmgroup, current.vmgroup_id)
+        where = (current.vmgroup_id, vmgroup.name if vmgroup else "", volume.datastore or "")
+        self._crossed(privilege, where, (after[0] + current.size_mb, after[1] + 1), -current.size_mb, (BROKER, BROKER))
         log.info("removed volume %s (admin)", volume.full)
 
-    async def _remove_locked(self, record: VolumeRecord, volume: VolumeName) -> None:
+    async def _remove_locked(self, record: VolumeRecord, volume: VolumeName) -> tuple[int, int]:
+        """Remove the volume; the (MB, volumes) its vmgroup holds on the datastore after."""
         if record.in_use:
             raise VdvsError(Err.VOLUME_IN_USE, record.name, record.attached_vm_name or record.attached_vm)
         if record.attached_vm is not None:  # idle on its last holder: nobody mounts it, so it may go
@@ -186,7 +227,7 @@ class VolumeOps:
             await self.p.workers.db(self.p.store.abort_remove, record.id)
             raise VdvsError(Err.REMOVE_FAILED, str(exc)) from None
         faults.point("remove.before_row_delete")
-        await self.p.workers.db(self.p.store.delete_volume, record.id)
+        return await self.p.workers.db(self.p.store.delete_counted, record.id, record.vmgroup_id, record.datastore_url)
 
     # ------------------------------------------------------------------ read
     async def get(self, vm: VmIdentity, raw_name: str) -> VolumeView:

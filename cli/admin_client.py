@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,30 +95,53 @@ class AdminClient:
         """Call ``method``; raise AdminError with the broker's text on failure."""
         import grpc
 
+        self._check_socket()
+        try:
+            return getattr(self.stub, method)(request, timeout=CALL_TIMEOUT_S)
+        except grpc.RpcError as err:
+            raise self._error(method, err) from None
+
+    def stream(self, method: str, request: Any) -> Iterator[Any]:
+        """Call a server-streaming ``method`` (no deadline: it runs until the caller stops reading or
+        the broker ends it); yield its replies; raise AdminError with the broker's text on failure."""
+        import grpc
+
+        self._check_socket()
+        replies = getattr(self.stub, method)(request)
+        try:
+            yield from replies
+        except grpc.RpcError as err:
+            raise self._error(method, err) from None
+        finally:
+            replies.cancel()
+
+    def _check_socket(self) -> None:
         if not self.target.remote and not self.socket_path.exists():
             raise AdminError(
                 f"Cannot reach the vdvs broker: no admin socket at {self.socket_path} "
                 "(is 'vdvs broker' or 'vdvs up' running?)"
             )
-        try:
-            return getattr(self.stub, method)(request, timeout=CALL_TIMEOUT_S)
-        except grpc.RpcError as err:
-            code = err.code()  # type: ignore[attr-defined]
-            details = err.details()  # type: ignore[attr-defined]
-            trailing = err.trailing_metadata()  # type: ignore[attr-defined]
-            from vdvs.proto import status as wire_status  # only to read a refusal
 
-            remote = wire_status.decode(code.value[0], details, trailing)
-            if remote.code:
-                raise AdminError(remote.message, remote.code, remote.name) from None
-            if code == grpc.StatusCode.UNAVAILABLE:
-                if self.target.remote:
-                    raise AdminError(
-                        f"Cannot reach the vdvs broker at {self.target.broker}, or it refused the admin "
-                        f"certificate in {self.target.bundle}: {details}"
-                    ) from None
-                raise AdminError(f"Cannot reach the vdvs broker at {self.socket_path}: {details}") from None
-            raise AdminError(f"{method} failed: {details}") from None
+    def _error(self, method: str, err: Any) -> AdminError:
+        """The AdminError of a failed call: the broker's refusal, or why it could not be reached."""
+        import grpc
+
+        code = err.code()  # type: ignore[attr-defined]
+        details = err.details()  # type: ignore[attr-defined]
+        trailing = err.trailing_metadata()  # type: ignore[attr-defined]
+        from vdvs.proto import status as wire_status  # only to read a refusal
+
+        remote = wire_status.decode(code.value[0], details, trailing)
+        if remote.code:
+            return AdminError(remote.message, remote.code, remote.name)
+        if code == grpc.StatusCode.UNAVAILABLE:
+            if self.target.remote:
+                return AdminError(
+                    f"Cannot reach the vdvs broker at {self.target.broker}, or it refused the admin "
+                    f"certificate in {self.target.bundle}: {details}"
+                )
+            return AdminError(f"Cannot reach the vdvs broker at {self.socket_path}: {details}")
+        return AdminError(f"{method} failed: {details}")
 
 
 def broker_running(socket_path: Path) -> bool:

@@ -45,6 +45,10 @@ SUBCOMMANDS = {
         "vdvs.cli.audit_commands:audit",
         "The audit trail: every admin change and volume operation, refusals included.",
     ),
+    "events": (
+        "vdvs.cli.events_commands:events",
+        "Events per vmgroup: quota thresholds crossed, power-offs, takeovers, repairs, refusals (--follow).",
+    ),
     "usage": (
         "vdvs.cli.usage_commands:usage",
         "Volumes, space and attachments of each vmgroup per datastore, against its limits.",

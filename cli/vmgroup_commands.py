@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 DEFAULT_VMGROUP = "_DEFAULT"
 MAX_VOLUMES_HELP = "most volumes the vmgroup may hold on all datastores (0 forbids creating; Unset: no limit)"
 VOLUME_COUNT_HELP = "most volumes the vmgroup may hold on the datastore (0 forbids creating; Unset: no limit)"
+ALERT_AT_HELP = "percent of the size quota and volume-count limit whose crossing makes an event (Unset: none)"
 
 
 @click.group()
@@ -182,8 +183,11 @@ def access() -> None:
 
 def _access_table(rows: list[admin_pb2.Access]) -> str:
     return table(
-        ["Datastore", "Allow_create", "Max_volume_size", "Total_size", "Volume_count"],
-        [[r.datastore, str(r.allow_create), r.max_volume_size, r.usage_quota, r.volume_count] for r in rows],
+        ["Datastore", "Allow_create", "Max_volume_size", "Total_size", "Volume_count", "Alert_at"],
+        [
+            [r.datastore, str(r.allow_create), r.max_volume_size, r.usage_quota, r.volume_count, r.alert_at]
+            for r in rows
+        ],
     )
 
 
@@ -194,6 +198,7 @@ def _access_table(rows: list[admin_pb2.Access]) -> str:
 @click.option("--volume-maxsize", default="", help="largest volume, e.g. 500MB, 10GB")
 @click.option("--volume-totalsize", default="", help="total of all volumes on the datastore")
 @click.option("--volume-count", default="", help=VOLUME_COUNT_HELP)
+@click.option("--alert-at", default="", help=ALERT_AT_HELP)
 @admin_options
 def access_add(
     name: str,
@@ -202,6 +207,7 @@ def access_add(
     volume_maxsize: str,
     volume_totalsize: str,
     volume_count: str,
+    alert_at: str,
     target: Target,
     as_json: bool,
 ) -> None:
@@ -215,6 +221,7 @@ def access_add(
         volume_maxsize=volume_maxsize,
         volume_totalsize=volume_totalsize,
         volume_count=volume_count,
+        alert_at=alert_at,
     )
     reply = call(target, as_json, "AccessAdd", request)
     emit(to_dict(reply), as_json, "vmgroup access add succeeded")
@@ -227,6 +234,7 @@ def access_add(
 @click.option("--volume-maxsize", default=None, help="e.g. 500MB; Unset removes the limit")
 @click.option("--volume-totalsize", default=None, help="e.g. 10GB; Unset removes the limit")
 @click.option("--volume-count", default=None, help=VOLUME_COUNT_HELP)
+@click.option("--alert-at", default=None, help=ALERT_AT_HELP)
 @admin_options
 def access_set(
     name: str,
@@ -235,6 +243,7 @@ def access_set(
     volume_maxsize: str | None,
     volume_totalsize: str | None,
     volume_count: str | None,
+    alert_at: str | None,
     target: Target,
     as_json: bool,
 ) -> None:
@@ -249,6 +258,7 @@ def access_set(
             volume_maxsize=volume_maxsize,
             volume_totalsize=volume_totalsize,
             volume_count=volume_count,
+            alert_at=alert_at,
         ),
     )
     reply = call(target, as_json, "AccessSet", request)

@@ -178,7 +178,7 @@ class VmList(_message.Message):
     def __init__(self, vms: _Optional[_Iterable[_Union[VmEntry, _Mapping]]] = ...) -> None: ...
 
 class Access(_message.Message):
-    __slots__ = ("datastore", "allow_create", "max_volume_size_mb", "usage_quota_mb", "max_volume_size", "usage_quota", "volume_count_limit", "volume_count")
+    __slots__ = ("datastore", "allow_create", "max_volume_size_mb", "usage_quota_mb", "max_volume_size", "usage_quota", "volume_count_limit", "volume_count", "alert_at_percent", "alert_at")
     DATASTORE_FIELD_NUMBER: _ClassVar[int]
     ALLOW_CREATE_FIELD_NUMBER: _ClassVar[int]
     MAX_VOLUME_SIZE_MB_FIELD_NUMBER: _ClassVar[int]
@@ -187,6 +187,8 @@ class Access(_message.Message):
     USAGE_QUOTA_FIELD_NUMBER: _ClassVar[int]
     VOLUME_COUNT_LIMIT_FIELD_NUMBER: _ClassVar[int]
     VOLUME_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ALERT_AT_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    ALERT_AT_FIELD_NUMBER: _ClassVar[int]
     datastore: str
     allow_create: bool
     max_volume_size_mb: int
@@ -195,39 +197,45 @@ class Access(_message.Message):
     usage_quota: str
     volume_count_limit: int
     volume_count: str
-    def __init__(self, datastore: _Optional[str] = ..., allow_create: _Optional[bool] = ..., max_volume_size_mb: _Optional[int] = ..., usage_quota_mb: _Optional[int] = ..., max_volume_size: _Optional[str] = ..., usage_quota: _Optional[str] = ..., volume_count_limit: _Optional[int] = ..., volume_count: _Optional[str] = ...) -> None: ...
+    alert_at_percent: int
+    alert_at: str
+    def __init__(self, datastore: _Optional[str] = ..., allow_create: _Optional[bool] = ..., max_volume_size_mb: _Optional[int] = ..., usage_quota_mb: _Optional[int] = ..., max_volume_size: _Optional[str] = ..., usage_quota: _Optional[str] = ..., volume_count_limit: _Optional[int] = ..., volume_count: _Optional[str] = ..., alert_at_percent: _Optional[int] = ..., alert_at: _Optional[str] = ...) -> None: ...
 
 class AccessAddRequest(_message.Message):
-    __slots__ = ("name", "datastore", "allow_create", "volume_maxsize", "volume_totalsize", "volume_count")
+    __slots__ = ("name", "datastore", "allow_create", "volume_maxsize", "volume_totalsize", "volume_count", "alert_at")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DATASTORE_FIELD_NUMBER: _ClassVar[int]
     ALLOW_CREATE_FIELD_NUMBER: _ClassVar[int]
     VOLUME_MAXSIZE_FIELD_NUMBER: _ClassVar[int]
     VOLUME_TOTALSIZE_FIELD_NUMBER: _ClassVar[int]
     VOLUME_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ALERT_AT_FIELD_NUMBER: _ClassVar[int]
     name: str
     datastore: str
     allow_create: bool
     volume_maxsize: str
     volume_totalsize: str
     volume_count: str
-    def __init__(self, name: _Optional[str] = ..., datastore: _Optional[str] = ..., allow_create: _Optional[bool] = ..., volume_maxsize: _Optional[str] = ..., volume_totalsize: _Optional[str] = ..., volume_count: _Optional[str] = ...) -> None: ...
+    alert_at: str
+    def __init__(self, name: _Optional[str] = ..., datastore: _Optional[str] = ..., allow_create: _Optional[bool] = ..., volume_maxsize: _Optional[str] = ..., volume_totalsize: _Optional[str] = ..., volume_count: _Optional[str] = ..., alert_at: _Optional[str] = ...) -> None: ...
 
 class AccessSetRequest(_message.Message):
-    __slots__ = ("name", "datastore", "allow_create", "volume_maxsize", "volume_totalsize", "volume_count")
+    __slots__ = ("name", "datastore", "allow_create", "volume_maxsize", "volume_totalsize", "volume_count", "alert_at")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DATASTORE_FIELD_NUMBER: _ClassVar[int]
     ALLOW_CREATE_FIELD_NUMBER: _ClassVar[int]
     VOLUME_MAXSIZE_FIELD_NUMBER: _ClassVar[int]
     VOLUME_TOTALSIZE_FIELD_NUMBER: _ClassVar[int]
     VOLUME_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ALERT_AT_FIELD_NUMBER: _ClassVar[int]
     name: str
     datastore: str
     allow_create: str
     volume_maxsize: str
     volume_totalsize: str
     volume_count: str
-    def __init__(self, name: _Optional[str] = ..., datastore: _Optional[str] = ..., allow_create: _Optional[str] = ..., volume_maxsize: _Optional[str] = ..., volume_totalsize: _Optional[str] = ..., volume_count: _Optional[str] = ...) -> None: ...
+    alert_at: str
+    def __init__(self, name: _Optional[str] = ..., datastore: _Optional[str] = ..., allow_create: _Optional[str] = ..., volume_maxsize: _Optional[str] = ..., volume_totalsize: _Optional[str] = ..., volume_count: _Optional[str] = ..., alert_at: _Optional[str] = ...) -> None: ...
 
 class AccessRef(_message.Message):
     __slots__ = ("name", "datastore")
@@ -542,6 +550,22 @@ class AuditListResponse(_message.Message):
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     records: _containers.RepeatedCompositeFieldContainer[AuditRecord]
     def __init__(self, records: _Optional[_Iterable[_Union[AuditRecord, _Mapping]]] = ...) -> None: ...
+
+class EventListRequest(_message.Message):
+    __slots__ = ("vmgroup", "since", "limit")
+    VMGROUP_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    vmgroup: str
+    since: str
+    limit: int
+    def __init__(self, vmgroup: _Optional[str] = ..., since: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class EventListResponse(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[AuditRecord]
+    def __init__(self, events: _Optional[_Iterable[_Union[AuditRecord, _Mapping]]] = ...) -> None: ...
 
 class MembershipRule(_message.Message):
     __slots__ = ("id", "vmgroup", "match", "priority", "created")

@@ -214,6 +214,16 @@ class AdminServiceStub:
                 request_serializer=vdvs_dot_proto_dot_admin__pb2.UiLinkRequest.SerializeToString,
                 response_deserializer=vdvs_dot_proto_dot_admin__pb2.UiLinkResponse.FromString,
                 _registered_method=True)
+        self.EventList = channel.unary_unary(
+                '/vdvs.v1.AdminService/EventList',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.EventListRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.EventListResponse.FromString,
+                _registered_method=True)
+        self.EventFollow = channel.unary_stream(
+                '/vdvs.v1.AdminService/EventFollow',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.EventListRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.AuditRecord.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -440,6 +450,19 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EventList(self, request, context):
+        """events and alerts (issue 12): audit records of kind "event"
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EventFollow(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -617,6 +640,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.UiLink,
                     request_deserializer=vdvs_dot_proto_dot_admin__pb2.UiLinkRequest.FromString,
                     response_serializer=vdvs_dot_proto_dot_admin__pb2.UiLinkResponse.SerializeToString,
+            ),
+            'EventList': grpc.unary_unary_rpc_method_handler(
+                    servicer.EventList,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.EventListRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.EventListResponse.SerializeToString,
+            ),
+            'EventFollow': grpc.unary_stream_rpc_method_handler(
+                    servicer.EventFollow,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.EventListRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.AuditRecord.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1569,6 +1602,60 @@ class AdminService:
             '/vdvs.v1.AdminService/UiLink',
             vdvs_dot_proto_dot_admin__pb2.UiLinkRequest.SerializeToString,
             vdvs_dot_proto_dot_admin__pb2.UiLinkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EventList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/EventList',
+            vdvs_dot_proto_dot_admin__pb2.EventListRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.EventListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EventFollow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/vdvs.v1.AdminService/EventFollow',
+            vdvs_dot_proto_dot_admin__pb2.EventListRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.AuditRecord.FromString,
             options,
             channel_credentials,
             insecure,

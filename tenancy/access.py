@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from vdvs.tenancy.alerts import parse_alert_at
 from vdvs.tenancy.counts import parse_count_limit
 from vdvs.tenancy.datastores import datastore_url
 from vdvs.tenancy.errors import Err, VdvsError
@@ -48,8 +49,10 @@ def add_access(
     volume_totalsize: str = "",
     check: Check | None = None,
     volume_count: str = "",
+    alert_at: str = "",
 ) -> Privilege:
-    """``volume_count``: the vmgroup's volume-count limit on that datastore ('' or Unset: none)."""
+    """``volume_count``: the vmgroup's volume-count limit on that datastore ('' or Unset: none);
+    ``alert_at``: the percent of its limits that raises an event ('' or Unset: none)."""
     vmgroup = require_vmgroup(store, name)
     url = datastore_url(datastore, datastores)
     if store.get_privilege(vmgroup.id, url) is not None:
@@ -61,6 +64,7 @@ def add_access(
         parse_size_mb(volume_maxsize, limit=True),
         parse_size_mb(volume_totalsize, limit=True),
         parse_count_limit(volume_count, VOLUME_COUNT_OPTION) if volume_count else None,
+        parse_alert_at(alert_at) if alert_at else None,
     )
     _check_sizes(privilege)
     if check is not None:
@@ -79,9 +83,10 @@ def set_access(
     volume_totalsize: str | None = None,
     check: Check | None = None,
     volume_count: str | None = None,
+    alert_at: str | None = None,
 ) -> Privilege:
     """Change what is given; ``volume_count`` Unset removes the count limit, and a limit below the
-    volumes already there blocks creates and deletes nothing."""
+    volumes already there blocks creates and deletes nothing; ``alert_at`` Unset removes the threshold."""
     vmgroup = require_vmgroup(store, name)
     url = datastore_url(datastore, datastores)
     current = store.get_privilege(vmgroup.id, url)
@@ -96,6 +101,8 @@ def set_access(
         updated = replace(updated, usage_quota_mb=parse_size_mb(volume_totalsize, limit=True))
     if volume_count is not None:
         updated = replace(updated, max_volume_count=parse_count_limit(volume_count, VOLUME_COUNT_OPTION))
+    if alert_at is not None:
+        updated = replace(updated, alert_at=parse_alert_at(alert_at))
     _check_sizes(updated)
     if check is not None:
         check(vmgroup, updated)

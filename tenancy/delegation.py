@@ -105,6 +105,7 @@ def add_access(
     volume_maxsize: str = "",
     volume_totalsize: str = "",
     volume_count: str = "",
+    alert_at: str = "",
 ) -> Privilege:
     if volume_count and not caller.platform:
         raise VdvsError(Err.COUNT_LIMITS_PLATFORM_ONLY, caller.principal)
@@ -118,6 +119,7 @@ def add_access(
         volume_totalsize,
         _ceilings(store, datastores, caller),
         volume_count,
+        alert_at,
     )
 
 
@@ -131,6 +133,7 @@ def set_access(
     volume_maxsize: str | None = None,
     volume_totalsize: str | None = None,
     volume_count: str | None = None,
+    alert_at: str | None = None,
 ) -> Privilege:
     if volume_count is not None and not caller.platform:
         raise VdvsError(Err.COUNT_LIMITS_PLATFORM_ONLY, caller.principal)
@@ -144,4 +147,5 @@ def set_access(
         volume_totalsize,
         _ceilings(store, datastores, caller),
         volume_count,
+        alert_at,
     )

@@ -248,6 +248,12 @@ class Err(enum.Enum):
         Kind.CONFLICT,
     )
 
+    # --- events and alerts (750-759) ---
+    ALERT_AT_INVALID = ErrorSpec(
+        750, "Invalid --alert-at {0}: give a percent from 1 to 100 (e.g. 80), or Unset", Kind.INVALID
+    )
+    EVENT_LIMIT_INVALID = ErrorSpec(751, "Invalid --limit {0}: give 1 to {1}", Kind.INVALID)
+
     # --- accounting: volume-count limits (NSX constraints ``count <= N``) ---
     VOLUME_COUNT_EXCEED = ErrorSpec(
         680, "The volume count of vmgroup {0} on datastore {1} would exceed its limit ({2} of {3} volumes)", Kind.QUOTA

@@ -117,6 +117,9 @@ RULES: Mapping[str, Rule] = {
     # the dashboard's one-time link: anyone for itself (it sees there what its grants cover), a platform
     # admin for any admin (the handler checks); audited, as every sign-in credential issued is
     "UiLink": Rule(Need.LISTING, "ui.link", changes=True, target=("admin", "minutes")),
+    # events: a vmgroup viewer sees its vmgroups' events
+    "EventList": _listing("event.ls", VIEWER, "vmgroup"),
+    "EventFollow": _listing("event.follow", VIEWER, "vmgroup"),
 }
 DEFAULT_RULE = _platform("admin.call")  # an RPC with no rule of its own: platform admins only
 

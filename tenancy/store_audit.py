@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from vdvs.tenancy.audit import AuditQuery, AuditRecord, action_prefix
+from vdvs.tenancy.events import KIND_EVENT, EventQuery
 from vdvs.tenancy.store_base import StoreBase
 
 _COLUMNS = (
@@ -86,6 +87,28 @@ class AuditRows(StoreBase):
         sql += " ORDER BY at DESC, id DESC LIMIT ?"
         args.append(query.limit)
         return [_record(r) for r in reversed(self._db.execute(sql, args).fetchall())]
+
+    def list_events(self, query: EventQuery) -> list[AuditRecord]:
+        """Events (records of kind ``event``), oldest first: those after ``query.after_id`` (a follower's
+        next page, in id order), else the newest ``query.limit``."""
+        if query.vmgroup_ids is not None and not query.vmgroup_ids:
+            return []
+        sql = f"SELECT {_COLUMNS} FROM audit WHERE kind = ? AND id > ? AND at >= ?"
+        args: list[Any] = [KIND_EVENT, query.after_id, query.since]
+        if query.vmgroup_ids is not None:
+            ids = sorted(query.vmgroup_ids)
+            sql += f" AND vmgroup_id IN ({','.join('?' * len(ids))})"
+            args += ids
+        if query.after_id:
+            rows = self._db.execute(sql + " ORDER BY id LIMIT ?", [*args, query.limit]).fetchall()
+            return [_record(r) for r in rows]
+        rows = self._db.execute(sql + " ORDER BY id DESC LIMIT ?", [*args, query.limit]).fetchall()
+        return [_record(r) for r in reversed(rows)]
+
+    def last_audit_id(self) -> int:
+        """The newest record's id (0 when none): where a follower starts."""
+        row = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM audit").fetchone()
+        return int(row[0])
 
     def prune_audit(self, before: float) -> int:
         """Delete the records older than ``before`` (epoch seconds); how many went."""

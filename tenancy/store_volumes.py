@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from vdvs.tenancy.authz import CountLimits, check_counts, quota_allows
@@ -156,6 +156,7 @@ class VolumeRows(StoreBase):
         created_by: str,
         created_by_uuid: str,
         counts: CountLimits | None = None,
+        seen: Callable[[int, int], None] | None = None,
     ) -> VolumeRecord:
         """Insert a ``creating`` row if the name is free and the quotas allow, atomically.
 
@@ -163,7 +164,9 @@ class VolumeRows(StoreBase):
         VdvsError(PRIVILEGE_USAGE_QUOTA_EXCEED) when the size quota would be exceeded, and
         VOLUME_COUNT_EXCEED / VMGROUP_VOLUME_COUNT_EXCEED when a count limit would be. The counts
         are read in this transaction, under the same lock as the size quota (and, with a vmgroup
-        limit, a lock on the whole vmgroup), so racing creates cannot overshoot either.
+        limit, a lock on the whole vmgroup), so racing creates cannot overshoot either. ``seen`` is
+        told the MB and volumes held before this one, as the checks read them (for alert thresholds:
+        exact even among racing creates).
         """
         whole_vmgroup = counts is not None and counts.in_vmgroup is not None
         with self._tx() as db:
@@ -178,6 +181,8 @@ class VolumeRows(StoreBase):
                 raise VdvsError(Err.PRIVILEGE_USAGE_QUOTA_EXCEED)
             if counts is not None:
                 check_counts(counts, on_datastore, self.volume_count(vmgroup_id) if whole_vmgroup else None)
+            if seen is not None:
+                seen(used_mb, on_datastore)
             row = db.execute(
                 "INSERT INTO volumes (vmgroup_id, datastore_url, name, size_mb, state, options, created, "
                 "created_by, created_by_uuid, op_broker, op_started) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -216,6 +221,14 @@ class VolumeRows(StoreBase):
     def delete_volume(self, volume_id: int) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM volumes WHERE id = ?", (volume_id,))
+
+    def delete_counted(self, volume_id: int, vmgroup_id: str, datastore_url: str) -> tuple[int, int]:
+        """Delete a volume's row; the MB and volumes its vmgroup holds on the datastore after, read in
+        the same transaction under the quota's lock (so racing removes each see their own step)."""
+        with self._tx() as db:
+            self._lock_usage(vmgroup_id, datastore_url)
+            db.execute("DELETE FROM volumes WHERE id = ?", (volume_id,))
+            return self.held(vmgroup_id, datastore_url)
 
     def begin_remove(self, volume_id: int) -> VolumeRecord:
         """ready and not attached -> deleting; VolumeConflict otherwise."""

@@ -34,7 +34,7 @@ VM_UUIDS = {
 }
 VM_COLUMNS = ["Uuid", "Name"]
 VMGROUP_COLUMNS = ["Uuid", "Name", "Description", "Default_datastore", "VM_list", "Labels", "Max_volumes"]
-ACCESS_COLUMNS = ["Datastore", "Allow_create", "Max_volume_size", "Total_size", "Volume_count"]
+ACCESS_COLUMNS = ["Datastore", "Allow_create", "Max_volume_size", "Total_size", "Volume_count", "Alert_at"]
 VOLUME_COLUMNS = [
     "Volume",
     "Datastore",

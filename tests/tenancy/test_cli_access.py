@@ -20,7 +20,7 @@ def access_rows(env: Tenv, group: str) -> list[list[str]]:
 async def test_tenant_access_lifecycle_as_vdvs_test_tenant_access(tenv: Tenv) -> None:
     """TestTenant.test_tenant_access, step by step."""
     tenv.ok("vmgroup", "create", "--name", "g1", "--default-datastore", "_VM_DS")
-    assert access_rows(tenv, "g1") == [["_VM_DS", "True", "Unset", "Unset", "Unset"]]
+    assert access_rows(tenv, "g1") == [["_VM_DS", "True", "Unset", "Unset", "Unset", "Unset"]]
     assert tenv.refused("vmgroup", "access", "rm", "--name", "g1", "--datastore", "_VM_DS") == DEFAULT_ROW
     out = tenv.ok(
         "vmgroup",
@@ -38,7 +38,7 @@ async def test_tenant_access_lifecycle_as_vdvs_test_tenant_access(tenv: Tenv) ->
     assert out == "vmgroup access add succeeded"
     tenv.ok("vmgroup", "update", "--name", "g1", "--default-datastore", "local1")
     assert tenv.ok("vmgroup", "access", "rm", "--name", "g1", "--datastore", "_VM_DS") == "vmgroup access rm succeeded"
-    assert access_rows(tenv, "g1") == [["local1", "False", "600.00MB", "1.00GB", "Unset"]]
+    assert access_rows(tenv, "g1") == [["local1", "False", "600.00MB", "1.00GB", "Unset", "Unset"]]
     for value, shown in [
         ("False", "False"),
         ("FALSE", "False"),
@@ -63,7 +63,7 @@ async def test_tenant_access_lifecycle_as_vdvs_test_tenant_access(tenv: Tenv) ->
             "1GB",
         )
         assert out == "vmgroup access set succeeded"
-        assert access_rows(tenv, "g1") == [["local1", shown, "500.00MB", "1.00GB", "Unset"]]
+        assert access_rows(tenv, "g1") == [["local1", shown, "500.00MB", "1.00GB", "Unset", "Unset"]]
     before = tenv.state()
     for value in ("INVALID", ""):
         text = tenv.refused(
@@ -85,6 +85,7 @@ async def test_tenant_access_lifecycle_as_vdvs_test_tenant_access(tenv: Tenv) ->
             "max_volume_size_mb": "0",
             "usage_quota_mb": "0",
             "volume_count": "Unset",
+            "alert_at": "Unset",
         }
     ]
 
@@ -112,7 +113,10 @@ async def test_sizes_are_shown_the_vdvs_way_in_any_input_case(tenv: Tenv) -> Non
             "--volume-totalsize",
             total,
         )
-        assert access_rows(tenv, "g1") == [["_VM_DS", "True", shown_max, shown_total, "Unset"]], (maxsize, total)
+        assert access_rows(tenv, "g1") == [["_VM_DS", "True", shown_max, shown_total, "Unset", "Unset"]], (
+            maxsize,
+            total,
+        )
     reply = tenv.js("vmgroup", "access", "set", "--name", "g1", "--datastore", "_VM_DS", "--volume-totalsize", "2GB")
     assert (reply["usage_quota"], reply["usage_quota_mb"], reply["max_volume_size"]) == ("2.00GB", "2048", "Unset")
 
@@ -152,9 +156,9 @@ async def test_access_set_can_reset_a_limit_to_unset_vdvs_could_not_as_written(t
         "1GB",
     )
     tenv.ok("vmgroup", "access", "set", "--name", "g1", "--datastore", "_VM_DS", "--volume-maxsize", "Unset")
-    assert access_rows(tenv, "g1") == [["_VM_DS", "True", "Unset", "1.00GB", "Unset"]]
+    assert access_rows(tenv, "g1") == [["_VM_DS", "True", "Unset", "1.00GB", "Unset", "Unset"]]
     tenv.ok("vmgroup", "access", "set", "--name", "g1", "--datastore", "_VM_DS", "--volume-totalsize", "unset")
-    assert access_rows(tenv, "g1") == [["_VM_DS", "True", "Unset", "Unset", "Unset"]]
+    assert access_rows(tenv, "g1") == [["_VM_DS", "True", "Unset", "Unset", "Unset", "Unset"]]
 
 
 async def test_volume_maxsize_may_not_exceed_volume_totalsize(tenv: Tenv) -> None:
@@ -243,18 +247,18 @@ async def test_add_accepts_special_datastores_and_defaults_to_mount_only(tenv: T
     reply = tenv.js("vmgroup", "access", "add", "--name", "g1", "--datastore", "LOCAL2", "--volume-maxsize", "100mb")
     assert reply["datastore"] == "local2"
     assert access_rows(tenv, "g1") == [
-        ["_ALL_DS", "False", "Unset", "Unset", "Unset"],
-        ["_VM_DS", "True", "Unset", "2.00GB", "Unset"],
-        ["local1", "True", "Unset", "Unset", "Unset"],
-        ["local2", "False", "100.00MB", "Unset", "Unset"],
+        ["_ALL_DS", "False", "Unset", "Unset", "Unset", "Unset"],
+        ["_VM_DS", "True", "Unset", "2.00GB", "Unset", "Unset"],
+        ["local1", "True", "Unset", "Unset", "Unset", "Unset"],
+        ["local2", "False", "100.00MB", "Unset", "Unset", "Unset"],
     ]
     # set changes only what it is given
     tenv.ok("vmgroup", "access", "set", "--name", "g1", "--datastore", "local2", "--volume-totalsize", "1GB")
-    assert access_rows(tenv, "g1")[3] == ["local2", "False", "100.00MB", "1.00GB", "Unset"]
+    assert access_rows(tenv, "g1")[3] == ["local2", "False", "100.00MB", "1.00GB", "Unset", "Unset"]
     # non-default rows can be removed; the _DEFAULT vmgroup's rows can be changed too
     tenv.ok("vmgroup", "access", "rm", "--name", "g1", "--datastore", "_ALL_DS")
     tenv.ok("vmgroup", "access", "set", "--name", "_DEFAULT", "--datastore", "_ALL_DS", "--allow-create", "false")
     assert access_rows(tenv, "_DEFAULT") == [
-        ["_ALL_DS", "False", "Unset", "Unset", "Unset"],
-        ["_VM_DS", "True", "Unset", "Unset", "Unset"],
+        ["_ALL_DS", "False", "Unset", "Unset", "Unset", "Unset"],
+        ["_VM_DS", "True", "Unset", "Unset", "Unset", "Unset"],
     ]

@@ -57,7 +57,7 @@ async def test_access_volume_count_is_set_shown_and_unset(tenv: Tenv) -> None:
     # the other settings of a row are left as they are
     tenv.ok("vmgroup", "access", "set", "--name", "web", "--datastore", "local1", "--volume-totalsize", "1GB")
     _, table = tenv.table("vmgroup", "access", "ls", "--name", "web")
-    assert table[1] == ["local1", "True", "Unset", "1.00GB", "25"]
+    assert table[1] == ["local1", "True", "Unset", "1.00GB", "25", "Unset"]
 
 
 async def test_bad_volume_counts_are_refused_and_change_nothing(tenv: Tenv) -> None:

@@ -37,7 +37,10 @@ async def test_after_init_only_default_exists_with_vm_ds_default_and_all_ds_acce
         }
     ]
     _, rows = tenv.table("vmgroup", "access", "ls", "--name", "_DEFAULT")
-    assert rows == [["_ALL_DS", "True", "Unset", "Unset", "Unset"], ["_VM_DS", "True", "Unset", "Unset", "Unset"]]
+    assert rows == [
+        ["_ALL_DS", "True", "Unset", "Unset", "Unset", "Unset"],
+        ["_VM_DS", "True", "Unset", "Unset", "Unset", "Unset"],
+    ]
 
 
 async def test_create_prints_vdvs_text_and_ls_shows_the_vmgroup(tenv: Tenv) -> None:
@@ -61,7 +64,7 @@ async def test_create_prints_vdvs_text_and_ls_shows_the_vmgroup(tenv: Tenv) -> N
     assert row[1:] == ["web", "web tier", "local1", "vm1,vm2", "", "Unset"]
     # the new default datastore gets a full-access row
     _, access = tenv.table("vmgroup", "access", "ls", "--name", "web")
-    assert access == [["local1", "True", "Unset", "Unset", "Unset"]]
+    assert access == [["local1", "True", "Unset", "Unset", "Unset", "Unset"]]
     _, vms = tenv.table("vmgroup", "vm", "ls", "--name", "web")
     assert vms == [[VM_UUIDS["vm1"], "vm1"], [VM_UUIDS["vm2"], "vm2"]]
 
@@ -87,6 +90,7 @@ async def test_create_json_reply_describes_the_new_vmgroup(tenv: Tenv) -> None:
             "max_volume_size_mb": "0",
             "usage_quota_mb": "0",
             "volume_count": "Unset",
+            "alert_at": "Unset",
         }
     ]
 
@@ -160,7 +164,10 @@ async def test_update_prints_modify_succeeded_and_applies_every_change(tenv: Ten
     assert "g1" not in rows_by_name(tenv)
     # a new default datastore got a full row; the old default's row is kept
     _, rows = tenv.table("vmgroup", "access", "ls", "--name", "g1b")
-    assert rows == [["_VM_DS", "True", "Unset", "Unset", "Unset"], ["local2", "True", "Unset", "Unset", "Unset"]]
+    assert rows == [
+        ["_VM_DS", "True", "Unset", "Unset", "Unset", "Unset"],
+        ["local2", "True", "Unset", "Unset", "Unset", "Unset"],
+    ]
 
 
 async def test_new_default_datastore_keeps_an_existing_row_as_it_is(tenv: Tenv) -> None:
@@ -168,7 +175,10 @@ async def test_new_default_datastore_keeps_an_existing_row_as_it_is(tenv: Tenv) 
     tenv.ok("vmgroup", "access", "add", "--name", "g1", "--datastore", "local1", "--volume-maxsize", "500MB")
     tenv.ok("vmgroup", "update", "--name", "g1", "--default-datastore", "local1")
     _, rows = tenv.table("vmgroup", "access", "ls", "--name", "g1")
-    assert rows == [["_VM_DS", "True", "Unset", "Unset", "Unset"], ["local1", "False", "500.00MB", "Unset", "Unset"]]
+    assert rows == [
+        ["_VM_DS", "True", "Unset", "Unset", "Unset", "Unset"],
+        ["local1", "False", "500.00MB", "Unset", "Unset", "Unset"],
+    ]
 
 
 async def test_default_datastore_can_never_be_all_ds(tenv: Tenv) -> None:

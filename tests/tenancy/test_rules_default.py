@@ -37,9 +37,9 @@ async def test_default_datastore_change_moves_short_names_and_list_shows_both(te
     tenv.ok("vmgroup", "update", "--name", "_DEFAULT", "--default-datastore", "local2")
     _, rows = tenv.table("vmgroup", "access", "ls", "--name", "_DEFAULT")
     assert rows == [
-        ["_ALL_DS", "True", "Unset", "Unset", "Unset"],
-        ["_VM_DS", "True", "Unset", "Unset", "Unset"],
-        ["local2", "True", "Unset", "Unset", "Unset"],
+        ["_ALL_DS", "True", "Unset", "Unset", "Unset", "Unset"],
+        ["_VM_DS", "True", "Unset", "Unset", "Unset", "Unset"],
+        ["local2", "True", "Unset", "Unset", "Unset", "Unset"],
     ]
     assert (await vm1.client.create("vol2", {}, [])).full_name == "vol2@local2"
     assert sorted(await vm1.client.list_names()) == ["vol1@local1", "vol2@local2"]
@@ -112,7 +112,7 @@ async def test_recreated_default_takes_no_vm_list_and_reuses_its_fixed_uuid_and_
     ]
     # only the default datastore's row: no _ALL_DS / _VM_DS rows come back
     _, rows = tenv.table("vmgroup", "access", "ls", "--name", "_DEFAULT")
-    assert rows == [["local2", "True", "Unset", "Unset", "Unset"]]
+    assert rows == [["local2", "True", "Unset", "Unset", "Unset", "Unset"]]
     assert (await vm1.client.create("again", {}, [])).full_name == "again@local2"
     assert tenv.disk("local2", DEFAULT_ID, "again").is_file()
     assert (await vm_refused(vm1.client.create("mine@local1", {}, []))).message == NO_PRIVILEGE

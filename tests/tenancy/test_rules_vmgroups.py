@@ -36,7 +36,10 @@ async def test_vmdkops_on_tenant_vm(tenv: Tenv, needs_root: None) -> None:
     )
     tenv.ok("vmgroup", "update", "--name", "tenant1", "--default-datastore", "local1")
     _, rows = tenv.table("vmgroup", "access", "ls", "--name", "tenant1")
-    assert rows == [["_VM_DS", "True", "500.00MB", "1.00GB", "Unset"], ["local1", "True", "Unset", "Unset", "Unset"]]
+    assert rows == [
+        ["_VM_DS", "True", "500.00MB", "1.00GB", "Unset", "Unset"],
+        ["local1", "True", "Unset", "Unset", "Unset", "Unset"],
+    ]
     tenv.ok(
         "vmgroup",
         "access",

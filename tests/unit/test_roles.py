@@ -129,7 +129,18 @@ PLATFORM_CALLS = [
     "DatastoreShare",
     "DatastoreUnshare",
 ]
-LISTINGS = ["VmgroupList", "VolumeList", "GrantList", "DatastoreList", "PermissionsShow", "AuditList", "UiLink"]
+LISTINGS = [
+    "VmgroupList",
+    "VolumeList",
+    "GrantList",
+    "DatastoreList",
+    "PermissionsShow",
+    "AuditList",
+    "Usage",
+    "EventList",
+    "EventFollow",
+    "UiLink",
+]
 
 
 def test_the_rule_table_sorts_every_rpc_into_one_kind() -> None:
@@ -141,6 +152,7 @@ def test_the_rule_table_sorts_every_rpc_into_one_kind() -> None:
     assert all(RULES[r].role is Role.VMGROUP_ADMIN for r in [*ADMIN_CALLS, "VolumeSet"])
     assert all(RULES[r].role is Role.VMGROUP_VIEWER for r in VIEWER_CALLS)
     assert RULES["AuditList"].role is Role.VMGROUP_ADMIN  # the audit is the vmgroup admin's, not the viewer's
+    assert RULES["EventList"].role is RULES["EventFollow"].role is Role.VMGROUP_VIEWER  # events: the viewer's too
 
 
 @pytest.mark.parametrize("rpc", ADMIN_CALLS + VIEWER_CALLS)
