@@ -6,16 +6,23 @@ and of its volume-count limit (``--volume-count``), each watched on its own. Use
 (from below to at-or-above) or back down makes one event each way; a limit that is Unset (or a size
 quota of 0, vDVS's Unset) is not watched, and a count limit of 0 (creating forbidden) neither: there
 is no share of nothing. ``Unset`` removes a threshold (stored as NULL).
+
+The dashboard's state of a line (``state``): ``full`` at 100% of any limit (a limit of 0 forbids
+creating, so it is full at once), ``warning`` at the row's threshold (80% when the row sets none, the
+level of packaging/prometheus's quota alert), else ``ok``. Its percentages count what the quotas
+check: provisioned plus reserved.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import Privilege
 from vdvs.tenancy.sizes import UNSET
+from vdvs.tenancy.usage import Figures
 
 _PERCENT = re.compile(r"([0-9]{1,3})%?")
 UP = "up"
@@ -97,3 +104,41 @@ def crossings(privilege: Privilege, before: tuple[int, int], after: tuple[int, i
         if direction is not None:
             found.append(Crossing(quota, direction, was, now, limit, alert_at))
     return found
+
+
+DEFAULT_ALERT_AT = 80
+OK = "ok"
+WARNING = "warning"
+FULL = "full"
+_ORDER = {OK: 0, WARNING: 1, FULL: 2}
+
+
+def percent(used: int, limit: int | None) -> float | None:
+    """``used`` as a percentage of ``limit``; None without a limit, 100 for a limit of 0."""
+    if limit is None:
+        return None
+    if limit <= 0:
+        return 100.0
+    return 100.0 * used / limit
+
+
+def size_percent(figures: Figures) -> float | None:
+    return percent(figures.provisioned_mb + figures.reserved_mb, figures.size_limit_mb)
+
+
+def count_percent(figures: Figures) -> float | None:
+    return percent(figures.volumes + figures.reserved_volumes, figures.volume_limit)
+
+
+def state(percents: Iterable[float | None], alert_at: int | None = None) -> str:
+    """The alert state of a set of percentages (the limits of one line, or of a whole vmgroup)."""
+    worst = max((p for p in percents if p is not None), default=None)
+    if worst is None:
+        return OK
+    if worst >= 100.0:
+        return FULL
+    return WARNING if worst >= (DEFAULT_ALERT_AT if alert_at is None else alert_at) else OK
+
+
+def worst(states: Iterable[str]) -> str:
+    return max(states, key=_ORDER.__getitem__, default=OK)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vdvs.broker.admin_usage import usage_units
-from vdvs.tenancy import usage, usage_alert
+from vdvs.tenancy import alerts, usage
 from vdvs.tenancy.audit import AuditQuery, AuditRecord
 from vdvs.tenancy.datastores import datastore_name
 from vdvs.tenancy.model import DatastoreRef, Privilege, VmGroup, VmRecord
@@ -51,7 +51,7 @@ class Line:
     bars: list[Bar]
     state: str
     privilege: Privilege | None = None  # the access row of that datastore, on the vmgroup's page
-    alert_at: float = usage_alert.DEFAULT_ALERT_AT
+    alert_at: int = alerts.DEFAULT_ALERT_AT
 
 
 @dataclass(frozen=True)
@@ -71,13 +71,14 @@ def _line(unit: usage.Unit, line: usage.Line, privilege: Privilege | None = None
     where = line.datastore
     if f.size_limit_mb is not None:
         used = cells["Provisioned"]
-        bars.append(Bar(f"size {where}", used, cells["Size_limit"], usage_alert.size_percent(f), ""))
+        bars.append(Bar(f"size {where}", used, cells["Size_limit"], alerts.size_percent(f), ""))
     if f.volume_limit is not None:
         used = str(f.volumes + f.reserved_volumes)
-        bars.append(Bar(f"volumes {where}", used, cells["Volume_limit"], usage_alert.count_percent(f), ""))
-    bars = [Bar(b.what, b.used, b.limit, b.percent, usage_alert.state([b.percent])) for b in bars]
-    state = usage_alert.state(b.percent for b in bars)
-    return Line(f, cells, bars, state, privilege)
+        bars.append(Bar(f"volumes {where}", used, cells["Volume_limit"], alerts.count_percent(f), ""))
+    alert_at = privilege.alert_at if privilege is not None and privilege.alert_at is not None else None
+    bars = [Bar(b.what, b.used, b.limit, b.percent, alerts.state([b.percent], alert_at)) for b in bars]
+    state = alerts.state((b.percent for b in bars), alert_at)
+    return Line(f, cells, bars, state, privilege, alerts.DEFAULT_ALERT_AT if alert_at is None else alert_at)
 
 
 def _visible_groups(reader: ConfigStore, access: AdminAccess) -> dict[str, VmGroup]:
@@ -88,14 +89,16 @@ def vmgroups_page(reader: ConfigStore, refs: list[DatastoreRef], access: AdminAc
     """Each vmgroup the viewer sees: members, volumes, usage bars against its limits, alert state."""
     groups = _visible_groups(reader, access)
     members = reader.memberships()
+    privileges = reader.all_privileges()  # vmgroup id -> datastore URL -> row: each line's threshold
     rows = []
     for unit in usage_units(reader, refs, None, None, access.visible_ids()):
         group = groups.get(unit.name)
         if group is None:
             continue
-        lines = [_line(unit, line) for line in unit.lines]
+        own = list(privileges.get(group.id, {}).values())
+        lines = [_line(unit, line, _privilege_for(line, own, refs)) for line in unit.lines]
         total = _line(unit, unit.total)
-        state = usage_alert.worst([total.state, *(line.state for line in lines)])
+        state = alerts.worst([total.state, *(line.state for line in lines)])
         rows.append(GroupRow(unit.name, group.description, len(members.get(group.id, [])), total, lines, state))
     return {"rows": rows}
 
@@ -156,7 +159,7 @@ def vmgroup_page(
         labels=reader.labels_of(group.id),
         total=total,
         lines=lines,
-        state=usage_alert.worst([total.state, *(line.state for line in lines)]),
+        state=alerts.worst([total.state, *(line.state for line in lines)]),
         members=reader.vms_of(group.id),
         attached=attached,
         volume_headers=[header for _, header in COLUMNS],
