@@ -29,6 +29,7 @@ from pyVim.connect import Disconnect, SmartConnect
 from pyVim.task import WaitForTask
 from pyVmomi import vim
 
+from testkit.vsphere_latency import LatencyModel
 from vdvs.broker.backends.vsphere.settings import VsphereSettings
 
 DEFAULT_VCSIM = "/tmp/vdvs-vcsim-build/vcsim"  # where ./dev test builds it (tools/build-vcsim.sh)
@@ -142,12 +143,14 @@ def _first_line(proc: subprocess.Popen[str], timeout_s: float) -> str:
     return proc.stdout.readline()
 
 
-def start_sim(mode: str, extra_args: tuple[str, ...] = ()) -> Sim:
+def start_sim(mode: str, extra_args: tuple[str, ...] = (), latency: LatencyModel | None = None) -> Sim:
+    """vcsim in ``mode`` with ``datastore1`` on every host; ``latency`` (testkit.vsphere_latency.MODEL
+    for benches) makes its calls take as long as a real vSphere's."""
     secrets_dir = Path(tempfile.mkdtemp(prefix=f"vcsim-{mode}-secret-"))
     (secrets_dir / "vsphere.password").write_text(PASSWORD + "\n", encoding="utf-8")
     ca_file, cert, key = make_tls(secrets_dir)
     argv = [vcsim_binary(), "-l", "127.0.0.1:0", "-username", USER, "-password", PASSWORD]
-    argv += ["-tlscert", str(cert), "-tlskey", str(key), *extra_args]
+    argv += ["-tlscert", str(cert), "-tlskey", str(key), *extra_args, *(latency.args() if latency else ())]
     if mode == "esx":
         argv.append("-esx")
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
