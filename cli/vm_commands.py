@@ -14,7 +14,7 @@ from vdvs.cli.output import emit, key_values, table
 
 @click.group()
 def vm() -> None:
-    """Enroll Docker VMs (issue their client certificates), revoke them, explain their vmgroup, check their settings."""
+    """Enroll Docker VMs (issue their client certificates), revoke them, explain their vmgroup."""
 
 
 @vm.command("enroll")
