@@ -142,10 +142,10 @@ def backend_cycle(backend: VsphereBackend, vm_uuid: str, record: Any, i: int) ->
 class VsphereBroker:
     """``vdvs broker --config`` in a process of its own on vcsim, VMs enrolled through its admin socket."""
 
-    def __init__(self, root: Path, sim: simulator.Sim) -> None:
+    def __init__(self, root: Path, sim: simulator.Sim, workers: int = WORKERS) -> None:
         self.root, self.sim = root, sim
         config = vsphere_config(root, sim)
-        config.workers = WORKERS
+        config.workers = workers
         self.process = BrokerProcess(config, root)
         init_config(config, self.process.config_path)
         self.clients: list[BrokerClient] = []

@@ -10,6 +10,7 @@ from vdvs.broker.admin_shares import ShareHandlers
 from vdvs.broker.admin_ui import UiHandlers
 from vdvs.broker.admin_usage import UsageHandlers
 from vdvs.broker.admin_views import ViewHandlers
+from vdvs.broker.admin_vm_check import VmCheckHandlers
 from vdvs.broker.admin_vmgroups import VmgroupHandlers
 from vdvs.broker.admin_volumes import VolumeAdminHandlers
 from vdvs.proto import admin_pb2_grpc
@@ -26,6 +27,7 @@ class AdminServicer(
     UsageHandlers,
     UiHandlers,
     EventHandlers,
+    VmCheckHandlers,
     admin_pb2_grpc.AdminServiceServicer,
 ):
     """Every AdminService RPC; the rules behind them are in tenancy/."""

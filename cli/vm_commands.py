@@ -1,4 +1,4 @@
-"""`vdvs vm ...` (enrollment, revocation, explain) and `vdvs status`."""
+"""`vdvs vm ...` (enrollment, revocation, explain, check) and `vdvs status`."""
 
 from __future__ import annotations
 
@@ -95,6 +95,30 @@ def vm_explain(vm_name: str, bios_uuid: str, target: Target, as_json: bool) -> N
     else:
         text += "\n\nNo membership rules."
     emit(to_dict(reply), as_json, text)
+
+
+@vm.command("check")
+@click.option("--vm", "vm_name", default="", help="the VM's name")
+@click.option("--uuid", "bios_uuid", default="", help="or its BIOS UUID")
+@click.option("--fix", is_flag=True, help="set what is missing (the VM must be powered off)")
+@admin_options
+def vm_check(vm_name: str, bios_uuid: str, fix: bool, target: Target, as_json: bool) -> None:
+    """Check the VM settings its guest needs to find its volumes (vSphere: disk.EnableUUID = TRUE).
+
+    Exits 3 when a setting is missing and was not fixed.
+    """
+    from vdvs.proto import admin_pb2
+
+    request = admin_pb2.VmCheckRequest(vm=vm_name, bios_uuid=bios_uuid, fix=fix)
+    reply = call(target, as_json, "VmCheck", request)
+    lines = [("VM", f"{reply.vm} ({reply.bios_uuid})"), ("Power", reply.power_state)]
+    for setting in reply.settings:
+        state = "set now" if setting.fixed else "ok" if setting.ok else f"needs {setting.want}"
+        lines.append((setting.key, f"{setting.have or '(not set)'} [{state}]"))
+    lines.append(("Result", reply.summary))
+    emit(to_dict(reply), as_json, key_values(lines))
+    if not all(s.ok for s in reply.settings):
+        raise SystemExit(3)
 
 
 @click.command()

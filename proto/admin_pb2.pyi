@@ -732,3 +732,41 @@ class UiLinkResponse(_message.Message):
     admin: str
     expires: str
     def __init__(self, url: _Optional[str] = ..., admin: _Optional[str] = ..., expires: _Optional[str] = ...) -> None: ...
+
+class VmCheckRequest(_message.Message):
+    __slots__ = ("vm", "bios_uuid", "fix")
+    VM_FIELD_NUMBER: _ClassVar[int]
+    BIOS_UUID_FIELD_NUMBER: _ClassVar[int]
+    FIX_FIELD_NUMBER: _ClassVar[int]
+    vm: str
+    bios_uuid: str
+    fix: bool
+    def __init__(self, vm: _Optional[str] = ..., bios_uuid: _Optional[str] = ..., fix: _Optional[bool] = ...) -> None: ...
+
+class VmSetting(_message.Message):
+    __slots__ = ("key", "want", "have", "ok", "fixed")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    WANT_FIELD_NUMBER: _ClassVar[int]
+    HAVE_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    FIXED_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    want: str
+    have: str
+    ok: bool
+    fixed: bool
+    def __init__(self, key: _Optional[str] = ..., want: _Optional[str] = ..., have: _Optional[str] = ..., ok: _Optional[bool] = ..., fixed: _Optional[bool] = ...) -> None: ...
+
+class VmCheckResponse(_message.Message):
+    __slots__ = ("vm", "bios_uuid", "power_state", "settings", "summary")
+    VM_FIELD_NUMBER: _ClassVar[int]
+    BIOS_UUID_FIELD_NUMBER: _ClassVar[int]
+    POWER_STATE_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    vm: str
+    bios_uuid: str
+    power_state: str
+    settings: _containers.RepeatedCompositeFieldContainer[VmSetting]
+    summary: str
+    def __init__(self, vm: _Optional[str] = ..., bios_uuid: _Optional[str] = ..., power_state: _Optional[str] = ..., settings: _Optional[_Iterable[_Union[VmSetting, _Mapping]]] = ..., summary: _Optional[str] = ...) -> None: ...

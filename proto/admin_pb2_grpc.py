@@ -204,6 +204,11 @@ class AdminServiceStub:
                 request_serializer=vdvs_dot_proto_dot_admin__pb2.VmExplainRequest.SerializeToString,
                 response_deserializer=vdvs_dot_proto_dot_admin__pb2.VmExplanation.FromString,
                 _registered_method=True)
+        self.VmCheck = channel.unary_unary(
+                '/vdvs.v1.AdminService/VmCheck',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.VmCheckRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.VmCheckResponse.FromString,
+                _registered_method=True)
         self.Usage = channel.unary_unary(
                 '/vdvs.v1.AdminService/Usage',
                 request_serializer=vdvs_dot_proto_dot_admin__pb2.UsageRequest.SerializeToString,
@@ -436,6 +441,13 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VmCheck(self, request, context):
+        """The VM settings its guest needs to find its disks (disk.EnableUUID = TRUE); fix = set them (VM powered off).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Usage(self, request, context):
         """Accounting (Cinder's os-quota-sets ?usage=true): what each vmgroup holds, per datastore, against its limits.
         """
@@ -630,6 +642,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.VmExplain,
                     request_deserializer=vdvs_dot_proto_dot_admin__pb2.VmExplainRequest.FromString,
                     response_serializer=vdvs_dot_proto_dot_admin__pb2.VmExplanation.SerializeToString,
+            ),
+            'VmCheck': grpc.unary_unary_rpc_method_handler(
+                    servicer.VmCheck,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.VmCheckRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.VmCheckResponse.SerializeToString,
             ),
             'Usage': grpc.unary_unary_rpc_method_handler(
                     servicer.Usage,
@@ -1548,6 +1565,33 @@ class AdminService:
             '/vdvs.v1.AdminService/VmExplain',
             vdvs_dot_proto_dot_admin__pb2.VmExplainRequest.SerializeToString,
             vdvs_dot_proto_dot_admin__pb2.VmExplanation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VmCheck(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/VmCheck',
+            vdvs_dot_proto_dot_admin__pb2.VmCheckRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.VmCheckResponse.FromString,
             options,
             channel_credentials,
             insecure,

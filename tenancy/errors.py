@@ -286,6 +286,14 @@ class Err(enum.Enum):
         Kind.UNAVAILABLE,
     )
     DIRECTORY_ERROR = ErrorSpec(668, "Directory {0} failed the login of {1}: {2}", Kind.UNAVAILABLE)
+    # --- vSphere in production (760-769) ---
+    VM_POWERED_ON = ErrorSpec(
+        760,
+        "VM {0} is {1}: {2} is read at power-on, so it is set only while the VM is powered off "
+        "(power it off, then run vdvs vm check --vm {0} --fix)",
+        Kind.CONFLICT,
+    )
+    VM_CHECK_FAILED = ErrorSpec(761, "Failed to check VM {0}: {1}", Kind.INTERNAL)
 
     @property
     def code(self) -> int:

@@ -86,6 +86,7 @@ RULES: Mapping[str, Rule] = {
     "Status": _platform("status", changes=False),
     "EnrollVm": _platform("vm.enroll", "name", "bios_uuid"),
     "RevokeVm": _platform("vm.revoke", "bios_uuid", "serial"),
+    "VmCheck": _platform("vm.check", "vm", "bios_uuid", "fix"),  # a VM's configuration: the platform's
     "AdminEnroll": _platform("admin.enroll", "name"),
     "AdminRevoke": _platform("admin.revoke", "name"),
     "AdminList": _platform("admin.ls", changes=False),

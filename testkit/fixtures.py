@@ -16,17 +16,18 @@ import pytest
 from testkit.postgres import PostgresCluster, acquire_cluster, release_cluster, unavailable_reason
 
 if TYPE_CHECKING:
+    from testkit.vsphere_latency import LatencyModel
     from testkit.vsphere_sim import Sim
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: loop devices, mkfs and mount")
 
 
-def start_sim_or_skip(mode: str, extra_args: tuple[str, ...] = ()) -> Sim:
+def start_sim_or_skip(mode: str, extra_args: tuple[str, ...] = (), latency: LatencyModel | None = None) -> Sim:
     """A running vcsim in ``mode`` ("vpx" or "esx"); skips when vcsim was never built here."""
     from testkit.vsphere_sim import VcsimNotBuilt, start_sim  # pyVmomi: only for the tests that use it
 
     try:
-        return start_sim(mode, extra_args)
+        return start_sim(mode, extra_args, latency)
     except VcsimNotBuilt as exc:
         pytest.skip(str(exc))
 

@@ -29,12 +29,14 @@ from pyVim.connect import Disconnect, SmartConnect
 from pyVim.task import WaitForTask
 from pyVmomi import vim
 
+from testkit.vsphere_latency import LatencyModel
 from vdvs.broker.backends.vsphere.settings import VsphereSettings
 
 DEFAULT_VCSIM = "/tmp/vdvs-vcsim-build/vcsim"  # where ./dev test builds it (tools/build-vcsim.sh)
 USER = "vdvs-broker"
 PASSWORD = "Sim-s3cret-N3ver-Logged-7f3a"
 DATASTORE = "datastore1"
+ENABLE_UUID = "disk.EnableUUID"
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
 
@@ -141,12 +143,14 @@ def _first_line(proc: subprocess.Popen[str], timeout_s: float) -> str:
     return proc.stdout.readline()
 
 
-def start_sim(mode: str, extra_args: tuple[str, ...] = ()) -> Sim:
+def start_sim(mode: str, extra_args: tuple[str, ...] = (), latency: LatencyModel | None = None) -> Sim:
+    """vcsim in ``mode`` with ``datastore1`` on every host; ``latency`` (testkit.vsphere_latency.MODEL
+    for benches) makes its calls take as long as a real vSphere's."""
     secrets_dir = Path(tempfile.mkdtemp(prefix=f"vcsim-{mode}-secret-"))
     (secrets_dir / "vsphere.password").write_text(PASSWORD + "\n", encoding="utf-8")
     ca_file, cert, key = make_tls(secrets_dir)
     argv = [vcsim_binary(), "-l", "127.0.0.1:0", "-username", USER, "-password", PASSWORD]
-    argv += ["-tlscert", str(cert), "-tlskey", str(key), *extra_args]
+    argv += ["-tlscert", str(cert), "-tlskey", str(key), *extra_args, *(latency.args() if latency else ())]
     if mode == "esx":
         argv.append("-esx")
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -227,6 +231,14 @@ class Inspector:
         elif not on and state != "poweredOff":
             WaitForTask(vm.PowerOffVM_Task())
 
+    def extra_config(self, uuid: str) -> dict[str, str]:
+        """The VM's extraConfig (vcsim appends a key set twice: the last value is the one in force)."""
+        return {str(o.key): str(o.value) for o in self.vm(uuid).config.extraConfig or []}
+
+    def set_extra_config(self, uuid: str, key: str, value: str) -> None:
+        option = vim.option.OptionValue(key=key, value=value)
+        WaitForTask(self.vm(uuid).ReconfigVM_Task(spec=vim.vm.ConfigSpec(extraConfig=[option])))
+
     def attach_directly(self, uuid: str, path: str) -> None:
         """Attach behind the broker's back (a holder its config store does not know)."""
         vm = self.vm(uuid)
@@ -288,9 +300,11 @@ class Inspector:
 
     def reset(self) -> None:
         """Power every VM on, take volume disks and added controllers off, empty every dockvols/; undo
-        renames, folder moves and custom attributes."""
+        renames, folder moves, custom attributes and disk.EnableUUID settings."""
         self._reset_membership_facts()
         for sim_vm in self.sim.vms:
+            if self.extra_config(sim_vm.uuid).get(ENABLE_UUID):
+                self.set_extra_config(sim_vm.uuid, ENABLE_UUID, "")  # as vCenter: an empty value unsets
             self.power(sim_vm.uuid, on=True)
             vm = self.vm(sim_vm.uuid)
             changes = [vim.vm.device.VirtualDeviceSpec(operation="remove", device=d) for d in self.disks(sim_vm.uuid)]

@@ -2,9 +2,12 @@
 # Build govmomi's vCenter/ESX simulator (vcsim) from Debian 12's packaged
 # govmomi 0.24.2 sources. Needs only Debian apt; no Go module proxy, no GitHub.
 #
-# vdvs's copy of /work/shared/tools/build-vcsim.sh, with one addition: -tlscert/-tlskey
-# flags, so the tests can serve a certificate of their own and keep TLS verification on
-# (Go's built-in test certificate has a 1024-bit key, which Debian's OpenSSL refuses).
+# vdvs's copy of /work/shared/tools/build-vcsim.sh, with two additions to main.go:
+# - -tlscert/-tlskey, so the tests can serve a certificate of their own and keep TLS verification
+#   on (Go's built-in test certificate has a 1024-bit key, which Debian's OpenSSL refuses);
+# - -delay, -method-delay, -delay-jitter: the simulator's own DelayConfig (simulator/model.go),
+#   which upstream's vcsim never exposed, so benches can run under a latency model
+#   (bench/README.md, testkit/vsphere_sim.py LATENCY_MODEL).
 set -euo pipefail
 OUT_DIR="${VCSIM_BUILD_DIR:-/tmp/vcsim-build}"
 GOSRC=/usr/share/gocode/src/github.com/vmware/govmomi
@@ -29,6 +32,8 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/vmware/govmomi/simulator"
@@ -57,6 +62,9 @@ func main() {
 	trace := flag.Bool("trace", false, "trace SOAP to stderr")
 	tlsCert := flag.String("tlscert", "", "PEM certificate to serve (default: Go's built-in test certificate)")
 	tlsKey := flag.String("tlskey", "", "PEM private key of -tlscert")
+	delay := flag.Int("delay", 0, "milliseconds added to every SOAP call (DelayConfig.Delay)")
+	methodDelay := flag.String("method-delay", "", "Method:ms,... added to those methods' calls (DelayConfig.MethodDelay)")
+	jitter := flag.Float64("delay-jitter", 0, "coefficient of variation of each delay (DelayConfig.DelayJitter)")
 	flag.Parse()
 
 	model := simulator.VPX()
@@ -80,6 +88,23 @@ func main() {
 	set(&model.Datastore, *ds)
 	set(&model.Machine, *vm)
 	model.Autostart = *autostart
+	if *delay < 0 || *jitter < 0 {
+		log.Fatal("-delay and -delay-jitter must not be negative")
+	}
+	model.DelayConfig.Delay = *delay
+	model.DelayConfig.DelayJitter = *jitter
+	model.DelayConfig.MethodDelay = map[string]int{}
+	for _, item := range strings.Split(*methodDelay, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		name, value, found := strings.Cut(item, ":")
+		ms, err := strconv.Atoi(strings.TrimSpace(value))
+		if !found || strings.TrimSpace(name) == "" || err != nil || ms < 0 {
+			log.Fatalf("-method-delay: %q is not Method:milliseconds", item)
+		}
+		model.DelayConfig.MethodDelay[strings.TrimSpace(name)] = ms
+	}
 	simulator.Trace = *trace
 	model.ServiceContent.About.FullName += " (govmomi simulator)"
 

@@ -47,6 +47,29 @@ class VmInfo:
     attributes: Mapping[str, str] = field(default_factory=dict)  # custom attributes, by name
 
 
+@dataclass(frozen=True)
+class GuestSetting:
+    """One VM setting a Docker guest needs (``disk.EnableUUID = TRUE``), as the VM has it."""
+
+    key: str
+    want: str
+    have: str  # "" when the VM does not set it
+    fixed: bool = False  # set to ``want`` by this call
+
+    @property
+    def ok(self) -> bool:
+        return self.fixed or self.have.strip().upper() == self.want.upper()  # vSphere reads "true" as TRUE
+
+
+@dataclass(frozen=True)
+class GuestSettings:
+    """What ``vdvs vm check`` reports of a VM; no settings: the backend has nothing to check."""
+
+    vm_name: str
+    power_state: str
+    settings: tuple[GuestSetting, ...] = ()
+
+
 class BackendError(Exception):
     """A backend operation failed; the message says why in words a user can act on."""
 
@@ -61,6 +84,14 @@ class DiskNotFoundError(BackendError):
 
 class NoDiskSlotError(BackendError):
     """Every controller slot of the VM is taken."""
+
+
+class VmPoweredOnError(BackendError):
+    """A setting that the guest reads at power-on cannot be changed on a running VM."""
+
+    def __init__(self, vm_name: str, power_state: str, keys: list[str]) -> None:
+        super().__init__(f"VM {vm_name} is {power_state}")
+        self.vm_name, self.power_state, self.keys = vm_name, power_state, keys
 
 
 class DiskLockedError(BackendError):
@@ -121,6 +152,13 @@ class Backend(Protocol):
 
     def vmgroup_removed(self, vmgroup_id: str, name: str) -> None:
         """Drop the removed vmgroup's by-name pointers and its now empty folders (never a disk)."""
+
+    def guest_settings(self, bios_uuid: str) -> GuestSettings | None:
+        """The VM settings its guest needs to find its disks, as the VM has them; None if the VM is unknown."""
+
+    def fix_guest_settings(self, bios_uuid: str) -> GuestSettings | None:
+        """Set what ``guest_settings`` found missing (``fixed`` marks each change); None if the VM is
+        unknown; VmPoweredOnError, changing nothing, unless the VM is powered off."""
 
     def watch_power_off(self, callback: Callable[[str], None]) -> None:
         """Call ``callback(bios_uuid)`` (from a thread of the backend's own) whenever a VM powers off.

@@ -121,6 +121,7 @@ PLATFORM_CALLS = [
     "Status",
     "EnrollVm",
     "RevokeVm",
+    "VmCheck",
     "AdminEnroll",
     "AdminRevoke",
     "AdminList",

@@ -28,6 +28,7 @@ from vdvs.broker.backends.base import (
     DiskNotFoundError,
     DiskRef,
     DiskStat,
+    GuestSettings,
     VmInfo,
 )
 from vdvs.broker.backends.local import loop
@@ -358,6 +359,13 @@ class LocalBackend:
                 link.unlink()
             with contextlib.suppress(OSError):  # not empty (an orphan disk stays), or already gone
                 (base / vmgroup_id).rmdir()
+
+    def guest_settings(self, bios_uuid: str) -> GuestSettings | None:
+        """Loop devices are found by their backing file: a local guest needs no VM setting."""
+        return GuestSettings("", POWERED_ON)
+
+    def fix_guest_settings(self, bios_uuid: str) -> GuestSettings | None:
+        return self.guest_settings(bios_uuid)
 
     def watch_power_off(self, callback: Callable[[str], None]) -> None:
         """Local guests run on this host and report no power events: nothing to watch."""

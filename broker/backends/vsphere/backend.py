@@ -26,6 +26,7 @@ from vdvs.broker.backends.base import (
     DiskNotFoundError,
     DiskRef,
     DiskStat,
+    GuestSettings,
     VmInfo,
 )
 from vdvs.broker.backends.vsphere.datastore import Datastores, ds_path
@@ -36,6 +37,7 @@ from vdvs.broker.backends.vsphere.session import Session
 from vdvs.broker.backends.vsphere.settings import VsphereSettings
 from vdvs.broker.backends.vsphere.virtual_disk import VirtualDisks
 from vdvs.broker.backends.vsphere.virtual_machine import VirtualMachines, VmDevices, add_disk_changes
+from vdvs.broker.backends.vsphere.virtual_machine_config import ENABLE_UUID, VmConfig, enable_uuid_missing
 from vdvs.broker.backends.vsphere.watcher import PowerWatcher
 from vdvs.tenancy import sidecar
 from vdvs.tenancy.options import ATTACH_AS_TYPES
@@ -55,6 +57,8 @@ class VsphereBackend:
         self.stores = Datastores(self.session)
         self.disks = VirtualDisks(self.session, self.files)
         self.vms = VirtualMachines(self.session)
+        self.vm_config = VmConfig(self.session)
+        self._warned_enable_uuid: set[str] = set()  # VMs already warned about (once per VM per broker run)
         self._vm_locks: dict[str, threading.Lock] = {}
         self._vm_locks_guard = threading.Lock()
         self._watcher: PowerWatcher | None = None
@@ -83,6 +87,15 @@ class VsphereBackend:
     def find_vm(self, bios_uuid: str) -> VmInfo | None:
         vm = self.vms.find(bios_uuid)
         return self.vms.info(vm, bios_uuid) if vm is not None else None
+
+    def guest_settings(self, bios_uuid: str) -> GuestSettings | None:
+        vm = self.vms.find(bios_uuid)
+        return self.vm_config.settings(vm) if vm is not None else None
+
+    def fix_guest_settings(self, bios_uuid: str) -> GuestSettings | None:
+        with self._vm_lock(bios_uuid):  # one reconfigure of a VM at a time, attaches included
+            vm = self.vms.find(bios_uuid)
+            return self.vm_config.fix(vm) if vm is not None else None
 
     # ------------------------------------------------------------------ disks
     def create_disk(
@@ -184,6 +197,7 @@ class VsphereBackend:
         with self._vm_lock(vm_uuid):
             vm = self._vm(vm_uuid)
             current = self.vms.devices(vm)
+            self._warn_enable_uuid(vm_uuid, current)
             held = current.disk(path)
             if held is not None:
                 return current.hint(held)  # already ours: same unit as before
@@ -197,6 +211,20 @@ class VsphereBackend:
                 raise BackendError(f"attach {path}: vSphere reported success but the VM has no such disk")
             log.info("attached %s to VM %s (unit %s)", path, after.name, added.unitNumber)
             return after.hint(added)
+
+    def _warn_enable_uuid(self, vm_uuid: str, current: VmDevices) -> None:
+        """Once per VM: without disk.EnableUUID its guest finds disks by PCI path and unit only."""
+        key = vm_uuid.lower()
+        if key in self._warned_enable_uuid or not enable_uuid_missing(current.extra):
+            return
+        self._warned_enable_uuid.add(key)
+        log.warning(
+            "VM %s has no %s=TRUE: its guest finds volumes by PCI path and unit, without the disk's WWN "
+            "(power it off and run: vdvs vm check --vm %s --fix)",
+            current.name,
+            ENABLE_UUID,
+            current.name,
+        )
 
     def _add(self, current: VmDevices, path: str, attach_as: str, retry_lock: bool) -> None:
         """Reconfigure ``current.vm`` to add the disk; on a lock fault, deal with the holder and retry once."""
