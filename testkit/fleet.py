@@ -14,6 +14,7 @@ devices), the broker, vcsim, the namespaces, the bridge, the files.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import shutil
 import tempfile
 import threading
@@ -21,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import IO, TypeVar
 
 from testkit.broker_process import BrokerProcess
 from testkit.fleet_net import BRIDGE_IP, make_bridge, make_node_net, remove_net
@@ -34,6 +35,8 @@ from vdvs.broker.config import BrokerConfig
 NODES = 3
 BROKER_PORT = 7643
 SWARM_TIMEOUT_S = 120.0
+LOCK = "/tmp/vdvs-fleet.lock"  # one fleet per machine: the bridge and namespace names are fixed
+LOCK_WAIT_S = 1800.0
 T = TypeVar("T")
 
 
@@ -56,6 +59,7 @@ class Fleet:
     broker: BrokerProcess | None = None
     guest: GuestDisks | None = None
     nodes: list[FleetNode] = field(default_factory=list)
+    lock: IO[str] | None = None
 
     @property
     def manager(self) -> FleetNode:
@@ -70,6 +74,7 @@ class Fleet:
 
     # ------------------------------------------------------------------ start
     def start(self) -> None:
+        self.lock = take_lock()
         remove_net()  # what a crashed run left behind (only vdvsfl* names)
         make_bridge()
         for index in range(1, NODES + 1):
@@ -172,12 +177,30 @@ class Fleet:
             with contextlib.suppress(Exception):  # teardown goes on: later steps free more
                 step()
         shutil.rmtree(self.root, ignore_errors=True)
+        if self.lock is not None:
+            self.lock.close()  # releases the flock
+            self.lock = None
 
     def _remove_services(self) -> None:
         if self.nodes and self.manager.running():
             names = self.manager.docker("service", "ls", "-q").out.split()
             if names:
                 self.manager.docker("service", "rm", *names, timeout=60)
+
+
+def take_lock() -> IO[str]:
+    """The machine's fleet lock (another test session's or benchmark's fleet: wait for it, bounded)."""
+    lock = open(LOCK, "w")  # noqa: SIM115 - held until Fleet.stop
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return lock
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                lock.close()
+                raise RuntimeError(f"another fleet held {LOCK} for {LOCK_WAIT_S:g}s") from None
+            time.sleep(1)
 
 
 def _leave_swarm(node: FleetNode) -> None:

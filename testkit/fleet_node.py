@@ -11,6 +11,7 @@ gives its containers, as in a VM. Power is cut by SIGKILLing every process of th
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -81,8 +82,10 @@ class FleetNode:
     # ------------------------------------------------------------------ processes
     def start(self) -> None:
         """dockerd, then the plugin, then what swarm needs to place volume tasks here."""
+        # the plugin first: a dockerd that holds vsphere volumes waits for it before serving its API
         self.start_dockerd()
         self.start_plugin()
+        self.wait_dockerd()
         # swarm places a task that needs a volume driver only on an engine that lists it
         self.ok("volume", "ls", "-f", "driver=vsphere")
 
@@ -91,6 +94,7 @@ class FleetNode:
             (self.home / sub).mkdir(parents=True, exist_ok=True)
         Path("/run/docker/plugins").mkdir(parents=True, exist_ok=True)  # mount points inside the namespace
         Path("/dev/disk").mkdir(exist_ok=True)
+        (self.plugins_dir / "vsphere.sock").unlink(missing_ok=True)  # a cut node's, refusing connections
         dockerd = shutil.which("dockerd")
         if dockerd is None:
             raise NodeError("dockerd is not installed (apt-get install docker.io)")
@@ -107,9 +111,24 @@ class FleetNode:
         with open(h / "dockerd.log", "ab") as log:
             self.dockerd = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + START_TIMEOUT_S
+        while not self._namespace_ready():  # the shell has made the bind mounts and exec'd dockerd
+            if self.dockerd.poll() is not None or time.monotonic() > deadline:
+                raise NodeError(f"dockerd of {self.name} did not start: see {h / 'dockerd.log'}")
+            time.sleep(0.02)
+
+    def _namespace_ready(self) -> bool:
+        assert self.dockerd is not None
+        try:
+            return os.readlink(f"/proc/{self.dockerd.pid}/exe").endswith("dockerd")
+        except OSError:
+            return False
+
+    def wait_dockerd(self) -> None:
+        assert self.dockerd is not None
+        deadline = time.monotonic() + START_TIMEOUT_S
         while self.docker("version", timeout=10).rc != 0:
             if self.dockerd.poll() is not None or time.monotonic() > deadline:
-                tail = (h / "dockerd.log").read_text(errors="replace")[-2000:]
+                tail = (self.home / "dockerd.log").read_text(errors="replace")[-2000:]
                 raise NodeError(f"dockerd of {self.name} did not start:\n{tail}")
             time.sleep(0.2)
 
