@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from vdvs.broker.admin_enroll import EnrollmentHandlers
 from vdvs.broker.admin_events import EventHandlers
+from vdvs.broker.admin_fence import FenceHandlers
 from vdvs.broker.admin_principals import PrincipalHandlers
 from vdvs.broker.admin_rules import RuleHandlers
 from vdvs.broker.admin_shares import ShareHandlers
@@ -20,6 +21,7 @@ class AdminServicer(
     EnrollmentHandlers,
     VmgroupHandlers,
     VolumeAdminHandlers,
+    FenceHandlers,
     PrincipalHandlers,
     ShareHandlers,
     ViewHandlers,

@@ -218,6 +218,16 @@ class AttachOps:
         log.info("detached %s from VM %s", volume.full, vm_uuid)
         return record
 
+    async def detach_from_holder(self, record: VolumeRecord, volume: VolumeName) -> VolumeRecord | None:
+        """An admin's detach (``vdvs volume detach``): off whichever VM holds it, in use or not; the
+        caller decided the holder may lose it. None if nobody held it by the time the lock was ours."""
+        async with self.locks.hold(volume.lock_key(record.vmgroup_id), volume.full):
+            current = await self.p.workers.db(self.p.store.volume_by_id, record.id)
+            if current is None or current.attached_vm is None:
+                return None
+            vmgroup = await self.p.workers.db(self.p.store.get_vmgroup, current.vmgroup_id)
+            return await self._detach_locked(current, volume, current.attached_vm, vmgroup.name if vmgroup else "")
+
     async def detach_idle(self, record: VolumeRecord, volume: VolumeName) -> VolumeRecord:
         """Detach an idle attachment (remove, membership change, timeout); the caller holds the lock."""
         if record.attached_vm is None or record.in_use:

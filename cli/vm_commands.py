@@ -121,6 +121,22 @@ def vm_check(vm_name: str, bios_uuid: str, fix: bool, target: Target, as_json: b
         raise SystemExit(3)
 
 
+@vm.command("fence")
+@click.option("--vm", "vm_name", required=True, help="an enrolled VM's name or BIOS UUID")
+@click.option("--force", is_flag=True, help="power it off although it is powered on (it hangs)")
+@admin_options
+def vm_fence(vm_name: str, force: bool, target: Target, as_json: bool) -> None:
+    """Power a hung Docker VM off through vCenter and detach its volumes, so swarm's tasks can move.
+
+    Refused for a powered-on VM without --force: every container on it stops."""
+    from vdvs.proto import admin_pb2
+
+    reply = call(target, as_json, "VmFence", admin_pb2.VmFenceRequest(vm=vm_name, force=force))
+    done = "powered off" if reply.power_state not in ("poweredOff", "gone") else f"was {reply.power_state}"
+    detached = ", ".join(reply.detached) or "none"
+    emit(to_dict(reply), as_json, f"Fenced VM {reply.vm_name} ({reply.bios_uuid}): {done}; detached: {detached}")
+
+
 @click.command()
 @admin_options
 def status(target: Target, as_json: bool) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from vdvs.cli.admin_client import Target
-from vdvs.cli.common import admin_options, call
+from vdvs.cli.common import admin_options, call, to_dict
 from vdvs.cli.output import column_table, emit
 
 if TYPE_CHECKING:
@@ -74,3 +74,23 @@ def set_options(volume_name: str, vmgroup: str, options: str, target: Target, as
     request = admin_pb2.VolumeSetRequest(volume=volume_name, vmgroup=vmgroup, options=options)
     reply = call(target, as_json, "VolumeSet", request)
     emit(_rows(reply), as_json, f"Successfully updated settings for {volume_name}")
+
+
+@volume.command("detach")
+@click.option("--volume", "volume_name", required=True, help="volume@datastore")
+@click.option("--vmgroup", default="_DEFAULT", show_default=True, help="the volume's vmgroup")
+@click.option("--force", is_flag=True, help="detach although the VM holding it is powered on")
+@admin_options
+def detach(volume_name: str, vmgroup: str, force: bool, target: Target, as_json: bool) -> None:
+    """Take a volume off the VM holding it: a VM gone from the inventory, or a hung one.
+
+    Refused without --force while that VM is powered on: it may be writing to the disk."""
+    from vdvs.proto import admin_pb2
+
+    request = admin_pb2.VolumeDetachRequest(volume=volume_name, vmgroup=vmgroup, force=force)
+    reply = call(target, as_json, "VolumeDetach", request)
+    emit(
+        to_dict(reply),
+        as_json,
+        f"Detached {reply.volume} from VM {reply.vm_name} ({reply.bios_uuid}, {reply.power_state})",
+    )

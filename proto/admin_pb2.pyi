@@ -770,3 +770,45 @@ class VmCheckResponse(_message.Message):
     settings: _containers.RepeatedCompositeFieldContainer[VmSetting]
     summary: str
     def __init__(self, vm: _Optional[str] = ..., bios_uuid: _Optional[str] = ..., power_state: _Optional[str] = ..., settings: _Optional[_Iterable[_Union[VmSetting, _Mapping]]] = ..., summary: _Optional[str] = ...) -> None: ...
+
+class VmFenceRequest(_message.Message):
+    __slots__ = ("vm", "force")
+    VM_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    vm: str
+    force: bool
+    def __init__(self, vm: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
+
+class VmFenceResponse(_message.Message):
+    __slots__ = ("vm_name", "bios_uuid", "power_state", "detached")
+    VM_NAME_FIELD_NUMBER: _ClassVar[int]
+    BIOS_UUID_FIELD_NUMBER: _ClassVar[int]
+    POWER_STATE_FIELD_NUMBER: _ClassVar[int]
+    DETACHED_FIELD_NUMBER: _ClassVar[int]
+    vm_name: str
+    bios_uuid: str
+    power_state: str
+    detached: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, vm_name: _Optional[str] = ..., bios_uuid: _Optional[str] = ..., power_state: _Optional[str] = ..., detached: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class VolumeDetachRequest(_message.Message):
+    __slots__ = ("volume", "vmgroup", "force")
+    VOLUME_FIELD_NUMBER: _ClassVar[int]
+    VMGROUP_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    volume: str
+    vmgroup: str
+    force: bool
+    def __init__(self, volume: _Optional[str] = ..., vmgroup: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
+
+class VolumeDetachResponse(_message.Message):
+    __slots__ = ("volume", "vm_name", "bios_uuid", "power_state")
+    VOLUME_FIELD_NUMBER: _ClassVar[int]
+    VM_NAME_FIELD_NUMBER: _ClassVar[int]
+    BIOS_UUID_FIELD_NUMBER: _ClassVar[int]
+    POWER_STATE_FIELD_NUMBER: _ClassVar[int]
+    volume: str
+    vm_name: str
+    bios_uuid: str
+    power_state: str
+    def __init__(self, volume: _Optional[str] = ..., vm_name: _Optional[str] = ..., bios_uuid: _Optional[str] = ..., power_state: _Optional[str] = ...) -> None: ...

@@ -124,6 +124,16 @@ class AdminServiceStub:
                 request_serializer=vdvs_dot_proto_dot_admin__pb2.VolumeSetRequest.SerializeToString,
                 response_deserializer=vdvs_dot_proto_dot_admin__pb2.VolumeListResponse.FromString,
                 _registered_method=True)
+        self.VolumeDetach = channel.unary_unary(
+                '/vdvs.v1.AdminService/VolumeDetach',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.VolumeDetachRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.VolumeDetachResponse.FromString,
+                _registered_method=True)
+        self.VmFence = channel.unary_unary(
+                '/vdvs.v1.AdminService/VmFence',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.VmFenceRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.VmFenceResponse.FromString,
+                _registered_method=True)
         self.AdminEnroll = channel.unary_unary(
                 '/vdvs.v1.AdminService/AdminEnroll',
                 request_serializer=vdvs_dot_proto_dot_admin__pb2.AdminEnrollRequest.SerializeToString,
@@ -337,6 +347,20 @@ class AdminServiceServicer:
 
     def VolumeSet(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VolumeDetach(self, request, context):
+        """take a volume off the VM holding it (refused for a powered-on holder unless force)
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VmFence(self, request, context):
+        """power a hung VM off through vCenter and detach its volumes (refused for a powered-on VM unless force)
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -562,6 +586,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.VolumeSet,
                     request_deserializer=vdvs_dot_proto_dot_admin__pb2.VolumeSetRequest.FromString,
                     response_serializer=vdvs_dot_proto_dot_admin__pb2.VolumeListResponse.SerializeToString,
+            ),
+            'VolumeDetach': grpc.unary_unary_rpc_method_handler(
+                    servicer.VolumeDetach,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.VolumeDetachRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.VolumeDetachResponse.SerializeToString,
+            ),
+            'VmFence': grpc.unary_unary_rpc_method_handler(
+                    servicer.VmFence,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.VmFenceRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.VmFenceResponse.SerializeToString,
             ),
             'AdminEnroll': grpc.unary_unary_rpc_method_handler(
                     servicer.AdminEnroll,
@@ -1133,6 +1167,60 @@ class AdminService:
             '/vdvs.v1.AdminService/VolumeSet',
             vdvs_dot_proto_dot_admin__pb2.VolumeSetRequest.SerializeToString,
             vdvs_dot_proto_dot_admin__pb2.VolumeListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VolumeDetach(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/VolumeDetach',
+            vdvs_dot_proto_dot_admin__pb2.VolumeDetachRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.VolumeDetachResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VmFence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/VmFence',
+            vdvs_dot_proto_dot_admin__pb2.VmFenceRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.VmFenceResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -254,6 +254,23 @@ class Err(enum.Enum):
     )
     EVENT_LIMIT_INVALID = ErrorSpec(751, "Invalid --limit {0}: give 1 to {1}", Kind.INVALID)
 
+    # --- fencing and forced detach (780-789) ---
+    FENCE_VM_UNKNOWN = ErrorSpec(780, "VM {0} is not enrolled: give an enrolled VM's name or BIOS uuid", Kind.NOT_FOUND)
+    FENCE_VM_AMBIGUOUS = ErrorSpec(781, "VM name {0} is enrolled {1} times: give its BIOS uuid", Kind.INVALID)
+    FENCE_RUNNING = ErrorSpec(
+        782,
+        "VM {0} is powered on: fencing powers it off and stops everything on it; if it hangs, use --force",
+        Kind.CONFLICT,
+    )
+    FENCE_UNSUPPORTED = ErrorSpec(783, "Cannot power VM {0} off: {1}", Kind.UNAVAILABLE)
+    VOLUME_NOT_ATTACHED = ErrorSpec(784, "Volume {0} is not attached to any VM", Kind.CONFLICT)
+    DETACH_RUNNING = ErrorSpec(
+        785,
+        "Volume {0} is attached to VM {1}, which is powered on and may be writing to it: "
+        "fence the VM first (vdvs vm fence), or use --force",
+        Kind.CONFLICT,
+    )
+
     # --- accounting: volume-count limits (NSX constraints ``count <= N``) ---
     VOLUME_COUNT_EXCEED = ErrorSpec(
         680, "The volume count of vmgroup {0} on datastore {1} would exceed its limit ({2} of {3} volumes)", Kind.QUOTA

@@ -87,6 +87,8 @@ RULES: Mapping[str, Rule] = {
     "EnrollVm": _platform("vm.enroll", "name", "bios_uuid"),
     "RevokeVm": _platform("vm.revoke", "bios_uuid", "serial"),
     "VmCheck": _platform("vm.check", "vm", "bios_uuid", "fix"),  # a VM's configuration: the platform's
+    # powering a VM off stops every tenant's containers on it: the platform's call
+    "VmFence": _platform("vm.fence", "vm", "force"),
     "AdminEnroll": _platform("admin.enroll", "name"),
     "AdminRevoke": _platform("admin.revoke", "name"),
     "AdminList": _platform("admin.ls", changes=False),
@@ -112,6 +114,7 @@ RULES: Mapping[str, Rule] = {
     # volumes, views, audit
     "VolumeList": _listing("volume.ls"),  # its vmgroup field is a pattern, applied inside what one sees
     "VolumeSet": _on_vmgroup("volume.set", ADMIN, "vmgroup", "volume", "options"),
+    "VolumeDetach": _on_vmgroup("volume.detach", ADMIN, "vmgroup", "volume", "force"),
     "PermissionsShow": _listing("show.permissions", VIEWER, "vmgroup"),
     "AuditList": _listing("audit.ls", ADMIN, "vmgroup"),
     "Usage": _listing("usage"),  # limited to the vmgroups one sees

@@ -122,6 +122,7 @@ PLATFORM_CALLS = [
     "EnrollVm",
     "RevokeVm",
     "VmCheck",
+    "VmFence",
     "AdminEnroll",
     "AdminRevoke",
     "AdminList",
@@ -148,9 +149,9 @@ def test_the_rule_table_sorts_every_rpc_into_one_kind() -> None:
     assert {r for r, rule in RULES.items() if rule.need is Need.PLATFORM} == set(PLATFORM_CALLS)
     assert {r for r, rule in RULES.items() if rule.need is Need.LISTING} == set(LISTINGS)
     on_vmgroup = {r for r, rule in RULES.items() if rule.need is Need.VMGROUP}
-    assert on_vmgroup == {*VIEWER_CALLS, *ADMIN_CALLS, "VolumeSet"}
+    assert on_vmgroup == {*VIEWER_CALLS, *ADMIN_CALLS, "VolumeSet", "VolumeDetach"}
     assert RULES["VmgroupCreate"].need is Need.CREATE
-    assert all(RULES[r].role is Role.VMGROUP_ADMIN for r in [*ADMIN_CALLS, "VolumeSet"])
+    assert all(RULES[r].role is Role.VMGROUP_ADMIN for r in [*ADMIN_CALLS, "VolumeSet", "VolumeDetach"])
     assert all(RULES[r].role is Role.VMGROUP_VIEWER for r in VIEWER_CALLS)
     assert RULES["AuditList"].role is Role.VMGROUP_ADMIN  # the audit is the vmgroup admin's, not the viewer's
     assert RULES["EventList"].role is RULES["EventFollow"].role is Role.VMGROUP_VIEWER  # events: the viewer's too

@@ -261,6 +261,17 @@ class VsphereBackend:
             with self._vm_lock(holder.uuid or holder.vm._moId):
                 self.vms.remove_disk(holder.vm, path, f"Failed to detach {path} from VM {holder.name}")
 
+    def power_off(self, vm_uuid: str) -> bool:
+        """Fence a VM: power it off through vCenter. False if it is gone or already off."""
+        with self._vm_lock(vm_uuid):
+            vm = self.vms.find(vm_uuid)
+            info = self.vms.info(vm, vm_uuid) if vm is not None else None
+            if info is None or info.power_state == POWERED_OFF:
+                return False
+            self.vms.power_off(vm, f"Failed to power VM {info.name} off")
+            log.warning("powered VM %s (%s) off: fenced by an admin", info.name, vm_uuid)
+            return True
+
     def detach(self, vm_uuid: str, disk: DiskRef) -> None:
         path = self.vmdk_path(disk)
         with self._vm_lock(vm_uuid):

@@ -225,6 +225,11 @@ class VirtualMachines:
         task = vm.ReconfigVM_Task(spec=vim.vm.ConfigSpec(deviceChange=changes))
         wait_task(task, self._session.settings.task_timeout_s, what)
 
+    def power_off(self, vm: Any, what: str) -> None:
+        """Power the VM off (hard, as the vSphere client's "Power Off") and wait for the task."""
+        with translated(what):
+            wait_task(vm.PowerOffVM_Task(), self._session.settings.task_timeout_s, what)
+
     def remove_disk(self, vm: Any, path: str, what: str) -> bool:
         """Detach ``path`` from ``vm`` (the file stays); False if it was not attached."""
         current = self.devices(vm)
