@@ -27,7 +27,7 @@ from vdvs.broker.guard import OpGuard
 from vdvs.broker.identity import Callers
 from vdvs.broker.inventory import Inventory
 from vdvs.broker.locks import KeyedLocks
-from vdvs.broker.metrics.gauges import UsageCache
+from vdvs.broker.metrics.gauges import Usage, UsageCache, read_usage
 from vdvs.broker.metrics.registry import BrokerMetrics, MetricsError
 from vdvs.broker.moves import Moves
 from vdvs.broker.pipeline import Pipeline
@@ -40,7 +40,6 @@ from vdvs.broker.usage_refresh import UsageRefresh
 from vdvs.broker.volume_ops import VolumeOps
 from vdvs.broker.volume_service import VolumeServicer
 from vdvs.broker.webhook import Webhook
-from vdvs.tenancy.metrics_usage import Usage, read_usage
 from vdvs.tenancy.store import ConfigStore, StoreError, open_store
 
 if TYPE_CHECKING:  # ldap3 loads only for a broker with an [auth] table, jinja2 for one with [ui]

@@ -10,6 +10,10 @@ hundred at most), never from volume rows. The figures:
   that datastore is checked against (``limits_from``); the quotas check provisioned + reserved;
 - ``allocated_bytes``: actual (thin) use, measured at create, at detach and by the broker's sweep;
 - ``attached``: volumes attached to a VM, idle attachments included; ``idle``: those of them idle.
+
+The broker's ``vdvs_vmgroup_*`` gauges are this report's lines (broker/metrics/gauges.py), and its
+per-volume gauges the volumes behind them (``volume_lines``): the figures and the limits that apply
+are decided here once.
 """
 
 from __future__ import annotations
@@ -92,6 +96,23 @@ class Unit:
     total: Line
 
 
+@dataclass(frozen=True)
+class VolumeLine:
+    """One volume a vmgroup's line counts (``[metrics] per_volume``)."""
+
+    vmgroup: str
+    datastore: str
+    volume: str
+    size_mb: int
+    allocated_bytes: int
+    attached: bool
+
+
+def _shown(url: str, datastores: Sequence[DatastoreRef]) -> str:
+    """A datastore as the report names it; one no longer seen keeps its URL."""
+    return datastore_name(url, datastores) or url
+
+
 def _total(lines: Iterable[Line], volume_limit: int | None) -> Line:
     summed = Figures()
     for line in lines:
@@ -114,7 +135,7 @@ def _vmgroup_units(rows: Sequence[Sequence[Any]], datastores: Sequence[Datastore
             int(row[9]), int(row[10]),
         )  # fmt: skip
         limits_from = datastore_name(row[11], datastores) if row[11] else ""
-        entry[3].append(Line(datastore_name(url, datastores) or url, limits_from, figures))
+        entry[3].append(Line(_shown(url, datastores), limits_from, figures))
     for name, max_volumes, label, lines in by_id.values():
         ordered = tuple(sorted(lines, key=lambda line: line.datastore))
         units.append((Unit(name, (name,), ordered, _total(ordered, max_volumes)), label))
@@ -150,6 +171,19 @@ def report(
     if pattern is not None:
         units = [(unit, label) for unit, label in units if fnmatch.fnmatchcase(unit.name, pattern)]
     return _by_label(units) if by_label else [unit for unit, _ in units]
+
+
+def volume_lines(
+    rows: Sequence[Sequence[Any]], volumes: Sequence[Sequence[Any]], datastores: Sequence[DatastoreRef]
+) -> list[VolumeLine]:
+    """The volumes of ``UsageRows.volume_usage_rows``, named as the report built from ``rows`` names
+    vmgroups and datastores (a volume of a vmgroup not in ``rows``, removed meanwhile, is left out)."""
+    names = {row[0]: row[1] for row in rows}
+    return [
+        VolumeLine(names[gid], _shown(url, datastores), name, size_mb, allocated, attached)
+        for gid, url, name, size_mb, allocated, attached in volumes
+        if gid in names
+    ]
 
 
 def headers(by_label: str | None) -> list[str]:

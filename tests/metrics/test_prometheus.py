@@ -1,16 +1,17 @@
 """A real Prometheus (Debian's ``prometheus``) scraping a real broker process and a real plugin process,
 with the alert rules of packaging/prometheus/ loaded, queried through its HTTP API.
 
-The gauges must equal what the config store holds (read here through the store's own API) and what
-`vdvs volume ls` / `vmgroup access ls` show; the counters must count the calls this test made.
+The vmgroup gauges must be exactly the lines of `vdvs usage --json` (the real CLI on the same broker's
+admin socket), every vmgroup and datastore; the counters must count the calls this test made.
 """
 
 from __future__ import annotations
 
 import os
-from collections import defaultdict
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,12 +19,22 @@ from testkit.plugin_process import PluginProcess
 from testkit.prometheus import PrometheusServer, Sample, free_port, prometheus_binary
 from tests.tenancy.harness import Tenv, vm_refused
 from vdvs.plugin.broker_client import BrokerError
-from vdvs.tenancy.model import VolumeState
-from vdvs.tenancy.store import SqliteStore
 
 RULES = Path(__file__).resolve().parents[2] / "packaging" / "prometheus" / "vdvs-alerts.yml"
 MB = 1024 * 1024
 WAIT_S = 60.0  # scrapes come every second; the broker re-reads the store every half second
+# gauge -> (the figure of a `vdvs usage --json` line it must equal, the factor from the report's unit
+# to the gauge's): the report gives sizes in MB (provisioned_mb, size_limit_mb), the gauges in bytes.
+# allocated_bytes is bytes in both. A limit that is null in the report has no series.
+GAUGES = {
+    "vdvs_vmgroup_provisioned_bytes": ("provisioned_mb", MB),
+    "vdvs_vmgroup_limit_bytes": ("size_limit_mb", MB),
+    "vdvs_vmgroup_allocated_bytes": ("allocated_bytes", 1),
+    "vdvs_vmgroup_volumes": ("volumes", 1),
+    "vdvs_vmgroup_volume_limit": ("volume_limit", 1),
+    "vdvs_vmgroup_attached_volumes": ("attached", 1),
+}
+Series = dict[tuple[str, str, str], float]  # (gauge, vmgroup, datastore; "" across datastores) -> value
 
 pytestmark = pytest.mark.skipif(prometheus_binary() is None, reason="needs prometheus (apt-get install prometheus)")
 
@@ -55,35 +66,47 @@ def one(samples: list[Sample]) -> float:
     return samples[0].value
 
 
-def store_figures(env: Tenv) -> dict[tuple[str, str], dict[str, int]]:
-    """Per (vmgroup, datastore), what the store's ready volumes hold, through the store's own API."""
-    names = {g["id"]: g["name"] for g in env.js("vmgroup", "ls")}
-    datastores = {env.datastore_dir(ds).as_uri(): ds for ds in env.config.local_datastores}
-    store = SqliteStore(env.config.store_path)
-    try:
-        records = store.list_volumes(states=(VolumeState.READY,))
-    finally:
-        store.close()
-    figures: dict[tuple[str, str], dict[str, int]] = defaultdict(
-        lambda: {"volumes": 0, "provisioned": 0, "allocated": 0, "attached": 0}
-    )
-    for r in records:
-        row = figures[(names[r.vmgroup_id], datastores[r.datastore_url])]
-        row["volumes"] += 1
-        row["provisioned"] += r.size_mb * MB
-        row["allocated"] += r.allocated_bytes
-        row["attached"] += r.attached_vm is not None
-    return dict(figures)
+def report_series(report: list[dict[str, Any]]) -> Series:
+    """The series the gauges must have for a `vdvs usage --json` report: one per vmgroup, datastore
+    line and figure (MB times 1024 * 1024 for the sizes), and the vmgroup's total count limit
+    (`--max-volumes`) without a datastore."""
+    want: Series = {}
+    for unit in report:
+        for line in unit["datastores"]:
+            for name, (figure, factor) in GAUGES.items():
+                if line[figure] is not None:
+                    want[(name, unit["vmgroup"], line["datastore"])] = line[figure] * factor
+        if unit["total"]["volume_limit"] is not None:
+            want[("vdvs_vmgroup_volume_limit", unit["vmgroup"], "")] = unit["total"]["volume_limit"]
+    return want
 
 
-def gauge(prom: PrometheusServer, name: str, vmgroup: str, datastore: str, want: float) -> None:
-    """The gauge, as Prometheus scraped it, reaches ``want`` (and is exactly it)."""
-    expr = f'{name}{{vmgroup="{vmgroup}",datastore="{datastore}"}}'
-    found = prom.wait_for(expr, lambda s: len(s) == 1 and s[0].value == want, WAIT_S)
-    assert one(found) == want
+def scraped_series(prom: PrometheusServer) -> Series:
+    """Every ``vdvs_vmgroup_*`` series of the broker, as Prometheus has it now."""
+    samples = prom.query('{__name__=~"vdvs_vmgroup_.+",job="vdvs-broker"}')
+    got = {(s.labels["__name__"], s.labels["vmgroup"], s.labels.get("datastore", "")): s.value for s in samples}
+    assert len(got) == len(samples), samples  # no series twice
+    return got
 
 
-async def test_gauges_and_counters_equal_what_the_store_holds_and_the_calls_made(
+def gauges_equal_usage_report(env: Tenv, prom: PrometheusServer) -> list[dict[str, Any]]:
+    """Wait until the gauges, as Prometheus scraped them, are exactly what `vdvs usage --json` says
+    (asked anew each time: the broker's sweep may measure allocated space meanwhile); the report."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        report: list[dict[str, Any]] = env.js("usage")
+        want, got = report_series(report), scraped_series(prom)
+        if got == want or time.monotonic() > deadline:
+            assert got == want
+            return report
+        time.sleep(0.5)
+
+
+def lines(report: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(unit["vmgroup"], line["datastore"]): line for unit in report for line in unit["datastores"]}
+
+
+async def test_gauges_equal_the_usage_report_and_counters_the_calls_made(
     broker: Tenv, short_tmp: Path, prometheus_dir: Path
 ) -> None:
     if os.geteuid() != 0:
@@ -91,18 +114,15 @@ async def test_gauges_and_counters_equal_what_the_store_holds_and_the_calls_made
     env = broker
     vm1 = await env.vm("vm1")
     vm2 = await env.vm("vm2")  # in no vmgroup: _DEFAULT
+    vm3 = await env.vm("vm3")
     env.ok("vmgroup", "create", "--name", "web", "--default-datastore", "local1", "--vm-list", "vm1")
-    env.ok("vmgroup", "access", "set", "--name", "web", "--datastore", "local1", "--volume-totalsize", "100MB")
-    # A count limit of 3 on local1 (schema 6; set in the store until `access set --volume-count` lands).
-    store = SqliteStore(env.config.store_path)
-    try:
-        with store.transaction() as db:
-            db.execute(
-                "UPDATE privileges SET max_volume_count = 3 WHERE vmgroup_id = ? AND datastore_url = ?",
-                (env.group_id("web"), env.datastore_dir("local1").as_uri()),
-            )
-    finally:
-        store.close()
+    env.ok("vmgroup", "access", "set", "--name", "web", "--datastore", "local1", "--volume-totalsize", "100MB",
+           "--volume-count", "3")  # fmt: skip
+    # db: local2's limits come from its _ALL_DS row; 5 volumes at most across datastores
+    env.ok("vmgroup", "create", "--name", "db", "--default-datastore", "local1", "--vm-list", "vm3",
+           "--max-volumes", "5")  # fmt: skip
+    env.ok("vmgroup", "access", "add", "--name", "db", "--datastore", "_ALL_DS", "--allow-create",
+           "--volume-totalsize", "1GB", "--volume-count", "4")  # fmt: skip
 
     await vm1.client.create("a", {"size": "30mb"}, [])
     await vm1.client.create("b", {"size": "40mb"}, [])
@@ -111,6 +131,7 @@ async def test_gauges_and_counters_equal_what_the_store_holds_and_the_calls_made
     denied = await vm_refused(vm1.client.create("x@local2", {"size": "10mb"}, []))  # web has no local2
     assert denied.name == "PRIVILEGE_NO_PRIVILEGE"
     await vm2.client.create("d@local2", {"size": "10mb"}, [])
+    await vm3.client.create("f@local2", {"size": "20mb"}, [])
 
     plugin = PluginProcess(short_tmp / "plugin", env.address, env.root / "bundles" / "vm1",
                            metrics_listen=f"127.0.0.1:{free_port()}")  # fmt: skip
@@ -123,25 +144,27 @@ async def test_gauges_and_counters_equal_what_the_store_holds_and_the_calls_made
         with PrometheusServer(prometheus_dir, jobs, rule_files=[RULES]) as prom:
             prom.wait_scraped(WAIT_S)
 
-            # gauges: what the store holds, and what the admin commands show
-            figures = store_figures(env)
-            assert set(figures) == {("web", "local1"), ("_DEFAULT", "local2")}
-            for (group, ds), row in figures.items():
-                gauge(prom, "vdvs_vmgroup_volumes", group, ds, row["volumes"])
-                gauge(prom, "vdvs_vmgroup_provisioned_bytes", group, ds, row["provisioned"])
-                gauge(prom, "vdvs_vmgroup_allocated_bytes", group, ds, row["allocated"])
-                gauge(prom, "vdvs_vmgroup_attached_volumes", group, ds, row["attached"])
-            assert (figures[("web", "local1")]["volumes"], figures[("web", "local1")]["attached"]) == (2, 2)
-            held = prom.query("vdvs_vmgroup_volumes > 0")
-            assert {(s.labels["vmgroup"], s.labels["datastore"]) for s in held} == set(figures)
+            # gauges: every line of `vdvs usage --json`, nothing more
+            report = gauges_equal_usage_report(env, prom)
+            shown = lines(report)
+            assert {"web", "db", "_DEFAULT"} <= {unit["vmgroup"] for unit in report}
+            web, db_local1, db_local2 = shown[("web", "local1")], shown[("db", "local1")], shown[("db", "local2")]
+            assert (web["volumes"], web["attached"], web["provisioned_mb"]) == (2, 2, 70)
+            assert (web["limits_from"], web["size_limit_mb"], web["volume_limit"]) == ("local1", 100, 3)
+            assert (db_local2["limits_from"], db_local2["size_limit_mb"], db_local2["volume_limit"]) == (
+                "_ALL_DS",
+                1024,
+                4,
+            )
+            assert (db_local1["volumes"], db_local1["size_limit_mb"]) == (0, None)  # its own row: no quota
+            assert shown[("_DEFAULT", "local2")]["volumes"] == 1
+            # spot checks of the conversion, as a user would write them in PromQL
+            assert one(prom.query('vdvs_vmgroup_limit_bytes{vmgroup="web",datastore="local1"}')) == 100 * MB
+            assert one(prom.query('vdvs_vmgroup_limit_bytes{vmgroup="db",datastore="local2"}')) == 1024 * MB
+            assert one(prom.query('vdvs_vmgroup_volume_limit{vmgroup="db",datastore=""}')) == 5
+            assert prom.query('vdvs_vmgroup_limit_bytes{vmgroup="db",datastore="local1"}') == []
             listed = [v for v in env.js("volume", "ls") if v["vmgroup"] == "web"]
-            assert figures[("web", "local1")]["provisioned"] == sum(float(v["capacity"][:-2]) for v in listed) * MB
-            access = env.js("vmgroup", "access", "ls", "--name", "web")
-            gauge(prom, "vdvs_vmgroup_limit_bytes", "web", "local1", int(access[0]["usage_quota_mb"]) * MB)
-            gauge(prom, "vdvs_vmgroup_volume_limit", "web", "local1", 3)
-            # _DEFAULT's rows set no limits: no limit series for it
-            assert prom.query('vdvs_vmgroup_limit_bytes{vmgroup="_DEFAULT"}') == []
-            assert prom.query('vdvs_vmgroup_volume_limit{vmgroup="_DEFAULT"}') == []
+            assert web["provisioned_mb"] == sum(float(v["capacity"][:-2]) for v in listed)
 
             # counters: the calls made above
             ops = 'vdvs_volume_operation_seconds_count{{operation="{}",vmgroup="{}",datastore="{}",outcome="{}"}}'
@@ -157,7 +180,7 @@ async def test_gauges_and_counters_equal_what_the_store_holds_and_the_calls_made
                 "PRIVILEGE_NO_PRIVILEGE": 1,
             }
             # every reservation is a store call (the refused one too); the loop is watched
-            assert one(prom.query('vdvs_store_operation_seconds_count{operation="reserve_volume"}')) == 4
+            assert one(prom.query('vdvs_store_operation_seconds_count{operation="reserve_volume"}')) == 5
             assert one(prom.query("vdvs_broker_loop_lag_seconds_count")) > 0
             version = env.status()["Version"]
             assert one(prom.query(f'vdvs_build_info{{job="vdvs-broker",version="{version}"}}')) == 1
@@ -171,7 +194,7 @@ async def test_gauges_and_counters_equal_what_the_store_holds_and_the_calls_made
             # nothing to warn about yet; a third volume brings web to 90 MB of 100 and 3 of 3 volumes
             assert [a for a in prom.alerts() if a["labels"].get("vmgroup") == "web"] == []
             await vm1.client.create("e", {"size": "20mb"}, [])
-            gauge(prom, "vdvs_vmgroup_volumes", "web", "local1", 3)
+            assert lines(gauges_equal_usage_report(env, prom))[("web", "local1")]["volumes"] == 3
             wanted = {"VdvsSizeQuotaOver80Percent", "VdvsVolumeCountFull", "VdvsVolumeCountOver80Percent"}
             prom.wait_for(
                 'ALERTS{vmgroup="web",datastore="local1"}',

@@ -1,5 +1,6 @@
 """Both stores: the accounting queries. The usage report's one GROUP BY (the same rows on SQLite and
-PostgreSQL), the sweep's allocated-space updates, and the daily samples trends are drawn from."""
+PostgreSQL), the volumes it counts one by one (the per-volume metrics), the sweep's allocated-space
+updates, and the daily samples trends are drawn from."""
 
 from __future__ import annotations
 
@@ -78,6 +79,23 @@ def test_the_usage_report_is_the_same_on_both_stores(stores: Stores, web: Config
     for each in (web, twin):
         usage_fixture(each)
     assert web.usage_rows("cost-center") == twin.usage_rows("cost-center") == EXPECTED_ROWS
+
+
+def test_the_volumes_the_report_counts_one_by_one(web: ConfigStore) -> None:
+    usage_fixture(web)
+    volumes = sorted(web.volume_usage_rows(), key=lambda v: v[2])
+    assert volumes == [
+        (WEB, DS1, "a", 100, 3 * MB, False),
+        (WEB, DS1, "b", 200, 5 * MB, True),
+        (WEB, DS1, "c", 300, 7 * MB, True),  # idle: still attached
+        (WEB, DS2, "far", 1000, 2**33, False),
+        (DB, DS1, "going", 50, 0, False),  # being removed: still counted
+    ]  # "pending" is being created: reserved, not counted
+    # what each line of the report adds up
+    for row in web.usage_rows():
+        mine = [v for v in volumes if (v[0], v[1]) == (row[0], row[3])]
+        assert (len(mine), sum(v[3] for v in mine), sum(v[4] for v in mine)) == (row[4], row[5], row[8])
+        assert sum(v[5] for v in mine) == row[9]
 
 
 def test_the_sweep_records_allocated_space_while_the_holder_keeps_the_volume(web: ConfigStore) -> None:

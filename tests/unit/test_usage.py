@@ -6,7 +6,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 from vdvs.tenancy.model import ALL_DS_URL, VM_DS_URL, DatastoreRef
-from vdvs.tenancy.usage import NO_LABEL, TOTAL, Figures, Line, cells, headers, report, sample_day
+from vdvs.tenancy.usage import (
+    NO_LABEL,
+    TOTAL,
+    Figures,
+    Line,
+    VolumeLine,
+    cells,
+    headers,
+    report,
+    sample_day,
+    volume_lines,
+)
 
 DS1 = DatastoreRef("ds1", "ds:///vmfs/volumes/ds1/")
 DS2 = DatastoreRef("ds2", "ds:///vmfs/volumes/ds2/")
@@ -103,3 +114,16 @@ def test_samples_are_filed_under_the_utc_day() -> None:
     late = datetime(2024, 3, 1, 23, 30, tzinfo=timezone(timedelta(hours=-5)))  # already March 2nd in UTC
     assert sample_day(late) == "2024-03-02"
     assert sample_day(datetime(2024, 3, 1, 0, 0, tzinfo=UTC)) == "2024-03-01"
+
+
+def test_volumes_are_named_as_the_report_names_their_lines() -> None:
+    volumes = [
+        ("id-web", DS1.url, "a", 100, MB, True),
+        ("id-zgone", "ds:///vmfs/volumes/gone/", "b", 10, 0, False),  # a datastore no longer seen: its URL
+        ("id-removed", DS2.url, "c", 5, 0, False),  # its vmgroup went after the report's read: left out
+    ]
+    assert volume_lines(ROWS, volumes, DATASTORES) == [
+        VolumeLine("web", "ds1", "a", 100, MB, True),
+        VolumeLine("zgone", "ds:///vmfs/volumes/gone/", "b", 10, 0, False),
+    ]
+    assert [line.datastore for line in report(ROWS, DATASTORES)[3].lines] == ["ds:///vmfs/volumes/gone/"]
