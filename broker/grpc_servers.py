@@ -4,6 +4,7 @@ certificates. Each AdminService server has the guard of its transport in front o
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import grpc
@@ -61,7 +62,13 @@ def admin_servers(
     socket_server = grpc.aio.server(interceptors=[guard])
     admin_pb2_grpc.add_AdminServiceServicer_to_server(servicer, socket_server)
     prepare_socket(admin_socket)
-    socket_server.add_insecure_port(f"unix://{admin_socket}")
+    # gRPC binds here, not at start: the socket must never exist with more than owner rights
+    old_umask = os.umask(0o077)
+    try:
+        socket_server.add_insecure_port(f"unix://{admin_socket}")
+    finally:
+        os.umask(old_umask)
+    os.chmod(admin_socket, 0o600)
     if not admin_listen:
         return [socket_server], ""
     # On TCP the handshake admits any certificate of our CA; the guard then accepts admin ones only.

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import os
 import signal
 import sys
 from typing import TYPE_CHECKING
@@ -228,12 +227,7 @@ class Broker:
         await volume_server.start()
         for server in admin_tcp:
             await server.start()
-        old_umask = os.umask(0o077)
-        try:
-            await admin_socket.start()
-        finally:
-            os.umask(old_umask)
-        os.chmod(self.config.admin_socket, 0o600)
+        await admin_socket.start()  # bound, 0600, by grpc_servers.admin_servers
         if login is not None:
             login.servicer.admin_address = self.admin_address
             await login.start()
