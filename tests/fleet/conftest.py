@@ -1,5 +1,7 @@
-"""One fleet for the session (three dockerd nodes, a broker on vcsim, a swarm): starting it takes
-seconds, but every test of this folder shares it; each test leaves every node back in the swarm."""
+"""One fleet for this folder (three dockerd nodes, a broker on vcsim, a swarm): starting it takes
+seconds, so every test here shares it, and it is stopped when the folder is done (its nodes' mount
+namespaces would otherwise outlive it, next to the other suites); each test leaves every node back in
+the swarm."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pytest
 from testkit.fleet import Fleet, start_fleet
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fleet() -> Iterator[Fleet]:
     if os.geteuid() != 0:
         pytest.skip("needs root: network namespaces, dockerd, loop devices, mounts")
