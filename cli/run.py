@@ -42,7 +42,9 @@ def _fail(exc: Exception) -> None:
     raise click.ClickException(message)
 
 
-async def _up(state_dir: Path, admin_socket: Path, plugin_socket: Path, mount_root: Path, vm_name: str) -> None:
+async def _up(
+    state_dir: Path, admin_socket: Path, plugin_socket: Path, mount_root: Path, vm_name: str, ui_listen: str
+) -> None:
     import asyncio
 
     from vdvs.broker.config import BrokerConfig
@@ -55,9 +57,11 @@ async def _up(state_dir: Path, admin_socket: Path, plugin_socket: Path, mount_ro
     from vdvs.plugin.server import PluginServer
 
     config_path = state_dir / "broker.toml"
-    config = (
-        BrokerConfig.load(config_path) if config_path.exists() else BrokerConfig.for_state_dir(state_dir, admin_socket)
-    )
+    if config_path.exists():
+        config = BrokerConfig.load(config_path)
+    else:  # first run: the one-machine layout, with the dashboard on loopback (written into broker.toml)
+        config = BrokerConfig.for_state_dir(state_dir, admin_socket)
+        config.ui_listen = ui_listen
     if not is_initialized(config):
         for line in init_config(config, config_path):
             log.info("%s", line)
@@ -85,6 +89,10 @@ async def _up(state_dir: Path, admin_socket: Path, plugin_socket: Path, mount_ro
             f"{', '.join(config.local_datastores)}; try: docker volume create -d vsphere -o size=200mb data@local1",
             err=True,
         )
+        if broker.ui_address:
+            click.echo(
+                f"dashboard on https://{broker.ui_address}/ui: sign in with the link `vdvs ui link` prints", err=True
+            )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -102,6 +110,12 @@ async def _up(state_dir: Path, admin_socket: Path, plugin_socket: Path, mount_ro
 @click.option("--plugin-socket", type=click.Path(path_type=Path), default=DEFAULT_SOCKET, show_default=True)
 @click.option("--mount-root", type=click.Path(path_type=Path), default=DEFAULT_MOUNT_ROOT, show_default=True)
 @click.option("--vm-name", default=socket.gethostname(), show_default=True, help="name this host is enrolled as")
+@click.option(
+    "--ui-listen",
+    default="127.0.0.1:7645",
+    show_default=True,
+    help="the dashboard's host:port, written into a new broker.toml ('' for none; later: [ui] listen there)",
+)
 @click.option("--log-level", default=None)
 def up(
     state_dir: Path,
@@ -109,16 +123,21 @@ def up(
     plugin_socket: Path,
     mount_root: Path,
     vm_name: str,
+    ui_listen: str,
     log_level: str | None,
 ) -> None:
     """Run vdvs on this machine: broker + plugin, local backend, SQLite (made on first run)."""
     import asyncio
 
+    from vdvs.broker.config import metrics_address
     from vdvs.cli.logs import setup_logging
 
     setup_logging(log_level)
     try:
-        asyncio.run(_up(state_dir.resolve(), admin_socket, plugin_socket, mount_root, vm_name))
+        ui_listen = metrics_address(ui_listen, "--ui-listen") if ui_listen else ""
+        asyncio.run(_up(state_dir.resolve(), admin_socket, plugin_socket, mount_root, vm_name, ui_listen))
+    except ValueError as exc:  # --ui-listen
+        _fail(exc)
     except startup_errors() as exc:
         _fail(exc)
 
