@@ -116,6 +116,9 @@ ADMIN_CALLS = [
     "AccessAdd",
     "AccessSet",
     "AccessRemove",
+    "VmgroupRuleAdd",
+    "VmgroupRuleSet",
+    "VmgroupRuleRemove",
 ]
 PLATFORM_CALLS = [
     "Status",
@@ -129,7 +132,17 @@ PLATFORM_CALLS = [
     "DatastoreShare",
     "DatastoreUnshare",
 ]
-LISTINGS = ["VmgroupList", "VolumeList", "GrantList", "DatastoreList", "PermissionsShow", "AuditList"]
+LISTINGS = [
+    "VmgroupList",
+    "VolumeList",
+    "GrantList",
+    "DatastoreList",
+    "PermissionsShow",
+    "AuditList",
+    "Usage",
+    "VmgroupRuleList",
+    "VmExplain",
+]
 
 
 def test_the_rule_table_sorts_every_rpc_into_one_kind() -> None:
@@ -186,6 +199,10 @@ def test_listings_let_anyone_in_and_a_named_vmgroup_is_checked() -> None:
     with pytest.raises(VdvsError) as info:
         decide("AuditList", viewer, "web")
     assert info.value.message == "admin:alice has no vmgroup-admin grant on vmgroup web"
+    assert decide("VmgroupRuleList", viewer, "web") is Role.VMGROUP_VIEWER  # one vmgroup's rules: its role there
+    with pytest.raises(VdvsError) as info:
+        decide("VmgroupRuleList", viewer, "db")
+    assert info.value.message == "admin:alice has no vmgroup-viewer grant on vmgroup db"
     assert viewer.visible_ids() == {"a1"}
     assert viewer.visible_ids(Role.VMGROUP_ADMIN) == set()
 
