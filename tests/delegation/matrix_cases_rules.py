@@ -46,7 +46,9 @@ def _rm_rule(c: Ctx) -> None:
 
 def _add_fixed(c: Ctx) -> None:
     for scope, priority in FIXED.items():
-        c.w.call("VmgroupRuleAdd", admin_pb2.VmgroupRuleRequest(name=scope, match="label:case=fixed", priority=priority))
+        c.w.call(
+            "VmgroupRuleAdd", admin_pb2.VmgroupRuleRequest(name=scope, match="label:case=fixed", priority=priority)
+        )
 
 
 def _rm_fixed(c: Ctx) -> None:
@@ -80,16 +82,34 @@ def _check_usage(c: Ctx, out: str) -> None:
 RULE_CASES: dict[str, Case] = {
     "VmgroupRuleAdd": Case(
         ADMIN,
-        lambda c: ("vmgroup", "rule", "add", "--name", c.g, "--match", f"label:case={c.who}", "--priority",
-                   str(_priority(c))),  # fmt: skip
+        lambda c: (
+            "vmgroup",
+            "rule",
+            "add",
+            "--name",
+            c.g,
+            "--match",
+            f"label:case={c.who}",
+            "--priority",
+            str(_priority(c)),
+        ),
         prints(lambda c: "vmgroup rule add succeeded"),
         scoped=True,
         cleanup=_rm_rule,
     ),
     "VmgroupRuleSet": Case(
         ADMIN,
-        lambda c: ("vmgroup", "rule", "set", "--name", c.g, "--priority", str(_priority(c)), "--match",
-                   "label:case=changed"),  # fmt: skip
+        lambda c: (
+            "vmgroup",
+            "rule",
+            "set",
+            "--name",
+            c.g,
+            "--priority",
+            str(_priority(c)),
+            "--match",
+            "label:case=changed",
+        ),
         prints(lambda c: "vmgroup rule set succeeded"),
         scoped=True,
         setup=_add_rule,
