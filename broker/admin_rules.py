@@ -3,6 +3,8 @@
 The rules themselves are in tenancy/ (``rules.py`` the language, ``rule_admin.py`` the commands,
 ``membership.py`` the decision); these handlers run them on the store thread, read the backend's
 view of a VM on the disk pool, and shape the replies. Every rule RPC names the vmgroup it acts on.
+A delegated admin (``tenancy/roles.py``) lists the rules of the vmgroups it sees, and has a VM
+explained only when the VM's vmgroup is one of them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from vdvs.broker.pki import normalize_uuid
 from vdvs.proto import admin_pb2
 from vdvs.tenancy import membership, rule_admin
 from vdvs.tenancy.errors import Err, VdvsError
+from vdvs.tenancy.roles import AdminAccess
 from vdvs.tenancy.rules import MembershipRule, VmFacts
 from vdvs.tenancy.store import ConfigStore
 from vdvs.tenancy.vmgroups import VmRef, resolve_vm_list
@@ -120,9 +123,23 @@ class RuleHandlers(AdminHandlers):
     async def VmgroupRuleList(
         self, request: admin_pb2.VmgroupRuleListRequest, context: Context
     ) -> admin_pb2.MembershipRules:
-        return rules_message(await self.read(rule_admin.list_rules, request.name))
+        rules = await self.read(rule_admin.list_rules, request.name)
+        caller = self.caller().access  # the guard checked a named vmgroup; all rules: those of vmgroups one sees
+        return rules_message([rule for rule in rules if caller.sees(rule.vmgroup.id)])
 
     @rpc
     async def VmExplain(self, request: admin_pb2.VmExplainRequest, context: Context) -> admin_pb2.VmExplanation:
         vm = await self.db(named_vm, self.ctx.store, request.vm, request.bios_uuid)
-        return explanation_message(await explain(self.ctx, vm))
+        return explanation_message(seen_by(await explain(self.ctx, vm), self.caller().access, request))
+
+
+def seen_by(found: Explained, caller: AdminAccess, request: admin_pb2.VmExplainRequest) -> Explained:
+    """The explanation as ``caller`` may read it: a VM whose vmgroup it does not see is a VM it cannot
+    find (the text of an unknown VM), and other vmgroups' rules are left out of the verdicts."""
+    if caller.platform:
+        return found
+    vmgroup = found.decision.vmgroup
+    if vmgroup is None or not caller.sees(vmgroup.id):
+        raise VdvsError(Err.VM_NOT_FOUND, request.vm or request.bios_uuid)
+    outcomes = tuple(o for o in found.decision.outcomes if caller.sees(o.rule.vmgroup.id))
+    return replace(found, decision=replace(found.decision, outcomes=outcomes))

@@ -23,11 +23,20 @@ _VALUE = re.compile(f"^{VALUE_PATTERN}$")
 Labels = Mapping[str, str]
 
 
-def _check_key(text: str, key: str) -> None:
+def key_problem(key: str) -> str | None:
+    """What is wrong with ``key`` as a label key (None: nothing). Membership rules' ``label:KEY``
+    terms are checked with it too, so a term can only name a key a label can have."""
     if not key:
-        raise VdvsError(Err.LABEL_INVALID, text, "the key is empty")
+        return "the key is empty"
     if len(key) > MAX_LEN or not _KEY.fullmatch(key):
-        raise VdvsError(Err.LABEL_INVALID, text, f"a key is {KEY_PATTERN}, at most {MAX_LEN} characters")
+        return f"a key is {KEY_PATTERN}, at most {MAX_LEN} characters"
+    return None
+
+
+def _check_key(text: str, key: str) -> None:
+    problem = key_problem(key)
+    if problem is not None:
+        raise VdvsError(Err.LABEL_INVALID, text, problem)
 
 
 def _check_value(text: str, value: str) -> None:

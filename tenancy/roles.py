@@ -111,6 +111,13 @@ RULES: Mapping[str, Rule] = {
     "AccessSet": _on_vmgroup("access.set", ADMIN, "name", "datastore"),
     "AccessRemove": _on_vmgroup("access.rm", ADMIN, "name", "datastore"),
     "AccessList": _on_vmgroup("access.ls", VIEWER, "name", changes=False),
+    # membership rules: a vmgroup admin's, on its vmgroups (a rule claims VMs no vmgroup holds
+    # explicitly, as its `vm add` may: see docs/tenancy.md, "Rules and delegated admins")
+    "VmgroupRuleAdd": _on_vmgroup("vmgroup.rule.add", ADMIN, "name", "match", "priority"),
+    "VmgroupRuleSet": _on_vmgroup("vmgroup.rule.set", ADMIN, "name", "match", "priority"),
+    "VmgroupRuleRemove": _on_vmgroup("vmgroup.rule.rm", ADMIN, "name", "priority"),
+    "VmgroupRuleList": _listing("vmgroup.rule.ls", VIEWER, "name"),  # no name: the rules of the vmgroups one sees
+    "VmExplain": _listing("vm.explain"),  # answered only for a VM whose vmgroup one sees (else: no such VM)
     # volumes, views, audit
     "VolumeList": _listing("volume.ls"),  # its vmgroup field is a pattern, applied inside what one sees
     "VolumeSet": _on_vmgroup("volume.set", ADMIN, "vmgroup", "volume", "options"),

@@ -6,7 +6,8 @@ expression is one or more terms separated by commas, all of which must hold (AND
     name=GLOB           the VM's name: the backend's (vSphere), or the enrolled one (local)
     folder=GLOB         the VM's inventory folder path, /DC/vm/web (vSphere)
     attr:KEY=GLOB       the VM's vSphere custom attribute KEY
-    label:KEY=GLOB      the VM's label KEY, given at `vdvs vm enroll --label KEY=VALUE` (any backend)
+    label:KEY=GLOB      the VM's label KEY, given at `vdvs vm enroll --label KEY=VALUE` (any backend);
+                        KEY is a label key as labels.py takes it
 
 Every value is a shell glob (``*``, ``?``, ``[abc]``), matched case-sensitively against the
 whole fact, so a value without wildcards must match exactly: ``folder=/DC/vm/web`` is that
@@ -25,11 +26,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vdvs.tenancy.errors import Err, VdvsError
+from vdvs.tenancy.labels import key_problem
 from vdvs.tenancy.model import VmGroup
 
 MAX_EXPR_LEN = 1024
 MAX_PRIORITY = 1_000_000
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _./-]{0,127}$")
+# vSphere custom attribute names (vCenter's, not ours: spaces allowed); label keys are labels.py's
+_ATTR_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _./-]{0,127}$")
 SYNTAX = "name=GLOB, folder=PATH, attr:KEY=GLOB or label:KEY=GLOB, separated by commas"
 
 
@@ -139,6 +142,12 @@ def _invalid(text: str, why: str) -> VdvsError:
     return VdvsError(Err.RULE_INVALID, text, why)
 
 
+def _attr_key_problem(key: str) -> str | None:
+    if _ATTR_KEY.fullmatch(key):
+        return None
+    return "a letter or digit, then letters, digits, spaces or _ . / - (at most 128)"
+
+
 def _term(text: str, whole: str) -> Term:
     subject, eq, pattern = text.partition("=")
     if not eq:
@@ -153,9 +162,9 @@ def _term(text: str, whole: str) -> Term:
     if kind in KEYED:
         if not key:
             raise _invalid(whole, f"{kind} needs a key: {kind}:KEY=GLOB")
-        if not _KEY.fullmatch(key):
-            raise _invalid(whole, f"{kind} key {key!r} is invalid: a letter or digit, then letters, digits, "
-                                  "spaces or _ . / - (at most 128)")  # fmt: skip
+        problem = key_problem(key) if kind is TermKind.LABEL else _attr_key_problem(key)
+        if problem is not None:
+            raise _invalid(whole, f"{kind} key {key!r} is invalid: {problem}")
     elif colon:
         raise _invalid(whole, f"{kind} takes no key: {kind}=GLOB")
     if not pattern:
@@ -167,7 +176,7 @@ def _term(text: str, whole: str) -> Term:
 
 @functools.lru_cache(maxsize=1024)
 def parse_expr(text: str) -> MatchExpr:
-    """``--match`` text -> its terms; a one-line VdvsError (code 720) naming what is wrong."""
+    """``--match`` text -> its terms; a one-line VdvsError (code 740) naming what is wrong."""
     if len(text) > MAX_EXPR_LEN:
         raise _invalid(text[:40] + "...", f"longer than {MAX_EXPR_LEN} characters")
     parts = [part.strip() for part in text.split(",")]

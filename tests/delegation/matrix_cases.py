@@ -50,6 +50,7 @@ class World:
             "datastores": seen("DatastoreList", admin_pb2.DatastoreListRequest()),
             "admins": seen("AdminList", admin_pb2.AdminListRequest()),
             "volumes": seen("VolumeList", admin_pb2.VolumeListRequest()),
+            "rules": seen("VmgroupRuleList", admin_pb2.VmgroupRuleListRequest()),
         }
 
 

@@ -25,7 +25,9 @@ from pathlib import Path
 import pytest
 
 from tests.delegation.harness import Denv
-from tests.delegation.matrix_cases import CASES, MEMBER, ROLES, SCOPES, Ctx, World, refusal
+from tests.delegation.matrix_cases import MEMBER, ROLES, SCOPES, Ctx, World
+from tests.delegation.matrix_cases_rules import ALL_CASES as CASES
+from tests.delegation.matrix_cases_rules import refusal
 from tests.tenancy.harness import VM_UUIDS
 from vdvs.proto import admin_pb2
 

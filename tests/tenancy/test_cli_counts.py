@@ -23,8 +23,8 @@ def access_counts(env: Tenv, group: str) -> dict[str, str]:
 def max_volumes(env: Tenv, group: str) -> str:
     """The Max_volumes cell of ``group`` in `vmgroup ls`."""
     headers, rows = env.table("vmgroup", "ls")
-    column = headers.index("Max_volumes")
-    return next(row[column] for row in rows if row[1] == group)
+    column = headers.index("Max_volumes")  # after Labels, since delegation's labels were merged
+    return next(row[column] for row in rows if row[headers.index("Name")] == group)
 
 
 def set_count(env: Tenv, group: str, datastore: str, value: str) -> None:

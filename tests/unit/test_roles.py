@@ -116,6 +116,9 @@ ADMIN_CALLS = [
     "AccessAdd",
     "AccessSet",
     "AccessRemove",
+    "VmgroupRuleAdd",
+    "VmgroupRuleSet",
+    "VmgroupRuleRemove",
 ]
 PLATFORM_CALLS = [
     "Status",
@@ -142,6 +145,8 @@ LISTINGS = [
     "EventList",
     "EventFollow",
     "UiLink",
+    "VmgroupRuleList",
+    "VmExplain",
 ]
 
 
@@ -200,6 +205,10 @@ def test_listings_let_anyone_in_and_a_named_vmgroup_is_checked() -> None:
     with pytest.raises(VdvsError) as info:
         decide("AuditList", viewer, "web")
     assert info.value.message == "admin:alice has no vmgroup-admin grant on vmgroup web"
+    assert decide("VmgroupRuleList", viewer, "web") is Role.VMGROUP_VIEWER  # one vmgroup's rules: its role there
+    with pytest.raises(VdvsError) as info:
+        decide("VmgroupRuleList", viewer, "db")
+    assert info.value.message == "admin:alice has no vmgroup-viewer grant on vmgroup db"
     assert viewer.visible_ids() == {"a1"}
     assert viewer.visible_ids(Role.VMGROUP_ADMIN) == set()
 

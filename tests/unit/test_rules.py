@@ -23,7 +23,7 @@ WEB = VmFacts("web-01", "/DC0/vm/web", {"team": "web", "Cost Center": "4711"}, {
 def refusal(expr: str) -> str:
     with pytest.raises(VdvsError) as info:
         parse_expr(expr)
-    assert info.value.err is Err.RULE_INVALID and info.value.code == 720 and info.value.kind is Kind.INVALID
+    assert info.value.err is Err.RULE_INVALID and info.value.code == 740 and info.value.kind is Kind.INVALID
     assert "\n" not in info.value.message
     return info.value.message
 
@@ -68,8 +68,15 @@ def test_spaces_inside_a_value_are_kept_commas_separate_terms() -> None:
         ("label:=web", "label needs a key: label:KEY=GLOB"),
         ("label:te,am=web", "term 'label:te' has no '=' (terms are name=GLOB, folder=PATH, attr:KEY=GLOB or "
                             "label:KEY=GLOB, separated by commas)"),
-        ("label:-x=web", "label key '-x' is invalid: a letter or digit, then letters, digits, spaces or _ . / - "
-                         "(at most 128)"),
+        # a label term's key is a label key (labels.py, the one syntax): what no label can have is refused
+        ("label:-x=web", "label key '-x' is invalid: a key is [a-zA-Z0-9][a-zA-Z0-9_./-]*, at most 63 characters"),
+        ("label:te am=web", "label key 'te am' is invalid: a key is [a-zA-Z0-9][a-zA-Z0-9_./-]*, at most 63 "
+                            "characters"),
+        (f"label:{'k' * 64}=web", f"label key '{'k' * 64}' is invalid: a key is [a-zA-Z0-9][a-zA-Z0-9_./-]*, "
+                                  "at most 63 characters"),
+        # an attribute's key is vCenter's custom attribute name (spaces allowed: attr:Cost Center=...)
+        ("attr:-x=web", "attr key '-x' is invalid: a letter or digit, then letters, digits, spaces or _ . / - "
+                        "(at most 128)"),
         ("name:x=web", "name takes no key: name=GLOB"),
         ("name=", "term name= has an empty value (use * for any value)"),
         ("label:team=", "term label:team= has an empty value (use * for any value)"),
@@ -92,7 +99,7 @@ def test_priorities_are_whole_numbers_from_0_to_a_million() -> None:
         with pytest.raises(VdvsError) as info:
             check_priority(bad)
         assert info.value.message == f"Invalid rule priority {bad}: give a whole number from 0 to 1000000"
-        assert info.value.code == 721
+        assert info.value.code == 741
 
 
 @pytest.mark.parametrize(
@@ -151,23 +158,31 @@ def test_facts_are_shown_as_terms_name_them() -> None:
     ]
 
 
-def test_labels_parse_as_key_value_with_clear_refusals() -> None:
+def test_vm_labels_take_the_vmgroup_labels_syntax_with_its_refusals() -> None:
+    """`vm enroll --label` goes through labels.py, as `vmgroup create --label` does: one syntax, code 715."""
     assert parse_label("team=web") == ("team", "web")
     assert parse_label("app.kubernetes.io/name=") == ("app.kubernetes.io/name", "")
-    assert parse_labels(["a=1", "b=x=y"]) == {"a": "1", "b": "x=y"}
+    assert parse_labels(["a=1", "b=x.y"]) == {"a": "1", "b": "x.y"}
+    key = "a key is [a-zA-Z0-9][a-zA-Z0-9_./-]*, at most 63 characters"
+    value = "a value is [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 63 characters"
     cases = {
-        "team": "give it as KEY=VALUE",
-        "=web": "the key must be a letter or digit, then letters, digits or _ . / - (at most 63)",
-        "te am=web": "the key must be a letter or digit, then letters, digits or _ . / - (at most 63)",
-        "team=a,b": "the value may not contain a comma or a control character",
-        "team=a\tb": "the value may not contain a comma or a control character",
-        "team=" + "v" * 257: "the value is longer than 256 characters",
+        "team": "write it as key=value",
+        "=web": "the key is empty",
+        "te am=web": key,
+        "k" * 64 + "=web": key,
+        "team=a,b": value,
+        "team=a\tb": value,
+        "b=x=y": value,
+        "team=" + "v" * 64: value,
     }
     for text, why in cases.items():
         with pytest.raises(VdvsError) as info:
             parse_label(text)
-        assert info.value.message == f"Invalid label '{text}': {why}"
-        assert info.value.code == 724
+        assert info.value.message == f"Label {text} is invalid: {why}"
+        assert info.value.code == 715
     with pytest.raises(VdvsError) as info:
         parse_labels(["team=a", "team=b"])
-    assert info.value.message == "Invalid label 'team=b': label team is given twice"
+    assert info.value.message == "Label team=b is invalid: key team is given twice"
+    with pytest.raises(VdvsError) as info:
+        parse_labels(["team="])
+    assert info.value.message == "Label team= is invalid: the value is empty"
