@@ -30,7 +30,13 @@ BROKER_DNS_NAME = "vdvs-broker"  # clients verify the broker's certificate again
 CA_DAYS = 3650
 SERVER_DAYS = 825
 DEFAULT_VM_DAYS = 365
-BACKDATE = dt.timedelta(minutes=5)  # a certificate is valid from a little before it is made (clock skew)
+# A certificate is valid from a little before it is made (clock skew): 5 minutes, or a tenth of a
+# short lifetime (a test's seconds-long certificate must not look more than 10% longer than it is)
+BACKDATE = dt.timedelta(minutes=5)
+
+
+def backdate(lifetime: dt.timedelta) -> dt.timedelta:
+    return min(BACKDATE, lifetime / 10)
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -157,7 +163,7 @@ class CertificateAuthority:
             .issuer_name(ca_cert.subject)
             .public_key(subject_key)
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - BACKDATE)
+            .not_valid_before(now - backdate(not_after - now))
             .not_valid_after(not_after)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
@@ -216,7 +222,8 @@ def csr_public_key(csr_pem: bytes) -> ec.EllipticCurvePublicKey:
 def cert_lifetime(pem: bytes) -> dt.timedelta:
     """How long a certificate of ours was issued for (its backdating taken off)."""
     cert = x509.load_pem_x509_certificate(pem)
-    return cert.not_valid_after_utc - cert.not_valid_before_utc - BACKDATE
+    total = cert.not_valid_after_utc - cert.not_valid_before_utc  # lifetime + backdate(lifetime)
+    return total - BACKDATE if total >= BACKDATE * 11 else total / 1.1
 
 
 def admin_id_from_cert(pem: bytes) -> tuple[str | None, str]:
