@@ -37,6 +37,8 @@ BACKDATE = dt.timedelta(minutes=5)
 
 def backdate(lifetime: dt.timedelta) -> dt.timedelta:
     return min(BACKDATE, lifetime / 10)
+
+
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
