@@ -116,6 +116,7 @@ ADMIN_CALLS = [
     "AccessAdd",
     "AccessSet",
     "AccessRemove",
+    "JoinTokenCreate",
 ]
 PLATFORM_CALLS = [
     "Status",
@@ -128,6 +129,7 @@ PLATFORM_CALLS = [
     "GrantRemove",
     "DatastoreShare",
     "DatastoreUnshare",
+    "EnrollFolder",
 ]
 LISTINGS = [
     "VmgroupList",
@@ -140,6 +142,8 @@ LISTINGS = [
     "EventList",
     "EventFollow",
     "UiLink",
+    "JoinTokenList",
+    "JoinTokenRemove",  # the handler checks the token's vmgroup
 ]
 
 
