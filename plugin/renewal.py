@@ -2,10 +2,11 @@
 
 When less than ``RENEW_FRACTION`` of the certificate's lifetime is left, the plugin makes a new key,
 sends a CSR for it (VolumeService.RenewCertificate), writes the new bundle (each file replaced
-atomically, the key and certificate staged first so they are swapped two renames apart) and
-reloads its channel. The broker revokes the old certificate after its grace ([broker]
-renew_grace_s), so calls made meanwhile on the old channel still work. A failed renewal is logged
-and retried with backoff; it is never fatal while the old certificate is valid.
+atomically, one after the other: a crash between two renames can leave a certificate and a key that
+do not match, which the plugin's start reports as a refused certificate) and reloads its channel.
+The broker revokes the old certificate after its grace ([broker] renew_grace_s), so calls made
+meanwhile on the old channel still work. A failed renewal is logged and retried with backoff; it is
+never fatal while the old certificate is valid.
 """
 
 from __future__ import annotations
