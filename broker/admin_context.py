@@ -53,6 +53,8 @@ class AdminContext:
     listing: asyncio.Lock = field(default_factory=asyncio.Lock)
     # the dashboard's links and address, once it serves ([ui] listen); None: no dashboard
     ui: UiEndpoint | None = None
+    # where VMs join with a token ([broker] join_listen as bound; '' when not served)
+    join_address: str = ""
 
 
 class AdminHandlers:

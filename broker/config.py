@@ -4,6 +4,8 @@
 listen = "0.0.0.0:7643"            # or "unix:///var/lib/vdvs/broker.sock"
 admin_socket = "/run/vdvs/admin.sock"
 admin_listen = "0.0.0.0:7644"      # AdminService on TCP for admin certificates (mTLS); absent: socket only
+join_listen = "0.0.0.0:7645"       # JoinService (TLS): VMs join with a token (`vdvs plugin join`); absent: none
+renew_grace_s = 3600               # a renewed VM certificate's predecessor is revoked this long after
 pki_dir = "/var/lib/vdvs/pki"
 workers = 8                       # disk operations at once (default: 8 local, 32 vsphere: they wait on vCenter)
 idle_detach_s = 300               # keep a volume attached, idle, this long after its last unmount (0: detach at once)
@@ -117,6 +119,10 @@ class BrokerConfig:
     auth: AuthSettings | None = None
     # AdminService on TCP with mTLS for admin certificates ("host:port"); "" serves it on the socket only.
     admin_listen: str = ""
+    # JoinService on TCP with TLS ("host:port"): VMs trade a join token for their certificate; "" serves none.
+    join_listen: str = ""
+    # A renewed VM certificate's predecessor is revoked this long after the renewal.
+    renew_grace_s: float = 3600.0
     audit_enabled: bool = True
     audit_retention_days: float = DEFAULT_AUDIT_RETENTION_DAYS
     # How often the sweep measures the space attached volumes use (create and detach measure too) and
@@ -211,6 +217,8 @@ class BrokerConfig:
             sweep_s=_positive(broker, "sweep_s", 10.0),
             auth=auth,
             admin_listen=str(broker.get("admin_listen", "")),
+            join_listen=str(broker.get("join_listen", "")),
+            renew_grace_s=_non_negative(broker, "renew_grace_s", 3600.0),
             audit_enabled=bool(audit.get("enabled", True)),
             audit_retention_days=_non_negative(audit, "retention_days", DEFAULT_AUDIT_RETENTION_DAYS, "audit"),
             usage_refresh_s=_positive(broker, "usage_refresh_s", 300.0),
@@ -264,6 +272,10 @@ class BrokerConfig:
             tables["alerts"] = {"webhook": self.alerts_webhook}
         if self.admin_listen:
             broker["admin_listen"] = self.admin_listen
+        if self.join_listen:
+            broker["join_listen"] = self.join_listen
+        if self.renew_grace_s != 3600.0:
+            broker["renew_grace_s"] = self.renew_grace_s
         metrics: dict[str, Any] = {}
         if self.metrics_listen:
             metrics["metrics"] = {

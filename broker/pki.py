@@ -9,6 +9,7 @@ Keys are ECDSA P-256 and written 0600.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import os
 import re
@@ -29,6 +30,15 @@ BROKER_DNS_NAME = "vdvs-broker"  # clients verify the broker's certificate again
 CA_DAYS = 3650
 SERVER_DAYS = 825
 DEFAULT_VM_DAYS = 365
+# A certificate is valid from a little before it is made (clock skew): 5 minutes, or a tenth of a
+# short lifetime (a test's seconds-long certificate must not look more than 10% longer than it is)
+BACKDATE = dt.timedelta(minutes=5)
+
+
+def backdate(lifetime: dt.timedelta) -> dt.timedelta:
+    return min(BACKDATE, lifetime / 10)
+
+
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -130,24 +140,32 @@ class CertificateAuthority:
     def ca_pem(self) -> bytes:
         return self.ca_pem_path.read_bytes()
 
+    def ca_sha256(self) -> str:
+        """The CA certificate's fingerprint (SHA-256 of its DER, hex): what a joining VM pins."""
+        return pem_sha256(self.ca_pem())
+
     def _issue(
         self,
         common_name: str,
         sans: list[x509.GeneralName],
         usage: x509.ObjectIdentifier,
         days: float,
+        public_key: ec.EllipticCurvePublicKey | None = None,
     ) -> IssuedCert:
+        """A certificate for a new key (returned with it), or for ``public_key`` (a CSR's: no key returned)."""
         ca_cert, ca_key = self._load()
-        key = ec.generate_private_key(ec.SECP256R1())
+        key = ec.generate_private_key(ec.SECP256R1()) if public_key is None else None
+        subject_key = key.public_key() if key is not None else public_key
+        assert subject_key is not None
         now = _now()
         not_after = now + dt.timedelta(days=days)  # days may be a fraction: an 8-hour login is 1/3
         cert = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64] or "vm")]))
             .issuer_name(ca_cert.subject)
-            .public_key(key.public_key())
+            .public_key(subject_key)
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_before(now - backdate(not_after - now))
             .not_valid_after(not_after)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
@@ -155,7 +173,8 @@ class CertificateAuthority:
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
             .sign(ca_key, hashes.SHA256())
         )
-        return IssuedCert(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key), serial_hex(cert), not_after)
+        key_pem = _key_pem(key) if key is not None else b""
+        return IssuedCert(cert.public_bytes(serialization.Encoding.PEM), key_pem, serial_hex(cert), not_after)
 
     def issue_server_cert(self, extra_names: list[str]) -> None:
         names = [BROKER_DNS_NAME, "localhost", socket.gethostname(), *extra_names]
@@ -165,14 +184,48 @@ class CertificateAuthority:
         _write(self.server_key_path, issued.key_pem, private=True)
         _write(self.server_cert_path, issued.cert_pem, private=False)
 
-    def issue_vm_cert(self, vm_name: str, bios_uuid: str, days: int = DEFAULT_VM_DAYS) -> IssuedCert:
+    def issue_vm_cert(
+        self, vm_name: str, bios_uuid: str, days: float = DEFAULT_VM_DAYS, csr_pem: bytes = b""
+    ) -> IssuedCert:
+        """A VM's client certificate: for a new key made here, or for the key of ``csr_pem`` (made in the
+        VM, which keeps it). Only the CSR's key is used: the broker alone decides the name and the SAN."""
         sans: list[x509.GeneralName] = [x509.UniformResourceIdentifier(VM_URI_PREFIX + bios_uuid)]
-        return self._issue(vm_name, sans, ExtendedKeyUsageOID.CLIENT_AUTH, days)
+        public_key = csr_public_key(csr_pem) if csr_pem else None
+        return self._issue(vm_name, sans, ExtendedKeyUsageOID.CLIENT_AUTH, days, public_key)
 
     def issue_admin_cert(self, name: str, admin_id: str, days: float = DEFAULT_ADMIN_DAYS) -> IssuedCert:
         """A client certificate for an admin principal (enrolled, or logged in from LDAP for hours)."""
         sans: list[x509.GeneralName] = [x509.UniformResourceIdentifier(ADMIN_URI_PREFIX + admin_id)]
         return self._issue(name, sans, ExtendedKeyUsageOID.CLIENT_AUTH, days)
+
+
+def pem_sha256(pem: bytes) -> str:
+    return hashlib.sha256(x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+class CsrError(ValueError):
+    """A certificate request that cannot be used; the message says why."""
+
+
+def csr_public_key(csr_pem: bytes) -> ec.EllipticCurvePublicKey:
+    """The key of a signed CSR, which must be an EC P-256 key (what every vdvs key is)."""
+    try:
+        csr = x509.load_pem_x509_csr(csr_pem)
+    except ValueError:
+        raise CsrError("not a PEM certificate signing request") from None
+    if not csr.is_signature_valid:
+        raise CsrError("its signature does not match its key")
+    key = csr.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise CsrError("its key is not an EC P-256 key")
+    return key
+
+
+def cert_lifetime(pem: bytes) -> dt.timedelta:
+    """How long a certificate of ours was issued for (its backdating taken off)."""
+    cert = x509.load_pem_x509_certificate(pem)
+    total = cert.not_valid_after_utc - cert.not_valid_before_utc  # lifetime + backdate(lifetime)
+    return total - BACKDATE if total >= BACKDATE * 11 else total / 1.1
 
 
 def admin_id_from_cert(pem: bytes) -> tuple[str | None, str]:

@@ -22,9 +22,11 @@ from vdvs.broker.backends.base import Backend, BackendError
 from vdvs.broker.backends.local import LocalBackend
 from vdvs.broker.capacity import Capacity
 from vdvs.broker.config import BrokerConfig, ConfigError
+from vdvs.broker.enrollment import Enrollment
 from vdvs.broker.guard import OpGuard
 from vdvs.broker.identity import Callers
 from vdvs.broker.inventory import Inventory
+from vdvs.broker.join_service import JoinEndpoint, JoinServicer
 from vdvs.broker.locks import KeyedLocks
 from vdvs.broker.metrics.gauges import Usage, UsageCache, read_usage
 from vdvs.broker.metrics.registry import BrokerMetrics, MetricsError
@@ -32,6 +34,7 @@ from vdvs.broker.moves import Moves
 from vdvs.broker.pipeline import Pipeline
 from vdvs.broker.pki import CertificateAuthority
 from vdvs.broker.reconcile import Reconciler, ReconcileReport, repair_events
+from vdvs.broker.renewal import Renewals
 from vdvs.broker.runtime import Workers
 from vdvs.broker.store_watch import StoreWatch
 from vdvs.broker.sweeper import Sweeper
@@ -101,6 +104,8 @@ class Broker:
         self._watch: StoreWatch | None = None
         self._sweep: asyncio.Task[None] | None = None
         self._login: LoginEndpoint | None = None
+        self._join: JoinEndpoint | None = None
+        self.join_address = ""  # host:port of the JoinService, when [broker] join_listen is set
         self._moves: Moves | None = None
         # [metrics] listen set: this broker's registry, served once started (metrics_address)
         self.metrics = (
@@ -134,7 +139,9 @@ class Broker:
         capacity = Capacity(pipeline, config.overcommit)
         volume_ops = VolumeOps(pipeline, locks, attach_ops, capacity)
         op_timer = metrics.operations if metrics else None
-        servicer = VolumeServicer(callers, volume_ops, attach_ops, self.guard, backend.scope, audit, op_timer)
+        enrollment = Enrollment(store, workers, ca)
+        renewals = Renewals(enrollment, audit, config.renew_grace_s)
+        servicer = VolumeServicer(callers, volume_ops, attach_ops, self.guard, backend.scope, audit, op_timer, renewals)
         try:
             volume_server, self.volume_address = grpc_servers.volume_server(ca, servicer, config.listen)
         except grpc_servers.ListenError as exc:
@@ -160,6 +167,7 @@ class Broker:
             status_lines=status_lines,
             audit=audit,
         )
+        self._bind_join(JoinServicer(store, workers, ca, backend, audit), ca, admin_context)
         try:
             admin, self.admin_address = grpc_servers.admin_servers(
                 ca, admin_context, config.admin_socket, config.admin_listen
@@ -228,6 +236,8 @@ class Broker:
         for server in admin_tcp:
             await server.start()
         await admin_socket.start()  # bound, 0600, by grpc_servers.admin_servers
+        if self._join is not None:
+            await self._join.start()
         if login is not None:
             login.servicer.admin_address = self.admin_address
             await login.start()
@@ -295,6 +305,17 @@ class Broker:
             raise BrokerStartError(f"cannot listen on {auth.login_listen} (auth.login_listen)")
         return login
 
+    def _bind_join(self, servicer: JoinServicer, ca: CertificateAuthority, context: AdminContext) -> None:
+        """VMs trade join tokens for certificates on ``[broker] join_listen`` (TLS, no client certificate)."""
+        listen = self.config.join_listen
+        if not listen:
+            return
+        self._join = JoinEndpoint(listen, servicer, ca)
+        if not self._join.address:
+            raise BrokerStartError(f"cannot listen on {listen} (broker.join_listen)")
+        self.join_address = context.join_address = self._join.address
+        context.status_lines.insert(1, ("JoinListen", self.join_address))
+
     def _watch_power(self, backend: Backend, attach_ops: AttachOps) -> None:
         """Detach the volumes of VMs that power off (the backend reports them from its own thread)."""
         watch = getattr(backend, "watch_power_off", None)
@@ -339,9 +360,10 @@ class Broker:
         if self._dashboard is not None:
             await self._dashboard.stop()
             self._dashboard = None
-        if self._login is not None:
-            await self._login.stop()
-            self._login = None
+        for endpoint in (self._login, self._join):
+            if endpoint is not None:
+                await endpoint.stop()
+        self._login = self._join = None
         if self._sweep is not None:
             self._sweep.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -53,6 +53,9 @@ class Sweeper:
     async def sweep(self) -> None:
         """One pass; never raises (the next pass tries again)."""
         try:
+            revoked = await self._reconciler.workers.db(self._reconciler.store.revoke_due_certs)
+            if revoked:
+                log.info("sweep: revoked renewed certificate(s) past their grace: %s", ", ".join(revoked))
             detached = await self._attach.detach_expired_idle()
             if detached:
                 log.info("sweep: detached idle %s", ", ".join(detached))

@@ -16,8 +16,10 @@ from vdvs.broker.guard import OpGuard
 from vdvs.broker.identity import Callers, VmIdentity
 from vdvs.broker.metrics.ops import OpTimer, measured
 from vdvs.broker.pipeline import VolumeView
+from vdvs.broker.renewal import Renewals
 from vdvs.broker.volume_ops import VolumeOps
 from vdvs.proto import volume_pb2, volume_pb2_grpc
+from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.status import StatusKey, status_key, status_map
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -72,6 +74,7 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
         scope: str,
         audit: AuditSink,
         op_timer: OpTimer | None = None,
+        renewals: Renewals | None = None,
     ) -> None:
         self.audit = audit  # records Create, Remove, Attach, Detach and Release (buffered: no store trip)
         self._callers = callers
@@ -80,6 +83,7 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
         self._guard = guard
         self._scope = scope
         self.op_timer = op_timer  # metrics on: each verb timed by ``measured``
+        self._renewals = renewals
 
     async def _caller(self, context: Context) -> VmIdentity:
         return await self._callers.identify(context.auth_context())
@@ -136,6 +140,16 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
         vm = await self._caller(context)
         kept = await self._guard.run(self._attach.release(vm, request.name))
         return volume_pb2.ReleaseResponse(kept_attached=kept)
+
+    @rpc
+    async def RenewCertificate(
+        self, request: volume_pb2.RenewCertificateRequest, context: Context
+    ) -> volume_pb2.RenewCertificateResponse:
+        vm = await self._caller(context)
+        if self._renewals is None:
+            raise VdvsError(Err.INTERNAL_ERROR, "certificate renewal is not set up on this broker")
+        current = next(iter(context.auth_context().get("x509_pem_cert") or [b""]))
+        return await self._renewals.renew(vm, current, request.csr_pem.encode())
 
     @rpc
     async def Capabilities(

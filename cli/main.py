@@ -15,7 +15,10 @@ import click
 SUBCOMMANDS = {
     "up": ("vdvs.cli.run:up", "Run vdvs on this machine: broker + plugin, local backend, SQLite (made on first run)."),
     "broker": ("vdvs.cli.run:broker", "Run the broker (VolumeService over mTLS, AdminService on the admin socket)."),
-    "plugin": ("vdvs.cli.run:plugin", "Run the Docker volume plugin (driver 'vsphere') of this Docker host."),
+    "plugin": (
+        "vdvs.cli.run:plugin",
+        "Run the Docker volume plugin (driver 'vsphere') of this Docker host; `plugin join` gets its bundle.",
+    ),
     "config": ("vdvs.cli.config_commands:config", "Create and inspect the broker's configuration (CA, config store)."),
     "vm": (
         "vdvs.cli.vm_commands:vm",

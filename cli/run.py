@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 import click
 
 from vdvs.cli.admin_client import DEFAULT_ADMIN_SOCKET
-from vdvs.plugin.config import DEFAULT_MOUNT_ROOT, DEFAULT_SOCKET, DEFAULT_TOML, DEFAULT_VDVS_CONF
+from vdvs.plugin.config import DEFAULT_BUNDLE, DEFAULT_MOUNT_ROOT, DEFAULT_SOCKET, DEFAULT_TOML, DEFAULT_VDVS_CONF
+from vdvs.plugin.identity import PRODUCT_UUID, RPCTOOL
 
 if TYPE_CHECKING:
     from vdvs.plugin.config import PluginConfig
@@ -208,7 +209,7 @@ def _plugin_logging(config: PluginConfig) -> None:
     )
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option(
     "--config",
     "config_path",
@@ -219,13 +220,18 @@ def _plugin_logging(config: PluginConfig) -> None:
 @click.option("--log-level", "--log_level", "log_level", default=None, help="panic|fatal|error|warn|info|debug")
 @click.option("--group", default=None, help="group owning the plugin socket, name or gid [default: root]")
 @click.option("--driver", default=None, help="vsphere (vmdk: deprecated alias)")
-def plugin(config_path: Path | None, log_level: str | None, group: str | None, driver: str | None) -> None:
-    """Run the Docker volume plugin (driver 'vsphere') of this Docker host.
+@click.pass_context
+def plugin(
+    ctx: click.Context, config_path: Path | None, log_level: str | None, group: str | None, driver: str | None
+) -> None:
+    """Run the Docker volume plugin (driver 'vsphere') of this Docker host; `plugin join` gets its bundle.
 
     Environment (a managed plugin's settings) overrides the file: VDVS_BROKER, VDVS_BUNDLE,
     VDVS_SOCKET, VDVS_MOUNT_ROOT, VDVS_STATE_FILE; VDVS_LOG_LEVEL overrides --log-level, and
     --group overrides VDVS_SOCKET_GID, as with vDVS.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     import asyncio
 
     from vdvs.plugin.config import find_config, resolve
@@ -238,3 +244,34 @@ def plugin(config_path: Path | None, log_level: str | None, group: str | None, d
         asyncio.run(run_plugin(config))
     except startup_errors() as exc:
         _fail(exc)
+
+
+@plugin.command("join")
+@click.option("--broker", required=True, metavar="HOST:PORT", help="the broker's join service ([broker] join_listen)")
+@click.option("--token", required=True, envvar="VDVS_JOIN_TOKEN", help="ID.SECRET from `vdvs vm token create`")
+@click.option("--ca-sha256", default="", help="the broker CA's SHA-256, as `vdvs vm token create` printed it")
+@click.option("--ca", type=click.Path(path_type=Path), default=None, help="or the broker's ca.pem")
+@click.option("--name", default=socket.gethostname(), show_default=True, help="this VM's name (local backend)")
+@click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_BUNDLE, show_default=True)
+@click.option("--uuid-file", type=click.Path(path_type=Path), default=PRODUCT_UUID, hidden=True)
+@click.option("--rpctool", default=RPCTOOL, hidden=True, help="what reads guestinfo (tests: the simulator's API)")
+def plugin_join(
+    broker: str, token: str, ca_sha256: str, ca: Path | None, name: str, out: Path, uuid_file: Path, rpctool: str
+) -> None:
+    """Get this VM's certificate bundle from the broker with a join token (no files copied in)."""
+    from vdvs.plugin.join import JoinError, bios_uuid, join, pinned_ca
+
+    try:
+        if ca is None and not ca_sha256:
+            raise JoinError("give --ca-sha256 (printed by `vdvs vm token create`) or --ca FILE")
+        try:
+            ca_pem = ca.read_bytes() if ca is not None else pinned_ca(broker, ca_sha256)
+        except OSError as exc:
+            raise JoinError(f"cannot read {ca}: {exc.strerror}") from None
+        joined = join(broker, token, ca_pem, out, name, bios_uuid(uuid_file), rpctool)
+    except JoinError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"Joined vmgroup {joined.vmgroup} as VM {joined.vm_name}: certificate {joined.serial} valid until "
+        f"{joined.not_after}, bundle in {joined.bundle_dir}"
+    )

@@ -10,6 +10,7 @@ import click
 from vdvs.cli.admin_client import AdminClient, AdminError, Target
 from vdvs.cli.common import admin_options, call, fail, to_dict
 from vdvs.cli.output import emit, key_values, table
+from vdvs.cli.token_commands import token
 
 
 @click.group()
@@ -18,10 +19,15 @@ def vm() -> None:
 
 
 @vm.command("enroll")
-@click.argument("name")
-@click.option("--uuid", "bios_uuid", required=True, help="the VM's BIOS UUID")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="directory for ca.pem, vm.pem, vm.key")
+@click.argument("name", required=False)
+@click.option("--uuid", "bios_uuid", default="", help="the VM's BIOS UUID")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="directory for ca.pem, vm.pem, vm.key")
+@click.option("--folder", default="", help="vSphere: enroll every VM of this inventory folder (/DC/vm/docker)")
+@click.option(
+    "--out-dir", type=click.Path(path_type=Path), default=None, help="with --folder: one bundle directory per VM name"
+)
 @click.option("--days", type=int, default=0, help="certificate lifetime (default 365)")
+@click.option("--valid-seconds", type=int, default=0, hidden=True, help="lifetime in seconds (tests of renewal)")
 @click.option(
     "--label",
     "labels",
@@ -30,13 +36,28 @@ def vm() -> None:
 )
 @admin_options
 def vm_enroll(
-    name: str, bios_uuid: str, out: Path, days: int, labels: tuple[str, ...], target: Target, as_json: bool
+    name: str | None,
+    bios_uuid: str,
+    out: Path | None,
+    folder: str,
+    out_dir: Path | None,
+    days: int,
+    valid_seconds: int,
+    labels: tuple[str, ...],
+    target: Target,
+    as_json: bool,
 ) -> None:
-    """Issue VM NAME a client certificate and write its bundle to --out."""
+    """Issue VM NAME a client certificate and write its bundle to --out; or, with --folder and --out-dir,
+    every VM of a vSphere inventory folder, one bundle directory per VM."""
+    if folder or out_dir is not None:
+        _enroll_folder(folder, out_dir, days, target, as_json)
+        return
+    if not name or not bios_uuid or out is None:
+        fail(AdminError("give NAME, --uuid and --out (or --folder and --out-dir)"), as_json)
     from vdvs.cli.enroll import enroll
 
     try:
-        reply = enroll(target, name, bios_uuid, out, days, list(labels))
+        reply = enroll(target, name, bios_uuid, out, days, list(labels), valid_seconds)
     except (AdminError, OSError) as exc:
         fail(exc, as_json)
     data = {
@@ -52,6 +73,29 @@ def vm_enroll(
         as_json,
         f"Enrolled VM {name} ({bios_uuid}): certificate {reply.serial} valid until {reply.not_after}, bundle in {out}",
     )
+
+
+def _enroll_folder(folder: str, out_dir: Path | None, days: int, target: Target, as_json: bool) -> None:
+    from vdvs.cli.enroll import enroll_folder
+
+    if not folder or out_dir is None:
+        fail(AdminError("give both --folder /DC/vm/FOLDER and --out-dir DIR"), as_json)
+    try:
+        rows = enroll_folder(target, folder, out_dir, days)
+    except (AdminError, OSError) as exc:
+        fail(exc, as_json)
+    lines = [[r["vm"], r["uuid"], r["serial"] or "-", r["bundle"] or r["error"]] for r in rows]
+    emit(
+        rows,
+        as_json,
+        table(["VM", "UUID", "Serial", "Bundle"], lines)
+        + f"\n\nEnrolled {sum(bool(r['serial']) for r in rows)} of {len(rows)} VM(s) in {folder}",
+    )
+    if any(r["error"] for r in rows):
+        raise SystemExit(1)
+
+
+vm.add_command(token)
 
 
 @vm.command("revoke")

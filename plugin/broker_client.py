@@ -76,9 +76,19 @@ class BrokerClient:
     ) -> None:
         self.address = address
         self._bundle_dir = bundle_dir
+        self._channel = self._open(bundle)
+        self._stub = volume_pb2_grpc.VolumeServiceStub(self._channel)
+        self._retired: set[asyncio.Task[None]] = set()
+        self._call_timeout_s = call_timeout_s
+        self._op_timeout_s = op_timeout_s
+        self._retry_budget_s = retry_budget_s
+        self._bundle = bundle
+        self._release_unimplemented = False  # an older broker: Release falls back to Detach
+
+    def _open(self, bundle: Bundle) -> grpc.aio.Channel:
         credentials = grpc.ssl_channel_credentials(bundle.ca_pem, bundle.key_pem, bundle.cert_pem)
-        self._channel = grpc.aio.secure_channel(
-            address,
+        return grpc.aio.secure_channel(
+            self.address,
             credentials,
             options=[
                 ("grpc.ssl_target_name_override", BROKER_NAME),
@@ -86,15 +96,22 @@ class BrokerClient:
                 ("grpc.max_reconnect_backoff_ms", 1000),
             ],
         )
+
+    async def reload(self, bundle: Bundle) -> None:
+        """Call with a new bundle (a renewed certificate) from now on; calls under way on the old
+        channel finish there (it is closed once they have, within the operation timeout)."""
+        old = self._channel
+        self._channel = self._open(bundle)
         self._stub = volume_pb2_grpc.VolumeServiceStub(self._channel)
-        self._call_timeout_s = call_timeout_s
-        self._op_timeout_s = op_timeout_s
-        self._retry_budget_s = retry_budget_s
         self._bundle = bundle
-        self._release_unimplemented = False  # an older broker: Release falls back to Detach
+        task = asyncio.get_running_loop().create_task(old.close(self._op_timeout_s))
+        self._retired.add(task)
+        task.add_done_callback(self._retired.discard)
 
     async def close(self) -> None:
         await self._channel.close(None)
+        for task in list(self._retired):
+            task.cancel()
 
     async def _transport_error(self, err: grpc.aio.AioRpcError) -> BrokerError:
         """Say why the call could not be made. A failed TLS handshake and a dead broker both
@@ -192,6 +209,12 @@ class BrokerClient:
                 self._release_unimplemented = True
         await self.detach(name)
         return False
+
+    async def renew_certificate(self, csr_pem: str) -> volume_pb2.RenewCertificateResponse:
+        request = volume_pb2.RenewCertificateRequest(csr_pem=csr_pem)
+        return await self._call(
+            "renew certificate", lambda t: self._stub.RenewCertificate(request, timeout=t), self._call_timeout_s
+        )
 
     async def capabilities(self) -> str:
         reply = await self._call(

@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 PRODUCT_UUID = Path("/sys/class/dmi/id/product_uuid")
+RPCTOOL = "vmware-rpctool"  # open-vm-tools: reads guestinfo.* the broker wrote into this VM (a join's nonce)
 
 
 def local_bios_uuid(fallback_file: Path) -> str:

@@ -24,6 +24,7 @@ from vdvs.plugin.host import Host
 from vdvs.plugin.metrics import MeasuredDriver, PluginMetrics, PluginMetricsError
 from vdvs.plugin.mounts import MountTable
 from vdvs.plugin.protocol import DRIVER_KEY, make_app
+from vdvs.plugin.renewal import CertRenewer
 
 log = logging.getLogger("vdvs.plugin")
 
@@ -53,8 +54,8 @@ METRICS_KEY = web.AppKey("metrics", PluginMetrics)
 def build_app(config: PluginConfig, bundle: Bundle) -> web.Application:
     """The protocol's routes plus the lifetimes behind them, started in order before the socket
     is served and ended in reverse: the broker client, the driver (after mount recovery), and
-    the task that retries releases a broker outage left pending; with ``metrics_listen``, the metrics
-    endpoint, Mount and Unmount timed."""
+    the task that retries releases a broker outage left pending, the certificate's renewal
+    (plugin/renewal.py); with ``metrics_listen``, the metrics endpoint, Mount and Unmount timed."""
     app = make_app()
 
     async def broker_client(app: web.Application) -> AsyncIterator[None]:
@@ -106,7 +107,15 @@ def build_app(config: PluginConfig, bundle: Bundle) -> web.Application:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    app.cleanup_ctx.extend([broker_client, driver, serve_metrics, retry_releases])
+    async def renew_certificate(app: web.Application) -> AsyncIterator[None]:
+        renewer = CertRenewer(app[CLIENT_KEY], config.bundle)
+        task = asyncio.get_running_loop().create_task(renewer.run())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.extend([broker_client, driver, serve_metrics, retry_releases, renew_certificate])
     return app
 
 

@@ -7,16 +7,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class EnrollVmRequest(_message.Message):
-    __slots__ = ("name", "bios_uuid", "valid_days", "labels")
+    __slots__ = ("name", "bios_uuid", "valid_days", "labels", "valid_seconds")
     NAME_FIELD_NUMBER: _ClassVar[int]
     BIOS_UUID_FIELD_NUMBER: _ClassVar[int]
     VALID_DAYS_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    VALID_SECONDS_FIELD_NUMBER: _ClassVar[int]
     name: str
     bios_uuid: str
     valid_days: int
     labels: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., bios_uuid: _Optional[str] = ..., valid_days: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ...) -> None: ...
+    valid_seconds: int
+    def __init__(self, name: _Optional[str] = ..., bios_uuid: _Optional[str] = ..., valid_days: _Optional[int] = ..., labels: _Optional[_Iterable[str]] = ..., valid_seconds: _Optional[int] = ...) -> None: ...
 
 class EnrollVmResponse(_message.Message):
     __slots__ = ("ca_pem", "cert_pem", "key_pem", "serial", "not_after")
@@ -812,3 +814,85 @@ class VolumeDetachResponse(_message.Message):
     bios_uuid: str
     power_state: str
     def __init__(self, volume: _Optional[str] = ..., vm_name: _Optional[str] = ..., bios_uuid: _Optional[str] = ..., power_state: _Optional[str] = ...) -> None: ...
+
+class JoinTokenCreateRequest(_message.Message):
+    __slots__ = ("vmgroup", "uses", "ttl")
+    VMGROUP_FIELD_NUMBER: _ClassVar[int]
+    USES_FIELD_NUMBER: _ClassVar[int]
+    TTL_FIELD_NUMBER: _ClassVar[int]
+    vmgroup: str
+    uses: int
+    ttl: str
+    def __init__(self, vmgroup: _Optional[str] = ..., uses: _Optional[int] = ..., ttl: _Optional[str] = ...) -> None: ...
+
+class JoinTokenEntry(_message.Message):
+    __slots__ = ("id", "vmgroup", "uses", "used", "expires", "created", "created_by")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    VMGROUP_FIELD_NUMBER: _ClassVar[int]
+    USES_FIELD_NUMBER: _ClassVar[int]
+    USED_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    vmgroup: str
+    uses: int
+    used: int
+    expires: str
+    created: str
+    created_by: str
+    def __init__(self, id: _Optional[str] = ..., vmgroup: _Optional[str] = ..., uses: _Optional[int] = ..., used: _Optional[int] = ..., expires: _Optional[str] = ..., created: _Optional[str] = ..., created_by: _Optional[str] = ...) -> None: ...
+
+class JoinTokenCreateResponse(_message.Message):
+    __slots__ = ("entry", "token", "ca_sha256", "join_listen")
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CA_SHA256_FIELD_NUMBER: _ClassVar[int]
+    JOIN_LISTEN_FIELD_NUMBER: _ClassVar[int]
+    entry: JoinTokenEntry
+    token: str
+    ca_sha256: str
+    join_listen: str
+    def __init__(self, entry: _Optional[_Union[JoinTokenEntry, _Mapping]] = ..., token: _Optional[str] = ..., ca_sha256: _Optional[str] = ..., join_listen: _Optional[str] = ...) -> None: ...
+
+class JoinTokenListRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class JoinTokenListResponse(_message.Message):
+    __slots__ = ("tokens",)
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    tokens: _containers.RepeatedCompositeFieldContainer[JoinTokenEntry]
+    def __init__(self, tokens: _Optional[_Iterable[_Union[JoinTokenEntry, _Mapping]]] = ...) -> None: ...
+
+class JoinTokenRef(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class EnrollFolderRequest(_message.Message):
+    __slots__ = ("folder", "valid_days")
+    FOLDER_FIELD_NUMBER: _ClassVar[int]
+    VALID_DAYS_FIELD_NUMBER: _ClassVar[int]
+    folder: str
+    valid_days: int
+    def __init__(self, folder: _Optional[str] = ..., valid_days: _Optional[int] = ...) -> None: ...
+
+class EnrolledVm(_message.Message):
+    __slots__ = ("name", "bios_uuid", "bundle", "error")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    BIOS_UUID_FIELD_NUMBER: _ClassVar[int]
+    BUNDLE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    bios_uuid: str
+    bundle: EnrollVmResponse
+    error: str
+    def __init__(self, name: _Optional[str] = ..., bios_uuid: _Optional[str] = ..., bundle: _Optional[_Union[EnrollVmResponse, _Mapping]] = ..., error: _Optional[str] = ...) -> None: ...
+
+class EnrollFolderResponse(_message.Message):
+    __slots__ = ("vms",)
+    VMS_FIELD_NUMBER: _ClassVar[int]
+    vms: _containers.RepeatedCompositeFieldContainer[EnrolledVm]
+    def __init__(self, vms: _Optional[_Iterable[_Union[EnrolledVm, _Mapping]]] = ...) -> None: ...

@@ -239,6 +239,26 @@ class AdminServiceStub:
                 request_serializer=vdvs_dot_proto_dot_admin__pb2.EventListRequest.SerializeToString,
                 response_deserializer=vdvs_dot_proto_dot_admin__pb2.AuditRecord.FromString,
                 _registered_method=True)
+        self.JoinTokenCreate = channel.unary_unary(
+                '/vdvs.v1.AdminService/JoinTokenCreate',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.JoinTokenCreateRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.JoinTokenCreateResponse.FromString,
+                _registered_method=True)
+        self.JoinTokenList = channel.unary_unary(
+                '/vdvs.v1.AdminService/JoinTokenList',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.JoinTokenListRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.JoinTokenListResponse.FromString,
+                _registered_method=True)
+        self.JoinTokenRemove = channel.unary_unary(
+                '/vdvs.v1.AdminService/JoinTokenRemove',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.JoinTokenRef.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.JoinTokenEntry.FromString,
+                _registered_method=True)
+        self.EnrollFolder = channel.unary_unary(
+                '/vdvs.v1.AdminService/EnrollFolder',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.EnrollFolderRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.EnrollFolderResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -499,6 +519,32 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def JoinTokenCreate(self, request, context):
+        """enrollment at scale (issue 13): join tokens a VM trades for its certificate on [broker]
+        join_listen (join.proto), and every VM of an inventory folder at once (vSphere)
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def JoinTokenList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def JoinTokenRemove(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnrollFolder(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -701,6 +747,26 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.EventFollow,
                     request_deserializer=vdvs_dot_proto_dot_admin__pb2.EventListRequest.FromString,
                     response_serializer=vdvs_dot_proto_dot_admin__pb2.AuditRecord.SerializeToString,
+            ),
+            'JoinTokenCreate': grpc.unary_unary_rpc_method_handler(
+                    servicer.JoinTokenCreate,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.JoinTokenCreateRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.JoinTokenCreateResponse.SerializeToString,
+            ),
+            'JoinTokenList': grpc.unary_unary_rpc_method_handler(
+                    servicer.JoinTokenList,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.JoinTokenListRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.JoinTokenListResponse.SerializeToString,
+            ),
+            'JoinTokenRemove': grpc.unary_unary_rpc_method_handler(
+                    servicer.JoinTokenRemove,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.JoinTokenRef.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.JoinTokenEntry.SerializeToString,
+            ),
+            'EnrollFolder': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnrollFolder,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.EnrollFolderRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.EnrollFolderResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1788,6 +1854,114 @@ class AdminService:
             '/vdvs.v1.AdminService/EventFollow',
             vdvs_dot_proto_dot_admin__pb2.EventListRequest.SerializeToString,
             vdvs_dot_proto_dot_admin__pb2.AuditRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def JoinTokenCreate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/JoinTokenCreate',
+            vdvs_dot_proto_dot_admin__pb2.JoinTokenCreateRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.JoinTokenCreateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def JoinTokenList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/JoinTokenList',
+            vdvs_dot_proto_dot_admin__pb2.JoinTokenListRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.JoinTokenListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def JoinTokenRemove(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/JoinTokenRemove',
+            vdvs_dot_proto_dot_admin__pb2.JoinTokenRef.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.JoinTokenEntry.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnrollFolder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/EnrollFolder',
+            vdvs_dot_proto_dot_admin__pb2.EnrollFolderRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.EnrollFolderResponse.FromString,
             options,
             channel_credentials,
             insecure,

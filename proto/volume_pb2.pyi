@@ -119,3 +119,25 @@ class CapabilitiesResponse(_message.Message):
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     scope: str
     def __init__(self, scope: _Optional[str] = ...) -> None: ...
+
+class RenewCertificateRequest(_message.Message):
+    __slots__ = ("csr_pem",)
+    CSR_PEM_FIELD_NUMBER: _ClassVar[int]
+    csr_pem: str
+    def __init__(self, csr_pem: _Optional[str] = ...) -> None: ...
+
+class RenewCertificateResponse(_message.Message):
+    __slots__ = ("ca_pem", "cert_pem", "serial", "not_after", "old_serial", "old_revoked_at")
+    CA_PEM_FIELD_NUMBER: _ClassVar[int]
+    CERT_PEM_FIELD_NUMBER: _ClassVar[int]
+    SERIAL_FIELD_NUMBER: _ClassVar[int]
+    NOT_AFTER_FIELD_NUMBER: _ClassVar[int]
+    OLD_SERIAL_FIELD_NUMBER: _ClassVar[int]
+    OLD_REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    ca_pem: str
+    cert_pem: str
+    serial: str
+    not_after: str
+    old_serial: str
+    old_revoked_at: str
+    def __init__(self, ca_pem: _Optional[str] = ..., cert_pem: _Optional[str] = ..., serial: _Optional[str] = ..., not_after: _Optional[str] = ..., old_serial: _Optional[str] = ..., old_revoked_at: _Optional[str] = ...) -> None: ...

@@ -78,6 +78,11 @@ class VolumeServiceStub:
                 request_serializer=vdvs_dot_proto_dot_volume__pb2.CapabilitiesRequest.SerializeToString,
                 response_deserializer=vdvs_dot_proto_dot_volume__pb2.CapabilitiesResponse.FromString,
                 _registered_method=True)
+        self.RenewCertificate = channel.unary_unary(
+                '/vdvs.v1.VolumeService/RenewCertificate',
+                request_serializer=vdvs_dot_proto_dot_volume__pb2.RenewCertificateRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_volume__pb2.RenewCertificateResponse.FromString,
+                _registered_method=True)
 
 
 class VolumeServiceServicer:
@@ -141,6 +146,15 @@ class VolumeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RenewCertificate(self, request, context):
+        """RenewCertificate: a new certificate for the caller (the VM its current one names), for the key
+        of the CSR it sends (made in the VM: the key never leaves it), as long-lived as the current one.
+        The current certificate is revoked after the broker's grace ([broker] renew_grace_s).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VolumeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -183,6 +197,11 @@ def add_VolumeServiceServicer_to_server(servicer, server):
                     servicer.Capabilities,
                     request_deserializer=vdvs_dot_proto_dot_volume__pb2.CapabilitiesRequest.FromString,
                     response_serializer=vdvs_dot_proto_dot_volume__pb2.CapabilitiesResponse.SerializeToString,
+            ),
+            'RenewCertificate': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenewCertificate,
+                    request_deserializer=vdvs_dot_proto_dot_volume__pb2.RenewCertificateRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_volume__pb2.RenewCertificateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -405,6 +424,33 @@ class VolumeService:
             '/vdvs.v1.VolumeService/Capabilities',
             vdvs_dot_proto_dot_volume__pb2.CapabilitiesRequest.SerializeToString,
             vdvs_dot_proto_dot_volume__pb2.CapabilitiesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenewCertificate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.VolumeService/RenewCertificate',
+            vdvs_dot_proto_dot_volume__pb2.RenewCertificateRequest.SerializeToString,
+            vdvs_dot_proto_dot_volume__pb2.RenewCertificateResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -13,13 +13,16 @@ from vdvs.tenancy.store_audit import AuditRows
 from vdvs.tenancy.store_certs import CertRows
 from vdvs.tenancy.store_grants import GrantRows
 from vdvs.tenancy.store_rules import RuleRows
+from vdvs.tenancy.store_tokens import TokenRows
 from vdvs.tenancy.store_usage import UsageRows
 from vdvs.tenancy.store_views import ViewRows
 from vdvs.tenancy.store_vmgroups import VmgroupRows
 from vdvs.tenancy.store_volumes import VolumeRows
 
 
-class ConfigStore(VmgroupRows, VolumeRows, CertRows, AdminRows, GrantRows, AuditRows, ViewRows, RuleRows, UsageRows):
+class ConfigStore(
+    VmgroupRows, VolumeRows, CertRows, AdminRows, GrantRows, AuditRows, ViewRows, RuleRows, UsageRows, TokenRows
+):
     """Vmgroups, privileges, volumes (with reservations), certificates, the brokers serving them, admins,
     their grants, vmgroup labels, datastore shares, the audit trail, membership rules and VM labels, and
-    the accounting of what each vmgroup holds."""
+    the accounting of what each vmgroup holds, and join tokens."""

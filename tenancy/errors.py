@@ -270,6 +270,32 @@ class Err(enum.Enum):
         "fence the VM first (vdvs vm fence), or use --force",
         Kind.CONFLICT,
     )
+    # --- join tokens, joining VMs, certificate renewal and bulk enrollment (770-779) ---
+    JOIN_TOKEN_MALFORMED = ErrorSpec(
+        770,
+        "Join refused: the token is not a vdvs join token (expected ID.SECRET from 'vdvs vm token create')",
+        Kind.UNAUTHENTICATED,
+    )
+    JOIN_TOKEN_UNKNOWN = ErrorSpec(771, "Join refused: token {0} is unknown or was revoked", Kind.UNAUTHENTICATED)
+    JOIN_TOKEN_EXPIRED = ErrorSpec(772, "Join refused: token {0} expired at {1}", Kind.UNAUTHENTICATED)
+    JOIN_TOKEN_USED_UP = ErrorSpec(
+        773, "Join refused: token {0} has been used {1} time(s), all it allows", Kind.UNAUTHENTICATED
+    )
+    JOIN_TTL_INVALID = ErrorSpec(
+        774, "Invalid --ttl {0}: give a number and s, m, h or d (e.g. 1h), at most {1}", Kind.INVALID
+    )
+    JOIN_USES_INVALID = ErrorSpec(775, "Invalid --uses {0}: give a whole number from 1 to {1}", Kind.INVALID)
+    JOIN_VM_UNKNOWN = ErrorSpec(
+        776, "Join refused: no VM with BIOS UUID {0} in the vSphere inventory", Kind.UNAUTHENTICATED
+    )
+    JOIN_NONCE_MISMATCH = ErrorSpec(
+        777,
+        "Join refused: the nonce does not match the one written into VM {0}'s guestinfo.vdvs.nonce "
+        "(or it expired): join again",
+        Kind.UNAUTHENTICATED,
+    )
+    CSR_INVALID = ErrorSpec(778, "Certificate request refused: {0}", Kind.INVALID)
+    ENROLL_FOLDER_FAILED = ErrorSpec(779, "Cannot enroll the VMs of folder {0}: {1}", Kind.INVALID)
 
     # --- accounting: volume-count limits (NSX constraints ``count <= N``) ---
     VOLUME_COUNT_EXCEED = ErrorSpec(

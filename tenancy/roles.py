@@ -131,6 +131,12 @@ RULES: Mapping[str, Rule] = {
     # events: a vmgroup viewer sees its vmgroups' events
     "EventList": _listing("event.ls", VIEWER, "vmgroup"),
     "EventFollow": _listing("event.follow", VIEWER, "vmgroup"),
+    # join tokens: a vmgroup's admins make them for it, see and revoke its tokens (the handler checks the
+    # token's vmgroup, and answers one of another vmgroup as unknown); a token's secret is never a target
+    "JoinTokenCreate": _on_vmgroup("vm.token.create", ADMIN, "vmgroup", "uses", "ttl"),
+    "JoinTokenList": _listing("vm.token.ls", ADMIN),
+    "JoinTokenRemove": Rule(Need.LISTING, "vm.token.rm", ADMIN, changes=True, target=("id",)),
+    "EnrollFolder": _platform("vm.enroll.folder", "folder"),
 }
 DEFAULT_RULE = _platform("admin.call")  # an RPC with no rule of its own: platform admins only
 

@@ -170,6 +170,22 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (day, vmgroup_id, datastore_url)
     );
     """,
+    # 7: enrollment at scale and rotation: join tokens (only a hash of each secret is kept; a use is
+    # taken by one conditional UPDATE, so concurrent joins cannot overspend one), and the time a
+    # renewed certificate's predecessor is revoked at (its grace period)
+    """
+    CREATE TABLE join_tokens (
+        id TEXT PRIMARY KEY,
+        secret_sha256 TEXT NOT NULL,
+        vmgroup_id TEXT NOT NULL,
+        max_uses {int} NOT NULL,
+        uses_left {int} NOT NULL,
+        expires {real} NOT NULL,
+        created {real} NOT NULL,
+        created_by TEXT NOT NULL DEFAULT ''
+    );
+    ALTER TABLE certs ADD COLUMN revoke_at {real};
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -25,6 +25,7 @@ TABLES = (  # parents before children
     "vm_labels",
     "audit",
     "usage_samples",
+    "join_tokens",
 )
 
 

@@ -287,3 +287,17 @@ def list_vms(store: ConfigStore, name: str) -> list[VmRef]:
     if vmgroup.is_default:
         raise VdvsError(Err.DEFAULT_VMGROUP_VM_LIST)
     return [VmRef(vm.uuid, store.vm_name(vm.uuid)) for vm in store.vms_of(vmgroup.id)]
+
+
+def join_vm(store: ConfigStore, vmgroup_id: str, vm_uuid: str) -> VmGroup:
+    """A VM joining with a token becomes an explicit member of the token's vmgroup, as `vmgroup vm add`
+    makes it (the same checks: one in another vmgroup, or with volumes mounted, is refused); one already
+    a member stays one. A token of ``_DEFAULT`` adds no membership: a VM in no vmgroup is in it."""
+    vmgroup = store.get_vmgroup(vmgroup_id)
+    if vmgroup is None:
+        raise VdvsError(Err.TENANT_NOT_EXIST, vmgroup_id)
+    current = store.vmgroup_of_vm(vm_uuid)
+    if vmgroup.is_default or (current is not None and current.id == vmgroup.id):
+        return vmgroup
+    add_vms(store, vmgroup.name, [vm_uuid])
+    return vmgroup

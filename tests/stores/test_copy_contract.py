@@ -11,6 +11,7 @@ import pytest
 from testkit.seed import reserve
 from tests.stores.conftest import KINDS, Stores
 from vdvs.tenancy.errors import Err, VdvsError
+from vdvs.tenancy.join_tokens import new_token
 from vdvs.tenancy.model import ALL_DS_URL, DEFAULT_VMGROUP_ID, CertRecord, Privilege, VmGroup
 from vdvs.tenancy.options import VolumeOptions
 from vdvs.tenancy.store import ConfigStore
@@ -48,6 +49,7 @@ def populate(store: ConfigStore) -> None:
     store.release_attach(made[1], VM_A, {"kind": "loop", "path": "/dev/loop3"})
     store.begin_remove(made[2])
     store.update_options(made[3], VolumeOptions(fstype="ext4"))
+    store.add_join_token(new_token(G1.id, 3, 3600, 1.7e9, "root").token)
 
 
 def snapshot(store: ConfigStore) -> dict[str, list[tuple[Any, ...]]]:

@@ -75,7 +75,9 @@ def test_an_older_store_is_migrated_forward_keeping_its_rows(stores: Stores, fro
                 if statement.strip():
                     db.execute(statement)
         db.execute(
-            "INSERT INTO vmgroups VALUES (?, '_DEFAULT', 'This is a default vmgroup', ?)", (DEFAULT.id, VM_DS_URL)
+            "INSERT INTO vmgroups (id, name, description, default_datastore_url) "
+            "VALUES (?, '_DEFAULT', 'This is a default vmgroup', ?)",
+            (DEFAULT.id, VM_DS_URL),
         )
         db.execute(
             "INSERT INTO volumes (vmgroup_id, datastore_url, name, size_mb, state) VALUES (?, ?, 'old', 100, 'ready')",

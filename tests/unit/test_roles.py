@@ -119,6 +119,7 @@ ADMIN_CALLS = [
     "VmgroupRuleAdd",
     "VmgroupRuleSet",
     "VmgroupRuleRemove",
+    "JoinTokenCreate",
 ]
 PLATFORM_CALLS = [
     "Status",
@@ -133,6 +134,7 @@ PLATFORM_CALLS = [
     "GrantRemove",
     "DatastoreShare",
     "DatastoreUnshare",
+    "EnrollFolder",
 ]
 LISTINGS = [
     "VmgroupList",
@@ -147,6 +149,8 @@ LISTINGS = [
     "UiLink",
     "VmgroupRuleList",
     "VmExplain",
+    "JoinTokenList",
+    "JoinTokenRemove",  # the handler checks the token's vmgroup
 ]
 
 

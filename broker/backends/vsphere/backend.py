@@ -97,6 +97,15 @@ class VsphereBackend:
             vm = self.vms.find(bios_uuid)
             return self.vm_config.fix(vm) if vm is not None else None
 
+    def vms_in_folder(self, folder: str) -> list[VmInfo]:
+        """Every VM of an inventory folder and its subfolders (`vdvs vm enroll --folder`)."""
+        return self.vms.in_folder(folder)
+
+    def write_guestinfo(self, bios_uuid: str, key: str, value: str) -> None:
+        """Set ``guestinfo.<key>`` of a VM (a joining VM's nonce); the VM's reconfigures are serialized."""
+        with self._vm_lock(bios_uuid):
+            self.vms.set_guestinfo(self._vm(bios_uuid), key, value)
+
     # ------------------------------------------------------------------ disks
     def create_disk(
         self, disk: DiskRef, size_mb: int, diskformat: str, meta: dict[str, Any], vmgroup_name: str

@@ -281,8 +281,12 @@ class Session:
 
     def retrieve_all(self, type_: Any, paths: list[str]) -> list[tuple[Any, dict[str, Any]]]:
         """``paths`` of every object of ``type_`` in the datacenter (a container view, destroyed after)."""
+        return self.retrieve_in(self.datacenter, type_, paths)
+
+    def retrieve_in(self, container: Any, type_: Any, paths: list[str]) -> list[tuple[Any, dict[str, Any]]]:
+        """``paths`` of every object of ``type_`` in ``container`` and below it."""
         content = self.content
-        view = content.viewManager.CreateContainerView(self.datacenter, [type_], True)
+        view = content.viewManager.CreateContainerView(container, [type_], True)
         try:
             return self._collect(view_filter(view, type_, paths))
         finally:

@@ -1,5 +1,6 @@
 """Virtual machines: lookup by BIOS uuid, what membership rules match (name, inventory folder,
-custom attributes), their disks and PVSCSI slots, reconfigure add/remove.
+custom attributes), their disks and PVSCSI slots, reconfigure add/remove, the VMs of a folder (bulk
+enrollment), and guestinfo written for the guest to read (a joining VM's nonce).
 
 A VM's folder is its inventory path, ``/DC/vm/web`` (the names of the folders and the datacenter
 above it, read with the VM in one round trip; vSphere escapes a ``/`` inside a name as ``%2f``).
@@ -21,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from vdvs.broker.backends.base import NoDiskSlotError, VmInfo
+from vdvs.broker.backends.base import BackendError, NoDiskSlotError, VmInfo
 from vdvs.broker.backends.vsphere.datastore import split_ds_path
 from vdvs.broker.backends.vsphere.faults import translated, wait_task
 from vdvs.broker.backends.vsphere.pyvmomi import vim
@@ -37,6 +38,7 @@ NO_SLOT = "Failed to place new disk - The maximum number of supported volumes ha
 _PCI_BUS_BITS, _PCI_BUS_MASK = 5, 31
 _PCI_FUNCTION_SHIFT = 10
 INFO_PATHS = ["name", "runtime.powerState", "config.files.vmPathName", "parent", "customValue"]
+FOLDER_PATHS = ["name", "config.uuid", "config.template", "runtime.powerState", "config.files.vmPathName"]
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,34 @@ class VirtualMachines:
         """Power the VM off (hard, as the vSphere client's "Power Off") and wait for the task."""
         with translated(what):
             wait_task(vm.PowerOffVM_Task(), self._session.settings.task_timeout_s, what)
+
+    def set_guestinfo(self, vm: Any, key: str, value: str) -> None:
+        """Write ``guestinfo.<key>`` into the VM's extraConfig: the guest alone reads it (open-vm-tools'
+        ``vmware-rpctool "info-get guestinfo.<key>"``), which proves a caller is that guest."""
+        what = f"cannot write guestinfo.{key} of VM {vm._moId}"
+        option = vim.option.OptionValue(key=f"guestinfo.{key}", value=value)
+        with translated(what):
+            task = vm.ReconfigVM_Task(spec=vim.vm.ConfigSpec(extraConfig=[option]))
+            wait_task(task, self._session.settings.task_timeout_s, what)
+
+    def in_folder(self, path: str) -> list[VmInfo]:
+        """Every VM in the inventory folder ``path`` (/DC/vm/docker) and its subfolders, by name."""
+        with translated(f"cannot list the VMs of folder {path}"):
+            content = self._session.content
+            folder = content.searchIndex.FindByInventoryPath(inventoryPath=path.strip("/"))
+            if folder is None or not isinstance(folder, vim.Folder):
+                raise BackendError(f"no inventory folder {path} (give it as /DC/vm/FOLDER)")
+            rows = self._session.retrieve_in(folder, vim.VirtualMachine, FOLDER_PATHS)
+        found = []
+        for _vm, props in rows:
+            datastore, _ = split_ds_path(props.get("config.files.vmPathName") or "")
+            uuid = str(props.get("config.uuid") or "")
+            if uuid and not props.get("config.template"):
+                found.append(
+                    VmInfo(uuid.lower(), str(props.get("name", "")), str(props.get("runtime.powerState", "")),
+                           datastore, folder=path)
+                )  # fmt: skip
+        return sorted(found, key=lambda vm: vm.name)
 
     def remove_disk(self, vm: Any, path: str, what: str) -> bool:
         """Detach ``path`` from ``vm`` (the file stays); False if it was not attached."""
