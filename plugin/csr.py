@@ -3,7 +3,6 @@ so that the VM's private key never leaves the VM. cryptography is loaded only wh
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 
@@ -26,11 +25,3 @@ def new_key_request(common_name: str) -> KeyRequest:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     return KeyRequest(key_pem, csr.public_bytes(serialization.Encoding.PEM))
-
-
-def validity(cert_pem: bytes) -> tuple[dt.datetime, dt.datetime]:
-    """(not before, not after) of a certificate, in UTC."""
-    from cryptography import x509
-
-    cert = x509.load_pem_x509_certificate(cert_pem)
-    return cert.not_valid_before_utc, cert.not_valid_after_utc

@@ -17,8 +17,8 @@ import logging
 from pathlib import Path
 
 from vdvs.plugin.broker_client import BrokerClient, BrokerError
-from vdvs.plugin.bundle import Bundle, read_bundle, write_bundle
-from vdvs.plugin.csr import new_key_request, validity
+from vdvs.plugin.bundle import Bundle, bundle_validity, read_bundle, write_bundle
+from vdvs.plugin.csr import new_key_request
 
 log = logging.getLogger("vdvs.plugin.renewal")
 RENEW_FRACTION = 1 / 3  # renew when less than this part of the lifetime is left
@@ -27,9 +27,9 @@ MAX_RETRY_S = 300.0
 MAX_SLEEP_S = 3600.0  # look again at least hourly (a clock jump, a bundle replaced by hand)
 
 
-def renew_at(cert_pem: bytes) -> dt.datetime:
-    """When a certificate is due for renewal: ``RENEW_FRACTION`` of its lifetime before it expires."""
-    not_before, not_after = validity(cert_pem)
+def renew_at(directory: Path, cert_pem: bytes) -> dt.datetime:
+    """When a bundle's certificate is due for renewal: ``RENEW_FRACTION`` of its lifetime before it expires."""
+    not_before, not_after = bundle_validity(directory, cert_pem)
     return not_after - (not_after - not_before) * RENEW_FRACTION
 
 
@@ -46,7 +46,7 @@ class CertRenewer:
         while True:
             try:
                 bundle = read_bundle(self._dir)
-                wait_s = (renew_at(bundle.cert_pem) - dt.datetime.now(dt.UTC)).total_seconds()
+                wait_s = (renew_at(self._dir, bundle.cert_pem) - dt.datetime.now(dt.UTC)).total_seconds()
                 if wait_s > 0:
                     await asyncio.sleep(min(wait_s, MAX_SLEEP_S))
                     continue
