@@ -117,10 +117,8 @@ def host_state(env: Tenv) -> HostState:
     for dev, backing in loop_backing_files().items():
         if not backing.startswith(prefix):
             continue
-        key = next(
-            (f"{n}:{backing.removeprefix(f'{r}/dockvols/')}" for n, r in roots.items() if backing.startswith(f"{r}/dockvols/")),
-            backing,
-        )
+        folders = {n: f"{r}/dockvols/" for n, r in roots.items()}
+        key = next((f"{n}:{backing.removeprefix(f)}" for n, f in folders.items() if backing.startswith(f)), backing)
         holders[key].append(dev)
     names = {ds.resolve().as_uri(): name for name, ds in env.config.local_datastores.items()}
     state = HostState(rows, files, sorted(temporaries), dict(holders), usage, names)
