@@ -28,7 +28,9 @@ import pytest
 from testkit.fixtures import start_sim_or_skip
 from testkit.vsphere_sim import Inspector, Sim, stop_sim
 from tests.reliability.campaign import Campaign, run_campaign
+from tests.reliability.harness import problems
 from tests.reliability.vsphere_host import vsphere_broker, vsphere_host_state
+from tests.reliability.workload import FILESYSTEMS
 from vdvs.broker.faults import BROKER_POINTS, VSPHERE_POINTS
 
 SAMPLE_POINTS = sorted(VSPHERE_POINTS)
@@ -73,6 +75,36 @@ async def vsphere_campaign(root: Path, insp: Inspector, points: list[str], runs:
         env.kill()
     print("vsphere crash campaign:", json.dumps(result.summary(), sort_keys=True))
     return result
+
+
+async def test_the_checks_read_vcsim_itself(short_tmp: Path, insp: Inspector) -> None:
+    """What the campaign's checks would miss if they read the broker's view instead of vcsim's: a disk
+    attached to a VM behind the broker's back, a disk file with no row, a row whose disk is gone."""
+    env = vsphere_broker(short_tmp, insp.sim)
+    env.start()
+    try:
+        vm, other = insp.sim.vms[:2]
+        client = env.client(env.enroll(vm.name, vm.uuid, short_tmp / "bundles" / vm.name))
+        try:
+            for name in ("kept", "gone"):
+                await client.create(name, {"size": "4mb"}, FILESYSTEMS)
+        finally:
+            await client.close()
+        state = vsphere_host_state(env, insp)
+        assert problems(state) == []
+        kept = state.by_name()["kept"]
+        folder = Path(kept.datastore_url) / "dockvols" / kept.vmgroup_id
+        insp.attach_directly(other.uuid, f"[LocalDS_0] dockvols/{kept.vmgroup_id}/kept.vmdk")
+        for file in ("gone.vmdk", "gone-flat.vmdk"):
+            (folder / file).unlink()
+        (folder / "stray.vmdk").write_text("")
+        assert sorted(problems(vsphere_host_state(env, insp))) == [
+            f"LocalDS_0:{kept.vmgroup_id}/kept.vmdk is attached ({other.uuid}) with no attachment recorded",
+            f"stray file (no row): LocalDS_0:{kept.vmgroup_id}/stray.vmdk",
+            "volume gone has a row but no disk",
+        ]
+    finally:
+        env.kill()
 
 
 async def test_vsphere_crash_sample(short_tmp: Path, insp: Inspector) -> None:
