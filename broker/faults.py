@@ -22,8 +22,9 @@ import time
 ENV_POINT = "VDVS_FAULT_POINT"
 ENV_SLEEP = "VDVS_FAULT_SLEEP"
 
-# point -> where it is, for the test reports
-POINTS: dict[str, str] = {
+# point -> where it is, for the test reports; by where it is, so a crash campaign draws the points
+# its backend reaches (the broker's own points are passed on every backend)
+BROKER_POINTS: dict[str, str] = {
     # broker/volume_ops.py
     "create.after_reserve": "row 'creating' committed, backend not called yet",
     "commit.create": "disk made, row still 'creating'",
@@ -32,6 +33,15 @@ POINTS: dict[str, str] = {
     "commit.clone": "clone copied, row still 'creating'",
     "remove.after_begin": "row 'deleting' committed, disk untouched",
     "remove.before_row_delete": "disk gone, row still 'deleting'",
+    # broker/attach_ops.py
+    "attach.after_claim": "claim committed, backend not called yet",
+    "attach.after_backend": "device attached and claimed, the caller not told yet",
+    "release.after_idle": "attachment recorded idle, the caller not told yet",
+    "takeover.after_begin": "takeover committed ('detaching'), the previous holder still has the disk",
+    "takeover.before_finish": "detached from the previous holder, claim not moved yet",
+    "detach.before_clear": "device detached, claim still recorded",
+}
+LOCAL_POINTS: dict[str, str] = {
     # broker/backends/local/backend.py
     "create.before_publish": "disk written under its temporary name only",
     "create.after_publish": "disk published, no sidecar yet",
@@ -44,14 +54,23 @@ POINTS: dict[str, str] = {
     "attach.after_losetup": "loop device set up, backend not returned",
     "detach.after_detach": "loop device released, backend not returned",
     "meta.before_replace": "new sidecar written under its temporary name only",
-    # broker/attach_ops.py
-    "attach.after_claim": "claim committed, backend not called yet",
-    "attach.after_backend": "device attached and claimed, the caller not told yet",
-    "release.after_idle": "attachment recorded idle, the caller not told yet",
-    "takeover.after_begin": "takeover committed ('detaching'), the previous holder still has the disk",
-    "takeover.before_finish": "detached from the previous holder, claim not moved yet",
-    "detach.before_clear": "device detached, claim still recorded",
 }
+VSPHERE_POINTS: dict[str, str] = {
+    # broker/backends/vsphere/backend.py: before and after each vCenter task
+    "vsphere.create.before_task": "datastore known, CreateVirtualDisk not sent yet",
+    "vsphere.create.after_task": "disk created, no sidecar yet",
+    "vsphere.create.after_meta": "disk and sidecar in place, backend not returned",
+    "vsphere.clone.before_task": "target datastore known, CopyVirtualDisk not sent yet",
+    "vsphere.clone.after_task": "copy made, no sidecar yet",
+    "vsphere.clone.after_meta": "copy and sidecar in place, backend not returned",
+    "vsphere.remove.after_sidecar": "sidecar deleted, DeleteVirtualDisk not sent yet",
+    "vsphere.remove.after_task": "disk and sidecar deleted, backend not returned",
+    "vsphere.attach.before_reconfig": "VM's devices read, ReconfigVM (add) not sent yet",
+    "vsphere.attach.after_reconfig": "disk added to the VM, backend not returned",
+    "vsphere.detach.before_reconfig": "VM found, ReconfigVM (remove) not sent yet",
+    "vsphere.detach.after_reconfig": "disk removed from the VM, backend not returned",
+}
+POINTS: dict[str, str] = {**BROKER_POINTS, **LOCAL_POINTS, **VSPHERE_POINTS}
 
 
 class FaultConfigError(ValueError):

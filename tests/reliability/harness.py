@@ -4,6 +4,8 @@
 --config``) started with ``VDVS_FAULT_POINT`` / ``VDVS_FAULT_SLEEP`` in its environment only.
 ``host_state`` reads everything a half-done operation could leave: config-store rows, files
 under ``dockvols/`` and the temp folders, loop devices; ``problems`` says what is inconsistent.
+Both are shared with the vSphere campaign (``vsphere_crash.py``), whose ``HostState`` comes from
+vcsim's datastore folder and the VMs' device lists instead.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import signal
 import subprocess
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from testkit.broker_process import BrokerProcess
 from testkit.system import loop_backing_files
 from tests.tenancy.harness import Tenv
 from vdvs.broker.backends.local.backend import TMP_DIR
@@ -22,29 +26,40 @@ from vdvs.tenancy.store import SqliteStore
 MIB = 1024 * 1024
 
 
+def killed_by_fault(process: BrokerProcess) -> bool:
+    """Whether the broker died of SIGKILL (its fault point); waits a little for it to be reaped."""
+    if process.proc is None:
+        return False
+    try:
+        return process.proc.wait(timeout=2.0) == -signal.SIGKILL
+    except subprocess.TimeoutExpired:
+        return False
+
+
 class CrashEnv(Tenv):
     """A broker process that may be started with fault variables (``start(env=...)``)."""
 
     def killed(self) -> bool:
-        """Whether the broker died of SIGKILL (its fault point); waits a little for it to be reaped."""
-        if self.proc is None:
-            return False
-        try:
-            return self.proc.wait(timeout=2.0) == -signal.SIGKILL
-        except subprocess.TimeoutExpired:
-            return False
+        return killed_by_fault(self)
 
 
 @dataclass
 class HostState:
+    """What one backend holds, in one form for every backend: disks and sidecars by
+    ``"<datastore>:<vmgroup dir>/<file>"``, and who has each disk attached."""
+
     rows: list[VolumeRecord]
     files: dict[str, int]  # "<datastore>:<vmgroup dir>/<file>" -> size in bytes
     temporaries: list[str]
-    loops: dict[str, str]  # loop device -> backing file
+    holders: dict[str, list[str]]  # "<datastore>:<vmgroup dir>/<name>.vmdk" -> loop devices, or VM uuids
     usage: dict[tuple[str, str], int]  # (vmgroup id, datastore url) -> MB the quota counts
-    # claims (in use or idle) whose disk has no loop device: a crash between a claim and the backend
+    names: dict[str, str]  # datastore url -> name
+    # claims (in use or idle) whose disk is attached nowhere: a crash between a claim and the backend
     # attach, or between a backend detach and its commit; startup forgets them
     claims_without_device: list[str] = field(default_factory=list)
+    sizes_exact: bool = True  # each disk file is its full size (local); vcsim's descriptors are not
+    holders_are_vms: bool = False  # a holder is the VM itself (vSphere), so it must be the one recorded
+    extents: tuple[str, ...] = ()  # files beside a disk that belong to it ("-flat.vmdk": a vSphere flat extent)
 
     def unsettled(self) -> list[VolumeRecord]:
         """Rows a crash left mid-operation (what startup reconciliation must settle)."""
@@ -57,9 +72,13 @@ class HostState:
     def by_name(self) -> dict[str, VolumeRecord]:
         return {r.name: r for r in self.rows}
 
+    def disk_key(self, record: VolumeRecord) -> str:
+        return f"{self.names.get(record.datastore_url, '?')}:{record.vmgroup_id}/{record.name}.vmdk"
 
-def host_state(env: Tenv) -> HostState:
-    store = SqliteStore(env.config.store_path)
+
+def store_state(store_path: Path) -> tuple[list[VolumeRecord], dict[tuple[str, str], int]]:
+    """Every volume row, and the quota usage of each (vmgroup, datastore) that has one."""
+    store = SqliteStore(store_path)
     try:
         rows = store.list_volumes(states=tuple(VolumeState))
         usage = {(r.vmgroup_id, r.datastore_url): 0 for r in rows}
@@ -67,64 +86,81 @@ def host_state(env: Tenv) -> HostState:
             usage[(group, url)] = store.usage_mb(group, url)
     finally:
         store.close()
+    return rows, usage
+
+
+def dockvols_files(name: str, root: Path) -> dict[str, int]:
+    """``"<name>:<vmgroup dir>/<file>"`` -> size of every file under ``root/dockvols`` (links not followed)."""
+    base = root / "dockvols"
+    if not base.exists():  # rglob does not follow the vmgroup-name symlinks
+        return {}
+    return {f"{name}:{p.relative_to(base)}": p.stat().st_size for p in base.rglob("*") if p.is_file()}
+
+
+def claims_without_device(rows: list[VolumeRecord], state: HostState) -> list[str]:
+    held = (AttachState.ATTACHED, AttachState.IDLE)
+    return [r.name for r in rows if r.attach_state in held and not state.holders.get(state.disk_key(r))]
+
+
+def host_state(env: Tenv) -> HostState:
+    rows, usage = store_state(env.config.store_path)
     files: dict[str, int] = {}
     temporaries: list[str] = []
-    for name in env.config.local_datastores:
-        root = env.datastore_dir(name)
-        base = root / "dockvols"
-        if base.exists():  # rglob does not follow the vmgroup-name symlinks
-            files.update({f"{name}:{p.relative_to(base)}": p.stat().st_size for p in base.rglob("*") if p.is_file()})
+    roots = {name: env.datastore_dir(name) for name in env.config.local_datastores}
+    for name, root in roots.items():
+        files.update(dockvols_files(name, root))
         tmp = root / TMP_DIR
         if tmp.exists():
             temporaries += [str(p) for p in tmp.rglob("*") if p.is_file()]
     prefix = str(env.root.resolve())
-    loops = {dev: backing for dev, backing in loop_backing_files().items() if backing.startswith(prefix)}
+    holders: dict[str, list[str]] = defaultdict(list)
+    for dev, backing in loop_backing_files().items():
+        if not backing.startswith(prefix):
+            continue
+        folders = {n: f"{r}/dockvols/" for n, r in roots.items()}
+        key = next((f"{n}:{backing.removeprefix(f)}" for n, f in folders.items() if backing.startswith(f)), backing)
+        holders[key].append(dev)
     names = {ds.resolve().as_uri(): name for name, ds in env.config.local_datastores.items()}
-    held = (AttachState.ATTACHED, AttachState.IDLE)
-    claims = [
-        r.name
-        for r in rows
-        if r.attach_state in held
-        and str(
-            env.datastore_dir(names.get(r.datastore_url, "?")).resolve() / "dockvols" / r.vmgroup_id / f"{r.name}.vmdk"
-        )
-        not in loops.values()
-    ]
-    return HostState(rows, files, sorted(temporaries), loops, usage, claims)
+    state = HostState(rows, files, sorted(temporaries), dict(holders), usage, names)
+    state.claims_without_device = claims_without_device(rows, state)
+    return state
 
 
-def problems(env: Tenv, state: HostState, quota_mb: int = 0) -> list[str]:
-    """Everything inconsistent between rows, disks, sidecars, loop devices and quota usage."""
+def problems(state: HostState, quota_mb: int = 0) -> list[str]:
+    """Everything inconsistent between rows, disks, sidecars, attachments and quota usage."""
     found: list[str] = []
-    names = {ds.resolve().as_uri(): name for name, ds in env.config.local_datastores.items()}
     expected_files: set[str] = set()
     sizes: dict[tuple[str, str], int] = defaultdict(int)
-    attached: dict[str, str] = {}
+    attached: dict[str, VolumeRecord] = {}
     for r in state.unsettled():
         found.append(f"row left mid-operation: {r.name} state={r.state.value} attach={r.attach_state}")
     for r in state.rows:
-        ds = names.get(r.datastore_url, "?")
-        vmdk, vmfd = f"{ds}:{r.vmgroup_id}/{r.name}.vmdk", f"{ds}:{r.vmgroup_id}/{r.name}.vmfd"
-        expected_files |= {vmdk, vmfd}
+        vmdk = state.disk_key(r)
+        vmfd = vmdk.removesuffix(".vmdk") + ".vmfd"
+        expected_files |= {vmdk, vmfd} | {vmdk.removesuffix(".vmdk") + extent for extent in state.extents}
         sizes[(r.vmgroup_id, r.datastore_url)] += r.size_mb
         if vmdk not in state.files:
             found.append(f"volume {r.name} has a row but no disk")
-        elif state.files[vmdk] != r.size_mb * MIB:
+        elif state.sizes_exact and state.files[vmdk] != r.size_mb * MIB:
             found.append(f"disk of {r.name} is {state.files[vmdk]} bytes, row says {r.size_mb} MB")
         if vmfd not in state.files:
             found.append(f"volume {r.name} has no sidecar")
         if (r.attached_vm is None) != (r.attach_state is None):
             found.append(f"half attachment on {r.name}: vm={r.attached_vm} state={r.attach_state}")
         if r.attached_vm is not None:
-            attached[str(env.datastore_dir(ds) / "dockvols" / r.vmgroup_id / f"{r.name}.vmdk")] = r.name
+            attached[vmdk] = r
     found += [f"stray file (no row): {f}" for f in sorted(set(state.files) - expected_files)]
     found += [f"stray temporary file: {t}" for t in state.temporaries]
-    backing = sorted(state.loops.values())
-    for path, name in sorted(attached.items()):
-        if backing.count(path) != 1:
-            found.append(f"{name} is recorded attached but has {backing.count(path)} loop device(s)")
+    for key, r in sorted(attached.items()):
+        holders = state.holders.get(key, [])
+        if len(holders) != 1:
+            found.append(f"{r.name} is recorded attached but has {len(holders)} device(s): {holders}")
+        elif state.holders_are_vms and holders != [r.attached_vm]:
+            found.append(f"{r.name} is recorded attached to VM {r.attached_vm} but VM {holders[0]} has it")
     found += [
-        f"loop device {d} on {b} with no attachment recorded" for d, b in state.loops.items() if b not in attached
+        f"{key} is attached ({', '.join(who)}) with no attachment recorded"
+        for key, who in sorted(state.holders.items())
+        if who and key not in attached
     ]
     for key, used in state.usage.items():
         if used != sizes[key]:

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from vdvs.broker import faults
 from vdvs.broker.backends.base import (
     POWERED_OFF,
     BackendError,
@@ -114,8 +115,11 @@ class VsphereBackend:
         folder; the vSphere API makes no symlinks, and the sidecar records the vmgroup's name.)"""
         self.stores.get(disk.datastore)  # an unknown datastore is named as such, not as FileNotFound
         path = self.vmdk_path(disk)
+        faults.point("vsphere.create.before_task")
         self.disks.create(path, size_mb * 1024, diskformat)
+        faults.point("vsphere.create.after_task")
         self._first_meta(disk, meta, path)
+        faults.point("vsphere.create.after_meta")
         # A new thin disk holds next to nothing; thick ones are allocated in full at creation.
         return DiskStat(size_mb * MB, 0 if diskformat == "thin" else size_mb * MB)
 
@@ -124,8 +128,11 @@ class VsphereBackend:
     ) -> DiskStat:
         self.stores.get(target.datastore)
         path = self.vmdk_path(target)
+        faults.point("vsphere.clone.before_task")
         self.disks.copy(self.vmdk_path(source), path, diskformat)
+        faults.point("vsphere.clone.after_task")
         self._first_meta(target, meta, path)
+        faults.point("vsphere.clone.after_meta")
         return self.stat_disk(target)
 
     def _first_meta(self, disk: DiskRef, meta: dict[str, Any], path: str) -> None:
@@ -141,6 +148,7 @@ class VsphereBackend:
         """Sidecar first, then the disk; if the disk cannot go, the sidecar is put back."""
         saved = self.files.read(disk.datastore, disk.sidecar)
         self.files.delete(disk.datastore, disk.sidecar)
+        faults.point("vsphere.remove.after_sidecar")
         try:
             self.disks.delete(self.vmdk_path(disk))
         except BackendError:
@@ -148,6 +156,7 @@ class VsphereBackend:
                 with contextlib.suppress(BackendError):
                     self.files.write(disk.datastore, disk.sidecar, saved)
             raise
+        faults.point("vsphere.remove.after_task")
 
     def disk_exists(self, disk: DiskRef) -> bool:
         return self.stores.find_disk(disk) is not None
@@ -210,10 +219,12 @@ class VsphereBackend:
             held = current.disk(path)
             if held is not None:
                 return current.hint(held)  # already ours: same unit as before
+            faults.point("vsphere.attach.before_reconfig")
             try:
                 self._add(current, path, attach_as, retry_lock=True)
             except vim.fault.FileNotFound:
                 raise DiskNotFoundError(f"{path} does not exist") from None
+            faults.point("vsphere.attach.after_reconfig")
             after = self.vms.devices(vm)
             added = after.disk(path)
             if added is None:
@@ -287,7 +298,10 @@ class VsphereBackend:
             vm = self.vms.find(vm_uuid)
             if vm is None:
                 return  # a VM that is gone holds nothing
-            if self.vms.remove_disk(vm, path, f"Failed to detach {path}"):
+            faults.point("vsphere.detach.before_reconfig")
+            removed = self.vms.remove_disk(vm, path, f"Failed to detach {path}")
+            faults.point("vsphere.detach.after_reconfig")
+            if removed:
                 log.info("detached %s from VM %s", path, vm_uuid)
 
     def is_attached(self, vm_uuid: str, disk: DiskRef) -> bool:
