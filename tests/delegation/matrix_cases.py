@@ -51,6 +51,7 @@ class World:
             "admins": seen("AdminList", admin_pb2.AdminListRequest()),
             "volumes": seen("VolumeList", admin_pb2.VolumeListRequest()),
             "rules": seen("VmgroupRuleList", admin_pb2.VmgroupRuleListRequest()),
+            "tokens": seen("JoinTokenList", admin_pb2.JoinTokenListRequest()),
         }
 
 
@@ -87,6 +88,8 @@ class Case:
     setup: Callable[[Ctx], None] | None = None
     cleanup: Callable[[Ctx], None] | None = None
     vmgroup: Callable[[Ctx], str] = lambda c: c.g  # the vmgroup a refusal names
+    # runs an allowed call itself and returns what ``ok`` checks: a stream it ends, or the backend's error
+    call: Callable[[Ctx, Principal], str] | None = None
 
 
 def prints(text: Callable[[Ctx], str]) -> Callable[[Ctx, str], None]:

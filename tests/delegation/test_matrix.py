@@ -26,8 +26,8 @@ import pytest
 
 from tests.delegation.harness import Denv
 from tests.delegation.matrix_cases import MEMBER, ROLES, SCOPES, Ctx, World
-from tests.delegation.matrix_cases_rules import ALL_CASES as CASES
-from tests.delegation.matrix_cases_rules import refusal
+from tests.delegation.matrix_cases_ops import ALL_CASES as CASES
+from tests.delegation.matrix_cases_ops import refusal
 from tests.tenancy.harness import VM_UUIDS
 from vdvs.proto import admin_pb2
 
@@ -35,7 +35,7 @@ from vdvs.proto import admin_pb2
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
     root = Path(tempfile.mkdtemp(prefix="vdvs-"))  # short: unix socket paths are limited
-    env = Denv(root)
+    env = Denv(root, ui_listen="127.0.0.1:0")  # the dashboard on: `ui link` answers
     try:
         assert env.init().rc == 0
         env.start()
@@ -103,7 +103,8 @@ def test_call_by_role_on_own_or_other_vmgroup(world: World, rpc: str, who: str, 
     try:
         refused = refusal(case, c)
         if refused is None:
-            case.ok(c, world.who[who].ok(*case.args(c), *(("--json",) if case.json else ())))
+            p = world.who[who]
+            case.ok(c, case.call(c, p) if case.call else p.ok(*case.args(c), *(("--json",) if case.json else ())))
         else:
             before = world.snapshot()
             assert world.who[who].refused(*case.args(c)) == refused
