@@ -1,7 +1,7 @@
 """The ``[auth]`` part of broker.toml: where `vdvs login` is served and which directory checks passwords.
 
 [auth]
-login_listen = "0.0.0.0:7645"        # LoginService: server-side TLS (the broker's certificate), no client certificate
+login_listen = "0.0.0.0:7646"        # LoginService: server-side TLS (the broker's certificate), no client certificate
 failed_logins_per_minute = 5         # per login name, then refused for the rest of that minute
 
 [auth.ldap]
@@ -200,7 +200,7 @@ class AuthSettings:
             raise AuthConfigError(f"unknown auth setting(s) {unknown} (known: {sorted(_AUTH_KEYS)})")
         listen = _text(data, "login_listen", section="auth")
         if not listen:
-            raise AuthConfigError('auth.login_listen is required (e.g. "0.0.0.0:7645")')
+            raise AuthConfigError('auth.login_listen is required (e.g. "0.0.0.0:7646")')
         if listen.startswith("unix:") or ":" not in listen:
             raise AuthConfigError(f"auth.login_listen={listen!r} (give HOST:PORT)")
         table = data.get("ldap")

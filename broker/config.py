@@ -4,7 +4,7 @@
 listen = "0.0.0.0:7643"            # or "unix:///var/lib/vdvs/broker.sock"
 admin_socket = "/run/vdvs/admin.sock"
 admin_listen = "0.0.0.0:7644"      # AdminService on TCP for admin certificates (mTLS); absent: socket only
-join_listen = "0.0.0.0:7645"       # JoinService (TLS): VMs join with a token (`vdvs plugin join`); absent: none
+join_listen = "0.0.0.0:7647"       # JoinService (TLS): VMs join with a token (`vdvs plugin join`); absent: none
 renew_grace_s = 3600               # a renewed VM certificate's predecessor is revoked this long after
 pki_dir = "/var/lib/vdvs/pki"
 workers = 8                       # disk operations at once (default: 8 local, 32 vsphere: they wait on vCenter)
