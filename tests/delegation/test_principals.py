@@ -225,6 +225,7 @@ async def test_a_creator_creates_within_its_selector_and_administers_what_it_cre
             "max_volume_size": "Unset",
             "usage_quota": "2.00GB",
             "volume_count": "Unset",  # a share has no count ceiling: the creator's row has no count limit
+            "alert_at": "Unset",  # nor an alert threshold
         }
     ]
     assert [(g["role"], g["vmgroup"], g["selector"]) for g in cora.js("admin", "grants")] == [
