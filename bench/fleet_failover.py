@@ -56,7 +56,7 @@ def main() -> None:
                       f"plain service rescheduled after {failover.plain_s:.2f}s", flush=True)  # fmt: skip
                 fleet.restore(failover.old.node)
             finally:
-                remove_service(fleet, f"{tag}-vol")
+                remove_service(fleet, f"{tag}-vol", f"bench-db{round_no}")
                 remove_service(fleet, f"{tag}-plain")
     finally:
         fleet.stop()

@@ -56,8 +56,27 @@ def service_state(fleet: Fleet, service: str) -> str:
     return fleet.manager.docker("service", "ps", "--no-trunc", "--format", fmt, service).text
 
 
-def remove_service(fleet: Fleet, name: str) -> None:
+def remove_service(fleet: Fleet, name: str, volume: str | None = None) -> None:
+    """Remove the service; with ``volume``, once no task of it runs anywhere, remove that too: a
+    volume stays attached to its last VM while idle, and the next test must not find it there."""
     fleet.manager.docker("service", "rm", name, timeout=60)
+    if volume is None:
+        return
+
+    def gone() -> bool:
+        return all(
+            not node.docker("ps", "-aq", "--filter", f"label=com.docker.swarm.service.name={name}").out.split()
+            for node in fleet.nodes
+            if node.running()
+        )
+
+    wait_until(gone, TASK_TIMEOUT_S, f"the tasks of {name} gone", interval_s=0.2)
+
+    def removed() -> bool:
+        result = fleet.manager.docker("volume", "rm", volume, timeout=60)
+        return result.rc == 0 or "no such volume" in result.text.lower()
+
+    wait_until(removed, TASK_TIMEOUT_S, f"volume {volume} removed", interval_s=0.5)
 
 
 def wait_task(fleet: Fleet, service: str, payload: str | None, exclude: FleetNode | None = None) -> Task:

@@ -50,7 +50,7 @@ def test_drain_moves_the_task_and_its_data(fleet: Fleet) -> None:
         finally:
             fleet.restore(first.node)
     finally:
-        remove_service(fleet, "fl-drain")
+        remove_service(fleet, "fl-drain", "db")
 
 
 def test_power_off_moves_the_task_and_its_data(fleet: Fleet) -> None:
@@ -68,7 +68,7 @@ def test_power_off_moves_the_task_and_its_data(fleet: Fleet) -> None:
         finally:
             fleet.restore(failover.old.node)
     finally:
-        remove_service(fleet, "fl-off-vol")
+        remove_service(fleet, "fl-off-vol", "db-off")
         remove_service(fleet, "fl-off-plain")
 
 

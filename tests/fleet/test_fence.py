@@ -67,7 +67,7 @@ def test_fencing_a_hung_vm_lets_its_task_move(fleet: Fleet) -> None:
         finally:
             fleet.restore(hung)
     finally:
-        remove_service(fleet, "fl-hang")
+        remove_service(fleet, "fl-hang", "db-hang")
 
 
 def test_volume_detach_refuses_a_running_holder_without_force(fleet: Fleet, tmp_path: Path) -> None:

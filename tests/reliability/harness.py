@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,13 +28,40 @@ MIB = 1024 * 1024
 
 
 def killed_by_fault(process: BrokerProcess) -> bool:
-    """Whether the broker died of SIGKILL (its fault point); waits a little for it to be reaped."""
+    """Whether the broker died of SIGKILL (its fault point); waits a little for it to be reaped, and
+    for the children it left (a ``losetup`` still running) to finish, so the host read next is the
+    one its successor finds."""
     if process.proc is None:
         return False
     try:
-        return process.proc.wait(timeout=2.0) == -signal.SIGKILL
+        killed = process.proc.wait(timeout=2.0) == -signal.SIGKILL
     except subprocess.TimeoutExpired:
         return False
+    if killed:
+        wait_group_gone(process.proc.pid)
+    return killed
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of process group ``pgid``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone while we looked
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def wait_group_gone(pgid: int, timeout_s: float = 30.0) -> None:
+    """Until no live process of the broker's group (its own session) remains; AssertionError after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while members := group_members(pgid):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"processes left by the killed broker still run after {timeout_s:g}s: {members}")
+        time.sleep(0.02)
 
 
 class CrashEnv(Tenv):
