@@ -112,7 +112,7 @@ def _dump(store: ConfigStore, out: BinaryIO, created: str) -> BackupInfo:
         for row in values:
             put(list(row))
     out.write(_line({"end": FORMAT, "sha256": digest.hexdigest()}))
-    return BackupInfo(Path(out.name), VERSION, version, store.dialect, created, rows)
+    return BackupInfo(Path(), VERSION, version, store.dialect, created, rows)
 
 
 def _check_backupable(store: ConfigStore) -> None:
@@ -261,8 +261,13 @@ def check_restorable(store: ConfigStore, gone_after_s: float) -> None:
 def restore_postgres(store: ConfigStore, path: Path) -> Restored:
     """Replace the PostgreSQL store's tables by the backup's, in one transaction."""
     info, tables = read_backup(path)
-    with store.transaction():
-        _load(store, info, tables)
+    try:
+        with store.transaction():
+            _load(store, info, tables)
+    except VdvsError:
+        raise
+    except Exception as exc:  # the database refused a row or a step: the transaction undid everything
+        raise VdvsError(Err.RESTORE_FAILED, path, store.location, f"{type(exc).__name__}: {exc}") from exc
     return Restored(info, store.schema_version(), None)
 
 
@@ -287,11 +292,13 @@ def restore_sqlite(location: Path, path: Path) -> Restored:
         kept = _set_aside(location)
         os.replace(tmp, location)
         _fsync_dir(location.parent)
-    except BaseException:
+    except BaseException as exc:
         for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
-        raise
+        if isinstance(exc, VdvsError) or not isinstance(exc, Exception):
+            raise
+        raise VdvsError(Err.RESTORE_FAILED, path, location, f"{type(exc).__name__}: {exc}") from exc
     return Restored(info, version, kept)
 
 
