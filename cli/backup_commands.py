@@ -74,19 +74,22 @@ def config_restore(source: Path, config_path: Path, state_dir: Path, admin_socke
         for socket in dict.fromkeys((admin_socket, settings.admin_socket)):
             if broker_running(socket):
                 raise VdvsError(Err.RESTORE_BROKER_RUNNING, f"the broker is running (admin socket {socket})")
-        if settings.store_kind == "sqlite" and not settings.store_path.exists():
+        if settings.store_kind == "sqlite":
+            if settings.store_path.exists():  # else: a lost store, made again from the backup
+                store = open_store("sqlite", settings.store_location)
+                try:
+                    check_restorable(store, gone_after_s)
+                finally:
+                    store.close()
             restored = restore_sqlite(settings.store_path, source)
         else:
             store = open_store(settings.store_kind, settings.store_location)
             try:
                 where = store.location
                 check_restorable(store, gone_after_s)
-                if settings.store_kind != "sqlite":
-                    restored = restore_postgres(store, source)
+                restored = restore_postgres(store, source)
             finally:
                 store.close()
-            if settings.store_kind == "sqlite":
-                restored = restore_sqlite(settings.store_path, source)
     except VdvsError as exc:
         fail(exc)
     except Exception as exc:  # the database driver's or the file system's errors
