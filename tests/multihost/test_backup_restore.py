@@ -14,8 +14,7 @@ from testkit.postgres import PostgresCluster
 from testkit.site import Node, Site, Vm
 from testkit.system import Result
 from tests.multihost.conftest import VM_UUIDS
-from tests.multihost.harness import bounded
-from tests.multihost.test_rolling_upgrade import HOOK
+from tests.multihost.harness import SCHEMA_HOOK, bounded
 from vdvs.proto.version import VERSION
 from vdvs.tenancy.schema import SCHEMA_VERSION
 
@@ -97,7 +96,7 @@ async def test_sqlite_backup_while_serving_then_restore_after_stopping(one: One,
 async def test_a_backup_from_a_newer_schema_is_refused_naming_both(one: One, tmp_path: Path) -> None:
     a = one.a
     a.stop()
-    newer = {"PYTHONPATH": str(HOOK), "VDVS_TEST_SCHEMA": "next"}  # the next release's vdvs
+    newer = {"PYTHONPATH": str(SCHEMA_HOOK), "VDVS_TEST_SCHEMA": "next"}  # the next release's vdvs
     a.env.update(newer)
     saved = tmp_path / "mine.backup"
     assert config(a, "backup", "--out", str(saved)).rc == 0

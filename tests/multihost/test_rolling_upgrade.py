@@ -19,17 +19,16 @@ import pytest
 from testkit.postgres import PostgresCluster
 from testkit.site import Node, Site, Vm
 from tests.multihost.conftest import VM_UUIDS
-from tests.multihost.harness import bounded
+from tests.multihost.harness import SCHEMA_HOOK, bounded
 from vdvs.tenancy.rolling import OLDEST_MIXED_SCHEMA
 from vdvs.tenancy.schema import SCHEMA_VERSION
 
-HOOK = Path(__file__).resolve().parent / "schema_hook"
 NEXT_SCHEMA = SCHEMA_VERSION + 1  # HEAD's migrations and the hook's one more
 
 
 def run_as(node: Node, which: str) -> None:
     """Make ``node``'s broker (and the CLI run for it) the old (``v1``) or the new (``next``) vdvs."""
-    node.env.update({"PYTHONPATH": str(HOOK), "VDVS_TEST_SCHEMA": which})
+    node.env.update({"PYTHONPATH": str(SCHEMA_HOOK), "VDVS_TEST_SCHEMA": which})
 
 
 def schema_of(site: Site) -> int:
