@@ -234,8 +234,8 @@ def _load(store: ConfigStore, info: BackupInfo, tables: list[tuple[str, list[str
     for table, columns, rows in tables:
         store.clear_table(table)  # rows a migration itself inserted (the generation) make way for the backup's
         store.import_rows(table, columns, [tuple(row) for row in rows])
-    store.after_import()
     store.initialize()  # migrate forward, in the same transaction
+    store.after_import()  # then every table with generated ids exists
     for table, count in info.rows.items():
         if len(store.export_rows(table)[1]) != count:
             raise VdvsError(Err.RESTORE_FAILED, info.path, store.location, f"{table}: rows lost while migrating")

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from testkit.seed import reserve
 from tests.stores.conftest import KINDS, Stores
 from tests.stores.v1_fixture import V1_SCHEMA, fixture_rows
 from vdvs.proto.version import VERSION
@@ -19,10 +20,11 @@ from vdvs.tenancy import backup as backup_module
 from vdvs.tenancy import store_base
 from vdvs.tenancy.backup import backup_store, check_restorable, read_backup, restore_postgres, restore_sqlite
 from vdvs.tenancy.errors import Err, VdvsError
-from vdvs.tenancy.model import VmGroup, VolumeState
-from vdvs.tenancy.schema import MIGRATIONS, SCHEMA_VERSION
+from vdvs.tenancy.model import Privilege, VmGroup, VolumeState
+from vdvs.tenancy.schema import DDL_WORDS, MIGRATIONS, SCHEMA_VERSION
 from vdvs.tenancy.store import ConfigStore
 
+DS1 = "ds:///vmfs/volumes/ds1/"
 PROBE = "ALTER TABLE vmgroups ADD COLUMN probe TEXT; CREATE TABLE probe (id {int} NOT NULL)"
 
 
@@ -179,25 +181,37 @@ def test_a_backup_from_a_newer_vdvs_is_refused_naming_both_versions(
     )
 
 
+@pytest.mark.parametrize("from_version", sorted({1, 4, SCHEMA_VERSION - 1}))
 def test_an_older_backup_is_migrated_forward_on_restore(
-    stores: Stores, other_stores: Callable[[str], Stores], bk: Path, monkeypatch: pytest.MonkeyPatch
+    stores: Stores, other_stores: Callable[[str], Stores], bk: Path, from_version: int
 ) -> None:
-    older = MIGRATIONS[: SCHEMA_VERSION - 1]
-    monkeypatch.setattr(store_base, "MIGRATIONS", older)
-    monkeypatch.setattr(store_base, "SCHEMA_VERSION", len(older))
+    """A store an older vdvs wrote (its schema built from the first migrations, rows in its own columns)."""
     old = stores.open()
-    old.initialize()
-    old.create_vmgroup(VmGroup("33333333-3333-3333-3333-333333333333", "g1", "from the older vdvs", "_VM_DS://"))
-    monkeypatch.undo()
+    group = ("33333333-3333-3333-3333-333333333333", "g1", "from the older vdvs", "_VM_DS://")
+    with old.transaction() as db:
+        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        db.execute("INSERT INTO schema_version VALUES (?)", (from_version,))
+        for script in MIGRATIONS[:from_version]:
+            for statement in script.format(**DDL_WORDS[old.dialect]).split(";"):
+                if statement.strip():
+                    db.execute(statement)
+        db.execute("INSERT INTO vmgroups (id, name, description, default_datastore_url) VALUES (?, ?, ?, ?)", group)
+        db.execute("INSERT INTO privileges (vmgroup_id, datastore_url, allow_create) VALUES (?, '_ALL_DS://', 1)",
+                   (group[0],))  # fmt: skip
+        db.execute("INSERT INTO volumes (vmgroup_id, datastore_url, name, size_mb, state) VALUES (?, ?, 'v', 10, "
+                   "'ready')", (group[0], DS1))  # fmt: skip
     info = backup_store(old, bk / "older.backup")
-    assert info.schema_version == SCHEMA_VERSION - 1
-    assert old.schema_version() == SCHEMA_VERSION - 1  # a backup never migrates its store
-    target = other_stores(stores.kind)
+    assert info.schema_version == from_version
+    assert old.schema_version() == from_version  # a backup never migrates its store
+    target = other_stores(KINDS[1 - KINDS.index(stores.kind)])  # and across kinds
     restored = restore(target, bk / "older.backup")
     assert restored.schema_version() == SCHEMA_VERSION
-    assert restored.get_vmgroup_by_name("g1") == VmGroup(
-        "33333333-3333-3333-3333-333333333333", "g1", "from the older vdvs", "_VM_DS://"
-    )
+    assert restored.get_vmgroup_by_name("g1") == VmGroup(*group)
+    assert restored.get_privilege(group[0], "_ALL_DS://") == Privilege(group[0], "_ALL_DS://", True, 0, 0)
+    [volume] = restored.list_volumes(group[0])
+    assert (volume.name, volume.size_mb, volume.allocated_bytes) == ("v", 10, 0)
+    again = reserve(restored, "w", 10, vmgroup_id=group[0], datastore_url=DS1)  # generated ids carry on
+    assert again > volume.id
 
 
 def test_restore_refuses_a_store_a_broker_still_uses(v1: Stores, bk: Path) -> None:
