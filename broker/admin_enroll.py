@@ -12,10 +12,9 @@ from vdvs.broker.moves import settle_idle
 from vdvs.broker.pki import CertificateAuthority, IssuedCert, normalize_uuid
 from vdvs.broker.setup import db_mode_lines
 from vdvs.proto import admin_pb2
+from vdvs.proto.version import VERSION
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.labels import parse_labels
-
-VERSION = "0.1.0"
 
 
 def enroll_reply(ca: CertificateAuthority, issued: IssuedCert) -> admin_pb2.EnrollVmResponse:

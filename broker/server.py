@@ -15,7 +15,6 @@ import grpc
 
 from vdvs.broker import grpc_servers, loopwatch
 from vdvs.broker.admin_context import AdminContext
-from vdvs.broker.admin_enroll import VERSION
 from vdvs.broker.attach_ops import AttachOps
 from vdvs.broker.audit_sink import AuditSink
 from vdvs.broker.backends.base import Backend, BackendError
@@ -42,6 +41,7 @@ from vdvs.broker.usage_refresh import UsageRefresh
 from vdvs.broker.volume_ops import VolumeOps
 from vdvs.broker.volume_service import VolumeServicer
 from vdvs.broker.webhook import Webhook
+from vdvs.proto.version import VERSION
 from vdvs.tenancy.store import ConfigStore, StoreError, open_store
 
 if TYPE_CHECKING:  # ldap3 loads only for a broker with an [auth] table, jinja2 for one with [ui]

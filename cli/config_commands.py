@@ -164,3 +164,14 @@ def config_status(config_path: Path, state_dir: Path, as_json: bool) -> None:
     except Exception as exc:  # the database driver's errors (PostgreSQL unreachable, refused, ...)
         fail(UsageError(f"cannot read the config store {shown_location(settings)}: {type(exc).__name__}: {exc}"))
     emit(dict(items), as_json, key_values(items))
+
+
+def _add_backup_commands() -> None:
+    """`config backup` and `config restore` live in their own module (backup_commands)."""
+    from vdvs.cli.backup_commands import config_backup, config_restore
+
+    config.add_command(config_backup)
+    config.add_command(config_restore)
+
+
+_add_backup_commands()

@@ -11,6 +11,8 @@ import importlib
 
 import click
 
+from vdvs.proto.version import VERSION
+
 # name -> (module:attribute, summary shown by `vdvs --help`)
 SUBCOMMANDS = {
     "up": ("vdvs.cli.run:up", "Run vdvs on this machine: broker + plugin, local backend, SQLite (made on first run)."),
@@ -85,7 +87,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option("0.1.0", prog_name="vdvs")
+@click.version_option(VERSION, prog_name="vdvs")
 def cli() -> None:
     """vdvs: Docker volumes on vSphere virtual disks, with vmgroup multi-tenancy."""
 

@@ -337,6 +337,27 @@ class Err(enum.Enum):
         Kind.CONFLICT,
     )
     VM_CHECK_FAILED = ErrorSpec(761, "Failed to check VM {0}: {1}", Kind.INTERNAL)
+    # --- issue 15: store upgrade, backup and restore (870-879) ---
+    BACKUP_NEWER_SCHEMA = ErrorSpec(
+        870,
+        "Backup {0} was made by vdvs {1} with config store schema {2}, newer than this vdvs {3} understands "
+        "(schema {4}): upgrade vdvs to {1} or later to restore it; nothing was restored",
+        Kind.INVALID,
+    )
+    BACKUP_DAMAGED = ErrorSpec(871, "Backup {0} is damaged ({1}); nothing was restored", Kind.INVALID)
+    BACKUP_UNREADABLE = ErrorSpec(872, "{0} is not a vdvs config backup ({1}); nothing was restored", Kind.INVALID)
+    RESTORE_BROKER_RUNNING = ErrorSpec(
+        873, "Cannot restore the config store while {0}: stop it first; nothing was restored", Kind.CONFLICT
+    )
+    BACKUP_FAILED = ErrorSpec(874, "Cannot back up the config store {0}: {1}", Kind.INTERNAL)
+    RESTORE_FAILED = ErrorSpec(
+        875, "Cannot restore {0} into the config store {1}: {2}; the store is as it was", Kind.INTERNAL
+    )
+    STORE_SCHEMA_NEWER = ErrorSpec(
+        876,
+        "Config store {0} has schema version {1}, newer than this vdvs {2} understands ({3}); upgrade vdvs",
+        Kind.CONFLICT,
+    )
 
     @property
     def code(self) -> int:

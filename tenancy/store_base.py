@@ -161,7 +161,11 @@ class StoreBase:
         """Keep two processes from migrating one store at once (SQLite's write lock already does)."""
 
     def initialize(self) -> bool:
-        """Create or migrate the schema; on a fresh store add ``_DEFAULT``. True if created."""
+        """Create or migrate the schema; on a fresh store add ``_DEFAULT``. True if created.
+
+        Every pending migration runs in this one transaction (statement by statement, never through
+        SQLite's ``executescript``, which commits first): a failing step leaves the store exactly as it
+        was, still usable by the vdvs that wrote it."""
         with self.transaction() as db:
             self._migration_guard()
             current = self.schema_version()
@@ -174,10 +178,16 @@ class StoreBase:
                 db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
                 db.execute("INSERT INTO schema_version VALUES (0)")
             words = DDL_WORDS[self.dialect]
-            for script in MIGRATIONS[current:]:
-                for statement in script.format(**words).split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+            for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+                try:
+                    for statement in script.format(**words).split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                except Exception as exc:  # the transaction rolls back every step: the store stays as it was
+                    raise StoreError(
+                        f"config store {self.location}: migration {number} of {SCHEMA_VERSION} failed "
+                        f"({type(exc).__name__}: {exc}); rolled back, the store is unchanged at schema {current}"
+                    ) from exc
             db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
             if current == 0:
                 self._insert_defaults()

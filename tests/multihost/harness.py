@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 from typing import Any
 
 CALL_BOUND_S = 120.0
@@ -24,3 +25,7 @@ def pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+# PYTHONPATH for a broker or CLI run as another release's vdvs (VDVS_TEST_SCHEMA=v1|next; see its sitecustomize)
+SCHEMA_HOOK = Path(__file__).resolve().parent / "schema_hook"

@@ -99,3 +99,16 @@ def other_stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cal
     finally:
         for each in made:
             each.close_all()
+
+
+@pytest.fixture
+def v1(stores: Stores) -> Stores:
+    """The config store 0.1.0 left (tests/fixtures/store-v1.sql), in this test's SQLite file or PostgreSQL database."""
+    from tests.stores.v1_fixture import V1_SCHEMA, load_postgres, load_sqlite
+
+    if stores.kind == "sqlite":
+        load_sqlite(Path(stores.location))
+    else:
+        load_postgres(stores.location)
+    assert stores.raw("SELECT version FROM schema_version") == [(V1_SCHEMA,)]
+    return stores
