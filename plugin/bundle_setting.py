@@ -79,8 +79,8 @@ def _tar_files(raw: bytes) -> dict[str, bytes]:
                 extracted = tar.extractfile(member)
                 if extracted is not None:
                     files[name] = extracted.read()
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise PluginConfigError(f"{SETTING} is base64 but not of a tar or a JSON object ({exc})") from None
+    except (tarfile.TarError, EOFError, OSError):  # tarfile's message lists every method tried, on several lines
+        raise PluginConfigError(f"{SETTING} is base64 but not of a tar, a tar.gz or a JSON object") from None
     return files
 
 

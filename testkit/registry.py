@@ -36,7 +36,8 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _self_signed(cert: Path, key: Path) -> None:
+def self_signed(cert: Path, key: Path) -> None:
+    """A self-signed certificate for 127.0.0.1 and localhost (ECDSA P-256, valid a day) and its key."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -84,7 +85,7 @@ class Registry:
         self.root.mkdir(parents=True, exist_ok=True)
         cert, key = self.root / "registry.pem", self.root / "registry.key"
         if not cert.exists():
-            _self_signed(cert, key)
+            self_signed(cert, key)
         config = self.root / "config.yml"
         config.write_text(
             "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
