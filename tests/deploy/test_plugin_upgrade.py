@@ -89,7 +89,9 @@ def test_managed_upgrade_with_volumes_mounted(
         ok(d.run("plugin", "disable", "-f", PLUGIN, timeout=120), "docker plugin disable -f")
         assert plugin_processes(plugin_id) == []
         assert ok(exec_in(d, holders[0], "cat /data/f")).out == "before\n", "the mount outlives the plugin"
-        ok(d.run("plugin", "upgrade", "--grant-all-permissions", PLUGIN, new.ref, timeout=600), "plugin upgrade")
+        # another tag than the installed one: the CLI asks "Plugin images do not match, are you sure?"
+        upgrade = ("plugin", "upgrade", "--skip-remote-check", "--grant-all-permissions", PLUGIN, new.ref)
+        ok(d.run(*upgrade, timeout=600), "docker plugin upgrade")
         ok(d.run("plugin", "enable", PLUGIN, timeout=120), "docker plugin enable")
         info = ok(d.run("plugin", "inspect", "-f", "{{.Id}} {{.Enabled}} {{.PluginReference}}", PLUGIN)).out.split()
         assert info == [plugin_id, "true", new.ref], "upgraded in place: same plugin, settings kept, new reference"
@@ -106,16 +108,16 @@ def test_managed_upgrade_with_volumes_mounted(
 
 
 class UnmanagedPlugin:
-    """`vdvs plugin` of one build, as a process serving Docker on the plugin socket."""
+    """`vdvs plugin` of one build, as a process serving Docker on ``env["VDVS_SOCKET"]``."""
 
     def __init__(self, build: Build, env: dict[str, str], log: Path) -> None:
         self.build = build
         self.log = open(log, "ab")  # noqa: SIM115 - closed in stop()
-        PLUGIN_SOCKET.unlink(missing_ok=True)
+        socket = Path(env["VDVS_SOCKET"])
         self.proc = subprocess.Popen(
             [*build.vdvs(), "plugin"], env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
-        wait_for(lambda: PLUGIN_SOCKET.exists() or self.proc.poll() is not None, 60, what="the plugin's socket")
+        wait_for(lambda: socket.exists() or self.proc.poll() is not None, 60, what="the plugin's socket")
         assert self.proc.poll() is None, log.read_text()[-2000:]
 
     def stop(self) -> None:
@@ -132,12 +134,15 @@ def test_unmanaged_restart_from_newer_build(
     for build in (old, new):  # each build's own command reports its version
         done = subprocess.run([*build.vdvs(), "--version"], capture_output=True, text=True, timeout=60, check=True)
         assert done.stdout.split()[-1] == build.version
-    env = plugin_env(broker.config.listen, broker.bundle, short_tmp)
+    # a socket of its own (Docker names the driver after it): the machine's vsphere.sock is left alone
+    driver = f"vdvs-upgrade-{uuid.uuid4().hex[:8]}"
+    socket = PLUGIN_SOCKET.with_name(f"{driver}.sock")
+    env = {**plugin_env(broker.config.listen, broker.bundle, short_tmp), "VDVS_SOCKET": str(socket)}
     state = Path(env["VDVS_STATE_FILE"]).parent
     volume = f"un-{uuid.uuid4().hex[:6]}@local1"
     plugin = UnmanagedPlugin(old, env, short_tmp / "plugin-old.log")
     try:
-        ok(d.run("volume", "create", "-d", "vsphere", "-o", "size=100mb", volume), "docker volume create")
+        ok(d.run("volume", "create", "-d", driver, "-o", "size=100mb", volume), "docker volume create")
         holders = hold_volume(d, volume)
         plugin.stop()
         assert ok(exec_in(d, holders[0], "cat /data/f")).out == "before\n", "the mount outlives the plugin"
@@ -149,4 +154,4 @@ def test_unmanaged_restart_from_newer_build(
     finally:
         d.run("rm", "-f", *d.run("ps", "-aq").out.split(), timeout=60)
         plugin.stop()
-        PLUGIN_SOCKET.unlink(missing_ok=True)
+        socket.unlink(missing_ok=True)

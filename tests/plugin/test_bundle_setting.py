@@ -35,9 +35,9 @@ def files(tmp_path: Path) -> dict[str, bytes]:
     }
 
 
-def tar_b64(files: dict[str, bytes], mode: str = "w:gz", prefix: str = "") -> str:
+def tar_b64(files: dict[str, bytes], gzip: bool = True, prefix: str = "") -> str:
     out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode=mode) as tar:
+    with tarfile.open(fileobj=out, mode="w:gz" if gzip else "w") as tar:
         for name, data in files.items():
             info = tarfile.TarInfo(prefix + name)
             info.size = len(data)
@@ -47,7 +47,7 @@ def tar_b64(files: dict[str, bytes], mode: str = "w:gz", prefix: str = "") -> st
 
 def test_tar_targz_and_json_forms(files: dict[str, bytes]) -> None:
     as_json = base64.b64encode(json.dumps({k: v.decode() for k, v in files.items()}).encode()).decode()
-    for text in (tar_b64(files), tar_b64(files, "w", "./bundle/"), as_json):
+    for text in (tar_b64(files), tar_b64(files, False, "./bundle/"), as_json):
         bundle = decode_bundle(text)
         assert (bundle.ca_pem, bundle.cert_pem, bundle.key_pem) == (files["ca.pem"], files["vm.pem"], files["vm.key"])
 
