@@ -33,6 +33,10 @@ while [ $# -gt 0 ]; do
     *) [ -z "$OUT" ] || { echo "$usage" >&2; exit 2; }; OUT="$1"; shift ;;
   esac
 done
+if [ ${#VERSION_ARG[@]} -gt 0 ] && ! [[ "${VERSION_ARG[1]}" =~ ^[0-9][0-9A-Za-z.+-]{0,63}$ ]]; then
+  echo "--version '${VERSION_ARG[1]}': give a version such as 0.2.0 or 0.2.0.dev1" >&2
+  exit 2
+fi
 if [ -n "$PUSH" ]; then
   # REGISTRY/NAME:TAG with an explicit registry host (a dot, a colon or localhost before the first slash)
   [[ "$PUSH" =~ ^([a-z0-9.-]+(:[0-9]+)?)/[a-z0-9._/-]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] &&

@@ -92,6 +92,11 @@ def test_managed_upgrade_with_volumes_mounted(
         # another tag than the installed one: the CLI asks "Plugin images do not match, are you sure?"
         upgrade = ("plugin", "upgrade", "--skip-remote-check", "--grant-all-permissions", PLUGIN, new.ref)
         ok(d.run(*upgrade, timeout=600), "docker plugin upgrade")
+        # Docker 20.10 keeps the env settings over an upgrade but puts mount sources back to the new
+        # config's defaults (/etc/vdvs/bundle, /var/lib/vdvs/plugin): this test's own sources are set again
+        env = ok(d.run("plugin", "inspect", "-f", "{{json .Settings.Env}}", PLUGIN)).out
+        assert f"VDVS_BROKER={broker.config.listen}" in env and "VDVS_BUNDLE_B64=H4sI" in env, env
+        ok(d.run("plugin", "set", PLUGIN, f"state.source={state}", f"bundle.source={empty}"), "docker plugin set")
         ok(d.run("plugin", "enable", PLUGIN, timeout=120), "docker plugin enable")
         info = ok(d.run("plugin", "inspect", "-f", "{{.Id}} {{.Enabled}} {{.PluginReference}}", PLUGIN)).out.split()
         assert info == [plugin_id, "true", new.ref], "upgraded in place: same plugin, settings kept, new reference"

@@ -80,7 +80,8 @@ def test_written_once_beside_the_state_and_not_over_a_renewal(files: dict[str, b
     assert read_bundle(again.bundle).cert_pem == (tmp_path / "renewed.pem").read_bytes()
     # a new setting (docker plugin set) is written
     self_signed(tmp_path / "other.pem", tmp_path / "other.key")
-    changed = {**files, "vm.pem": (tmp_path / "other.pem").read_bytes(), "vm.key": (tmp_path / "other.key").read_bytes()}
+    other = {"vm.pem": (tmp_path / "other.pem").read_bytes(), "vm.key": (tmp_path / "other.key").read_bytes()}
+    changed = {**files, **other}
     assert read_bundle(apply_bundle_setting(config, {SETTING: tar_b64(changed)}).bundle).cert_pem == changed["vm.pem"]
     assert apply_bundle_setting(config, {}).bundle == config.bundle  # unset: the files of VDVS_BUNDLE
 
