@@ -105,7 +105,7 @@ def test_managed_upgrade_with_volumes_mounted(
 
         check_kept(d, volume, holders, state)
         propagated = plugins_root / plugin_id / "propagated-mount"
-        assert mounts_under(propagated) == [] and loops_under(broker.root) == []
+        assert mounts_under(propagated / volume) == [] and loops_under(broker.root) == []
         ok(d.run("volume", "rm", volume), "docker volume rm")
         assert broker.disk_files() == []
     finally:
