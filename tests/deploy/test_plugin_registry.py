@@ -20,6 +20,9 @@ from tests.docker.helpers import inspect, ok, run_in, start_holder, status_of, v
 pytestmark = pytest.mark.docker
 
 PLUGIN = "vsphere"
+# The managed plugin's full name. On a host with only it, `-d vsphere` finds it (the README's command);
+# this session's engine has also served the unmanaged "vsphere" (vdvs up) and keeps that driver cached
+# under the short name, socket gone.
 DRIVER = "vsphere:latest"
 
 
@@ -70,7 +73,7 @@ def test_install_from_registry(
         assert (state / "bundle" / "vm.pem").read_bytes() == (broker.bundle / "vm.pem").read_bytes()
         assert list(empty.iterdir()) == []
 
-        ok(d.run("volume", "create", "-d", "vsphere", "-o", "size=100mb", volume), "docker volume create -d vsphere")
+        ok(d.run("volume", "create", "-d", DRIVER, "-o", "size=100mb", volume), "docker volume create -d vsphere")
         assert inspect(d, volume)["Driver"] == DRIVER
         ok(run_in(d, volume, "echo from-registry > /data/f"), "docker run -v")
         holder = start_holder(d, volume, 120)

@@ -27,6 +27,7 @@ from tests.docker.helpers import exec_in, ok, run_in, start_holder, status_of, w
 pytestmark = pytest.mark.docker
 
 PLUGIN = "vsphere"
+DRIVER = "vsphere:latest"  # not "vsphere": see tests/deploy/test_plugin_registry.py
 IDLE_DETACH_S = 4.0
 
 
@@ -83,7 +84,7 @@ def test_managed_upgrade_with_volumes_mounted(
         plugin_id = ok(d.run("plugin", "inspect", "-f", "{{.Id}}", PLUGIN)).out.strip()
         (pid,) = wait_for(lambda: plugin_processes(plugin_id), 30, what="the plugin's process")
         assert running_version(pid) == old.version
-        ok(d.run("volume", "create", "-d", "vsphere", "-o", "size=100mb", volume), "docker volume create")
+        ok(d.run("volume", "create", "-d", DRIVER, "-o", "size=100mb", volume), "docker volume create")
         holders = hold_volume(d, volume)
 
         ok(d.run("plugin", "disable", "-f", PLUGIN, timeout=120), "docker plugin disable -f")
