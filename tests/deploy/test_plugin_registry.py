@@ -36,9 +36,13 @@ def broker(short_tmp: Path) -> Iterator[BrokerProcess]:
         process.stop()
 
 
-def engine_state(d: DockerEngine) -> tuple[str, str]:
-    """What an install could change: the plugins and the volumes the engine knows."""
-    return ok(d.run("plugin", "ls", "--no-trunc")).out, ok(d.run("volume", "ls")).out
+def engine_state(d: DockerEngine) -> tuple[str, list[str]]:
+    """What an install could change: the plugins the engine lists, and every file under its plugins root
+    (a plugin's dir, downloaded blobs). Not `docker volume ls`: it asks every driver the engine has
+    seen, and the unmanaged one of earlier tests (socket gone) costs a 15 s lookup timeout each time."""
+    root = d.root / "data" / "plugins"
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*")) if root.exists() else []
+    return ok(d.run("plugin", "ls", "--no-trunc")).out, files
 
 
 def closed_port() -> int:
