@@ -226,20 +226,22 @@ def plugin(
 ) -> None:
     """Run the Docker volume plugin (driver 'vsphere') of this Docker host; `plugin join` gets its bundle.
 
-    Environment (a managed plugin's settings) overrides the file: VDVS_BROKER, VDVS_BUNDLE,
-    VDVS_SOCKET, VDVS_MOUNT_ROOT, VDVS_STATE_FILE; VDVS_LOG_LEVEL overrides --log-level, and
+    Environment (a managed plugin's settings) overrides the file: VDVS_BROKER, VDVS_BUNDLE (or the bundle
+    itself, VDVS_BUNDLE_B64), VDVS_SOCKET, VDVS_MOUNT_ROOT, VDVS_STATE_FILE; VDVS_LOG_LEVEL overrides --log-level, and
     --group overrides VDVS_SOCKET_GID, as with vDVS.
     """
     if ctx.invoked_subcommand is not None:
         return
     import asyncio
 
+    from vdvs.plugin.bundle_setting import apply_bundle_setting
     from vdvs.plugin.config import find_config, resolve
     from vdvs.plugin.server import limit_malloc_arenas, run_plugin
 
     limit_malloc_arenas()  # before gRPC or the executor start a thread
     try:
         config = resolve(find_config(config_path), log_level=log_level, group=group, driver=driver)
+        config = apply_bundle_setting(config)  # VDVS_BUNDLE_B64: a managed plugin's bundle, given as a setting
         _plugin_logging(config)
         asyncio.run(run_plugin(config))
     except startup_errors() as exc:

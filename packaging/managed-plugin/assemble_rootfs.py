@@ -41,6 +41,8 @@ DYNLOAD_SKIP = re.compile(r"^(_tkinter|_test|_ctypes_test|_xxtest|xxlimited|_cur
 EXTRA_LIBS = ("libgcc_s.so.1",)
 EMPTY_DIRS = ("dev", "proc", "sys", "tmp", "run/docker/plugins", "mnt/vmdk", "etc/vdvs/bundle", "var/lib/vdvs/plugin")
 VENV = Path("/opt/vdvs")
+VERSION_LINE = re.compile(r'^(VERSION\s*=\s*)"([^"]*)"', re.MULTILINE)
+VERSION_FORMAT = re.compile(r"^[0-9][0-9A-Za-z.+-]{0,63}$")
 
 
 def inside(rootfs: Path, path: str | Path) -> Path:
@@ -139,8 +141,18 @@ def copy_distributions(dists: list[metadata.Distribution], site: Path) -> list[P
     return elves
 
 
-def copy_vdvs(site: Path) -> None:
-    """vdvs itself from the sources, per [tool.setuptools] (works for editable installs too)."""
+def tree_version() -> str:
+    """VERSION as proto/version.py (the one place it lives) says, read as text: no import of the tree."""
+    found = VERSION_LINE.search((PROJECT / "proto" / "version.py").read_text(encoding="utf-8"))
+    if found is None:
+        raise SystemExit(f'no VERSION = "..." line in {PROJECT / "proto" / "version.py"}')
+    return found.group(2)
+
+
+def copy_vdvs(site: Path, version: str) -> None:
+    """vdvs itself from the sources, per [tool.setuptools] (works for editable installs too). ``version``
+    other than the tree's is written into the copied ``vdvs/proto/version.py`` only: a test build of
+    another version never edits the tree."""
     project = tomllib.loads((PROJECT / "pyproject.toml").read_text(encoding="utf-8"))
     setup = project["tool"]["setuptools"]
     mapping: dict[str, str] = setup["package-dir"]
@@ -151,9 +163,11 @@ def copy_vdvs(site: Path) -> None:
         for path in sorted(src.iterdir()):
             if path.is_file() and (path.suffix in (".py", ".pyi", ".proto") or path.name == "py.typed"):
                 copy_file(path, dst / path.name)
-    info = site / f"vdvs-{project['project']['version']}.dist-info"
+    copied = site / "vdvs" / "proto" / "version.py"
+    copied.write_text(VERSION_LINE.sub(lambda m: f'{m.group(1)}"{version}"', copied.read_text(encoding="utf-8")))
+    info = site / f"vdvs-{version}.dist-info"
     info.mkdir(parents=True, exist_ok=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: vdvs\nVersion: {project['project']['version']}\n")
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: vdvs\nVersion: {version}\n")
     (info / "INSTALLER").write_text("vdvs packaging/build-managed-plugin.sh\n")
 
 
@@ -212,7 +226,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("rootfs", type=Path)
     parser.add_argument("--exclude", default="pyvmomi,psycopg", help="broker-only distributions to leave out")
+    parser.add_argument("--version", default="", help="the VERSION the plugin reports [default: the tree's]")
     args = parser.parse_args()
+    version = args.version or tree_version()
+    if not VERSION_FORMAT.match(version):
+        raise SystemExit(f"--version {version!r}: give a version such as 0.2.0 or 0.2.0.dev1")
     rootfs: Path = args.rootfs.resolve()
     rootfs.mkdir(parents=True, exist_ok=True)
     usrmerge(rootfs)
@@ -222,7 +240,7 @@ def main() -> None:
     site = make_venv(rootfs)
     exclude = {re.sub(r"[-_.]+", "-", n).lower() for n in args.exclude.split(",") if n}
     elves += copy_distributions(runtime_distributions(exclude), site)
-    copy_vdvs(site)
+    copy_vdvs(site, version)
     elves += copy_tools(rootfs)
     libs = shared_libraries(elves)
     for libdir in {lib.parent for lib in libs}:

@@ -16,6 +16,7 @@ import pytest
 from vdvs.broker.backends.local.backend import LocalBackend
 from vdvs.broker.backends.vsphere.backend import VsphereBackend
 from vdvs.broker.config import BrokerConfig
+from vdvs.plugin.bundle_setting import SETTING as BUNDLE_SETTING
 from vdvs.plugin.config import ENV_KEYS, resolve
 
 PACKAGING = Path(__file__).resolve().parents[2] / "packaging"
@@ -105,7 +106,8 @@ def test_managed_plugin_config() -> None:
     assert mounts["state"]["settable"] == ["source"] and "rw" in mounts["state"]["options"]
     env = {e["name"]: e for e in config["env"]}
     # the settings are exactly what `vdvs plugin` reads from its environment
-    assert set(env) - {"PATH"} <= {*ENV_KEYS, "VDVS_LOG_LEVEL", "VDVS_SOCKET_GID"}
+    assert set(env) - {"PATH"} <= {*ENV_KEYS, "VDVS_LOG_LEVEL", "VDVS_SOCKET_GID", BUNDLE_SETTING}
+    assert env[BUNDLE_SETTING] == {**env[BUNDLE_SETTING], "settable": ["value"], "value": ""}  # unset: VDVS_BUNDLE
     for settable in ("VDVS_BROKER", "VDVS_BUNDLE", "VDVS_LOG_LEVEL", "VDVS_SOCKET_GID"):
         assert env[settable]["settable"] == ["value"], settable
     assert env["VDVS_BUNDLE"]["value"] == mounts["bundle"]["destination"]
