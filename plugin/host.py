@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -96,9 +96,11 @@ class Host:
             elif found != fstype:
                 log.warning("%s holds %s, not %s; mounting it as %s", reply.volume.full_name, found, fstype, found)
                 fstype = found
+            if reply.volume.access != "read-only":  # extended while not mounted: ext grows now, offline
+                await self._grow(reply.volume.full_name, fs_grow.grow_unmounted(device, fstype))
             await fs.mount(device, mountpoint, fstype, read_only=reply.volume.access == "read-only")
             if reply.volume.access != "read-only":  # extended while not mounted: grows now (plugin/extend.py)
-                await self._grow(reply.volume.full_name, device, mountpoint, fstype)
+                await self._grow(reply.volume.full_name, fs_grow.grow_if_needed(device, mountpoint, fstype))
         except (fs.FsError, DeviceError, OSError) as exc:
             await self.undo_mount(name, mountpoint)
             raise DriverError(str(exc)) from None
@@ -108,10 +110,10 @@ class Host:
         return device, fstype
 
     @staticmethod
-    async def _grow(canonical: str, device: str, mountpoint: Path, fstype: str) -> None:
+    async def _grow(canonical: str, grow: Awaitable[bool]) -> None:
         """A filesystem smaller than its disk (extended while not mounted) is grown; a failure only warns."""
         try:
-            await fs_grow.grow_if_needed(device, mountpoint, fstype)
+            await grow
         except fs_grow.GrowError as exc:
             log.warning("%s is mounted at its old size: cannot grow its filesystem: %s", canonical, exc)
 
