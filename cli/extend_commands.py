@@ -104,5 +104,5 @@ def extend(
         body = plugin_extend(plugin_socket, name, size)
     except PluginCallError as exc:
         fail(exc, as_json)
-    capacity = (body.get("Status") or {}).get("capacity", f"{body.get('CapacityMB')}MB")
+    capacity = ((body.get("Status") or {}).get("capacity") or {}).get("size") or f"{body.get('CapacityMB')}MB"
     emit(body, as_json, f"Extended {body.get('Name')} to {capacity}; filesystem {body.get('Filesystem')}")
