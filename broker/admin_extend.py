@@ -35,5 +35,6 @@ class ExtendHandlers(AdminHandlers):
             old_size=size_text(plan.from_mb),
             new_size=size_text(grown.size_mb),
             capacity_mb=grown.size_mb,
-            attached_to=(grown.attached_vm_name or grown.attached_vm or "") if grown.attached_vm else "",
+            # in use (mounted) there: its plugin's watcher grows the filesystem; an idle one grows at the next mount
+            attached_to=(grown.attached_vm_name or grown.attached_vm or "") if grown.in_use else "",
         )
