@@ -8,11 +8,12 @@ Both paths check the same rules (``tenancy.extend``) under the volume's lock, th
    VM holds it, ExtendVirtualDisk_Task when not), on the worker pool;
 3. commit: the row records the size the disk has now and is ``ready`` again; the sidecar follows.
 
-Crash safety is by reconciliation: an ``extending`` row is settled from the disk's real size
-(``settle_extend``, called by ``broker/reconcile.py`` at start and by the sweep once the row's
-lease ran out): a disk that grew keeps its new size (and its loop devices are refreshed), one that
-did not gives the reservation back. The row never records a size its disk does not have, once
-settled. The guest's filesystem is grown by the plugin (plugin/extend.py), not here.
+Crash safety is by reconciliation: an ``extending`` row is settled (``settle_extend``, called by
+``broker/reconcile.py`` at start and by the sweep once the row's lease ran out) by finishing the
+extend (its growth was reserved under the quota): the disk is grown to the row's size, which does
+nothing to a disk that grew before the crash but refresh its devices; a disk that cannot grow gives
+the reservation back and the row takes the size the disk has. Once settled, the row never records
+a size its disk does not have. The guest's filesystem is grown by the plugin (plugin/extend.py), not here.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ class ExtendOps:
             stat = await self.p.workers.disk(self.p.backend.extend_disk, disk, plan.to_mb, record.attached_vm)
         except BackendError as exc:
             # the disk may or may not have grown: the row takes the size it has, whichever it is
-            await settle_extend(self.p.store, self.p.backend, self.p.workers, record, disk)
+            await give_back(self.p.store, self.p.backend, self.p.workers, record, disk)
             raise VdvsError(Err.EXTEND_FAILED, volume.full, str(exc)) from None
         # a timeout (VdvsError) leaves the row 'extending': the sweep settles it from the disk
         faults.point("extend.before_commit")
@@ -103,16 +104,24 @@ class ExtendOps:
 async def settle_extend(
     store: ConfigStore, backend: Backend, workers: Workers, record: VolumeRecord, disk: DiskRef
 ) -> str:
-    """Settle an ``extending`` row from its disk: what was done, in the words of the repair report.
+    """Settle an ``extending`` row: what was done, in the words of the repair report.
 
-    A disk at least as big as the row: the extend finished (its loop devices are refreshed, in case
-    the crash came between the grow and that); a smaller one: the reservation is given back, and the
-    row takes the disk's size."""
-    disk_stat = await workers.disk(backend.stat_disk, disk)
-    have_mb = disk_mb(disk_stat.size_bytes)
-    if have_mb >= record.size_mb:
-        await workers.disk(backend.extend_disk, disk, record.size_mb, record.attached_vm)
-        await workers.db(store.finish_extend, record.id, record.size_mb)
-        return f"finished interrupted extend to {record.size_mb}MB"
-    await workers.db(store.finish_extend, record.id, have_mb)
-    return f"undid interrupted extend to {record.size_mb}MB (the disk has {have_mb}MB)"
+    The growth was reserved under the quota, so the extend is finished: the backend grows the disk to
+    the row's size (idempotent: a disk that grew before the crash is left as it is, and its loop
+    devices are refreshed). If the disk cannot grow, the reservation is given back: the row takes the
+    size the disk has."""
+    try:
+        stat = await workers.disk(backend.extend_disk, disk, record.size_mb, record.attached_vm)
+        size_mb, what = disk_mb(stat.size_bytes), f"finished interrupted extend to {record.size_mb}MB"
+    except BackendError as exc:
+        size_mb = await give_back(store, backend, workers, record, disk)
+        return f"undid interrupted extend to {record.size_mb}MB (the disk stays {size_mb}MB: {exc})"
+    await workers.db(store.finish_extend, record.id, min(size_mb, record.size_mb))
+    return what
+
+
+async def give_back(store: ConfigStore, backend: Backend, workers: Workers, record: VolumeRecord, disk: DiskRef) -> int:
+    """An extend that could not grow the disk: the row takes the size the disk has (the MB)."""
+    size_mb = min(disk_mb((await workers.disk(backend.stat_disk, disk)).size_bytes), record.size_mb)
+    await workers.db(store.finish_extend, record.id, size_mb)
+    return size_mb

@@ -28,7 +28,13 @@ PLUGIN_TIMEOUT_S = 300.0  # the plugin waits for the broker's extend and the fil
 
 
 class PluginCallError(Exception):
-    """The local plugin refused the extend or could not be reached; the text says which."""
+    """The local plugin refused the extend or could not be reached; the text says which. ``code``: the
+    broker's error code when it refused (exit 2, as an admin command's refusal), else 0 (exit 1)."""
+
+    def __init__(self, message: str, code: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -62,7 +68,8 @@ def plugin_extend(path: Path, name: str, size: str, timeout_s: float = PLUGIN_TI
     if not isinstance(answer, dict):
         raise PluginCallError(f"the plugin on {path} answered something that is not a JSON object")
     if answer.get("Err"):
-        raise PluginCallError(str(answer["Err"]))
+        code = answer.get("Code")
+        raise PluginCallError(str(answer["Err"]), code if isinstance(code, int) else 0)
     return answer
 
 

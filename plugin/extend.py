@@ -43,7 +43,7 @@ async def extend(host: Host, name: str, size: str) -> dict[str, Any]:
     try:
         volume = await host.client.extend(name, size)
     except BrokerError as exc:
-        raise GrowError(exc.message) from None
+        raise Refused(exc.message, exc.code) from None
     filesystem = "grows at its next mount"
     async with host.volume_lock(volume.full_name):
         entry = host.table.entries.get(volume.full_name)
@@ -83,6 +83,14 @@ async def watch(host: Host, interval_s: float = WATCH_INTERVAL_S) -> None:
         await watch_once(host)
 
 
+class Refused(GrowError):
+    """The broker refused the extend: its code travels with the text (``Code`` in the reply)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def watcher(interval_s: float) -> Callable[[web.Application], AsyncIterator[None]]:
     """The watcher's lifetime, for the plugin app's ``cleanup_ctx`` (after the host is set up)."""
 
@@ -110,4 +118,4 @@ async def serve(request: web.Request) -> web.Response:
         reply = await extend(request.app[HOST_APP_KEY], _text(body, "Name"), _text(body, "Size"))
         return web.json_response({**reply, "Err": ""})
     except (GrowError, ValueError) as exc:
-        return web.json_response({"Err": str(exc) or "bad request"}, status=500)
+        return web.json_response({"Err": str(exc) or "bad request", "Code": getattr(exc, "code", 0)}, status=500)

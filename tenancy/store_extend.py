@@ -4,8 +4,8 @@
 checks the usage quota (under the same lock as create's reservations): the growth is held from
 then on, so racing creates and extends cannot overshoot the quota together. ``finish_extend``
 records the size the disk has after the grow and makes the row ``ready`` again. A crash between
-the two leaves an ``extending`` row, which reconciliation settles from the disk's real size
-(``broker/extend_ops.settle_extend``): the row never claims a size the disk does not have.
+the two leaves an ``extending`` row, which reconciliation settles by finishing the grow, or, if the
+disk cannot grow, recording the size it has (``broker/extend_ops.settle_extend``).
 """
 
 from __future__ import annotations

@@ -160,9 +160,9 @@ async def test_an_admin_extends_a_volume_attached_to_a_vm(broker_env: BrokerEnv)
         await bounded(client.detach("data"))
 
 
-async def test_an_extend_interrupted_before_the_grow_is_settled_from_the_disk_at_start(broker_env: BrokerEnv) -> None:
+async def test_an_extend_interrupted_before_the_grow_is_finished_at_start(broker_env: BrokerEnv) -> None:
     """The reservation is made (row 'extending' at the new size) and the broker stops before the disk
-    grew, as a crash at extend.after_reserve leaves it: the next start gives the reservation back."""
+    grew, as a crash at extend.after_reserve leaves it: the next start grows the disk to the row's size."""
     from vdvs.tenancy.extend import plan_extend
 
     client = broker_env.client(await broker_env.enroll("vm1"))
@@ -184,7 +184,8 @@ async def test_an_extend_interrupted_before_the_grow_is_settled_from_the_disk_at
         record = next(r for r in store.list_volumes(None, tuple(VolumeState)) if r.name == "data")
     finally:
         store.close()
-    assert (record.state, record.size_mb) == (VolumeState.READY, 100)
+    assert (record.state, record.size_mb) == (VolumeState.READY, 300)
+    assert disk_path(broker_env, "data").stat().st_size == 300 * MB
     assert broker_env.broker.report.repairs()["settled_extend"] == 1
     client = broker_env.client(await broker_env.enroll("vm1"))
-    assert (await bounded(client.extend("data", "300mb"))).capacity_mb == 300
+    assert (await bounded(client.extend("data", "400mb"))).capacity_mb == 400

@@ -44,7 +44,7 @@ async def test_extend_on_the_socket_grows_the_disk_and_the_mounted_filesystem(pl
 async def test_extend_errors_are_one_line_in_err(plugin: Plugin) -> None:
     await plugin.create("small", {"size": "100mb"})
     status, body = await extend_call(plugin, Name="small", Size="50mb")
-    assert status == 500
+    assert (status, body["Code"]) == (500, 831)
     assert body["Err"] == (
         "Cannot extend volume small@local1 to 50MB: it is already 100MB, and a volume only grows "
         "(shrinking is not supported)"

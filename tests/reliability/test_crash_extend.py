@@ -1,9 +1,9 @@
 """Crash safety of online extend: the broker (a real `vdvs broker` process) SIGKILLs itself at each
 extend fault point, with the volume attached (a loop device) or not; restarted without faults, it
-settles the 'extending' row from the disk's real size:
+settles the 'extending' row by finishing the extend (its growth was reserved under the quota):
 
-- before the disk grew (extend.after_reserve): the reservation is given back, the row keeps the old size;
-- after it grew (extend.after_truncate, extend.before_commit): the row keeps the new size, and the
+- before the disk grew (extend.after_reserve): the disk is grown at start;
+- after it grew (extend.after_truncate, extend.before_commit): the disk is left as it is, and its
   loop device is refreshed (a crash between truncate and ``losetup -c`` left it at the old size);
 
 then no row is left mid-operation, every disk is the size its row records, the quota counts what the
@@ -27,7 +27,7 @@ from vdvs.plugin.broker_client import BrokerError
 
 pytestmark = needs_root
 MB = 1024 * 1024
-# the points the local backend passes, and the size the row must keep after the restart
+# the points the local backend passes: before or after the disk grew
 GROWN = {"extend.after_reserve": False, "extend.after_truncate": True, "extend.before_commit": True}
 
 
@@ -57,11 +57,13 @@ async def test_a_crash_mid_extend_leaves_the_row_at_the_size_of_the_disk(
         before = host_state(env)
         assert [r.state.value for r in before.rows] == ["extending"]
         env.start()
-        assert env.status()["Reconcile_Repaired"] == "1"
+        status = env.status()
+        assert (status["Reconcile_Repaired"], status["Reconcile_Findings"]) == ("1", "1")
         after = host_state(env)
         assert problems(after, 1024) == []
         [row] = after.rows
-        want = 300 if GROWN[point] else 100
+        assert before.files[before.disk_key(before.rows[0])] == (300 if GROWN[point] else 100) * MB
+        want = 300  # finished at start, whichever side of the grow the crash came
         assert (row.state.value, row.size_mb, after.usage[(row.vmgroup_id, row.datastore_url)]) == ("ready", want, want)
         if attached:
             assert fs_grow.device_bytes(device) == want * MB  # the guest's device is the disk's size
