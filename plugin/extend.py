@@ -34,6 +34,7 @@ from vdvs.plugin.host import Host
 
 log = logging.getLogger("vdvs.plugin.extend")
 WATCH_INTERVAL_S = 10.0
+RESCAN_WAIT_S = 10.0  # how long the guest may take to see a rescanned disk's new size
 HOST_APP_KEY = web.AppKey("extend_host", Host)
 EXTEND_PATH = "/vdvs/Extend"
 
@@ -48,11 +49,26 @@ async def extend(host: Host, name: str, size: str) -> dict[str, Any]:
     async with host.volume_lock(volume.full_name):
         entry = host.table.entries.get(volume.full_name)
         if entry is not None and entry.device and fs.mounted_at(Path(entry.mountpoint)) is not None:
-            await asyncio.to_thread(rescan_scsi, entry.device)
+            await see_new_size(entry.device, volume.capacity_mb * MB)
             await grow_filesystem(entry.device, Path(entry.mountpoint), entry.fstype)
             filesystem = "grown"
     return {"Name": volume.full_name, "CapacityMB": volume.capacity_mb, "Status": struct_dict(volume.status),
             "Filesystem": filesystem}  # fmt: skip
+
+
+async def see_new_size(device: str, size_bytes: int, timeout_s: float = RESCAN_WAIT_S) -> None:
+    """Until the guest's device has ``size_bytes``: a SCSI disk is rescanned first (a loop device was
+    refreshed by the broker on this host); GrowError if it still has less after ``timeout_s``."""
+    if await asyncio.to_thread(device_bytes, device) >= size_bytes:
+        return
+    await asyncio.to_thread(rescan_scsi, device)
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while (have := await asyncio.to_thread(device_bytes, device)) < size_bytes:
+        if asyncio.get_running_loop().time() > deadline:
+            raise GrowError(
+                f"{device} still has {have // MB}MB, not {size_bytes // MB}MB, {timeout_s:g}s after a rescan"
+            )
+        await asyncio.sleep(0.1)
 
 
 async def watch_once(host: Host) -> list[str]:
@@ -67,8 +83,7 @@ async def watch_once(host: Host) -> list[str]:
             try:
                 if await asyncio.to_thread(is_scsi, entry.device):
                     volume = await host.client.get(entry.name)
-                    if volume.capacity_mb * MB > await asyncio.to_thread(device_bytes, entry.device):
-                        await asyncio.to_thread(rescan_scsi, entry.device)
+                    await see_new_size(entry.device, volume.capacity_mb * MB)
                 if await grow_if_needed(entry.device, Path(entry.mountpoint), entry.fstype):
                     grown.append(entry.name)
             except (BrokerError, GrowError, OSError) as exc:
