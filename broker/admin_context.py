@@ -18,6 +18,7 @@ from vdvs.broker.admin_guard import Caller, current_caller
 from vdvs.broker.attach_ops import AttachOps
 from vdvs.broker.audit_sink import AuditSink
 from vdvs.broker.backends.base import Backend
+from vdvs.broker.extend_ops import ExtendOps
 from vdvs.broker.inventory import Inventory
 from vdvs.broker.pki import CertificateAuthority
 from vdvs.broker.reconcile import ReconcileReport
@@ -55,6 +56,8 @@ class AdminContext:
     ui: UiEndpoint | None = None
     # where VMs join with a token ([broker] join_listen as bound; '' when not served)
     join_address: str = ""
+    # online extend (issue 14): the same operations a VM's Extend runs
+    extend: ExtendOps | None = None
 
 
 class AdminHandlers:

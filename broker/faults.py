@@ -70,7 +70,19 @@ VSPHERE_POINTS: dict[str, str] = {
     "vsphere.detach.before_reconfig": "VM found, ReconfigVM (remove) not sent yet",
     "vsphere.detach.after_reconfig": "disk removed from the VM, backend not returned",
 }
-POINTS: dict[str, str] = {**BROKER_POINTS, **LOCAL_POINTS, **VSPHERE_POINTS}
+# online extend (issue 14): kept apart, so the create/attach crash campaigns draw only points their
+# workload passes; tests/reliability/test_crash_extend.py crashes at each of these
+EXTEND_POINTS: dict[str, str] = {
+    # broker/extend_ops.py
+    "extend.after_reserve": "row 'extending' at the new size, disk not grown yet",
+    "extend.before_commit": "disk grown, row still 'extending'",
+    # broker/backends/local/extend.py
+    "extend.after_truncate": "disk file grown, its loop devices not refreshed yet",
+    # broker/backends/vsphere/backend.py
+    "vsphere.extend.before_task": "extend asked, no ReconfigVM / ExtendVirtualDisk sent yet",
+    "vsphere.extend.after_task": "disk grown by vCenter, backend not returned",
+}
+POINTS: dict[str, str] = {**BROKER_POINTS, **LOCAL_POINTS, **VSPHERE_POINTS, **EXTEND_POINTS}
 
 
 class FaultConfigError(ValueError):

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from vdvs.broker.backends.base import Backend, BackendError
+from vdvs.broker.extend_ops import settle_extend
 from vdvs.broker.locks import KeyedLocks
 from vdvs.broker.runtime import Workers
 from vdvs.tenancy.audit import AuditRecord
@@ -46,6 +47,7 @@ class ReconcileReport:
     finished_detaches: list[str] = field(default_factory=list)
     forgotten_attachments: list[str] = field(default_factory=list)
     removed_temporaries: list[str] = field(default_factory=list)
+    settled_extends: list[str] = field(default_factory=list)
     disks_without_row: list[str] = field(default_factory=list)
     rows_without_disk: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
@@ -61,6 +63,7 @@ class ReconcileReport:
             "finished_detach": len(self.finished_detaches),
             "forgotten_attachment": len(self.forgotten_attachments),
             "removed_temporary": len(self.removed_temporaries),
+            "settled_extend": len(self.settled_extends),
         }
 
     def repaired(self) -> int:
@@ -75,6 +78,7 @@ class ReconcileReport:
             ("finished interrupted detach", self.finished_detaches),
             ("forgot an attachment the backend does not have", self.forgotten_attachments),
             ("removed half-written file", self.removed_temporaries),
+            ("settled interrupted extend", self.settled_extends),
             ("disk with no config-store row (left alone)", self.disks_without_row),
             ("volume whose disk is missing", self.rows_without_disk),
             ("could not settle", self.failures),
@@ -149,6 +153,11 @@ class Reconciler:
 
     async def _settle(self, record: VolumeRecord, volume: VolumeName, label: str, report: ReconcileReport) -> None:
         disk = volume.disk(record.vmgroup_id)
+        if record.state is VolumeState.EXTENDING:
+            what = await settle_extend(self.store, self.backend, self.workers, record, disk)
+            report.settled_extends.append(f"{label}: {what}")
+            report.repair_log.append((what, volume.full, record.vmgroup_id))
+            return
         if record.state in (VolumeState.CREATING, VolumeState.DELETING):
             if record.attached_vm:
                 await self.workers.disk(self.backend.detach, record.attached_vm, disk)

@@ -22,6 +22,7 @@ from vdvs.broker.backends.local import LocalBackend
 from vdvs.broker.capacity import Capacity
 from vdvs.broker.config import BrokerConfig, ConfigError
 from vdvs.broker.enrollment import Enrollment
+from vdvs.broker.extend_ops import ExtendOps
 from vdvs.broker.guard import OpGuard
 from vdvs.broker.identity import Callers
 from vdvs.broker.inventory import Inventory
@@ -141,7 +142,10 @@ class Broker:
         op_timer = metrics.operations if metrics else None
         enrollment = Enrollment(store, workers, ca)
         renewals = Renewals(enrollment, audit, config.renew_grace_s)
-        servicer = VolumeServicer(callers, volume_ops, attach_ops, self.guard, backend.scope, audit, op_timer, renewals)
+        extend_ops = ExtendOps(pipeline, locks)
+        servicer = VolumeServicer(
+            callers, volume_ops, attach_ops, self.guard, backend.scope, audit, op_timer, renewals, extend_ops
+        )
         try:
             volume_server, self.volume_address = grpc_servers.volume_server(ca, servicer, config.listen)
         except grpc_servers.ListenError as exc:
@@ -166,6 +170,7 @@ class Broker:
             report=self.report,
             status_lines=status_lines,
             audit=audit,
+            extend=extend_ops,
         )
         self._bind_join(JoinServicer(store, workers, ca, backend, audit), ca, admin_context)
         try:

@@ -11,6 +11,7 @@ from google.protobuf import struct_pb2
 
 from vdvs.broker.attach_ops import AttachOps
 from vdvs.broker.audit_sink import AuditSink, audited
+from vdvs.broker.extend_ops import ExtendOps
 from vdvs.broker.grpc_errors import rpc
 from vdvs.broker.guard import OpGuard
 from vdvs.broker.identity import Callers, VmIdentity
@@ -75,6 +76,7 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
         audit: AuditSink,
         op_timer: OpTimer | None = None,
         renewals: Renewals | None = None,
+        extend: ExtendOps | None = None,
     ) -> None:
         self.audit = audit  # records Create, Remove, Attach, Detach and Release (buffered: no store trip)
         self._callers = callers
@@ -84,6 +86,7 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
         self._scope = scope
         self.op_timer = op_timer  # metrics on: each verb timed by ``measured``
         self._renewals = renewals
+        self._extend = extend
 
     async def _caller(self, context: Context) -> VmIdentity:
         return await self._callers.identify(context.auth_context())
@@ -157,3 +160,12 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
     ) -> volume_pb2.CapabilitiesResponse:
         await self._caller(context)
         return volume_pb2.CapabilitiesResponse(scope=self._scope)
+
+    @rpc
+    @measured("extend")
+    @audited("volume.extend")
+    async def Extend(self, request: volume_pb2.ExtendRequest, context: Context) -> volume_pb2.Volume:
+        vm = await self._caller(context)
+        if self._extend is None:
+            raise VdvsError(Err.INTERNAL_ERROR, "extend is not set up on this broker")
+        return volume_message(await self._guard.run(self._extend.extend(vm, request.name, request.size)))

@@ -94,3 +94,13 @@ def detach(volume_name: str, vmgroup: str, force: bool, target: Target, as_json:
         as_json,
         f"Detached {reply.volume} from VM {reply.vm_name} ({reply.bios_uuid}, {reply.power_state})",
     )
+
+
+def _add_extend() -> None:
+    """`volume extend` lives in its own module (issue 14)."""
+    from vdvs.cli.extend_commands import extend
+
+    volume.add_command(extend)
+
+
+_add_extend()

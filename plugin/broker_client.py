@@ -224,6 +224,11 @@ class BrokerClient:
         )
         return str(reply.scope)
 
+    async def extend(self, name: str, size: str) -> volume_pb2.Volume:
+        """Grow the caller's volume ``name`` to ``size`` (the broker checks the rules and grows the disk)."""
+        request = volume_pb2.ExtendRequest(name=name, size=size)
+        return await self._call("extend", lambda t: self._stub.Extend(request, timeout=t), self._op_timeout_s)
+
 
 def struct_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
     """A protobuf Struct as plain Python values: what json_format.MessageToDict gives, for half its cost

@@ -80,11 +80,12 @@ JSON_KEYS = {
     "OpTimeoutSec": "op_timeout_s",
     "RetryBudgetSec": "retry_budget_s",
     "MetricsListen": "metrics_listen",
+    "ExtendWatchSec": "extend_watch_s",
 }
 PHOTON_KEYS = ("Target", "Project", "Host")
 PATHS = ("bundle", "socket", "mount_root", "state_file", "log_path")
 COUNTS = ("max_log_size_mb", "max_log_age_days", "max_log_files")
-SECONDS = ("device_timeout_s", "call_timeout_s", "op_timeout_s", "retry_budget_s")
+SECONDS = ("device_timeout_s", "call_timeout_s", "op_timeout_s", "retry_budget_s", "extend_watch_s")
 STRINGS = ("broker", "driver", "internal_driver", "log_level", "group", "metrics_listen")
 TOML_KEYS = (*STRINGS, *PATHS, *COUNTS, *SECONDS)
 
@@ -115,6 +116,8 @@ class PluginConfig:
     metrics_listen: str = ""  # host:port of the Prometheus endpoint; "" serves none
     source: Path | None = None  # the file read, if any
     notes: list[str] = field(default_factory=list)  # things to log once logging is set up
+    # how often mounted volumes are checked for a disk an admin extended (plugin/extend.py)
+    extend_watch_s: float = 10.0
 
     @property
     def python_log_level(self) -> str:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from vdvs.plugin import fs
+from vdvs.plugin import fs, fs_grow
 from vdvs.plugin.api import DriverError
 from vdvs.plugin.broker_client import BrokerClient, BrokerError
 from vdvs.plugin.devices import DeviceError, wait_for_device
@@ -96,7 +96,11 @@ class Host:
             elif found != fstype:
                 log.warning("%s holds %s, not %s; mounting it as %s", reply.volume.full_name, found, fstype, found)
                 fstype = found
+            if reply.volume.access != "read-only":  # extended while not mounted: ext grows now, offline
+                await self._grow(reply.volume.full_name, fs_grow.grow_unmounted(device, fstype))
             await fs.mount(device, mountpoint, fstype, read_only=reply.volume.access == "read-only")
+            if reply.volume.access != "read-only":  # extended while not mounted: grows now (plugin/extend.py)
+                await self._grow(reply.volume.full_name, fs_grow.grow_if_needed(device, mountpoint, fstype))
         except (fs.FsError, DeviceError, OSError) as exc:
             await self.undo_mount(name, mountpoint)
             raise DriverError(str(exc)) from None
@@ -104,6 +108,14 @@ class Host:
             await self.undo_mount(name, mountpoint)
             raise
         return device, fstype
+
+    @staticmethod
+    async def _grow(canonical: str, grow: Awaitable[bool]) -> None:
+        """A filesystem smaller than its disk (extended while not mounted) is grown; a failure only warns."""
+        try:
+            await grow
+        except fs_grow.GrowError as exc:
+            log.warning("%s is mounted at its old size: cannot grow its filesystem: %s", canonical, exc)
 
     async def undo_mount(self, name: str, mountpoint: Path) -> None:
         """A first mount failed half-way: unmount, and detach (not release: the disk's state is

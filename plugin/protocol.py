@@ -188,10 +188,13 @@ async def _elsewhere(request: web.Request) -> web.Response:
     return error(f"unknown plugin endpoint {request.path[:200]!r}", 404)
 
 
-def make_app() -> web.Application:
-    """The protocol's routes; the driver is put under ``DRIVER_KEY`` by whoever owns its lifetime."""
+def make_app(extra: dict[str, Callable[[web.Request], Awaitable[web.Response]]] | None = None) -> web.Application:
+    """The protocol's routes; the driver is put under ``DRIVER_KEY`` by whoever owns its lifetime.
+    ``extra``: vdvs's own endpoints next to Docker's (``/vdvs/Extend``), served before the catch-all."""
     app = web.Application(client_max_size=MAX_BODY)
     for path, handler in ROUTES.items():
         app.router.add_post(path, _endpoint(handler))
+    for path, serve in (extra or {}).items():
+        app.router.add_post(path, serve)
     app.router.add_route("*", "/{tail:.*}", _elsewhere)
     return app

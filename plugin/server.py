@@ -16,6 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from vdvs.plugin import extend
 from vdvs.plugin.broker_client import BrokerClient
 from vdvs.plugin.bundle import Bundle, read_bundle
 from vdvs.plugin.config import PluginConfig
@@ -56,7 +57,7 @@ def build_app(config: PluginConfig, bundle: Bundle) -> web.Application:
     is served and ended in reverse: the broker client, the driver (after mount recovery), and
     the task that retries releases a broker outage left pending, the certificate's renewal
     (plugin/renewal.py); with ``metrics_listen``, the metrics endpoint, Mount and Unmount timed."""
-    app = make_app()
+    app = make_app({extend.EXTEND_PATH: extend.serve})
 
     async def broker_client(app: web.Application) -> AsyncIterator[None]:
         client = BrokerClient(
@@ -78,7 +79,7 @@ def build_app(config: PluginConfig, bundle: Bundle) -> web.Application:
             app[RECOVERY_KEY] = await host.recover()
         except ValueError as exc:  # an unreadable state file: say which, and how to go on
             raise PluginStartError(str(exc)) from None
-        app[HOST_KEY] = host
+        app[HOST_KEY] = app[extend.HOST_APP_KEY] = host
         driver = VolumeDriver(client, host)
         if config.metrics_listen:
             metrics = app[METRICS_KEY] = PluginMetrics(config.metrics_listen, lambda: len(host.table.entries))
@@ -115,7 +116,9 @@ def build_app(config: PluginConfig, bundle: Bundle) -> web.Application:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    app.cleanup_ctx.extend([broker_client, driver, serve_metrics, retry_releases, renew_certificate])
+    app.cleanup_ctx.extend(
+        [broker_client, driver, serve_metrics, retry_releases, renew_certificate, extend.watcher(config.extend_watch_s)]
+    )
     return app
 
 

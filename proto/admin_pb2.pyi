@@ -896,3 +896,27 @@ class EnrollFolderResponse(_message.Message):
     VMS_FIELD_NUMBER: _ClassVar[int]
     vms: _containers.RepeatedCompositeFieldContainer[EnrolledVm]
     def __init__(self, vms: _Optional[_Iterable[_Union[EnrolledVm, _Mapping]]] = ...) -> None: ...
+
+class VolumeExtendRequest(_message.Message):
+    __slots__ = ("volume", "vmgroup", "size")
+    VOLUME_FIELD_NUMBER: _ClassVar[int]
+    VMGROUP_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    volume: str
+    vmgroup: str
+    size: str
+    def __init__(self, volume: _Optional[str] = ..., vmgroup: _Optional[str] = ..., size: _Optional[str] = ...) -> None: ...
+
+class VolumeExtendResponse(_message.Message):
+    __slots__ = ("volume", "old_size", "new_size", "capacity_mb", "attached_to")
+    VOLUME_FIELD_NUMBER: _ClassVar[int]
+    OLD_SIZE_FIELD_NUMBER: _ClassVar[int]
+    NEW_SIZE_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_MB_FIELD_NUMBER: _ClassVar[int]
+    ATTACHED_TO_FIELD_NUMBER: _ClassVar[int]
+    volume: str
+    old_size: str
+    new_size: str
+    capacity_mb: int
+    attached_to: str
+    def __init__(self, volume: _Optional[str] = ..., old_size: _Optional[str] = ..., new_size: _Optional[str] = ..., capacity_mb: _Optional[int] = ..., attached_to: _Optional[str] = ...) -> None: ...

@@ -141,3 +141,11 @@ class RenewCertificateResponse(_message.Message):
     old_serial: str
     old_revoked_at: str
     def __init__(self, ca_pem: _Optional[str] = ..., cert_pem: _Optional[str] = ..., serial: _Optional[str] = ..., not_after: _Optional[str] = ..., old_serial: _Optional[str] = ..., old_revoked_at: _Optional[str] = ...) -> None: ...
+
+class ExtendRequest(_message.Message):
+    __slots__ = ("name", "size")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    size: str
+    def __init__(self, name: _Optional[str] = ..., size: _Optional[str] = ...) -> None: ...

@@ -83,6 +83,11 @@ class VolumeServiceStub:
                 request_serializer=vdvs_dot_proto_dot_volume__pb2.RenewCertificateRequest.SerializeToString,
                 response_deserializer=vdvs_dot_proto_dot_volume__pb2.RenewCertificateResponse.FromString,
                 _registered_method=True)
+        self.Extend = channel.unary_unary(
+                '/vdvs.v1.VolumeService/Extend',
+                request_serializer=vdvs_dot_proto_dot_volume__pb2.ExtendRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_volume__pb2.Volume.FromString,
+                _registered_method=True)
 
 
 class VolumeServiceServicer:
@@ -155,6 +160,15 @@ class VolumeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Extend(self, request, context):
+        """Extend: grow the caller's volume to a larger size (quota and max-size rules apply; shrinking is
+        refused). The disk grows (attached or not); the guest grows the filesystem (the plugin, right
+        after this answer, or at its next mount).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VolumeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -202,6 +216,11 @@ def add_VolumeServiceServicer_to_server(servicer, server):
                     servicer.RenewCertificate,
                     request_deserializer=vdvs_dot_proto_dot_volume__pb2.RenewCertificateRequest.FromString,
                     response_serializer=vdvs_dot_proto_dot_volume__pb2.RenewCertificateResponse.SerializeToString,
+            ),
+            'Extend': grpc.unary_unary_rpc_method_handler(
+                    servicer.Extend,
+                    request_deserializer=vdvs_dot_proto_dot_volume__pb2.ExtendRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_volume__pb2.Volume.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -451,6 +470,33 @@ class VolumeService:
             '/vdvs.v1.VolumeService/RenewCertificate',
             vdvs_dot_proto_dot_volume__pb2.RenewCertificateRequest.SerializeToString,
             vdvs_dot_proto_dot_volume__pb2.RenewCertificateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Extend(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.VolumeService/Extend',
+            vdvs_dot_proto_dot_volume__pb2.ExtendRequest.SerializeToString,
+            vdvs_dot_proto_dot_volume__pb2.Volume.FromString,
             options,
             channel_credentials,
             insecure,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from vdvs.tenancy.store_admins import AdminRows
 from vdvs.tenancy.store_audit import AuditRows
 from vdvs.tenancy.store_certs import CertRows
+from vdvs.tenancy.store_extend import ExtendRows
 from vdvs.tenancy.store_grants import GrantRows
 from vdvs.tenancy.store_rules import RuleRows
 from vdvs.tenancy.store_tokens import TokenRows
@@ -21,7 +22,17 @@ from vdvs.tenancy.store_volumes import VolumeRows
 
 
 class ConfigStore(
-    VmgroupRows, VolumeRows, CertRows, AdminRows, GrantRows, AuditRows, ViewRows, RuleRows, UsageRows, TokenRows
+    ExtendRows,  # first: it builds on VolumeRows
+    VmgroupRows,
+    VolumeRows,
+    CertRows,
+    AdminRows,
+    GrantRows,
+    AuditRows,
+    ViewRows,
+    RuleRows,
+    UsageRows,
+    TokenRows,
 ):
     """Vmgroups, privileges, volumes (with reservations), certificates, the brokers serving them, admins,
     their grants, vmgroup labels, datastore shares, the audit trail, membership rules and VM labels, and

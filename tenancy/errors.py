@@ -359,6 +359,28 @@ class Err(enum.Enum):
         Kind.CONFLICT,
     )
 
+    # --- online extend (830-839) ---
+    EXTEND_SIZE_MISSING = ErrorSpec(830, "Missing --size: give the new size of volume {0}, e.g. 2gb", Kind.INVALID)
+    EXTEND_NOT_LARGER = ErrorSpec(
+        831,
+        "Cannot extend volume {0} to {1}: it is already {2}, and a volume only grows (shrinking is not supported)",
+        Kind.INVALID,
+    )
+    EXTEND_READ_ONLY = ErrorSpec(832, "Cannot extend volume {0}: it is read-only", Kind.CONFLICT)
+    EXTEND_MAX_SIZE = ErrorSpec(
+        833, "Cannot extend volume {0} to {1}: the max volume size of vmgroup {2} on {3} is {4}", Kind.QUOTA
+    )
+    EXTEND_QUOTA = ErrorSpec(
+        834,
+        "Cannot extend volume {0} to {1}: vmgroup {2} would hold {3} on {4}, past its usage quota of {5}",
+        Kind.QUOTA,
+    )
+    EXTEND_FAILED = ErrorSpec(835, "Failed to extend volume {0}: {1}", Kind.INTERNAL)
+    EXTEND_NO_PRIVILEGE = ErrorSpec(
+        836, "Cannot extend volume {0}: vmgroup {1} may not create volumes on {2}", Kind.DENIED
+    )
+    EXTEND_UNSUPPORTED = ErrorSpec(837, "Cannot extend volume {0}: {1}", Kind.INVALID)
+
     @property
     def code(self) -> int:
         return self.value.code

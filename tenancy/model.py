@@ -24,6 +24,7 @@ class VolumeState(enum.StrEnum):
     CREATING = "creating"  # reserved, backend create under way
     READY = "ready"
     DELETING = "deleting"  # backend delete under way
+    EXTENDING = "extending"  # size_mb already the new size (reserved), backend grow under way
 
 
 class AttachState(enum.StrEnum):

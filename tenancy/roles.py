@@ -137,6 +137,8 @@ RULES: Mapping[str, Rule] = {
     "JoinTokenList": _listing("vm.token.ls", ADMIN),
     "JoinTokenRemove": Rule(Need.LISTING, "vm.token.rm", ADMIN, changes=True, target=("id",)),
     "EnrollFolder": _platform("vm.enroll.folder", "folder"),
+    # online extend (issue 14): a vmgroup admin's, as the other volume commands
+    "VolumeExtend": _on_vmgroup("volume.extend", ADMIN, "vmgroup", "volume", "size"),
 }
 DEFAULT_RULE = _platform("admin.call")  # an RPC with no rule of its own: platform admins only
 

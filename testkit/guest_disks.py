@@ -102,6 +102,7 @@ class GuestDisks:
         dc = content.rootFolder.childEntity[0]
         self._datastores = {ds.name: Path(ds.summary.url) for ds in dc.datastore}
         self._exposed: dict[SeenDisk, Exposed] = {}
+        self._capacity_kb: dict[SeenDisk, int] = {}  # as the VM's device says: a bigger one is an extend
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="guest-disks", daemon=True)
@@ -139,14 +140,18 @@ class GuestDisks:
 
     def sync(self) -> None:
         """One pass: remove what left the VMs first (a disk moving between VMs), then add what arrived."""
-        now = set()
+        now: set[SeenDisk] = set()
+        capacities: dict[SeenDisk, int] = {}
         for vm_uuid, props in self._read().items():
-            now |= self._disks_of(vm_uuid, props)
+            now |= self._disks_of(vm_uuid, props, capacities)
         with self._lock:
             for disk in [d for d in self._exposed if d not in now]:
                 self._remove(disk)
             for disk in sorted(now - set(self._exposed), key=lambda d: (d.vm_uuid, d.unit)):
                 self._add(disk)
+            for disk, kb in capacities.items():
+                if disk in self._exposed and kb > self._capacity_kb.setdefault(disk, kb):
+                    self._grow(disk, kb)
 
     def _read(self) -> dict[str, dict[str, Any]]:
         """Devices and extraConfig of every followed VM, in one property collector call."""
@@ -161,7 +166,7 @@ class GuestDisks:
             found[by_moid[item.obj._moId]] = {p.name: p.val for p in item.propSet}
         return found
 
-    def _disks_of(self, vm_uuid: str, props: dict[str, Any]) -> set[SeenDisk]:
+    def _disks_of(self, vm_uuid: str, props: dict[str, Any], capacities: dict[SeenDisk, int]) -> set[SeenDisk]:
         extra = {o.key.lower(): str(o.value) for o in props.get("config.extraConfig") or []}
         devices = list(props.get("config.hardware.device") or [])
         slots = {}
@@ -177,7 +182,9 @@ class GuestDisks:
             name = getattr(device.backing, "fileName", "") or ""
             if "dockvols/" in name:
                 uuid = getattr(device.backing, "uuid", None) or ""
-                found.add(SeenDisk(vm_uuid, name, slots[device.controllerKey], int(device.unitNumber), uuid))
+                seen = SeenDisk(vm_uuid, name, slots[device.controllerKey], int(device.unitNumber), uuid)
+                found.add(seen)
+                capacities[seen] = int(device.capacityInKB or 0)
         return found
 
     def _flat_file(self, file_name: str) -> tuple[Path, Path]:
@@ -209,7 +216,23 @@ class GuestDisks:
         self._exposed[disk] = Exposed(loop, links)
         log.info("guest-disks: %s on VM %s unit %d is %s", disk.file_name, disk.vm_uuid, disk.unit, loop)
 
+    def _grow(self, disk: SeenDisk, capacity_kb: int) -> None:
+        """vCenter grew the attached disk (ReconfigVM): the file grows and the guest's device with it
+        (what a guest's SCSI rescan shows; here the loop device re-reads its file's size)."""
+        flat, _ = self._flat_file(disk.file_name)
+        if flat.stat().st_size < capacity_kb * 1024:
+            os.truncate(flat, capacity_kb * 1024)
+        loop = self._exposed[disk].loop
+        done = subprocess.run(["losetup", "-c", loop], capture_output=True, text=True, timeout=LOSETUP_TIMEOUT_S,
+                              check=False)  # fmt: skip
+        if done.returncode != 0:
+            self.errors.append(f"losetup -c {loop}: {done.stderr.strip()}")
+            return
+        self._capacity_kb[disk] = capacity_kb
+        log.info("guest-disks: %s on VM %s grew to %d KB", disk.file_name, disk.vm_uuid, capacity_kb)
+
     def _remove(self, disk: SeenDisk) -> None:
+        self._capacity_kb.pop(disk, None)
         exposed = self._exposed.pop(disk)
         for link in exposed.links:
             link.unlink(missing_ok=True)

@@ -176,10 +176,53 @@ func setFieldValue(values []types.BaseCustomFieldValue, value *types.CustomField
 }
 EOF
 [ "$(grep -c 'Map.Update' "$OUT_DIR/overlay/custom_fields_manager.go")" = 2 ] || { echo "custom_fields_manager.go patch failed" >&2; exit 1; }
-printf '{"Replace":{"%s":"%s","%s":"%s","%s":"%s"}}\n' \
+# 4. VirtualDiskManager.ExtendVirtualDisk_Task (online extend, issue 14), which 0.24.2 lacks: a file added
+#    to the simulator package. It grows the disk's -flat file to the new capacity (vcsim's disks are
+#    files, whose size the guest-disk emulator gives the guest), refusing a smaller one.
+cat > "$OUT_DIR/overlay/vdvs_extend_disk.go" <<'EOF'
+package simulator
+
+import (
+	"os"
+
+	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+func (m *VirtualDiskManager) ExtendVirtualDiskTask(_ *Context, req *types.ExtendVirtualDisk_Task) soap.HasFault {
+	task := CreateTask(m, "extendVirtualDisk", func(*Task) (types.AnyType, types.BaseMethodFault) {
+		fm := Map.FileManager()
+		file, fault := fm.resolve(req.Datacenter, req.Name)
+		if fault != nil {
+			return nil, fault
+		}
+		if _, err := os.Stat(file); err != nil {
+			return nil, fm.fault(file, err, new(types.FileNotFound))
+		}
+		flat := vdmNames(file)[0]
+		size := req.NewCapacityKb * 1024
+		if info, err := os.Stat(flat); err == nil && info.Size() > size {
+			return nil, &types.InvalidArgument{InvalidProperty: "newCapacityKb"}
+		}
+		if err := os.Truncate(flat, size); err != nil {
+			return nil, fm.fault(flat, err, new(types.CannotAccessFile))
+		}
+		return nil, nil
+	})
+
+	return &methods.ExtendVirtualDisk_TaskBody{
+		Res: &types.ExtendVirtualDisk_TaskResponse{
+			Returnval: task.Run(),
+		},
+	}
+}
+EOF
+printf '{"Replace":{"%s":"%s","%s":"%s","%s":"%s","%s":"%s"}}\n' \
   "$GOSRC/simulator/task.go" "$OUT_DIR/overlay/task.go" \
   "$GOSRC/simulator/datastore.go" "$OUT_DIR/overlay/datastore.go" \
-  "$GOSRC/simulator/custom_fields_manager.go" "$OUT_DIR/overlay/custom_fields_manager.go" > "$OUT_DIR/overlay.json"
+  "$GOSRC/simulator/custom_fields_manager.go" "$OUT_DIR/overlay/custom_fields_manager.go" \
+  "$GOSRC/simulator/vdvs_extend_disk.go" "$OUT_DIR/overlay/vdvs_extend_disk.go" > "$OUT_DIR/overlay.json"
 
 cd "$OUT_DIR"
 GOPATH="$OUT_DIR:/usr/share/gocode" GO111MODULE=off GOPROXY=off GOFLAGS= \

@@ -177,3 +177,8 @@ class Backend(Protocol):
         """
 
     def close(self) -> None: ...
+
+    def extend_disk(self, disk: DiskRef, size_mb: int, holder: str | None) -> DiskStat:
+        """Grow the disk to ``size_mb`` (idempotent: a disk already that big is left alone) and
+        return its size after. ``holder``: the VM it is attached to, if any (vSphere grows an attached
+        disk through that VM's ReconfigVM; the local backend refreshes its loop devices)."""

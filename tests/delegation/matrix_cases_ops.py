@@ -34,6 +34,7 @@ from tests.delegation.matrix_cases import (
     prints,
     vm_uuid,
 )
+from tests.delegation.matrix_cases_extend import EXTEND_CASE
 from tests.delegation.matrix_cases_rules import ALL_CASES as RULE_CASES
 from tests.delegation.matrix_cases_rules import refusal as _rules_refusal
 from tests.tenancy.harness import VM_UUIDS, vm_refused
@@ -257,6 +258,7 @@ OPS_CASES: dict[str, Case] = {
         prints(lambda c: f"Cannot enroll the VMs of folder {FOLDER}: only the vsphere backend has inventory folders"),
         call=lambda c, p: p.refused("vm", "enroll", "--folder", FOLDER, "--out-dir", str(c.tmp)),
     ),
+    "VolumeExtend": EXTEND_CASE,
 }
 
 ALL_CASES: dict[str, Case] = {**RULE_CASES, **OPS_CASES}

@@ -120,6 +120,7 @@ ADMIN_CALLS = [
     "VmgroupRuleSet",
     "VmgroupRuleRemove",
     "JoinTokenCreate",
+    "VolumeExtend",
 ]
 PLATFORM_CALLS = [
     "Status",

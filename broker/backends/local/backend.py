@@ -31,7 +31,7 @@ from vdvs.broker.backends.base import (
     GuestSettings,
     VmInfo,
 )
-from vdvs.broker.backends.local import loop
+from vdvs.broker.backends.local import extend, loop
 from vdvs.broker.backends.local.space import SpaceReader
 from vdvs.tenancy import sidecar
 from vdvs.tenancy.names import DOCKVOLS
@@ -377,3 +377,6 @@ class LocalBackend:
 
     def close(self) -> None:
         return None
+
+    def extend_disk(self, disk: DiskRef, size_mb: int, holder: str | None) -> DiskStat:
+        return extend.grow_file(self._vmdk(disk), size_mb * 1024 * 1024)

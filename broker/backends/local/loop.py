@@ -90,3 +90,8 @@ def detach(path: str, wait_s: float = DETACH_WAIT_S) -> None:
             held = ", ".join(devices_backed_by(path))
             raise BackendError(f"{held} still busy {wait_s:g}s after detaching {path}")
         time.sleep(0.02)
+
+
+def refresh(device: str) -> None:
+    """Have the kernel re-read the size of the file behind ``device`` (after the file grew)."""
+    _losetup("--set-capacity", device)

@@ -355,5 +355,23 @@ class VsphereBackend:
         self.files.close()
         self.session.close()
 
+    def extend_disk(self, disk: DiskRef, size_mb: int, holder: str | None) -> DiskStat:
+        """Attached: ReconfigVM on the holder (vSphere refuses ExtendVirtualDisk on a disk a VM has
+        open); detached (or the holder gone): ExtendVirtualDisk_Task."""
+        path = self.vmdk_path(disk)
+        capacity_kb = size_mb * 1024
+        faults.point("vsphere.extend.before_task")
+        grown = None
+        if holder is not None:
+            with self._vm_lock(holder):
+                vm = self.vms.find(holder)
+                if vm is not None:
+                    grown = self.vms.grow_disk(vm, path, capacity_kb, f"Failed to extend {path} on its VM")
+        if grown is None:
+            self.disks.extend(path, capacity_kb)
+        faults.point("vsphere.extend.after_task")
+        log.info("extended %s to %d MB (%s)", path, size_mb, "attached" if grown is not None else "detached")
+        return DiskStat(size_mb * MB, self.stat_disk(disk).allocated_bytes)
+
     def __repr__(self) -> str:
         return f"VsphereBackend({self.settings.address}, user={self.settings.user})"

@@ -104,3 +104,15 @@ class VirtualDisks:
             self._session.settings.task_timeout_s,
             f"cannot delete {path}",
         )
+
+    def extend(self, path: str, capacity_kb: int) -> None:
+        """Grow a detached disk with ExtendVirtualDisk_Task (thin: no space is written)."""
+        what = f"cannot extend {path}"
+        with translated(what):
+            try:
+                task = self._session.content.virtualDiskManager.ExtendVirtualDisk_Task(
+                    name=path, datacenter=self._session.datacenter, newCapacityKb=capacity_kb, eagerZero=False
+                )
+                wait_task(task, self._session.settings.task_timeout_s, what)
+            except vim.fault.FileNotFound:
+                raise DiskNotFoundError(f"{path} does not exist") from None

@@ -289,3 +289,18 @@ class VirtualMachines:
                     Holder(vm, props.get("name", ""), props.get("config.uuid", ""), props.get("runtime.powerState", ""))
                 )
         return found
+
+    def grow_disk(self, vm: Any, path: str, capacity_kb: int, what: str) -> int | None:
+        """Grow ``path`` attached to ``vm`` to ``capacity_kb`` with ReconfigVM (an ``edit`` of the
+        disk's capacity, which vSphere applies to a running VM's disk at once); the capacity in KB
+        the VM reports after, or None if the disk is not attached to ``vm``."""
+        disk = self.devices(vm).disk(path)
+        if disk is None:
+            return None
+        if int(disk.capacityInKB or 0) < capacity_kb:
+            disk.capacityInKB = capacity_kb
+            disk.capacityInBytes = capacity_kb * 1024
+            with translated(what):
+                self.reconfigure(vm, [Device.VirtualDeviceSpec(operation="edit", device=disk)], what)
+        after = self.devices(vm).disk(path)
+        return int(after.capacityInKB) if after is not None else None
