@@ -22,6 +22,7 @@ from vdvs.broker.inventory import Inventory
 from vdvs.broker.pki import CertificateAuthority
 from vdvs.broker.reconcile import ReconcileReport
 from vdvs.broker.runtime import Workers
+from vdvs.broker.versions import PluginVersions
 from vdvs.broker.volume_ops import VolumeOps
 from vdvs.tenancy.model import DatastoreRef
 from vdvs.tenancy.store import ConfigStore
@@ -55,6 +56,8 @@ class AdminContext:
     ui: UiEndpoint | None = None
     # where VMs join with a token ([broker] join_listen as bound; '' when not served)
     join_address: str = ""
+    # the plugin versions the VolumeService saw, per VM (None: a context without a VolumeService)
+    plugins: PluginVersions | None = None
 
 
 class AdminHandlers:

@@ -166,6 +166,7 @@ class Broker:
             report=self.report,
             status_lines=status_lines,
             audit=audit,
+            plugins=servicer.versions,
         )
         self._bind_join(JoinServicer(store, workers, ca, backend, audit), ca, admin_context)
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -188,10 +188,15 @@ async def _elsewhere(request: web.Request) -> web.Response:
     return error(f"unknown plugin endpoint {request.path[:200]!r}", 404)
 
 
-def make_app() -> web.Application:
-    """The protocol's routes; the driver is put under ``DRIVER_KEY`` by whoever owns its lifetime."""
+def make_app(
+    own_routes: Sequence[tuple[str, Callable[[web.Request], Awaitable[web.Response]]]] = (),
+) -> web.Application:
+    """The protocol's routes; the driver is put under ``DRIVER_KEY`` by whoever owns its lifetime.
+    ``own_routes``: GET routes of vdvs's own (not Docker's: ``/vdvs/Version``), served as given."""
     app = web.Application(client_max_size=MAX_BODY)
     for path, handler in ROUTES.items():
         app.router.add_post(path, _endpoint(handler))
+    for path, raw in own_routes:
+        app.router.add_get(path, raw)
     app.router.add_route("*", "/{tail:.*}", _elsewhere)
     return app
