@@ -7,9 +7,10 @@ Two measures, in one run:
     and the plugin's (``BrokerVersions.note`` on an answer's trailing metadata): microseconds per
     call, the best of ``--repeats`` runs of ``--calls`` calls;
 (b) end to end: a real broker (local backend, SQLite, mTLS on a unix socket) and the plugin's
-    BrokerClient in this process, Get of one volume one call after another, in ``--rounds`` rounds
-    that alternate the check on (as shipped) and off (``_caller`` as before issue 15, no metadata
-    sent, none judged): p50 of each, and the median of the per-round ratios on/off.
+    BrokerClient in this process, Get of one volume one call after another, ``--rounds`` x
+    ``--gets`` pairs of calls alternating the checks on (as shipped) and off (``_caller`` as before
+    issue 15, no metadata sent, none judged), so both halves see the same load: p50 of each, their
+    ratio, and a control (the "on" calls split in two, one against the other) that shows the noise.
 
     python -m bench.wire_versions            # ~30 s
     python -m bench.wire_versions --quick    # a smoke run
@@ -27,7 +28,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--calls", type=int, default=20_000, help="(a): calls per repeat")
     parser.add_argument("--repeats", type=int, default=7, help="(a): repeats, the best one counts")
-    parser.add_argument("--rounds", type=int, default=10, help="(b): rounds, alternating on and off")
-    parser.add_argument("--gets", type=int, default=300, help="(b): Get calls per round")
+    parser.add_argument("--rounds", type=int, default=10, help="(b): rounds of --gets pairs")
+    parser.add_argument("--gets", type=int, default=300, help="(b): pairs of Get calls (on, off) per round")
     opts = parser.parse_args(argv)
     if opts.quick:
         opts.calls, opts.repeats, opts.rounds, opts.gets = 2000, 3, 4, 50
@@ -131,6 +132,20 @@ async def gets_p50_ms(client: BrokerClient, name: str, gets: int) -> float:
     return statistics.median(times) * 1000
 
 
+async def paired_gets(client: BrokerClient, name: str, pairs: int) -> tuple[list[float], list[float]]:
+    """Get times (ms) with the checks on and off, alternating call by call: both see the same load."""
+    on: list[float] = []
+    off: list[float] = []
+    for n in range(2 * pairs):
+        checking = n % 2 == 0
+        with nullcontext() if checking else checks_off(client):
+            started = time.perf_counter()
+            await client.get(name)
+            elapsed = (time.perf_counter() - started) * 1000
+        (on if checking else off).append(elapsed)
+    return on, off
+
+
 async def end_to_end(rounds: int, gets: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="vdvs-wire-") as tmp:
         env: BrokerEnv = await start_broker_env(Path(tmp), ("local1",))
@@ -138,26 +153,18 @@ async def end_to_end(rounds: int, gets: int) -> dict[str, Any]:
             client = env.client(await env.enroll("bench-vm"))
             await client.create("bench", {}, ["ext4"])
             await gets_p50_ms(client, "bench", 50)  # warm-up
-            on, off, ratios = [], [], []
-            for n in range(rounds):
-                order = (True, False) if n % 2 == 0 else (False, True)
-                measured = {}
-                for checking in order:
-                    if checking:
-                        measured[checking] = await gets_p50_ms(client, "bench", gets)
-                    else:
-                        with checks_off(client):
-                            measured[checking] = await gets_p50_ms(client, "bench", gets)
-                on.append(measured[True])
-                off.append(measured[False])
-                ratios.append(measured[True] / measured[False])
+            on, off = await paired_gets(client, "bench", rounds * gets)
             await client.remove("bench")
         finally:
             await env.close()
+    p50_on, p50_off = statistics.median(on), statistics.median(off)
+    control = statistics.median(on[0::2]) / statistics.median(on[1::2])  # on against on: the noise
     return {
-        "get_p50_ms_checks_on": round(statistics.median(on), 3),
-        "get_p50_ms_checks_off": round(statistics.median(off), 3),
-        "get_p50_ratio_on_off": round(statistics.median(ratios), 3),
+        "get_p50_ms_checks_on": round(p50_on, 3),
+        "get_p50_ms_checks_off": round(p50_off, 3),
+        "get_p50_ratio_on_off": round(p50_on / p50_off, 3),
+        "get_p50_ratio_control_on_on": round(control, 3),
+        "get_pairs": len(on),
     }
 
 
@@ -171,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"plugin's check per answer (note):          {result['plugin_check_us']:.2f} us")
     print(f"Get p50, checks on:  {result['get_p50_ms_checks_on']:.3f} ms")
     print(f"Get p50, checks off: {result['get_p50_ms_checks_off']:.3f} ms")
-    print(f"ratio on/off (median of {opts.rounds} rounds): {result['get_p50_ratio_on_off']:.3f}")
+    print(f"ratio on/off, calls alternating ({result['get_pairs']} pairs): {result['get_p50_ratio_on_off']:.3f}")
+    print(f"control, on/on (the same calls split in two): {result['get_p50_ratio_control_on_on']:.3f}")
     opts.out.parent.mkdir(parents=True, exist_ok=True)
     opts.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"written to {opts.out}")

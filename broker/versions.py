@@ -62,7 +62,7 @@ class PluginVersions:
         self.own = own
         self._answer = metadata(own)
         self._judged = Judged(own)
-        self._admissions: dict[tuple[Any, Any, Any], Admission] = {}
+        self._admissions: dict[tuple[Any, Any], Admission] = {}
         self._seen: dict[str, Seen] = {}
         self._clock = clock
 

@@ -1,9 +1,10 @@
 """Versions on the wire: what a plugin and a broker tell each other on every VolumeService call, and
 the one rule deciding whether they can work together.
 
-Each side sends its release (``vdvs-version``), the protocol level it speaks (``vdvs-protocol``) and
-the oldest level it still speaks (``vdvs-protocol-oldest``) as gRPC metadata: the plugin with every
-call, the broker in the trailing metadata of every answer, refusals included.
+Each side sends its release (``vdvs-version: 0.2.0``) and the protocol levels it speaks, oldest to
+newest (``vdvs-protocol: 1-2``; one level alone is ``2``) as gRPC metadata: the plugin with every
+call, the broker in the trailing metadata of every answer, refusals included. Two keys, not more:
+each metadata entry costs a call ~10 us in grpcio (bench/wire_versions.py).
 
 Protocol levels:
 
@@ -33,7 +34,6 @@ LEGACY_PROTOCOL = 1
 
 VERSION_KEY = "vdvs-version"
 PROTOCOL_KEY = "vdvs-protocol"
-OLDEST_KEY = "vdvs-protocol-oldest"
 MAX_VERSION_LEN = 64
 CAPACITY = 1024  # distinct metadata values judged and kept; a fleet has a handful
 
@@ -61,7 +61,7 @@ LEGACY = Level(LEGACY_VERSION, LEGACY_PROTOCOL, LEGACY_PROTOCOL, declared=False)
 
 def metadata(own: Level = OWN) -> tuple[tuple[str, str], ...]:
     """What a side sends about itself."""
-    return ((VERSION_KEY, own.version), (PROTOCOL_KEY, str(own.protocol)), (OLDEST_KEY, str(own.oldest)))
+    return ((VERSION_KEY, own.version), (PROTOCOL_KEY, own.span()))
 
 
 class Verdict(enum.Enum):
@@ -96,47 +96,44 @@ class BadMetadata(ValueError):
     """A peer's version metadata that cannot be read; the text names the key and the value."""
 
 
-def parse(version: Any, protocol: Any, oldest: Any) -> Level:
-    """A peer's level from its three metadata values (None when absent): none at all is a 0.1.0 peer."""
-    if version is None and protocol is None and oldest is None:
+def parse(version: Any, protocol: Any) -> Level:
+    """A peer's level from its two metadata values (None when absent): neither is a 0.1.0 peer."""
+    if version is None and protocol is None:
         return LEGACY
-    level = _level(protocol, PROTOCOL_KEY)
-    low = level if oldest is None else _level(oldest, OLDEST_KEY)
-    text = _text(version)
+    if protocol is None:
+        raise BadMetadata(f"{PROTOCOL_KEY} is missing")
+    raw = protocol.decode(errors="replace") if isinstance(protocol, bytes) else str(protocol)
+    low_text, _, high_text = raw.rpartition("-") if "-" in raw else (raw, "", raw)
+    low, level = _level(low_text, raw), _level(high_text, raw)
     if low > level:
-        raise BadMetadata(f"{OLDEST_KEY} {low} is above {PROTOCOL_KEY} {level}")
-    return Level(text, level, low)
+        raise BadMetadata(f"{PROTOCOL_KEY} {raw!r}: the oldest level is above the newest")
+    return Level(_text(version), level, low)
 
 
-def _level(value: Any, key: str) -> int:
-    if value is None:
-        raise BadMetadata(f"{key} is missing")
-    raw = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 6:
-        raise BadMetadata(f"{key} {raw[:40]!r} is not a protocol level (a whole number)")
-    return int(raw)
+def _level(text: str, raw: str) -> int:
+    if not text.isascii() or not text.isdigit() or len(text) > 6:
+        raise BadMetadata(f"{PROTOCOL_KEY} {raw[:40]!r} is not a protocol level (N, or OLDEST-NEWEST)")
+    return int(text)
 
 
 def _text(value: Any) -> str:
     if value is None:
-        return "(no version)"
+        raise BadMetadata(f"{VERSION_KEY} is missing")
     raw = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
     if not raw or len(raw) > MAX_VERSION_LEN or not raw.isprintable():
         raise BadMetadata(f"{VERSION_KEY} {raw[:40]!r} is not a release name")
     return raw
 
 
-def pick(pairs: Iterable[tuple[str, Any]]) -> tuple[Any, Any, Any]:
-    """The (version, protocol, oldest) values among (key, value) pairs; None for each one absent."""
-    version = protocol = oldest = None
+def pick(pairs: Iterable[tuple[str, Any]]) -> tuple[Any, Any]:
+    """The (version, protocol) values among (key, value) pairs; None for each one absent."""
+    version = protocol = None
     for key, value in pairs:
         if key == VERSION_KEY:
             version = value
         elif key == PROTOCOL_KEY:
             protocol = value
-        elif key == OLDEST_KEY:
-            oldest = value
-    return version, protocol, oldest
+    return version, protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,27 +144,27 @@ class Judgement:
 
 
 class Judged:
-    """Judgements kept per distinct (version, protocol, oldest) value: a peer's metadata is parsed and
+    """Judgements kept per distinct (version, protocol) value: a peer's metadata is parsed and
     judged once, then answered by a dict lookup. Bounded: a peer sending a new value per call costs a
     parse per call, never memory."""
 
     def __init__(self, own: Level = OWN) -> None:
         self.own = own
-        self._kept: dict[tuple[Any, Any, Any], Judgement] = {}
+        self._kept: dict[tuple[Any, Any], Judgement] = {}
 
-    def of(self, version: Any, protocol: Any, oldest: Any) -> Judgement:
-        key = (version, protocol, oldest)
+    def of(self, version: Any, protocol: Any) -> Judgement:
+        key = (version, protocol)
         found = self._kept.get(key)
         if found is None:
-            found = self._judge(version, protocol, oldest)
+            found = self._judge(version, protocol)
             if len(self._kept) >= CAPACITY:
                 self._kept.clear()
             self._kept[key] = found
         return found
 
-    def _judge(self, version: Any, protocol: Any, oldest: Any) -> Judgement:
+    def _judge(self, version: Any, protocol: Any) -> Judgement:
         try:
-            peer = parse(version, protocol, oldest)
+            peer = parse(version, protocol)
         except BadMetadata as exc:
             return Judgement(None, None, str(exc))
         return Judgement(peer, judge(self.own, peer))
@@ -178,7 +175,7 @@ class Judged:
 
     def of_mapping(self, get: Callable[[str], Any]) -> Judgement:
         """Judge metadata read by key (grpc.aio's Metadata.get)."""
-        return self.of(get(VERSION_KEY), get(PROTOCOL_KEY), get(OLDEST_KEY))
+        return self.of(get(VERSION_KEY), get(PROTOCOL_KEY))
 
 
 # The codes of the plugin's own refusals (vdvs.tenancy.errors.Err.BROKER_TOO_OLD / BROKER_TOO_NEW).

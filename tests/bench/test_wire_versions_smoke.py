@@ -16,6 +16,7 @@ FIGURES = (
     "get_p50_ms_checks_on",
     "get_p50_ms_checks_off",
     "get_p50_ratio_on_off",
+    "get_p50_ratio_control_on_on",
 )
 
 

@@ -59,7 +59,7 @@ async def test_every_answer_carries_the_brokers_version_refusals_included(broker
             await bounded(stub.Get(volume_pb2.VolumeRef(name="nothing"), timeout=20))
     finally:
         await channel.close()
-    expected = {"vdvs-version": VERSION, "vdvs-protocol": str(PROTOCOL), "vdvs-protocol-oldest": str(OLDEST_PROTOCOL)}
+    expected = {"vdvs-version": VERSION, "vdvs-protocol": f"{OLDEST_PROTOCOL}-{PROTOCOL}"}
     assert {k: answered[k] for k in expected} == expected
     refusal = dict(info.value.trailing_metadata())
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
@@ -110,9 +110,9 @@ async def test_a_plugin_too_old_is_told_to_upgrade_the_plugin(broker_env: Broker
     [
         ((("vdvs-version", "0.2.0"), ("vdvs-protocol", "two")), "vdvs-protocol 'two' is not a protocol level"),
         ((("vdvs-version", "0.2.0"),), "vdvs-protocol is missing"),
-        ((("vdvs-version", "0.2.0"), ("vdvs-protocol", "2"), ("vdvs-protocol-oldest", "3")), "is above"),
+        ((("vdvs-version", "0.2.0"), ("vdvs-protocol", "3-2")), "the oldest level is above the newest"),
     ],
-    ids=["not-a-number", "no-protocol", "oldest-above-protocol"],
+    ids=["not-a-number", "no-protocol", "oldest-above-newest"],
 )
 async def test_unreadable_version_metadata_is_refused_in_one_line(
     broker_env: BrokerEnv, metadata: tuple[tuple[str, str], ...], problem: str

@@ -59,30 +59,32 @@ def test_the_briefs_example_refusal_reads_word_for_word() -> None:
 
 def test_this_tree_speaks_level_2_and_still_level_1() -> None:
     assert (OWN.version, OWN.protocol, OWN.oldest) == (VERSION, 2, 1)
-    assert metadata() == (("vdvs-version", VERSION), ("vdvs-protocol", "2"), ("vdvs-protocol-oldest", "1"))
+    assert metadata() == (("vdvs-version", VERSION), ("vdvs-protocol", "1-2"))
 
 
 def test_no_metadata_at_all_is_a_0_1_0_peer() -> None:
-    assert parse(None, None, None) == LEGACY
+    assert parse(None, None) == LEGACY
     assert (LEGACY.version, LEGACY.protocol, LEGACY.declared) == ("0.1.0", 1, False)
 
 
-def test_metadata_values_parse_as_bytes_or_text_and_oldest_defaults_to_the_level() -> None:
-    assert parse(b"0.3.0", b"3", b"2") == Level("0.3.0", 3, 2)
-    assert parse("0.3.0", "3", None) == Level("0.3.0", 3, 3)
+def test_metadata_values_parse_as_bytes_or_text_and_one_level_is_a_span_of_one() -> None:
+    assert parse(b"0.3.0", b"2-3") == Level("0.3.0", 3, 2)
+    assert parse("0.3.0", "3") == Level("0.3.0", 3, 3)
 
 
 @pytest.mark.parametrize(
     ("values", "problem"),
     [
-        (("0.2.0", "two", None), "vdvs-protocol 'two' is not a protocol level (a whole number)"),
-        (("0.2.0", "-1", None), "vdvs-protocol '-1' is not a protocol level (a whole number)"),
-        (("0.2.0", "99999999", None), "vdvs-protocol '99999999' is not a protocol level (a whole number)"),
-        (("0.2.0", None, "1"), "vdvs-protocol is missing"),
-        (("0.2.0", "2", "3"), "vdvs-protocol-oldest 3 is above vdvs-protocol 2"),
-        (("", "2", "1"), "vdvs-version '' is not a release name"),
-        (("a\nb", "2", "1"), "vdvs-version 'a\\nb' is not a release name"),
-        (("x" * 65, "2", "1"), "is not a release name"),
+        (("0.2.0", "two"), "vdvs-protocol 'two' is not a protocol level (N, or OLDEST-NEWEST)"),
+        (("0.2.0", "-1"), "vdvs-protocol '-1' is not a protocol level"),
+        (("0.2.0", "1-2-3"), "vdvs-protocol '1-2-3' is not a protocol level"),
+        (("0.2.0", "99999999"), "vdvs-protocol '99999999' is not a protocol level"),
+        (("0.2.0", None), "vdvs-protocol is missing"),
+        (("0.2.0", "3-2"), "vdvs-protocol '3-2': the oldest level is above the newest"),
+        (("", "1-2"), "vdvs-version '' is not a release name"),
+        (("a\nb", "1-2"), "vdvs-version 'a\\nb' is not a release name"),
+        ((None, "1-2"), "vdvs-version is missing"),
+        (("x" * 65, "1-2"), "is not a release name"),
     ],
 )
 def test_unreadable_metadata_names_the_key_and_value(values: tuple[str | None, ...], problem: str) -> None:
@@ -93,30 +95,30 @@ def test_unreadable_metadata_names_the_key_and_value(values: tuple[str | None, .
 
 def test_judged_answers_a_repeated_value_from_what_it_kept() -> None:
     judged = Judged(BROKER_2)
-    first = judged.of_pairs([("user-agent", "grpc"), ("vdvs-version", "0.2.0"), ("vdvs-protocol", "2")])
-    again = judged.of_pairs([("vdvs-protocol", "2"), ("vdvs-version", "0.2.0")])
+    first = judged.of_pairs([("user-agent", "grpc"), ("vdvs-version", "0.2.0"), ("vdvs-protocol", "1-2")])
+    again = judged.of_pairs([("vdvs-protocol", "1-2"), ("vdvs-version", "0.2.0")])
     assert first is again and first.verdict is Verdict.OK
-    unreadable = judged.of("0.2.0", "x", None)
+    unreadable = judged.of("0.2.0", "x")
     assert unreadable.peer is None and unreadable.verdict is None and "'x'" in unreadable.problem
 
 
 def test_judged_stays_bounded_under_a_flood_of_distinct_values() -> None:
     judged = Judged(BROKER_2)
     for n in range(5000):
-        judged.of(f"v{n}", "2", "1")
+        judged.of(f"v{n}", "1-2")
     assert len(judged._kept) <= 1024
 
 
 def test_broker_refusals_carry_their_codes_and_grpc_kind() -> None:
     judged = Judged(OWN)
-    too_new = refusal(judged.of("0.9.0", "7", "5"))
-    too_old = refusal(judged.of("0.0.9", "0", "0"))
-    unreadable = refusal(judged.of("0.2.0", "two", None))
+    too_new = refusal(judged.of("0.9.0", "5-7"))
+    too_old = refusal(judged.of("0.0.9", "0"))
+    unreadable = refusal(judged.of("0.2.0", "two"))
     assert too_new is not None and too_old is not None and unreadable is not None
     assert (too_new.code, too_old.code, unreadable.code) == (861, 860, 862)
     assert too_new.kind is Kind.CONFLICT and too_old.kind is Kind.CONFLICT and unreadable.kind is Kind.INVALID
     assert too_new.message.endswith(": upgrade the broker") and too_old.message.endswith(": upgrade the plugin")
-    assert refusal(judged.of(None, None, None)) is None  # 0.1.0 plugins are served
+    assert refusal(judged.of(None, None)) is None  # 0.1.0 plugins are served
 
 
 def test_the_plugins_own_codes_are_those_of_the_error_table() -> None:
