@@ -184,7 +184,9 @@ def vm_fence(vm_name: str, force: bool, target: Target, as_json: bool) -> None:
 @click.command()
 @admin_options
 def status(target: Target, as_json: bool) -> None:
-    """Show the broker's status (vDVS `status` keys), and the plugin version of each VM it saw."""
+    """Show the broker's status (vDVS `status` keys).
+
+    Then the plugin release and protocol level each VM last called with (since the broker started)."""
     from vdvs.cli.version_commands import plugins_seen
     from vdvs.proto import admin_pb2
 
