@@ -110,16 +110,16 @@ def checks_off(client: BrokerClient) -> Iterator[None]:
     async def bare_caller(self: VolumeServicer, context: Any) -> VmIdentity:
         return await self._callers.identify(context.auth_context())
 
-    shipped_caller, shipped_metadata = VolumeServicer._caller, client.versions.metadata
+    shipped_caller, shipped_metadata = VolumeServicer._caller, client.metadata
     shipped_judge = client._judge
     VolumeServicer._caller = bare_caller  # type: ignore[method-assign]
-    client.versions.metadata = ()
+    client.metadata = grpc.aio.Metadata()
     client._judge = lambda *args, **kwargs: None  # type: ignore[method-assign]
     try:
         yield
     finally:
         VolumeServicer._caller = shipped_caller  # type: ignore[method-assign]
-        client.versions.metadata = shipped_metadata
+        client.metadata = shipped_metadata
         client._judge = shipped_judge  # type: ignore[method-assign]
 
 
