@@ -162,7 +162,7 @@ class BrokerClient:
             except grpc.aio.AioRpcError as err:
                 remote = wire_status.decode(err.code().value[0], err.details(), err.trailing_metadata())
                 transient = err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
-                if remote.code or not transient:  # the broker answered: is it one we can work with?
+                if remote.code or err.code() == grpc.StatusCode.UNIMPLEMENTED:  # the broker's own answer
                     self._judge(err.trailing_metadata(), carried_out=False, refused=remote.code)
                 if remote.code:
                     raise BrokerError(remote.message, remote.code, remote.name, err.code()) from None
