@@ -47,6 +47,8 @@ def plugin_version(path: Path) -> dict[str, Any]:
         conn.request("GET", VERSION_PATH)
         reply = conn.getresponse()
         body = reply.read()
+    except PermissionError as exc:
+        return {"error": f"cannot ask it ({path}: {exc.strerror}; run as root or in the socket's group)"}
     except OSError as exc:
         return {"error": f"not running ({path}: {exc.strerror or exc})"}
     finally:
