@@ -13,7 +13,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 from google.protobuf import struct_pb2
@@ -24,7 +24,6 @@ from vdvs.proto import status as wire_status
 from vdvs.proto import volume_pb2, volume_pb2_grpc
 
 log = logging.getLogger("vdvs.plugin.broker")
-T = TypeVar("T")
 BROKER_NAME = "vdvs-broker"  # name the broker's server certificate carries
 PROBE_TIMEOUT_S = 1.0
 
