@@ -23,6 +23,7 @@ from vdvs.broker.inventory import Inventory
 from vdvs.broker.pki import CertificateAuthority
 from vdvs.broker.reconcile import ReconcileReport
 from vdvs.broker.runtime import Workers
+from vdvs.broker.versions import PluginVersions
 from vdvs.broker.volume_ops import VolumeOps
 from vdvs.tenancy.model import DatastoreRef
 from vdvs.tenancy.store import ConfigStore
@@ -58,6 +59,8 @@ class AdminContext:
     join_address: str = ""
     # online extend (issue 14): the same operations a VM's Extend runs
     extend: ExtendOps | None = None
+    # the plugin versions the VolumeService saw, per VM (None: a context without a VolumeService)
+    plugins: PluginVersions | None = None
 
 
 class AdminHandlers:

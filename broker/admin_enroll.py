@@ -63,6 +63,7 @@ class EnrollmentHandlers(AdminHandlers):
         items = [
             ("=== Service", ""),
             ("Version", VERSION),
+            *(self.ctx.plugins.status_lines() if self.ctx.plugins is not None else []),
             ("Status", "Running"),
             ("Pid", str(os.getpid())),
             *self.ctx.status_lines,
@@ -77,4 +78,5 @@ class EnrollmentHandlers(AdminHandlers):
         stats = loopwatch.watching()  # this handler runs on the broker's own event loop
         if stats is not None:
             items += [("=== Event loop", ""), *stats.status_lines()]
-        return admin_pb2.StatusResponse(items=[admin_pb2.KeyValue(key=k, value=v) for k, v in items])
+        plugins = self.ctx.plugins.seen() if self.ctx.plugins is not None else []
+        return admin_pb2.StatusResponse(items=[admin_pb2.KeyValue(key=k, value=v) for k, v in items], plugins=plugins)

@@ -37,7 +37,8 @@ Handler = Callable[[Any, Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[R]]
 async def abort(context: grpc.aio.ServicerContext[Any, Any], error: VdvsError) -> None:
     code = GRPC_CODE[error.kind]
     trailer = wire_status.encode(code.value[0], error.code, error.err.name, error.message)
-    await context.abort(code, error.message, trailing_metadata=trailer)
+    # abort() replaces the trailing metadata set before (the broker's version on a VolumeService call): keep it
+    await context.abort(code, error.message, trailing_metadata=(*(context.trailing_metadata() or ()), *trailer))
 
 
 def rpc(handler: Handler[R]) -> Handler[R]:

@@ -171,6 +171,7 @@ class Broker:
             status_lines=status_lines,
             audit=audit,
             extend=extend_ops,
+            plugins=servicer.versions,
         )
         self._bind_join(JoinServicer(store, workers, ca, backend, audit), ca, admin_context)
         try:

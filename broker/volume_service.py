@@ -18,6 +18,7 @@ from vdvs.broker.identity import Callers, VmIdentity
 from vdvs.broker.metrics.ops import OpTimer, measured
 from vdvs.broker.pipeline import VolumeView
 from vdvs.broker.renewal import Renewals
+from vdvs.broker.versions import PluginVersions
 from vdvs.broker.volume_ops import VolumeOps
 from vdvs.proto import volume_pb2, volume_pb2_grpc
 from vdvs.tenancy.errors import Err, VdvsError
@@ -77,6 +78,7 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
         op_timer: OpTimer | None = None,
         renewals: Renewals | None = None,
         extend: ExtendOps | None = None,
+        versions: PluginVersions | None = None,
     ) -> None:
         self.audit = audit  # records Create, Remove, Attach, Detach and Release (buffered: no store trip)
         self._callers = callers
@@ -87,9 +89,15 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
         self.op_timer = op_timer  # metrics on: each verb timed by ``measured``
         self._renewals = renewals
         self._extend = extend
+        self.versions = versions or PluginVersions()  # the plugin versions calling, judged and remembered
 
     async def _caller(self, context: Context) -> VmIdentity:
-        return await self._callers.identify(context.auth_context())
+        """Who calls, with which plugin: every answer carries our version, a plugin this broker cannot
+        serve is refused (once identified, so `vdvs status` shows its VM tried)."""
+        admission = self.versions.answer(context)
+        vm = await self._callers.identify(context.auth_context())
+        self.versions.admit(vm, admission)
+        return vm
 
     @rpc
     @measured("create")

@@ -59,6 +59,10 @@ SUBCOMMANDS = {
         "Volumes, space and attachments of each vmgroup per datastore, against its limits.",
     ),
     "ui": ("vdvs.cli.ui_commands:ui", "The web dashboard: sign in with your admin certificate, or a one-time link."),
+    "version": (
+        "vdvs.cli.version_commands:version",
+        "Show the versions of this CLI, the local plugin and the broker (and their protocol levels).",
+    ),
 }
 
 

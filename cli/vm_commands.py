@@ -184,16 +184,24 @@ def vm_fence(vm_name: str, force: bool, target: Target, as_json: bool) -> None:
 @click.command()
 @admin_options
 def status(target: Target, as_json: bool) -> None:
-    """Show the broker's status (vDVS `status` keys)."""
+    """Show the broker's status (vDVS `status` keys).
+
+    Then the plugin release and protocol level each VM last called with (since the broker started)."""
+    from vdvs.cli.version_commands import plugins_seen
     from vdvs.proto import admin_pb2
 
     items: list[tuple[str, str]]
+    data: dict[str, Any]
     try:
         with AdminClient(target) as client:
             reply: Any = client.call("Status", admin_pb2.StatusRequest())
         items = [(kv.key, kv.value) for kv in reply.items]
+        lines, plugins = plugins_seen(reply)
+        data = {k: v for k, v in items if not k.startswith("===")} | {"Plugins": plugins}
+        items += lines
     except AdminError as exc:
         if exc.code:  # the broker answered, and refused this caller
             fail(exc, as_json)
         items = [("=== Service", ""), ("Status", "Stopped"), ("Reason", exc.message)]
-    emit({k: v for k, v in items if not k.startswith("===")}, as_json, key_values(items))
+        data = {k: v for k, v in items if not k.startswith("===")}
+    emit(data, as_json, key_values(items))

@@ -3,7 +3,8 @@
 Transient transport failures (broker restarting, network blip) are retried
 with backoff within a fixed budget; a refusal by the broker is never retried.
 A failed TLS handshake surfaces as UNAVAILABLE in gRPC, so it is recognised
-and reported as "the broker refused our certificate".
+and reported as "the broker refused our certificate". Every call carries the
+plugin's version, and every answer's version is judged (``plugin/wire.py``).
 """
 
 from __future__ import annotations
@@ -12,18 +13,17 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 from google.protobuf import struct_pb2
 
 from vdvs.plugin.bundle import Bundle
+from vdvs.plugin.wire import BrokerVersions
 from vdvs.proto import status as wire_status
 from vdvs.proto import volume_pb2, volume_pb2_grpc
 
 log = logging.getLogger("vdvs.plugin.broker")
-T = TypeVar("T")
 BROKER_NAME = "vdvs-broker"  # name the broker's server certificate carries
 PROBE_TIMEOUT_S = 1.0
 
@@ -73,8 +73,12 @@ class BrokerClient:
         op_timeout_s: float = 150.0,
         retry_budget_s: float = 5.0,
         bundle_dir: str = "",
+        versions: BrokerVersions | None = None,
     ) -> None:
         self.address = address
+        self.versions = versions or BrokerVersions()  # ours, sent with every call; the broker's, judged
+        # built once: grpcio converts a tuple into this on every call (~10 us)
+        self.metadata = grpc.aio.Metadata(*self.versions.metadata)
         self._bundle_dir = bundle_dir
         self._channel = self._open(bundle)
         self._stub = volume_pb2_grpc.VolumeServiceStub(self._channel)
@@ -145,17 +149,22 @@ class BrokerClient:
         writer.close()
         return True
 
-    async def _call(self, what: str, fn: Callable[[float], Awaitable[T]], timeout_s: float) -> T:
+    async def _call(self, what: str, method: str, request: Any, timeout_s: float) -> Any:
+        """``method`` of VolumeService with our version's metadata; the broker's version on its answer
+        judged; transient failures retried within the budget."""
         deadline = time.monotonic() + self._retry_budget_s
         delay = 0.1
         while True:
             try:
-                return await fn(timeout_s)
+                call = getattr(self._stub, method)(request, timeout=timeout_s, metadata=self.metadata)
+                reply = await call
             except grpc.aio.AioRpcError as err:
                 remote = wire_status.decode(err.code().value[0], err.details(), err.trailing_metadata())
+                transient = err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+                if remote.code or err.code() == grpc.StatusCode.UNIMPLEMENTED:  # the broker's own answer
+                    self._judge(err.trailing_metadata(), carried_out=False, refused=remote.code)
                 if remote.code:
                     raise BrokerError(remote.message, remote.code, remote.name, err.code()) from None
-                transient = err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
                 if not transient or time.monotonic() + delay > deadline:
                     if transient:
                         raise await self._transport_error(err) from None
@@ -163,32 +172,41 @@ class BrokerClient:
                 log.info("%s: broker not reachable (%s), retrying in %.1fs", what, err.details(), delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
+            else:
+                self._judge(await call.trailing_metadata(), carried_out=True)
+                return reply
+
+    def _judge(self, trailing: Any, *, carried_out: bool, refused: int = 0) -> None:
+        """Raise the version mismatch the broker's answer shows, unless the broker refused the call
+        itself (its own text names both versions)."""
+        get = trailing.get if hasattr(trailing, "get") else dict(trailing or ()).get
+        found = self.versions.note(get, carried_out)
+        if found is not None and not refused:
+            raise BrokerError(found.message, found.code, found.name, grpc.StatusCode.FAILED_PRECONDITION)
 
     async def create(self, name: str, options: dict[str, str], filesystems: list[str]) -> volume_pb2.Volume:
         request = volume_pb2.CreateRequest(name=name, options=options, host_filesystems=filesystems)
-        return await self._call("create", lambda t: self._stub.Create(request, timeout=t), self._op_timeout_s)
+        reply: volume_pb2.Volume = await self._call("create", "Create", request, self._op_timeout_s)
+        return reply
 
     async def remove(self, name: str) -> None:
-        request = volume_pb2.VolumeRef(name=name)
-        await self._call("remove", lambda t: self._stub.Remove(request, timeout=t), self._op_timeout_s)
+        await self._call("remove", "Remove", volume_pb2.VolumeRef(name=name), self._op_timeout_s)
 
     async def get(self, name: str) -> volume_pb2.Volume:
-        request = volume_pb2.VolumeRef(name=name)
-        return await self._call("get", lambda t: self._stub.Get(request, timeout=t), self._call_timeout_s)
+        reply: volume_pb2.Volume = await self._call("get", "Get", volume_pb2.VolumeRef(name=name), self._call_timeout_s)
+        return reply
 
     async def list_names(self) -> list[str]:
-        reply = await self._call(
-            "list", lambda t: self._stub.List(volume_pb2.ListRequest(), timeout=t), self._call_timeout_s
-        )
+        reply = await self._call("list", "List", volume_pb2.ListRequest(), self._call_timeout_s)
         return list(reply.names)
 
     async def attach(self, name: str) -> volume_pb2.AttachResponse:
         request = volume_pb2.VolumeRef(name=name)
-        return await self._call("attach", lambda t: self._stub.Attach(request, timeout=t), self._op_timeout_s)
+        reply: volume_pb2.AttachResponse = await self._call("attach", "Attach", request, self._op_timeout_s)
+        return reply
 
     async def detach(self, name: str) -> None:
-        request = volume_pb2.VolumeRef(name=name)
-        await self._call("detach", lambda t: self._stub.Detach(request, timeout=t), self._op_timeout_s)
+        await self._call("detach", "Detach", volume_pb2.VolumeRef(name=name), self._op_timeout_s)
 
     async def release(self, name: str) -> bool:
         """The caller's last mount of ``name`` is gone; True if the broker keeps the disk attached here, idle.
@@ -198,9 +216,7 @@ class BrokerClient:
         if not self._release_unimplemented:
             request = volume_pb2.VolumeRef(name=name)
             try:
-                reply = await self._call(
-                    "release", lambda t: self._stub.Release(request, timeout=t), self._op_timeout_s
-                )
+                reply = await self._call("release", "Release", request, self._op_timeout_s)
                 return bool(reply.kept_attached)
             except BrokerError as exc:
                 if exc.grpc_code != grpc.StatusCode.UNIMPLEMENTED or exc.code:
@@ -212,22 +228,20 @@ class BrokerClient:
 
     async def renew_certificate(self, csr_pem: str) -> volume_pb2.RenewCertificateResponse:
         request = volume_pb2.RenewCertificateRequest(csr_pem=csr_pem)
-        return await self._call(
-            "renew certificate", lambda t: self._stub.RenewCertificate(request, timeout=t), self._call_timeout_s
+        reply: volume_pb2.RenewCertificateResponse = await self._call(
+            "renew certificate", "RenewCertificate", request, self._call_timeout_s
         )
+        return reply
 
     async def capabilities(self) -> str:
-        reply = await self._call(
-            "capabilities",
-            lambda t: self._stub.Capabilities(volume_pb2.CapabilitiesRequest(), timeout=t),
-            self._call_timeout_s,
-        )
+        reply = await self._call("capabilities", "Capabilities", volume_pb2.CapabilitiesRequest(), self._call_timeout_s)
         return str(reply.scope)
 
     async def extend(self, name: str, size: str) -> volume_pb2.Volume:
         """Grow the caller's volume ``name`` to ``size`` (the broker checks the rules and grows the disk)."""
         request = volume_pb2.ExtendRequest(name=name, size=size)
-        return await self._call("extend", lambda t: self._stub.Extend(request, timeout=t), self._op_timeout_s)
+        reply: volume_pb2.Volume = await self._call("extend", "Extend", request, self._op_timeout_s)
+        return reply
 
 
 def struct_dict(struct: struct_pb2.Struct) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -188,13 +188,19 @@ async def _elsewhere(request: web.Request) -> web.Response:
     return error(f"unknown plugin endpoint {request.path[:200]!r}", 404)
 
 
-def make_app(extra: dict[str, Callable[[web.Request], Awaitable[web.Response]]] | None = None) -> web.Application:
+def make_app(
+    extra: dict[str, Callable[[web.Request], Awaitable[web.Response]]] | None = None,
+    own_routes: Sequence[tuple[str, Callable[[web.Request], Awaitable[web.Response]]]] = (),
+) -> web.Application:
     """The protocol's routes; the driver is put under ``DRIVER_KEY`` by whoever owns its lifetime.
-    ``extra``: vdvs's own endpoints next to Docker's (``/vdvs/Extend``), served before the catch-all."""
+    ``extra``: vdvs's own POST endpoints next to Docker's (``/vdvs/Extend``); ``own_routes``: its GET
+    routes (``/vdvs/Version``); both served before the catch-all."""
     app = web.Application(client_max_size=MAX_BODY)
     for path, handler in ROUTES.items():
         app.router.add_post(path, _endpoint(handler))
     for path, serve in (extra or {}).items():
         app.router.add_post(path, serve)
+    for path, raw in own_routes:
+        app.router.add_get(path, raw)
     app.router.add_route("*", "/{tail:.*}", _elsewhere)
     return app

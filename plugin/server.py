@@ -17,7 +17,7 @@ from pathlib import Path
 from aiohttp import web
 
 from vdvs.plugin import extend
-from vdvs.plugin.broker_client import BrokerClient
+from vdvs.plugin.broker_client import BrokerClient, BrokerError
 from vdvs.plugin.bundle import Bundle, read_bundle
 from vdvs.plugin.config import PluginConfig
 from vdvs.plugin.driver import VolumeDriver
@@ -26,6 +26,7 @@ from vdvs.plugin.metrics import MeasuredDriver, PluginMetrics, PluginMetricsErro
 from vdvs.plugin.mounts import MountTable
 from vdvs.plugin.protocol import DRIVER_KEY, make_app
 from vdvs.plugin.renewal import CertRenewer
+from vdvs.plugin.wire import VERSION_PATH, version_body
 
 log = logging.getLogger("vdvs.plugin")
 
@@ -50,6 +51,21 @@ CLIENT_KEY = web.AppKey("broker_client", BrokerClient)
 HOST_KEY = web.AppKey("host", Host)
 RECOVERY_KEY = web.AppKey[list[str]]("recovery")
 METRICS_KEY = web.AppKey("metrics", PluginMetrics)
+VERSION_PROBE_S = 10.0
+
+
+async def serve_version(request: web.Request) -> web.Response:
+    """``GET /vdvs/Version`` (`vdvs version`): this plugin's release and protocol levels, and its broker's,
+    asked now with a Capabilities call (the broker's answer declares its version)."""
+    client = request.app[CLIENT_KEY]
+    error = ""
+    try:
+        await asyncio.wait_for(client.capabilities(), VERSION_PROBE_S)
+    except BrokerError as exc:
+        error = exc.message
+    except TimeoutError:
+        error = f"vSphere volume broker at {client.address} did not answer in {VERSION_PROBE_S:.0f}s"
+    return web.json_response(version_body(client.versions, client.address, error))
 
 
 def build_app(config: PluginConfig, bundle: Bundle) -> web.Application:
@@ -57,7 +73,7 @@ def build_app(config: PluginConfig, bundle: Bundle) -> web.Application:
     is served and ended in reverse: the broker client, the driver (after mount recovery), and
     the task that retries releases a broker outage left pending, the certificate's renewal
     (plugin/renewal.py); with ``metrics_listen``, the metrics endpoint, Mount and Unmount timed."""
-    app = make_app({extend.EXTEND_PATH: extend.serve})
+    app = make_app({extend.EXTEND_PATH: extend.serve}, [(VERSION_PATH, serve_version)])
 
     async def broker_client(app: web.Application) -> AsyncIterator[None]:
         client = BrokerClient(

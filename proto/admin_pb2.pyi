@@ -53,10 +53,12 @@ class StatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class StatusResponse(_message.Message):
-    __slots__ = ("items",)
+    __slots__ = ("items", "plugins")
     ITEMS_FIELD_NUMBER: _ClassVar[int]
+    PLUGINS_FIELD_NUMBER: _ClassVar[int]
     items: _containers.RepeatedCompositeFieldContainer[KeyValue]
-    def __init__(self, items: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ...) -> None: ...
+    plugins: _containers.RepeatedCompositeFieldContainer[PluginSeen]
+    def __init__(self, items: _Optional[_Iterable[_Union[KeyValue, _Mapping]]] = ..., plugins: _Optional[_Iterable[_Union[PluginSeen, _Mapping]]] = ...) -> None: ...
 
 class KeyValue(_message.Message):
     __slots__ = ("key", "value")
@@ -920,3 +922,21 @@ class VolumeExtendResponse(_message.Message):
     capacity_mb: int
     attached_to: str
     def __init__(self, volume: _Optional[str] = ..., old_size: _Optional[str] = ..., new_size: _Optional[str] = ..., capacity_mb: _Optional[int] = ..., attached_to: _Optional[str] = ...) -> None: ...
+
+class PluginSeen(_message.Message):
+    __slots__ = ("vm_uuid", "vm_name", "version", "protocol", "declared", "last_seen", "verdict")
+    VM_UUID_FIELD_NUMBER: _ClassVar[int]
+    VM_NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    DECLARED_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    vm_uuid: str
+    vm_name: str
+    version: str
+    protocol: int
+    declared: bool
+    last_seen: str
+    verdict: str
+    def __init__(self, vm_uuid: _Optional[str] = ..., vm_name: _Optional[str] = ..., version: _Optional[str] = ..., protocol: _Optional[int] = ..., declared: _Optional[bool] = ..., last_seen: _Optional[str] = ..., verdict: _Optional[str] = ...) -> None: ...

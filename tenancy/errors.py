@@ -380,6 +380,16 @@ class Err(enum.Enum):
         836, "Cannot extend volume {0}: vmgroup {1} may not create volumes on {2}", Kind.DENIED
     )
     EXTEND_UNSUPPORTED = ErrorSpec(837, "Cannot extend volume {0}: {1}", Kind.INVALID)
+    # --- versions on the wire (860-869); the texts come from vdvs.proto.wire_version.mismatch ---
+    PLUGIN_TOO_OLD = ErrorSpec(860, "{0}", Kind.CONFLICT)
+    PLUGIN_TOO_NEW = ErrorSpec(861, "{0}", Kind.CONFLICT)
+    PLUGIN_VERSION_UNREADABLE = ErrorSpec(
+        862, "Cannot read the vdvs plugin's version metadata: {0}; upgrade the plugin", Kind.INVALID
+    )
+    # raised by the plugin itself, which does not import this table (vdvs.proto.wire_version has the codes)
+    BROKER_TOO_OLD = ErrorSpec(863, "{0}", Kind.CONFLICT)
+    BROKER_TOO_NEW = ErrorSpec(864, "{0}", Kind.CONFLICT)
+    BROKER_VERSION_UNREADABLE = ErrorSpec(865, "Cannot read the vdvs broker's version metadata: {0}", Kind.INTERNAL)
 
     @property
     def code(self) -> int:

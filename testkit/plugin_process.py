@@ -48,6 +48,7 @@ class PluginProcess:
             **settings,
         }
         self.proc: subprocess.Popen[bytes] | None = None
+        self.env: dict[str, str] = {}  # more environment for the process (PYTHONPATH of an older release)
 
     @property
     def socket(self) -> Path:
@@ -68,7 +69,8 @@ class PluginProcess:
         config.write_text(tomli_w.dumps({"plugin": self.settings}), encoding="utf-8")
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([VDVS, "plugin", "--config", str(config)], stdout=log,
-                                         stderr=subprocess.STDOUT, env=cli_env(), start_new_session=True)  # fmt: skip
+                                         stderr=subprocess.STDOUT, env={**cli_env(), **self.env},
+                                         start_new_session=True)  # fmt: skip
         deadline = time.monotonic() + START_TIMEOUT_S
         while not connectable(self.socket):
             if self.proc.poll() is not None or time.monotonic() > deadline:

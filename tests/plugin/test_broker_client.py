@@ -84,12 +84,23 @@ async def dropping_server(short_tmp: Path) -> AsyncIterator[Path]:
         await server.wait_closed()
 
 
-async def failure(client: BrokerClient, code: grpc.StatusCode, details: str) -> BrokerError:
-    async def call(timeout_s: float) -> None:
-        raise grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details=details)
+class FailingStub:
+    """In place of the client's VolumeService stub: every call fails with ``code`` and ``details``."""
 
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        self.error = grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details=details)
+
+    def __getattr__(self, method: str) -> Callable[..., None]:
+        def call(*args: object, **kwargs: object) -> None:
+            raise self.error
+
+        return call
+
+
+async def failure(client: BrokerClient, code: grpc.StatusCode, details: str) -> BrokerError:
+    client._stub = FailingStub(code, details)  # type: ignore[assignment]
     with pytest.raises(BrokerError) as err:
-        await asyncio.wait_for(client._call("get", call, 1.0), 10)
+        await asyncio.wait_for(client.get("vol"), 10)
     return err.value
 
 
