@@ -337,6 +337,21 @@ class Err(enum.Enum):
         Kind.CONFLICT,
     )
     VM_CHECK_FAILED = ErrorSpec(761, "Failed to check VM {0}: {1}", Kind.INTERNAL)
+    # --- storage policies (800-809): vDVS's `policy` texts, with what was wrong named ---
+    POLICY_EXISTS = ErrorSpec(800, "Error: Policy already exists: {0}", Kind.EXISTS)
+    POLICY_INVALID = ErrorSpec(801, "Error: Invalid policy string: {0}", Kind.INVALID)
+    POLICY_IN_USE = ErrorSpec(802, "Cannot remove. Policy is in use by {0}", Kind.CONFLICT)
+    POLICY_NOT_FOUND = ErrorSpec(803, "Policy {0} does not exist", Kind.NOT_FOUND)
+    POLICY_UNKNOWN_AT_CREATE = ErrorSpec(804, "Policy {0} does not exist.{1}", Kind.INVALID)
+    POLICY_NOT_ALLOWED = ErrorSpec(
+        805, "Policy {0} is not allowed for vmgroup {1} on datastore {2}. Allowed policies are: {3}", Kind.DENIED
+    )
+    POLICY_NAME_INVALID = ErrorSpec(
+        806, "Policy name {0!r} is invalid, only [a-zA-Z0-9_][a-zA-Z0-9_.-]* (at most 64) is allowed", Kind.INVALID
+    )
+    POLICY_DEFAULT_NOT_ALLOWED = ErrorSpec(
+        807, "Default policy {0} is not among the allowed policies {1}", Kind.INVALID
+    )
 
     @property
     def code(self) -> int:
