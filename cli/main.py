@@ -57,6 +57,7 @@ SUBCOMMANDS = {
         "Volumes, space and attachments of each vmgroup per datastore, against its limits.",
     ),
     "ui": ("vdvs.cli.ui_commands:ui", "The web dashboard: sign in with your admin certificate, or a one-time link."),
+    "policy": ("vdvs.cli.policy_commands:policy", "vSAN storage policies by name, for `-o vsan-policy-name`."),
 }
 
 

@@ -7,8 +7,20 @@ import click
 from vdvs.cli.admin_client import Target
 from vdvs.cli.common import admin_options, call, to_dict
 from vdvs.cli.output import emit, table
+from vdvs.cli.policy_commands import POLICY_COLUMNS, policy_cells
 
-HEADERS = ["Subject", "Kind", "Vmgroup", "Datastore", "Verbs", "Max_volume_size", "Total_size", "Used", "Source"]
+HEADERS = [
+    "Subject",
+    "Kind",
+    "Vmgroup",
+    "Datastore",
+    "Verbs",
+    "Max_volume_size",
+    "Total_size",
+    "Used",
+    "Source",
+    *POLICY_COLUMNS,
+]
 
 
 @click.group()
@@ -42,6 +54,7 @@ def permissions(vm: str, vmgroup: str, principal: str, target: Target, as_json: 
             r.total,
             r.used,
             r.source,
+            *policy_cells(r.storage_policy, r.allowed_policies),
         ]
         for r in reply.rows
     ]

@@ -22,7 +22,17 @@ from vdvs.tenancy.store_volumes import VolumeRows
 
 
 class ConfigStore(
-    VmgroupRows, VolumeRows, CertRows, AdminRows, GrantRows, AuditRows, ViewRows, RuleRows, UsageRows, TokenRows, PolicyRows
+    VmgroupRows,
+    VolumeRows,
+    CertRows,
+    AdminRows,
+    GrantRows,
+    AuditRows,
+    ViewRows,
+    RuleRows,
+    UsageRows,
+    TokenRows,
+    PolicyRows,
 ):
     """Vmgroups, privileges, volumes (with reservations), certificates, the brokers serving them, admins,
     their grants, vmgroup labels, datastore shares, the audit trail, membership rules and VM labels, and

@@ -352,6 +352,11 @@ class Err(enum.Enum):
     POLICY_DEFAULT_NOT_ALLOWED = ErrorSpec(
         807, "Default policy {0} is not among the allowed policies {1}", Kind.INVALID
     )
+    ALLOWED_POLICIES_PLATFORM_ONLY = ErrorSpec(
+        808,
+        "{0} may not set --allowed-policies: which policies a vmgroup may use is the platform's to restrict",
+        Kind.DENIED,
+    )
 
     @property
     def code(self) -> int:
