@@ -67,6 +67,9 @@ def parse_policy(text: str) -> tuple[PolicyRule, ...]:
     tokens = _tokens(text)
     if not tokens:
         raise _invalid("the policy is empty")
+    opened, closed = (sum(1 for kind, _, _ in tokens if kind == k) for k in ("open", "close"))
+    if opened != closed:
+        raise _invalid(f"the parentheses do not match ({opened} opened, {closed} closed)")
     if tokens[0][0] != "open" or tokens[-1][0] != "close":
         raise _invalid('a policy is a list of rules in parentheses: (("hostFailuresToTolerate" i1))')
     body = tokens[1:-1]
