@@ -57,7 +57,10 @@ SUBCOMMANDS = {
         "Volumes, space and attachments of each vmgroup per datastore, against its limits.",
     ),
     "ui": ("vdvs.cli.ui_commands:ui", "The web dashboard: sign in with your admin certificate, or a one-time link."),
-    "policy": ("vdvs.cli.policy_commands:policy", "vSAN storage policies by name, for `-o vsan-policy-name`."),
+    "policy": (
+        "vdvs.cli.policy_commands:policy",
+        "vSAN storage policies: created by platform admins, named at create with -o vsan-policy-name.",
+    ),
 }
 
 

@@ -14,8 +14,8 @@ from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.join_tokens import new_token
 from vdvs.tenancy.model import ALL_DS_URL, DEFAULT_VMGROUP_ID, CertRecord, Privilege, VmGroup
 from vdvs.tenancy.options import VolumeOptions
-from vdvs.tenancy.store import ConfigStore
 from vdvs.tenancy.policies import Policy
+from vdvs.tenancy.store import ConfigStore
 from vdvs.tenancy.store_copy import TABLES, copy_store
 
 DS1 = "ds:///vmfs/volumes/ds1/"

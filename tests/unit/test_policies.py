@@ -44,7 +44,7 @@ def test_vdvs_example_policies_are_read() -> None:
         ('(("hostFailuresToTolerate" 1))', "unexpected '1))' at character 28"),
         ('(("hostFailuresToTolerate" i1x))', "unexpected 'i1x))' at character 28"),
         ('(("hostFailuresToTolerate"))', 'a rule is ("capability" value), as ("hostFailuresToTolerate" i1) (at '),
-        ('(("hostFailuresToTolerat" i1))', "unknown capability 'hostFailuresToTolerat' (known: hostFailuresToTolerate,"),
+        ('(("hostFailuresToTolerat" i1))', "unknown capability 'hostFailuresToTolerat' (known: hostFailures"),
         ('(("hostFailuresToTolerate" i4))', "hostFailuresToTolerate must be from 0 to 3, not 4"),
         ('(("stripeWidth" i0))', "stripeWidth must be from 1 to 12, not 0"),
         ('(("forceProvisioning" "yes"))', 'forceProvisioning takes a number, as ("forceProvisioning" i0)'),

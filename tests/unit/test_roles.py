@@ -135,6 +135,9 @@ PLATFORM_CALLS = [
     "DatastoreShare",
     "DatastoreUnshare",
     "EnrollFolder",
+    "PolicyCreate",
+    "PolicyUpdate",
+    "PolicyRemove",
 ]
 LISTINGS = [
     "VmgroupList",
@@ -151,6 +154,7 @@ LISTINGS = [
     "VmExplain",
     "JoinTokenList",
     "JoinTokenRemove",  # the handler checks the token's vmgroup
+    "PolicyList",  # global objects: anyone lists them; their volumes only those of vmgroups one sees
 ]
 
 
