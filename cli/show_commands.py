@@ -19,7 +19,6 @@ HEADERS = [
     "Total_size",
     "Used",
     "Source",
-    *POLICY_COLUMNS,
 ]
 
 
@@ -54,8 +53,13 @@ def permissions(vm: str, vmgroup: str, principal: str, target: Target, as_json: 
             r.total,
             r.used,
             r.source,
-            *policy_cells(r.storage_policy, r.allowed_policies),
         ]
         for r in reply.rows
     ]
+    if any(r.storage_policy or r.allowed_policies for r in reply.rows):  # the policy columns when there are some
+        rows = [
+            row + policy_cells(r.storage_policy, r.allowed_policies) for row, r in zip(rows, reply.rows, strict=True)
+        ]
+        emit(None, False, table(HEADERS + POLICY_COLUMNS, rows))
+        return
     emit(None, False, table(HEADERS, rows))

@@ -183,18 +183,14 @@ def access() -> None:
 
 
 def _access_table(rows: list[admin_pb2.Access]) -> str:
+    """vDVS's columns and ours; the policy columns when a row has a default or an allowed list."""
+    with_policies = any(r.storage_policy or r.allowed_policies for r in rows)
     return table(
-        ["Datastore", "Allow_create", "Max_volume_size", "Total_size", "Volume_count", "Alert_at", *POLICY_COLUMNS],
+        ["Datastore", "Allow_create", "Max_volume_size", "Total_size", "Volume_count", "Alert_at"]
+        + (POLICY_COLUMNS if with_policies else []),
         [
-            [
-                r.datastore,
-                str(r.allow_create),
-                r.max_volume_size,
-                r.usage_quota,
-                r.volume_count,
-                r.alert_at,
-                *policy_cells(r.storage_policy, r.allowed_policies),
-            ]
+            [r.datastore, str(r.allow_create), r.max_volume_size, r.usage_quota, r.volume_count, r.alert_at]
+            + (policy_cells(r.storage_policy, r.allowed_policies) if with_policies else [])
             for r in rows
         ],
     )
