@@ -67,7 +67,10 @@ async def test_a_vms_create_records_the_policy_and_it_is_shown_listed_and_kept_w
     tenv.ok("policy", "create", "--name", "gold", "--content", GOLD)
     tenv.ok("policy", "create", "--name", "silver", "--content", SILVER)
     err = await vm_refused(vm1.client.create("v0", {"vsan-policy-name": "platinum"}, []))
-    assert (err.code, err.message) == (804, "Policy platinum does not exist. Available policies are: ['gold', 'silver']")
+    assert (err.code, err.message) == (
+        804,
+        "Policy platinum does not exist. Available policies are: ['gold', 'silver']",
+    )
     await vm1.client.create("v1", {"vsan-policy-name": "gold"}, [])
     await vm1.client.create("v2", {"vsan-policy-name": "gold", "size": "20mb"}, [])
     await vm1.client.create("plain", {}, [])
