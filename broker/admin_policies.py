@@ -102,11 +102,12 @@ class PolicyHandlers(AdminHandlers):
             reapplied=outcome["reapplied"],
             recorded=outcome["recorded"],
             failed=outcome["failed"],
+            not_attached=outcome["not_attached"],
         )
 
     async def _reapply(self, policy: Policy, used_by: list[PolicyUser]) -> Mapping[str, list[str]]:
         """Put the new text on each user's disk where the backend can (vSAN); the rest is on record."""
-        outcome: dict[str, list[str]] = {"reapplied": [], "recorded": [], "failed": []}
+        outcome: dict[str, list[str]] = {"reapplied": [], "recorded": [], "failed": [], "not_attached": []}
         infos = {d.url: d for d in await self.ctx.inventory.datastores(refresh=True)}
         apply = getattr(self.ctx.backend, "apply_policy", None)
         access = self.caller().access
@@ -120,9 +121,11 @@ class PolicyHandlers(AdminHandlers):
                 continue
             disk: DiskRef = VolumeName(user.volume, info.name).disk(user.vmgroup_id)
             try:
-                await self.ctx.workers.disk(apply, disk, policy.content)
+                done = user.attached_vm is not None and await self.ctx.workers.disk(
+                    apply, user.attached_vm, disk, policy.content
+                )
             except BackendError as exc:
                 outcome["failed"].append(f"{shown}: {exc}")
                 continue
-            outcome["reapplied"].append(shown)
+            outcome["reapplied" if done else "not_attached"].append(shown)
         return outcome

@@ -67,6 +67,12 @@ def policy_update(name: str, content: str, target: Target, as_json: bool) -> Non
             f"Recorded for {len(reply.recorded)} volumes (their backend applies no policy to disks): "
             + ", ".join(reply.recorded)
         )
+    if reply.not_attached:
+        lines.append(
+            f"Not re-applied to {len(reply.not_attached)} volumes attached to no VM (vSphere changes a disk's "
+            "policy through the VM holding it; update the policy again while they are attached): "
+            + ", ".join(reply.not_attached)
+        )
     if reply.failed:
         lines.append(f"Failed to re-apply to {len(reply.failed)} volumes: {'; '.join(reply.failed)}")
     emit(to_dict(reply), as_json, "\n".join(lines))

@@ -954,13 +954,15 @@ class PolicyListResponse(_message.Message):
     def __init__(self, policies: _Optional[_Iterable[_Union[PolicyEntry, _Mapping]]] = ...) -> None: ...
 
 class PolicyUpdateResponse(_message.Message):
-    __slots__ = ("policy", "reapplied", "recorded", "failed")
+    __slots__ = ("policy", "reapplied", "recorded", "failed", "not_attached")
     POLICY_FIELD_NUMBER: _ClassVar[int]
     REAPPLIED_FIELD_NUMBER: _ClassVar[int]
     RECORDED_FIELD_NUMBER: _ClassVar[int]
     FAILED_FIELD_NUMBER: _ClassVar[int]
+    NOT_ATTACHED_FIELD_NUMBER: _ClassVar[int]
     policy: PolicyEntry
     reapplied: _containers.RepeatedScalarFieldContainer[str]
     recorded: _containers.RepeatedScalarFieldContainer[str]
     failed: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, policy: _Optional[_Union[PolicyEntry, _Mapping]] = ..., reapplied: _Optional[_Iterable[str]] = ..., recorded: _Optional[_Iterable[str]] = ..., failed: _Optional[_Iterable[str]] = ...) -> None: ...
+    not_attached: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, policy: _Optional[_Union[PolicyEntry, _Mapping]] = ..., reapplied: _Optional[_Iterable[str]] = ..., recorded: _Optional[_Iterable[str]] = ..., failed: _Optional[_Iterable[str]] = ..., not_attached: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -40,6 +40,7 @@ class PolicyUser:
     volume: str
     datastore_url: str
     vmgroup_id: str
+    attached_vm: str | None = None  # BIOS uuid of the VM holding it
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,12 @@ def checked_policy(name: str, content: str) -> Policy:
 def users(rows: Iterable[Sequence[object]]) -> dict[str, list[PolicyUser]]:
     """policy name -> the volumes naming it, from ``store.policy_volume_rows()``."""
     found: dict[str, list[PolicyUser]] = {}
-    for name, url, vmgroup_id, options in rows:
+    for name, url, vmgroup_id, options, holder in rows:
         policy = options_from_json(str(options)).vsan_policy
         if policy is not None:
-            found.setdefault(policy, []).append(PolicyUser(str(name), str(url), str(vmgroup_id)))
+            found.setdefault(policy, []).append(
+                PolicyUser(str(name), str(url), str(vmgroup_id), None if holder is None else str(holder))
+            )
     return found
 
 

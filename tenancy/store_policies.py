@@ -45,9 +45,9 @@ class PolicyRows(StoreBase):
         return _policy(row) if row is not None else None
 
     def policy_volume_rows(self) -> list[tuple[Any, ...]]:
-        """(name, datastore_url, vmgroup_id, options JSON) of every volume row whose options name a policy
-        (a pre-filter on the text: ``tenancy.policies.users`` reads the options to be exact)."""
+        """(name, datastore_url, vmgroup_id, options JSON, attached VM) of every volume row whose options name
+        a policy (a pre-filter on the text: ``tenancy.policies.users`` reads the options to be exact)."""
         return self._tuples(
-            "SELECT name, datastore_url, vmgroup_id, options FROM volumes WHERE options LIKE ?",
+            "SELECT name, datastore_url, vmgroup_id, options, attached_vm FROM volumes WHERE options LIKE ?",
             ("%vsan-policy-name%",),
         )

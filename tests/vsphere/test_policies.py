@@ -88,10 +88,11 @@ def requests(sent: list[tuple[str, ET.Element]], method: str, key: str = "name")
     return found
 
 
-def profiles(request: ET.Element, spec_tag: str) -> list[tuple[str, str, str]]:
-    """(xsi:type, extensionKey, objectData) of each profile in the request's ``spec_tag`` element."""
-    spec = request.find(f"{VIM}{spec_tag}")
-    assert spec is not None, ET.tostring(request)
+def profiles(element: ET.Element, spec_tag: str = "") -> list[tuple[str, str, str]]:
+    """(xsi:type, extensionKey, objectData) of each profile in the ``spec_tag`` child of ``element`` (or in
+    ``element`` itself)."""
+    spec = element.find(f"{VIM}{spec_tag}") if spec_tag else element
+    assert spec is not None, ET.tostring(element)
     found = []
     for profile in spec.findall(f"{VIM}profile"):
         data = profile.find(f"{VIM}profileData")
@@ -194,3 +195,30 @@ async def test_a_clone_carries_its_policy_in_the_copy_spec_or_is_refused(
     (copy,) = requests(wire, "CopyVirtualDisk_Task", "destName").values()
     assert profiles(copy, "destSpec") == [(PROFILE, SPS, GOLD)]
     assert sorted(await policy_cells(vs)) == [f"src@{VSAN}"]
+
+
+async def test_an_update_reapplies_the_policy_to_attached_vsan_disks_through_their_vm(
+    vs: VsEnv, wire: list[tuple[str, ET.Element]]
+) -> None:
+    await ok(vs, "policy", "create", "--name", "gold", "--content", GOLD)
+    vm, client = await vs.vm_client(0)
+    for name in ("held", "idle"):
+        await bounded(client.create(f"{name}@{VSAN}", {"vsan-policy-name": "gold", "size": "20mb"}, FILESYSTEMS))
+    await bounded(client.attach(f"held@{VSAN}"))
+    before = len(wire)
+    out = await ok(vs, "policy", "update", "--name", "gold", "--content", SILVER)
+    assert out.splitlines() == [
+        "Successfully updated policy gold",
+        f"Re-applied to 1 volumes: held@{VSAN}",
+        "Not re-applied to 1 volumes attached to no VM (vSphere changes a disk's policy through the VM holding "
+        f"it; update the policy again while they are attached): idle@{VSAN}",
+    ]
+    edits = [body.find(f".//{VIM}ReconfigVM_Task") for name, body in wire[before:] if name == "ReconfigVM_Task"]
+    (edit,) = [e for e in edits if e is not None]
+    assert edit.findtext(f"{VIM}_this") == vm.moid
+    (change,) = edit.findall(f"{VIM}spec/{VIM}deviceChange")
+    assert change.findtext(f"{VIM}operation") == "edit"
+    assert change.findtext(f"{VIM}device/{VIM}backing/{VIM}fileName") == vs.vmdk("held", VSAN)
+    assert profiles(change) == [(PROFILE, SPS, SILVER)]
+    assert vs.attached_paths(vm) == [vs.vmdk("held", VSAN)]  # still attached, the same disk
+    await bounded(client.detach(f"held@{VSAN}"))

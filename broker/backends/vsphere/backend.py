@@ -32,11 +32,11 @@ from vdvs.broker.backends.base import (
 )
 from vdvs.broker.backends.vsphere.datastore import Datastores, ds_path
 from vdvs.broker.backends.vsphere.datastore_files import DatastoreFiles
-from vdvs.broker.backends.vsphere.faults import TRANSPORT_ERRORS, describe, is_lock_fault
+from vdvs.broker.backends.vsphere.faults import TRANSPORT_ERRORS, describe, is_lock_fault, translated
 from vdvs.broker.backends.vsphere.pyvmomi import vim, vmodl
 from vdvs.broker.backends.vsphere.session import Session
 from vdvs.broker.backends.vsphere.settings import VsphereSettings
-from vdvs.broker.backends.vsphere.virtual_disk import VirtualDisks
+from vdvs.broker.backends.vsphere.virtual_disk import VirtualDisks, profile_spec
 from vdvs.broker.backends.vsphere.virtual_machine import VirtualMachines, VmDevices, add_disk_changes
 from vdvs.broker.backends.vsphere.virtual_machine_config import ENABLE_UUID, VmConfig, enable_uuid_missing
 from vdvs.broker.backends.vsphere.watcher import PowerWatcher
@@ -316,6 +316,17 @@ class VsphereBackend:
             faults.point("vsphere.detach.after_reconfig")
             if removed:
                 log.info("detached %s from VM %s", path, vm_uuid)
+
+    def apply_policy(self, vm_uuid: str, disk: DiskRef, content: str) -> bool:
+        """Re-apply a storage policy to a disk through the VM holding it (vSphere changes an existing disk's
+        policy only so); False when that VM does not hold it (the policy stays on record)."""
+        path = self.vmdk_path(disk)
+        with self._vm_lock(vm_uuid):
+            vm = self.vms.find(vm_uuid)
+            if vm is None:
+                return False
+            with translated(f"Failed to apply the storage policy to {path}"):
+                return self.vms.set_disk_profile(vm, path, profile_spec(content), f"apply policy to {path}")
 
     def is_attached(self, vm_uuid: str, disk: DiskRef) -> bool:
         vm = self.vms.find(vm_uuid)
