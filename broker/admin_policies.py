@@ -17,8 +17,11 @@ from vdvs.proto import admin_pb2
 from vdvs.tenancy import policies
 from vdvs.tenancy.datastores import datastore_name
 from vdvs.tenancy.errors import Err, VdvsError
+from vdvs.tenancy.model import DatastoreRef
 from vdvs.tenancy.names import VolumeName
 from vdvs.tenancy.policies import Policy, PolicyUser
+
+Names = tuple[list[DatastoreRef], dict[str, str]]  # the datastores, and vmgroup id -> name
 
 
 def _entry(policy: Policy, used_by: list[PolicyUser], shown: list[str]) -> admin_pb2.PolicyEntry:
@@ -33,17 +36,22 @@ def _entry(policy: Policy, used_by: list[PolicyUser], shown: list[str]) -> admin
 
 
 class PolicyHandlers(AdminHandlers):
-    async def _users(self) -> dict[str, list[PolicyUser]]:
+    async def _policy_users(self) -> dict[str, list[PolicyUser]]:
         return policies.users(await self.db(self.ctx.store.policy_volume_rows))
 
-    async def _shown(self, used_by: Iterable[PolicyUser]) -> list[str]:
+    async def _policy_names(self) -> Names:
+        """The datastores, and vmgroup id -> name: what users are shown with."""
+        return await self.datastores(), {g.id: g.name for g in await self.db(self.ctx.store.list_vmgroups)}
+
+    def _policy_shown(
+        self, used_by: Iterable[PolicyUser], names: tuple[list[DatastoreRef], dict[str, str]]
+    ) -> list[str]:
         """``name@datastore (vmgroup)`` of the users the caller sees."""
         access = self.caller().access
-        datastores = await self.datastores()
-        names = {g.id: g.name for g in await self.db(self.ctx.store.list_vmgroups)}
+        datastores, vmgroups = names
         return sorted(
             f"{u.volume}@{datastore_name(u.datastore_url, datastores) or u.datastore_url} "
-            f"({names.get(u.vmgroup_id, u.vmgroup_id)})"
+            f"({vmgroups.get(u.vmgroup_id, u.vmgroup_id)})"
             for u in used_by
             if access.sees(u.vmgroup_id)
         )
@@ -58,9 +66,10 @@ class PolicyHandlers(AdminHandlers):
     @rpc
     async def PolicyList(self, request: admin_pb2.PolicyListRequest, context: Context) -> admin_pb2.PolicyListResponse:
         found = await self.db(self.ctx.store.policies)
-        used = await self._users()
+        used = await self._policy_users()
+        names = await self._policy_names()
         return admin_pb2.PolicyListResponse(
-            policies=[_entry(p, used.get(p.name, []), await self._shown(used.get(p.name, []))) for p in found]
+            policies=[_entry(p, used.get(p.name, []), self._policy_shown(used.get(p.name, []), names)) for p in found]
         )
 
     @rpc
@@ -68,15 +77,15 @@ class PolicyHandlers(AdminHandlers):
         name = request.name.strip()
         if await self.db(self.ctx.store.policy, name) is None:
             raise VdvsError(Err.POLICY_NOT_FOUND, name)
-        used_by = (await self._users()).get(name, [])
+        used_by = (await self._policy_users()).get(name, [])
         if used_by:
-            raise VdvsError(Err.POLICY_IN_USE, ", ".join(await self._shown(used_by)) or f"{len(used_by)} volumes")
+            shown = self._policy_shown(used_by, await self._policy_names())
+            raise VdvsError(Err.POLICY_IN_USE, ", ".join(shown) or f"{len(used_by)} volumes")
         rows = policies.access_users(await self.db(self.ctx.store.all_privileges), name)
         if rows:
-            datastores = await self.datastores()
-            names = {g.id: g.name for g in await self.db(self.ctx.store.list_vmgroups)}
+            datastores, vmgroups = await self._policy_names()
             where = ", ".join(
-                f"the access of vmgroup {names.get(p.vmgroup_id, p.vmgroup_id)} to "
+                f"the access of vmgroup {vmgroups.get(p.vmgroup_id, p.vmgroup_id)} to "
                 f"{datastore_name(p.datastore_url, datastores) or p.datastore_url}"
                 for p in rows
             )
@@ -95,17 +104,17 @@ class PolicyHandlers(AdminHandlers):
         updated = await self.db(self.ctx.store.update_policy, name, checked.content, checked.updated)
         if updated is None:
             raise VdvsError(Err.POLICY_NOT_FOUND, name)
-        used_by = (await self._users()).get(name, [])
-        outcome = await self._reapply(updated, used_by)
+        used_by = (await self._policy_users()).get(name, [])
+        outcome = await self._policy_reapply(updated, used_by)
         return admin_pb2.PolicyUpdateResponse(
-            policy=_entry(updated, used_by, await self._shown(used_by)),
+            policy=_entry(updated, used_by, self._policy_shown(used_by, await self._policy_names())),
             reapplied=outcome["reapplied"],
             recorded=outcome["recorded"],
             failed=outcome["failed"],
             not_attached=outcome["not_attached"],
         )
 
-    async def _reapply(self, policy: Policy, used_by: list[PolicyUser]) -> Mapping[str, list[str]]:
+    async def _policy_reapply(self, policy: Policy, used_by: list[PolicyUser]) -> Mapping[str, list[str]]:
         """Put the new text on each user's disk where the backend can (vSAN); the rest is on record."""
         outcome: dict[str, list[str]] = {"reapplied": [], "recorded": [], "failed": [], "not_attached": []}
         infos = {d.url: d for d in await self.ctx.inventory.datastores(refresh=True)}

@@ -112,7 +112,7 @@ async def test_an_access_rows_default_policy_applies_and_its_list_restricts(tenv
     assert headers[-2:] == ["Storage_policy", "Allowed_policies"]
     assert [r[0] for r in rows] == ["local1"] and rows[0][-2:] == ["gold", "gold,silver"]
     shown = [r for r in tenv.js("show", "permissions", "--vmgroup", "web") if r["subject"] == "vm1"]
-    assert [(r["datastore"], r.get("storagePolicy", r.get("storage_policy"))) for r in shown] == [("local1", "gold")]
+    assert [(r["datastore"], r["storage_policy"]) for r in shown] == [("local1", "gold")]
     headers, rows = parse_table(tenv.ok("show", "permissions", "--vm", "vm1"))
     assert headers[-2:] == ["Storage_policy", "Allowed_policies"] and rows[0][-2:] == ["gold", "gold,silver"]
 
