@@ -40,6 +40,8 @@ def permission_message(row: PermissionRow) -> admin_pb2.Permission:
         max_volume_size=format_admin_size(row.max_volume_size_mb),
         total=format_admin_size(row.total_mb),
         used="" if row.used_mb is None else format_admin_size(row.used_mb) if row.used_mb else "0.00MB",
+        storage_policy=row.storage_policy,
+        allowed_policies=row.allowed_policies,
     )
 
 

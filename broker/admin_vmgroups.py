@@ -55,6 +55,8 @@ def access_message(privilege: Privilege, datastores: list[DatastoreRef]) -> admi
         volume_count=show_count_limit(privilege.max_volume_count),
         alert_at_percent=privilege.alert_at,
         alert_at=show_alert_at(privilege.alert_at),
+        storage_policy=privilege.storage_policy or "",
+        allowed_policies=privilege.allowed_policies,
     )
 
 
@@ -229,6 +231,8 @@ class VmgroupHandlers(AdminHandlers):
             request.volume_totalsize,
             request.volume_count,
             request.alert_at,
+            request.storage_policy,
+            request.allowed_policies,
         )
         return access_message(privilege, datastores)
 
@@ -247,6 +251,8 @@ class VmgroupHandlers(AdminHandlers):
             request.volume_totalsize if request.HasField("volume_totalsize") else None,
             request.volume_count if request.HasField("volume_count") else None,
             request.alert_at if request.HasField("alert_at") else None,
+            request.storage_policy if request.HasField("storage_policy") else None,
+            request.allowed_policies if request.HasField("allowed_policies") else None,
         )
         return access_message(privilege, datastores)
 

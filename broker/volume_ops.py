@@ -30,6 +30,7 @@ from vdvs.tenancy.events import BROKER, crossing_event
 from vdvs.tenancy.model import ALL_DS_URL, Privilege, VolumeRecord, VolumeState
 from vdvs.tenancy.names import VolumeName, parse_volume_name
 from vdvs.tenancy.options import CreateOptions, VolumeOptions, validate_create_options
+from vdvs.tenancy.policies import PolicyChoice, choose_policy
 from vdvs.tenancy.status import vdvs_timestamp
 from vdvs.tenancy.store import VolumeConflict
 
@@ -49,14 +50,13 @@ class VolumeOps:
     ) -> VolumeView:
         req = await self.p.resolve(vm, parse_volume_name(raw_name))
         opts = validate_create_options(raw_opts, host_filesystems)
-        info = self.p.inventory.cached_info(req.datastore.name)
-        if opts.options.vsan_policy is not None and (info is None or info.kind != "vsan"):
-            raise VdvsError(Err.VSAN_POLICY_ON_NON_VSAN)
         if opts.clone_source is not None:
             return await self._clone(req, opts, opts.clone_source)
         privilege = self.p.authorize(req, authz.Command.CREATE, opts.size_mb)
+        policy = await self._policy(req, opts.options.vsan_policy, privilege)
+        options = replace(opts.options, vsan_policy=policy.name)
         async with self.locks.hold(req.lock_key, req.full_name):
-            record, before = await self._reserve(req, opts.size_mb, privilege, opts.options)
+            record, before = await self._reserve(req, opts.size_mb, privilege, options)
             faults.point("create.after_reserve")
             stat = await self._make_disk(
                 req,
@@ -64,9 +64,10 @@ class VolumeOps:
                 self.p.backend.create_disk,
                 req.disk,
                 opts.size_mb,
-                opts.options.diskformat,
+                options.diskformat,
                 sidecar.build(record, req.vmgroup.name),
                 req.vmgroup.name,
+                policy.content if policy.applied else None,
             )
             faults.point("commit.create")
             record = await self.p.workers.db(self.p.store.finish_create, record.id, stat.allocated_bytes)
@@ -74,6 +75,22 @@ class VolumeOps:
         self._alert(privilege, req, before, opts.size_mb)
         log.info("created volume %s for VM %s (vmgroup %s)", req.full_name, vm.name, req.vmgroup.name)
         return VolumeView(record, req.volume)
+
+    async def _policy(self, req: Resolved, explicit: str | None, privilege: Privilege) -> PolicyChoice:
+        """The create's storage policy (``tenancy.policies.choose_policy``); no store read when none is named
+        and the access row has no default."""
+        if explicit is None and privilege.storage_policy is None:
+            return PolicyChoice()
+        known = {p.name: p.content for p in await self.p.workers.db(self.p.store.policies)}
+        info = self.p.inventory.cached_info(req.datastore.name)
+        return choose_policy(
+            explicit,
+            privilege,
+            known,
+            info.kind if info else None,
+            self.p.backend.applies_policies,
+            (req.vmgroup.name, req.datastore.name),
+        )
 
     async def _reserve(
         self, req: Resolved, size_mb: int, privilege: Privilege, options: VolumeOptions
@@ -165,7 +182,9 @@ class VolumeOps:
                 raise VdvsError(Err.CLONE_SOURCE_NOT_FOUND, wanted)
             # A clone costs its source's size, and counts against the quota (vDVS forgot to).
             privilege = self.p.authorize(req, authz.Command.CREATE, src.size_mb)
-            options = replace(opts.options, fstype=src.options.fstype)  # a clone has its source's filesystem
+            policy = await self._policy(req, opts.options.vsan_policy, privilege)
+            # a clone has its source's filesystem, and the policy it names (or its access row's default)
+            options = replace(opts.options, fstype=src.options.fstype, vsan_policy=policy.name)
             record, before = await self._reserve(req, src.size_mb, privilege, options)
             faults.point("clone.after_reserve")
             stat = await self._make_disk(
@@ -177,6 +196,7 @@ class VolumeOps:
                 options.diskformat,
                 sidecar.build(record, req.vmgroup.name),
                 req.vmgroup.name,
+                policy.content if policy.applied else None,
             )
             faults.point("commit.clone")
             record = await self.p.workers.db(self.p.store.finish_create, record.id, stat.allocated_bytes)

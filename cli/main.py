@@ -63,6 +63,10 @@ SUBCOMMANDS = {
         "vdvs.cli.version_commands:version",
         "Show the versions of this CLI, the local plugin and the broker (and their protocol levels).",
     ),
+    "policy": (
+        "vdvs.cli.policy_commands:policy",
+        "vSAN storage policies: created by platform admins, named at create with -o vsan-policy-name.",
+    ),
 }
 
 

@@ -7,8 +7,19 @@ import click
 from vdvs.cli.admin_client import Target
 from vdvs.cli.common import admin_options, call, to_dict
 from vdvs.cli.output import emit, table
+from vdvs.cli.policy_commands import POLICY_COLUMNS, policy_cells
 
-HEADERS = ["Subject", "Kind", "Vmgroup", "Datastore", "Verbs", "Max_volume_size", "Total_size", "Used", "Source"]
+HEADERS = [
+    "Subject",
+    "Kind",
+    "Vmgroup",
+    "Datastore",
+    "Verbs",
+    "Max_volume_size",
+    "Total_size",
+    "Used",
+    "Source",
+]
 
 
 @click.group()
@@ -45,4 +56,10 @@ def permissions(vm: str, vmgroup: str, principal: str, target: Target, as_json: 
         ]
         for r in reply.rows
     ]
+    if any(r.storage_policy or r.allowed_policies for r in reply.rows):  # the policy columns when there are some
+        rows = [
+            row + policy_cells(r.storage_policy, r.allowed_policies) for row, r in zip(rows, reply.rows, strict=True)
+        ]
+        emit(None, False, table(HEADERS + POLICY_COLUMNS, rows))
+        return
     emit(None, False, table(HEADERS, rows))

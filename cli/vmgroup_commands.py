@@ -10,6 +10,7 @@ import click
 from vdvs.cli.admin_client import Target
 from vdvs.cli.common import admin_options, call, given, split_list, to_dict
 from vdvs.cli.output import emit, table
+from vdvs.cli.policy_commands import ALLOWED_POLICIES_HELP, POLICY_COLUMNS, STORAGE_POLICY_HELP, policy_cells
 from vdvs.cli.rule_commands import rule
 
 if TYPE_CHECKING:
@@ -182,10 +183,14 @@ def access() -> None:
 
 
 def _access_table(rows: list[admin_pb2.Access]) -> str:
+    """vDVS's columns and ours; the policy columns when a row has a default or an allowed list."""
+    with_policies = any(r.storage_policy or r.allowed_policies for r in rows)
     return table(
-        ["Datastore", "Allow_create", "Max_volume_size", "Total_size", "Volume_count", "Alert_at"],
+        ["Datastore", "Allow_create", "Max_volume_size", "Total_size", "Volume_count", "Alert_at"]
+        + (POLICY_COLUMNS if with_policies else []),
         [
             [r.datastore, str(r.allow_create), r.max_volume_size, r.usage_quota, r.volume_count, r.alert_at]
+            + (policy_cells(r.storage_policy, r.allowed_policies) if with_policies else [])
             for r in rows
         ],
     )
@@ -199,6 +204,8 @@ def _access_table(rows: list[admin_pb2.Access]) -> str:
 @click.option("--volume-totalsize", default="", help="total of all volumes on the datastore")
 @click.option("--volume-count", default="", help=VOLUME_COUNT_HELP)
 @click.option("--alert-at", default="", help=ALERT_AT_HELP)
+@click.option("--storage-policy", default="", help=STORAGE_POLICY_HELP)
+@click.option("--allowed-policies", default="", help=ALLOWED_POLICIES_HELP)
 @admin_options
 def access_add(
     name: str,
@@ -208,6 +215,8 @@ def access_add(
     volume_totalsize: str,
     volume_count: str,
     alert_at: str,
+    storage_policy: str,
+    allowed_policies: str,
     target: Target,
     as_json: bool,
 ) -> None:
@@ -222,6 +231,8 @@ def access_add(
         volume_totalsize=volume_totalsize,
         volume_count=volume_count,
         alert_at=alert_at,
+        storage_policy=storage_policy,
+        allowed_policies=allowed_policies,
     )
     reply = call(target, as_json, "AccessAdd", request)
     emit(to_dict(reply), as_json, "vmgroup access add succeeded")
@@ -235,6 +246,8 @@ def access_add(
 @click.option("--volume-totalsize", default=None, help="e.g. 10GB; Unset removes the limit")
 @click.option("--volume-count", default=None, help=VOLUME_COUNT_HELP)
 @click.option("--alert-at", default=None, help=ALERT_AT_HELP)
+@click.option("--storage-policy", default=None, help=STORAGE_POLICY_HELP)
+@click.option("--allowed-policies", default=None, help=ALLOWED_POLICIES_HELP)
 @admin_options
 def access_set(
     name: str,
@@ -244,6 +257,8 @@ def access_set(
     volume_totalsize: str | None,
     volume_count: str | None,
     alert_at: str | None,
+    storage_policy: str | None,
+    allowed_policies: str | None,
     target: Target,
     as_json: bool,
 ) -> None:
@@ -259,6 +274,8 @@ def access_set(
             volume_totalsize=volume_totalsize,
             volume_count=volume_count,
             alert_at=alert_at,
+            storage_policy=storage_policy,
+            allowed_policies=allowed_policies,
         ),
     )
     reply = call(target, as_json, "AccessSet", request)

@@ -182,7 +182,7 @@ class VmList(_message.Message):
     def __init__(self, vms: _Optional[_Iterable[_Union[VmEntry, _Mapping]]] = ...) -> None: ...
 
 class Access(_message.Message):
-    __slots__ = ("datastore", "allow_create", "max_volume_size_mb", "usage_quota_mb", "max_volume_size", "usage_quota", "volume_count_limit", "volume_count", "alert_at_percent", "alert_at")
+    __slots__ = ("datastore", "allow_create", "max_volume_size_mb", "usage_quota_mb", "max_volume_size", "usage_quota", "volume_count_limit", "volume_count", "alert_at_percent", "alert_at", "storage_policy", "allowed_policies")
     DATASTORE_FIELD_NUMBER: _ClassVar[int]
     ALLOW_CREATE_FIELD_NUMBER: _ClassVar[int]
     MAX_VOLUME_SIZE_MB_FIELD_NUMBER: _ClassVar[int]
@@ -193,6 +193,8 @@ class Access(_message.Message):
     VOLUME_COUNT_FIELD_NUMBER: _ClassVar[int]
     ALERT_AT_PERCENT_FIELD_NUMBER: _ClassVar[int]
     ALERT_AT_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_POLICY_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_POLICIES_FIELD_NUMBER: _ClassVar[int]
     datastore: str
     allow_create: bool
     max_volume_size_mb: int
@@ -203,10 +205,12 @@ class Access(_message.Message):
     volume_count: str
     alert_at_percent: int
     alert_at: str
-    def __init__(self, datastore: _Optional[str] = ..., allow_create: _Optional[bool] = ..., max_volume_size_mb: _Optional[int] = ..., usage_quota_mb: _Optional[int] = ..., max_volume_size: _Optional[str] = ..., usage_quota: _Optional[str] = ..., volume_count_limit: _Optional[int] = ..., volume_count: _Optional[str] = ..., alert_at_percent: _Optional[int] = ..., alert_at: _Optional[str] = ...) -> None: ...
+    storage_policy: str
+    allowed_policies: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, datastore: _Optional[str] = ..., allow_create: _Optional[bool] = ..., max_volume_size_mb: _Optional[int] = ..., usage_quota_mb: _Optional[int] = ..., max_volume_size: _Optional[str] = ..., usage_quota: _Optional[str] = ..., volume_count_limit: _Optional[int] = ..., volume_count: _Optional[str] = ..., alert_at_percent: _Optional[int] = ..., alert_at: _Optional[str] = ..., storage_policy: _Optional[str] = ..., allowed_policies: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AccessAddRequest(_message.Message):
-    __slots__ = ("name", "datastore", "allow_create", "volume_maxsize", "volume_totalsize", "volume_count", "alert_at")
+    __slots__ = ("name", "datastore", "allow_create", "volume_maxsize", "volume_totalsize", "volume_count", "alert_at", "storage_policy", "allowed_policies")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DATASTORE_FIELD_NUMBER: _ClassVar[int]
     ALLOW_CREATE_FIELD_NUMBER: _ClassVar[int]
@@ -214,6 +218,8 @@ class AccessAddRequest(_message.Message):
     VOLUME_TOTALSIZE_FIELD_NUMBER: _ClassVar[int]
     VOLUME_COUNT_FIELD_NUMBER: _ClassVar[int]
     ALERT_AT_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_POLICY_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_POLICIES_FIELD_NUMBER: _ClassVar[int]
     name: str
     datastore: str
     allow_create: bool
@@ -221,10 +227,12 @@ class AccessAddRequest(_message.Message):
     volume_totalsize: str
     volume_count: str
     alert_at: str
-    def __init__(self, name: _Optional[str] = ..., datastore: _Optional[str] = ..., allow_create: _Optional[bool] = ..., volume_maxsize: _Optional[str] = ..., volume_totalsize: _Optional[str] = ..., volume_count: _Optional[str] = ..., alert_at: _Optional[str] = ...) -> None: ...
+    storage_policy: str
+    allowed_policies: str
+    def __init__(self, name: _Optional[str] = ..., datastore: _Optional[str] = ..., allow_create: _Optional[bool] = ..., volume_maxsize: _Optional[str] = ..., volume_totalsize: _Optional[str] = ..., volume_count: _Optional[str] = ..., alert_at: _Optional[str] = ..., storage_policy: _Optional[str] = ..., allowed_policies: _Optional[str] = ...) -> None: ...
 
 class AccessSetRequest(_message.Message):
-    __slots__ = ("name", "datastore", "allow_create", "volume_maxsize", "volume_totalsize", "volume_count", "alert_at")
+    __slots__ = ("name", "datastore", "allow_create", "volume_maxsize", "volume_totalsize", "volume_count", "alert_at", "storage_policy", "allowed_policies")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DATASTORE_FIELD_NUMBER: _ClassVar[int]
     ALLOW_CREATE_FIELD_NUMBER: _ClassVar[int]
@@ -232,6 +240,8 @@ class AccessSetRequest(_message.Message):
     VOLUME_TOTALSIZE_FIELD_NUMBER: _ClassVar[int]
     VOLUME_COUNT_FIELD_NUMBER: _ClassVar[int]
     ALERT_AT_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_POLICY_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_POLICIES_FIELD_NUMBER: _ClassVar[int]
     name: str
     datastore: str
     allow_create: str
@@ -239,7 +249,9 @@ class AccessSetRequest(_message.Message):
     volume_totalsize: str
     volume_count: str
     alert_at: str
-    def __init__(self, name: _Optional[str] = ..., datastore: _Optional[str] = ..., allow_create: _Optional[str] = ..., volume_maxsize: _Optional[str] = ..., volume_totalsize: _Optional[str] = ..., volume_count: _Optional[str] = ..., alert_at: _Optional[str] = ...) -> None: ...
+    storage_policy: str
+    allowed_policies: str
+    def __init__(self, name: _Optional[str] = ..., datastore: _Optional[str] = ..., allow_create: _Optional[str] = ..., volume_maxsize: _Optional[str] = ..., volume_totalsize: _Optional[str] = ..., volume_count: _Optional[str] = ..., alert_at: _Optional[str] = ..., storage_policy: _Optional[str] = ..., allowed_policies: _Optional[str] = ...) -> None: ...
 
 class AccessRef(_message.Message):
     __slots__ = ("name", "datastore")
@@ -464,7 +476,7 @@ class PermissionsRequest(_message.Message):
     def __init__(self, vm: _Optional[str] = ..., vmgroup: _Optional[str] = ..., principal: _Optional[str] = ...) -> None: ...
 
 class Permission(_message.Message):
-    __slots__ = ("subject", "subject_kind", "uuid", "vmgroup", "datastore", "verbs", "max_volume_size_mb", "total_mb", "used_mb", "used_known", "membership", "access", "source", "max_volume_size", "total", "used")
+    __slots__ = ("subject", "subject_kind", "uuid", "vmgroup", "datastore", "verbs", "max_volume_size_mb", "total_mb", "used_mb", "used_known", "membership", "access", "source", "max_volume_size", "total", "used", "storage_policy", "allowed_policies")
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_KIND_FIELD_NUMBER: _ClassVar[int]
     UUID_FIELD_NUMBER: _ClassVar[int]
@@ -481,6 +493,8 @@ class Permission(_message.Message):
     MAX_VOLUME_SIZE_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     USED_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_POLICY_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_POLICIES_FIELD_NUMBER: _ClassVar[int]
     subject: str
     subject_kind: str
     uuid: str
@@ -497,7 +511,9 @@ class Permission(_message.Message):
     max_volume_size: str
     total: str
     used: str
-    def __init__(self, subject: _Optional[str] = ..., subject_kind: _Optional[str] = ..., uuid: _Optional[str] = ..., vmgroup: _Optional[str] = ..., datastore: _Optional[str] = ..., verbs: _Optional[_Iterable[str]] = ..., max_volume_size_mb: _Optional[int] = ..., total_mb: _Optional[int] = ..., used_mb: _Optional[int] = ..., used_known: _Optional[bool] = ..., membership: _Optional[str] = ..., access: _Optional[str] = ..., source: _Optional[str] = ..., max_volume_size: _Optional[str] = ..., total: _Optional[str] = ..., used: _Optional[str] = ...) -> None: ...
+    storage_policy: str
+    allowed_policies: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, subject: _Optional[str] = ..., subject_kind: _Optional[str] = ..., uuid: _Optional[str] = ..., vmgroup: _Optional[str] = ..., datastore: _Optional[str] = ..., verbs: _Optional[_Iterable[str]] = ..., max_volume_size_mb: _Optional[int] = ..., total_mb: _Optional[int] = ..., used_mb: _Optional[int] = ..., used_known: _Optional[bool] = ..., membership: _Optional[str] = ..., access: _Optional[str] = ..., source: _Optional[str] = ..., max_volume_size: _Optional[str] = ..., total: _Optional[str] = ..., used: _Optional[str] = ..., storage_policy: _Optional[str] = ..., allowed_policies: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PermissionsResponse(_message.Message):
     __slots__ = ("rows",)
@@ -940,3 +956,57 @@ class PluginSeen(_message.Message):
     last_seen: str
     verdict: str
     def __init__(self, vm_uuid: _Optional[str] = ..., vm_name: _Optional[str] = ..., version: _Optional[str] = ..., protocol: _Optional[int] = ..., declared: _Optional[bool] = ..., last_seen: _Optional[str] = ..., verdict: _Optional[str] = ...) -> None: ...
+
+class PolicyRequest(_message.Message):
+    __slots__ = ("name", "content")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    content: str
+    def __init__(self, name: _Optional[str] = ..., content: _Optional[str] = ...) -> None: ...
+
+class PolicyRef(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class PolicyEntry(_message.Message):
+    __slots__ = ("name", "content", "active", "volumes", "created", "updated")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    VOLUMES_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    content: str
+    active: str
+    volumes: _containers.RepeatedScalarFieldContainer[str]
+    created: str
+    updated: str
+    def __init__(self, name: _Optional[str] = ..., content: _Optional[str] = ..., active: _Optional[str] = ..., volumes: _Optional[_Iterable[str]] = ..., created: _Optional[str] = ..., updated: _Optional[str] = ...) -> None: ...
+
+class PolicyListRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PolicyListResponse(_message.Message):
+    __slots__ = ("policies",)
+    POLICIES_FIELD_NUMBER: _ClassVar[int]
+    policies: _containers.RepeatedCompositeFieldContainer[PolicyEntry]
+    def __init__(self, policies: _Optional[_Iterable[_Union[PolicyEntry, _Mapping]]] = ...) -> None: ...
+
+class PolicyUpdateResponse(_message.Message):
+    __slots__ = ("policy", "reapplied", "recorded", "failed", "not_attached")
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    REAPPLIED_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    NOT_ATTACHED_FIELD_NUMBER: _ClassVar[int]
+    policy: PolicyEntry
+    reapplied: _containers.RepeatedScalarFieldContainer[str]
+    recorded: _containers.RepeatedScalarFieldContainer[str]
+    failed: _containers.RepeatedScalarFieldContainer[str]
+    not_attached: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, policy: _Optional[_Union[PolicyEntry, _Mapping]] = ..., reapplied: _Optional[_Iterable[str]] = ..., recorded: _Optional[_Iterable[str]] = ..., failed: _Optional[_Iterable[str]] = ..., not_attached: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -264,6 +264,26 @@ class AdminServiceStub:
                 request_serializer=vdvs_dot_proto_dot_admin__pb2.VolumeExtendRequest.SerializeToString,
                 response_deserializer=vdvs_dot_proto_dot_admin__pb2.VolumeExtendResponse.FromString,
                 _registered_method=True)
+        self.PolicyCreate = channel.unary_unary(
+                '/vdvs.v1.AdminService/PolicyCreate',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.PolicyRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.PolicyEntry.FromString,
+                _registered_method=True)
+        self.PolicyList = channel.unary_unary(
+                '/vdvs.v1.AdminService/PolicyList',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.PolicyListRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.PolicyListResponse.FromString,
+                _registered_method=True)
+        self.PolicyUpdate = channel.unary_unary(
+                '/vdvs.v1.AdminService/PolicyUpdate',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.PolicyRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.PolicyUpdateResponse.FromString,
+                _registered_method=True)
+        self.PolicyRemove = channel.unary_unary(
+                '/vdvs.v1.AdminService/PolicyRemove',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.PolicyRef.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.PolicyEntry.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -557,6 +577,31 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PolicyCreate(self, request, context):
+        """storage policies (issue 14): named vSAN policies, global, the platform's (vmgroup admins list them)
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PolicyList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PolicyUpdate(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PolicyRemove(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -784,6 +829,26 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.VolumeExtend,
                     request_deserializer=vdvs_dot_proto_dot_admin__pb2.VolumeExtendRequest.FromString,
                     response_serializer=vdvs_dot_proto_dot_admin__pb2.VolumeExtendResponse.SerializeToString,
+            ),
+            'PolicyCreate': grpc.unary_unary_rpc_method_handler(
+                    servicer.PolicyCreate,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.PolicyRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.PolicyEntry.SerializeToString,
+            ),
+            'PolicyList': grpc.unary_unary_rpc_method_handler(
+                    servicer.PolicyList,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.PolicyListRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.PolicyListResponse.SerializeToString,
+            ),
+            'PolicyUpdate': grpc.unary_unary_rpc_method_handler(
+                    servicer.PolicyUpdate,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.PolicyRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.PolicyUpdateResponse.SerializeToString,
+            ),
+            'PolicyRemove': grpc.unary_unary_rpc_method_handler(
+                    servicer.PolicyRemove,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.PolicyRef.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.PolicyEntry.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2006,6 +2071,114 @@ class AdminService:
             '/vdvs.v1.AdminService/VolumeExtend',
             vdvs_dot_proto_dot_admin__pb2.VolumeExtendRequest.SerializeToString,
             vdvs_dot_proto_dot_admin__pb2.VolumeExtendResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PolicyCreate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/PolicyCreate',
+            vdvs_dot_proto_dot_admin__pb2.PolicyRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.PolicyEntry.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PolicyList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/PolicyList',
+            vdvs_dot_proto_dot_admin__pb2.PolicyListRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.PolicyListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PolicyUpdate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/PolicyUpdate',
+            vdvs_dot_proto_dot_admin__pb2.PolicyRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.PolicyUpdateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PolicyRemove(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/PolicyRemove',
+            vdvs_dot_proto_dot_admin__pb2.PolicyRef.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.PolicyEntry.FromString,
             options,
             channel_credentials,
             insecure,

@@ -15,6 +15,7 @@ from vdvs.tenancy.counts import parse_count_limit
 from vdvs.tenancy.datastores import datastore_url
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import DatastoreRef, Privilege, VmGroup
+from vdvs.tenancy.policies import check_access_policies, parse_allowed, parse_default
 from vdvs.tenancy.sizes import parse_size_mb
 from vdvs.tenancy.store import ConfigStore
 from vdvs.tenancy.vmgroups import require_vmgroup
@@ -39,6 +40,12 @@ def _check_sizes(privilege: Privilege) -> None:
         raise VdvsError(Err.PRIVILEGE_INVALID_VOLUME_SIZE, maximum, total)
 
 
+def _check_policies(store: ConfigStore, privilege: Privilege) -> None:
+    if privilege.storage_policy or privilege.allowed_policies:
+        known = [p.name for p in store.policies()]
+        check_access_policies(known, privilege.storage_policy, privilege.allowed_policies)
+
+
 def add_access(
     store: ConfigStore,
     datastores: Sequence[DatastoreRef],
@@ -50,9 +57,12 @@ def add_access(
     check: Check | None = None,
     volume_count: str = "",
     alert_at: str = "",
+    storage_policy: str = "",
+    allowed_policies: str = "",
 ) -> Privilege:
     """``volume_count``: the vmgroup's volume-count limit on that datastore ('' or Unset: none);
-    ``alert_at``: the percent of its limits that raises an event ('' or Unset: none)."""
+    ``alert_at``: the percent of its limits that raises an event ('' or Unset: none);
+    ``storage_policy``: the policy of a create naming none; ``allowed_policies``: "a,b" ('': any)."""
     vmgroup = require_vmgroup(store, name)
     url = datastore_url(datastore, datastores)
     if store.get_privilege(vmgroup.id, url) is not None:
@@ -65,8 +75,11 @@ def add_access(
         parse_size_mb(volume_totalsize, limit=True),
         parse_count_limit(volume_count, VOLUME_COUNT_OPTION) if volume_count else None,
         parse_alert_at(alert_at) if alert_at else None,
+        parse_default(storage_policy),
+        parse_allowed(allowed_policies),
     )
     _check_sizes(privilege)
+    _check_policies(store, privilege)
     if check is not None:
         check(vmgroup, privilege)
     store.set_privilege(privilege)
@@ -84,6 +97,8 @@ def set_access(
     check: Check | None = None,
     volume_count: str | None = None,
     alert_at: str | None = None,
+    storage_policy: str | None = None,
+    allowed_policies: str | None = None,
 ) -> Privilege:
     """Change what is given; ``volume_count`` Unset removes the count limit, and a limit below the
     volumes already there blocks creates and deletes nothing; ``alert_at`` Unset removes the threshold."""
@@ -103,7 +118,13 @@ def set_access(
         updated = replace(updated, max_volume_count=parse_count_limit(volume_count, VOLUME_COUNT_OPTION))
     if alert_at is not None:
         updated = replace(updated, alert_at=parse_alert_at(alert_at))
+    if storage_policy is not None:
+        updated = replace(updated, storage_policy=parse_default(storage_policy))
+    if allowed_policies is not None:
+        updated = replace(updated, allowed_policies=parse_allowed(allowed_policies))
     _check_sizes(updated)
+    if (storage_policy, allowed_policies) != (None, None):
+        _check_policies(store, updated)
     if check is not None:
         check(vmgroup, updated)
     store.set_privilege(updated)

@@ -13,6 +13,7 @@ from vdvs.tenancy.store_audit import AuditRows
 from vdvs.tenancy.store_certs import CertRows
 from vdvs.tenancy.store_extend import ExtendRows
 from vdvs.tenancy.store_grants import GrantRows
+from vdvs.tenancy.store_policies import PolicyRows
 from vdvs.tenancy.store_rules import RuleRows
 from vdvs.tenancy.store_tokens import TokenRows
 from vdvs.tenancy.store_usage import UsageRows
@@ -33,7 +34,8 @@ class ConfigStore(
     RuleRows,
     UsageRows,
     TokenRows,
+    PolicyRows,
 ):
     """Vmgroups, privileges, volumes (with reservations), certificates, the brokers serving them, admins,
     their grants, vmgroup labels, datastore shares, the audit trail, membership rules and VM labels, and
-    the accounting of what each vmgroup holds, and join tokens."""
+    the accounting of what each vmgroup holds, and join tokens, and storage policies."""

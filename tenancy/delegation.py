@@ -106,9 +106,13 @@ def add_access(
     volume_totalsize: str = "",
     volume_count: str = "",
     alert_at: str = "",
+    storage_policy: str = "",
+    allowed_policies: str = "",
 ) -> Privilege:
     if volume_count and not caller.platform:
         raise VdvsError(Err.COUNT_LIMITS_PLATFORM_ONLY, caller.principal)
+    if allowed_policies and not caller.platform:
+        raise VdvsError(Err.ALLOWED_POLICIES_PLATFORM_ONLY, caller.principal)
     return access.add_access(
         store,
         datastores,
@@ -120,6 +124,8 @@ def add_access(
         _ceilings(store, datastores, caller),
         volume_count,
         alert_at,
+        storage_policy,
+        allowed_policies,
     )
 
 
@@ -134,9 +140,13 @@ def set_access(
     volume_totalsize: str | None = None,
     volume_count: str | None = None,
     alert_at: str | None = None,
+    storage_policy: str | None = None,
+    allowed_policies: str | None = None,
 ) -> Privilege:
     if volume_count is not None and not caller.platform:
         raise VdvsError(Err.COUNT_LIMITS_PLATFORM_ONLY, caller.principal)
+    if allowed_policies is not None and not caller.platform:
+        raise VdvsError(Err.ALLOWED_POLICIES_PLATFORM_ONLY, caller.principal)
     return access.set_access(
         store,
         datastores,
@@ -148,4 +158,6 @@ def set_access(
         _ceilings(store, datastores, caller),
         volume_count,
         alert_at,
+        storage_policy,
+        allowed_policies,
     )

@@ -390,6 +390,26 @@ class Err(enum.Enum):
     BROKER_TOO_OLD = ErrorSpec(863, "{0}", Kind.CONFLICT)
     BROKER_TOO_NEW = ErrorSpec(864, "{0}", Kind.CONFLICT)
     BROKER_VERSION_UNREADABLE = ErrorSpec(865, "Cannot read the vdvs broker's version metadata: {0}", Kind.INTERNAL)
+    # --- storage policies (800-809): vDVS's `policy` texts, with what was wrong named ---
+    POLICY_EXISTS = ErrorSpec(800, "Error: Policy already exists: {0}", Kind.EXISTS)
+    POLICY_INVALID = ErrorSpec(801, "Error: Invalid policy string: {0}", Kind.INVALID)
+    POLICY_IN_USE = ErrorSpec(802, "Cannot remove. Policy is in use by {0}", Kind.CONFLICT)
+    POLICY_NOT_FOUND = ErrorSpec(803, "Policy {0} does not exist", Kind.NOT_FOUND)
+    POLICY_UNKNOWN_AT_CREATE = ErrorSpec(804, "Policy {0} does not exist.{1}", Kind.INVALID)
+    POLICY_NOT_ALLOWED = ErrorSpec(
+        805, "Policy {0} is not allowed for vmgroup {1} on datastore {2}. Allowed policies are: {3}", Kind.DENIED
+    )
+    POLICY_NAME_INVALID = ErrorSpec(
+        806, "Policy name {0!r} is invalid, only [a-zA-Z0-9_][a-zA-Z0-9_.-]* (at most 64) is allowed", Kind.INVALID
+    )
+    POLICY_DEFAULT_NOT_ALLOWED = ErrorSpec(
+        807, "Default policy {0} is not among the allowed policies {1}", Kind.INVALID
+    )
+    ALLOWED_POLICIES_PLATFORM_ONLY = ErrorSpec(
+        808,
+        "{0} may not set --allowed-policies: which policies a vmgroup may use is the platform's to restrict",
+        Kind.DENIED,
+    )
 
     @property
     def code(self) -> int:

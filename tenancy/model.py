@@ -71,6 +71,8 @@ class Privilege:
     usage_quota_mb: int = 0
     max_volume_count: int | None = None  # volumes of the vmgroup on one datastore
     alert_at: int | None = None  # percent of a limit that raises an alert (kept as stored; read by alerting)
+    storage_policy: str | None = None  # the policy a create here gets when it names none (tenancy.policies)
+    allowed_policies: tuple[str, ...] = ()  # the policies a create here may name; (): any
 
 
 @dataclass(frozen=True)

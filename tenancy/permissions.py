@@ -49,6 +49,8 @@ class PermissionRow:
     membership: str = ""  # how the subject reaches the vmgroup
     access: str = ""  # where the datastore right comes from
     uuid: str = ""  # a VM's BIOS uuid
+    storage_policy: str = ""  # the access row's default policy ('': none)
+    allowed_policies: tuple[str, ...] = ()  # the policies it allows (none: any)
 
     @property
     def source(self) -> str:
@@ -143,6 +145,8 @@ def vmgroup_rows(
                 row.usage_quota_mb,
                 used,
                 access=source,
+                storage_policy=row.storage_policy or "",
+                allowed_policies=row.allowed_policies,
             )
         )
     vm_ds = privileges.get(VM_DS_URL)
@@ -158,6 +162,8 @@ def vmgroup_rows(
                 vm_ds.usage_quota_mb,
                 None,
                 access="_VM_DS",
+                storage_policy=vm_ds.storage_policy or "",
+                allowed_policies=vm_ds.allowed_policies,
             )
         )
     return rows
@@ -191,6 +197,8 @@ def _vm_rows(
                     vm.membership,
                     row.access,
                     vm.uuid,
+                    row.storage_policy,
+                    row.allowed_policies,
                 )
             )
     return rows

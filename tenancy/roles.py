@@ -139,6 +139,12 @@ RULES: Mapping[str, Rule] = {
     "EnrollFolder": _platform("vm.enroll.folder", "folder"),
     # online extend (issue 14): a vmgroup admin's, as the other volume commands
     "VolumeExtend": _on_vmgroup("volume.extend", ADMIN, "vmgroup", "volume", "size"),
+    # storage policies are global: the platform's to create, change and remove; a delegated admin lists
+    # them (to name one as its access rows' default) and sees among their users only its vmgroups' volumes
+    "PolicyCreate": _platform("policy.create", "name"),
+    "PolicyUpdate": _platform("policy.update", "name"),
+    "PolicyRemove": _platform("policy.rm", "name"),
+    "PolicyList": _listing("policy.ls"),
 }
 DEFAULT_RULE = _platform("admin.call")  # an RPC with no rule of its own: platform admins only
 

@@ -186,6 +186,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE certs ADD COLUMN revoke_at {real};
     """,
+    # 8 (policies): vSAN storage policies by name, and on an access row the vmgroup's default policy
+    # there (NULL: none) and the policies it may name (comma-separated; '': any)
+    """
+    CREATE TABLE policies (
+        name TEXT PRIMARY KEY,
+        content TEXT NOT NULL,
+        created TEXT NOT NULL DEFAULT '',
+        updated TEXT NOT NULL DEFAULT ''
+    );
+    ALTER TABLE privileges ADD COLUMN storage_policy TEXT;
+    ALTER TABLE privileges ADD COLUMN allowed_policies TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -26,6 +26,7 @@ TABLES = (  # parents before children
     "audit",
     "usage_samples",
     "join_tokens",
+    "policies",
 )
 
 

@@ -11,12 +11,15 @@ class ViewRows(StoreBase):
         """vmgroup id -> datastore URL -> privilege row, for every vmgroup."""
         found: dict[str, dict[str, Privilege]] = {}
         rows = self._db.execute(
-            "SELECT vmgroup_id, datastore_url, allow_create, max_volume_size, usage_quota, max_volume_count, alert_at "
-            "FROM privileges"
+            "SELECT vmgroup_id, datastore_url, allow_create, max_volume_size, usage_quota, max_volume_count, alert_at, "
+            "storage_policy, allowed_policies FROM privileges"
         )
         for r in rows:
             count, alert_at = (None if v is None else int(v) for v in (r[5], r[6]))
-            found.setdefault(r[0], {})[r[1]] = Privilege(r[0], r[1], bool(r[2]), int(r[3]), int(r[4]), count, alert_at)
+            allowed = tuple(p for p in str(r[8]).split(",") if p)
+            found.setdefault(r[0], {})[r[1]] = Privilege(
+                r[0], r[1], bool(r[2]), int(r[3]), int(r[4]), count, alert_at, r[7], allowed
+            )
         return found
 
     def usage_by_datastore(self) -> dict[tuple[str, str], int]:

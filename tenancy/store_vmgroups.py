@@ -30,12 +30,15 @@ def _privilege(row: sqlite3.Row) -> Privilege:
         row["usage_quota"],
         row["max_volume_count"],
         row["alert_at"],
+        row["storage_policy"],
+        tuple(p for p in row["allowed_policies"].split(",") if p),
     )
 
 
 _PRIVILEGE_INSERT = (
     "INSERT INTO privileges (vmgroup_id, datastore_url, allow_create, max_volume_size, usage_quota, "
-    "max_volume_count, alert_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (vmgroup_id, datastore_url) "
+    "max_volume_count, alert_at, storage_policy, allowed_policies) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (vmgroup_id, datastore_url) "
 )
 
 
@@ -48,6 +51,8 @@ def _privilege_values(privilege: Privilege) -> tuple[object, ...]:
         privilege.usage_quota_mb,
         privilege.max_volume_count,
         privilege.alert_at,
+        privilege.storage_policy,
+        ",".join(privilege.allowed_policies),
     )
 
 
@@ -153,7 +158,8 @@ class VmgroupRows(StoreBase):
             db.execute(
                 _PRIVILEGE_INSERT + "DO UPDATE SET allow_create = excluded.allow_create, "
                 "max_volume_size = excluded.max_volume_size, usage_quota = excluded.usage_quota, "
-                "max_volume_count = excluded.max_volume_count, alert_at = excluded.alert_at",
+                "max_volume_count = excluded.max_volume_count, alert_at = excluded.alert_at, "
+                "storage_policy = excluded.storage_policy, allowed_policies = excluded.allowed_policies",
                 _privilege_values(privilege),
             )
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import DatastoreRef, VolumeRecord, VolumeState
 from vdvs.tenancy.names import match_datastore, parse_volume_name
-from vdvs.tenancy.options import options_from_json, validate_editable_options
+from vdvs.tenancy.options import DEFAULT_POLICY, options_from_json, validate_editable_options
 from vdvs.tenancy.sizes import format_admin_size, format_used_bytes
 from vdvs.tenancy.store import ConfigStore
 from vdvs.tenancy.vmgroups import require_vmgroup
@@ -142,7 +142,8 @@ def list_volume_rows(
     datastore = _shown(url, lambda u: names.get(u, NA))
     fstype, policy, diskformat, access, attach_as = zip(*_shown(options, _shown_options), strict=True)
     vsan = {u for u in set(url) if kinds.get(names.get(u, NA)) == "vsan"}
-    shown_policy = [p if u in vsan else NA for p, u in zip(policy, url, strict=True)] if vsan else [NA] * len(url)
+    # a recorded policy is shown wherever it is (the local backend records it); none: vSAN's default on vSAN
+    shown_policy = [p if u in vsan or p != DEFAULT_POLICY else NA for p, u in zip(policy, url, strict=True)]
     columns = (
         name,
         datastore,

@@ -7,7 +7,9 @@
 #   on (Go's built-in test certificate has a 1024-bit key, which Debian's OpenSSL refuses);
 # - -delay, -method-delay, -delay-jitter: the simulator's own DelayConfig (simulator/model.go),
 #   which upstream's vcsim never exposed, so benches can run under a latency model
-#   (bench/README.md, testkit/vsphere_sim.py LATENCY_MODEL).
+#   (bench/README.md, testkit/vsphere_sim.py LATENCY_MODEL);
+# - -vsan-datastore NAME[,NAME]: those datastores report summary.type "vsan" (vcsim has no vSAN), so
+#   storage policies (which vSphere applies on vSAN only) are tested on it (tests/vsphere/test_policies.py).
 set -euo pipefail
 OUT_DIR="${VCSIM_BUILD_DIR:-/tmp/vcsim-build}"
 GOSRC=/usr/share/gocode/src/github.com/vmware/govmomi
@@ -65,6 +67,7 @@ func main() {
 	delay := flag.Int("delay", 0, "milliseconds added to every SOAP call (DelayConfig.Delay)")
 	methodDelay := flag.String("method-delay", "", "Method:ms,... added to those methods' calls (DelayConfig.MethodDelay)")
 	jitter := flag.Float64("delay-jitter", 0, "coefficient of variation of each delay (DelayConfig.DelayJitter)")
+	vsan := flag.String("vsan-datastore", "", "datastores (comma-separated names) whose summary.type is vsan")
 	flag.Parse()
 
 	model := simulator.VPX()
@@ -110,6 +113,21 @@ func main() {
 
 	if err := model.Create(); err != nil {
 		log.Fatal(err)
+	}
+	for _, name := range strings.Split(*vsan, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		found := false
+		for _, entity := range simulator.Map.All("Datastore") {
+			if ds, ok := entity.(*simulator.Datastore); ok && ds.Name == name {
+				ds.Summary.Type = "vsan"
+				found = true
+			}
+		}
+		if !found {
+			log.Fatalf("-vsan-datastore: no datastore %q", name)
+		}
 	}
 	u := &url.URL{Host: *listen}
 	if *user != "" {

@@ -106,6 +106,8 @@ class Backend(Protocol):
     """Disk operations on datastores. Every call may block; all are bounded in time."""
 
     scope: str  # Docker Capabilities scope: "local" or "global"
+    # vSAN storage policies reach its disks (vSphere, on vSAN datastores); else they are recorded only
+    applies_policies: bool
 
     def datastores(self) -> list[DatastoreInfo]: ...
 
@@ -118,11 +120,24 @@ class Backend(Protocol):
     def display_path(self, disk: DiskRef) -> str: ...
 
     def create_disk(
-        self, disk: DiskRef, size_mb: int, diskformat: str, meta: dict[str, Any], vmgroup_name: str
-    ) -> DiskStat: ...
+        self,
+        disk: DiskRef,
+        size_mb: int,
+        diskformat: str,
+        meta: dict[str, Any],
+        vmgroup_name: str,
+        profile: str | None = None,
+    ) -> DiskStat:
+        """``profile``: a vSAN storage policy's text to put on the disk (only when ``applies_policies``)."""
 
     def clone_disk(
-        self, source: DiskRef, target: DiskRef, diskformat: str, meta: dict[str, Any], vmgroup_name: str
+        self,
+        source: DiskRef,
+        target: DiskRef,
+        diskformat: str,
+        meta: dict[str, Any],
+        vmgroup_name: str,
+        profile: str | None = None,
     ) -> DiskStat: ...
 
     def remove_disk(self, disk: DiskRef) -> None:

@@ -74,12 +74,14 @@ CASES = {
         "INVALID_ATTACH_AS",
         "Attach type 'persisten' is not supported. Valid options are: ['independent_persistent', 'persistent']",
     ),
-    "vsan-policy-on-local": (
+    # the local backend records a policy (it applies none to disks): one that does not exist is refused
+    # (vSphere refuses any on a non-vSAN datastore: tests/vsphere/test_policies.py)
+    "vsan-policy-unknown": (
         "data",
         {"vsan-policy-name": "gold"},
-        618,
-        "VSAN_POLICY_ON_NON_VSAN",
-        "Cannot use a VSAN policy on a non-VSAN datastore",
+        804,
+        "POLICY_UNKNOWN_AT_CREATE",
+        "Policy gold does not exist.",
     ),
     "fstype-no-mkfs": (
         "data",

@@ -52,6 +52,7 @@ class World:
             "volumes": seen("VolumeList", admin_pb2.VolumeListRequest()),
             "rules": seen("VmgroupRuleList", admin_pb2.VmgroupRuleListRequest()),
             "tokens": seen("JoinTokenList", admin_pb2.JoinTokenListRequest()),
+            "policies": seen("PolicyList", admin_pb2.PolicyListRequest()),
         }
 
 

@@ -35,6 +35,7 @@ from tests.delegation.matrix_cases import (
     vm_uuid,
 )
 from tests.delegation.matrix_cases_extend import EXTEND_CASE
+from tests.delegation.matrix_cases_policies import POLICY_CASES
 from tests.delegation.matrix_cases_rules import ALL_CASES as RULE_CASES
 from tests.delegation.matrix_cases_rules import refusal as _rules_refusal
 from tests.tenancy.harness import VM_UUIDS, vm_refused
@@ -261,7 +262,7 @@ OPS_CASES: dict[str, Case] = {
     "VolumeExtend": EXTEND_CASE,
 }
 
-ALL_CASES: dict[str, Case] = {**RULE_CASES, **OPS_CASES}
+ALL_CASES: dict[str, Case] = {**RULE_CASES, **OPS_CASES, **POLICY_CASES}
 
 
 def refusal(case: Case, c: Ctx) -> str | None:

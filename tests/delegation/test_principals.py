@@ -226,6 +226,8 @@ async def test_a_creator_creates_within_its_selector_and_administers_what_it_cre
             "usage_quota": "2.00GB",
             "volume_count": "Unset",  # a share has no count ceiling: the creator's row has no count limit
             "alert_at": "Unset",  # nor an alert threshold
+            "storage_policy": "",  # nor a default storage policy
+            "allowed_policies": [],
         }
     ]
     assert [(g["role"], g["vmgroup"], g["selector"]) for g in cora.js("admin", "grants")] == [

@@ -14,6 +14,7 @@ from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.join_tokens import new_token
 from vdvs.tenancy.model import ALL_DS_URL, DEFAULT_VMGROUP_ID, CertRecord, Privilege, VmGroup
 from vdvs.tenancy.options import VolumeOptions
+from vdvs.tenancy.policies import Policy
 from vdvs.tenancy.store import ConfigStore
 from vdvs.tenancy.store_copy import TABLES, copy_store
 
@@ -50,6 +51,8 @@ def populate(store: ConfigStore) -> None:
     store.begin_remove(made[2])
     store.update_options(made[3], VolumeOptions(fstype="ext4"))
     store.add_join_token(new_token(G1.id, 3, 3600, 1.7e9, "root").token)
+    store.add_policy(Policy("gold", '(("hostFailuresToTolerate" i1))', "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"))
+    store.set_privilege(Privilege(G2.id, DS1, True, storage_policy="gold", allowed_policies=("gold", "silver")))
 
 
 def snapshot(store: ConfigStore) -> dict[str, list[tuple[Any, ...]]]:

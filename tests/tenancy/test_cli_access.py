@@ -86,6 +86,8 @@ async def test_tenant_access_lifecycle_as_vdvs_test_tenant_access(tenv: Tenv) ->
             "usage_quota_mb": "0",
             "volume_count": "Unset",
             "alert_at": "Unset",
+            "storage_policy": "",  # no default policy (tests/tenancy/test_cli_policies.py)
+            "allowed_policies": [],  # any
         }
     ]
 

@@ -91,6 +91,8 @@ async def test_create_json_reply_describes_the_new_vmgroup(tenv: Tenv) -> None:
             "usage_quota_mb": "0",
             "volume_count": "Unset",
             "alert_at": "Unset",
+            "storage_policy": "",
+            "allowed_policies": [],
         }
     ]
 

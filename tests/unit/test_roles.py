@@ -136,6 +136,9 @@ PLATFORM_CALLS = [
     "DatastoreShare",
     "DatastoreUnshare",
     "EnrollFolder",
+    "PolicyCreate",
+    "PolicyUpdate",
+    "PolicyRemove",
 ]
 LISTINGS = [
     "VmgroupList",
@@ -152,6 +155,7 @@ LISTINGS = [
     "VmExplain",
     "JoinTokenList",
     "JoinTokenRemove",  # the handler checks the token's vmgroup
+    "PolicyList",  # global objects: anyone lists them; their volumes only those of vmgroups one sees
 ]
 
 

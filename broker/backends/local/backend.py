@@ -67,6 +67,7 @@ class LocalBackend:
     """Datastores are directories on this host; VMs are the enrolled guests of this host."""
 
     scope = "local"
+    applies_policies = False  # a policy named at create is recorded with the volume (and shown), not applied
 
     def __init__(
         self,
@@ -180,7 +181,13 @@ class LocalBackend:
         _fsync_dir(final.parent)
 
     def create_disk(
-        self, disk: DiskRef, size_mb: int, diskformat: str, meta: dict[str, Any], vmgroup_name: str
+        self,
+        disk: DiskRef,
+        size_mb: int,
+        diskformat: str,
+        meta: dict[str, Any],
+        vmgroup_name: str,
+        profile: str | None = None,
     ) -> DiskStat:
         folder = self._folder(disk, vmgroup_name)
         final = folder / f"{disk.name}.vmdk"
@@ -211,7 +218,13 @@ class LocalBackend:
         return self.stat_disk(disk)
 
     def clone_disk(
-        self, source: DiskRef, target: DiskRef, diskformat: str, meta: dict[str, Any], vmgroup_name: str
+        self,
+        source: DiskRef,
+        target: DiskRef,
+        diskformat: str,
+        meta: dict[str, Any],
+        vmgroup_name: str,
+        profile: str | None = None,
     ) -> DiskStat:
         src = self._vmdk(source)
         if not src.exists():

@@ -32,11 +32,11 @@ from vdvs.broker.backends.base import (
 )
 from vdvs.broker.backends.vsphere.datastore import Datastores, ds_path
 from vdvs.broker.backends.vsphere.datastore_files import DatastoreFiles
-from vdvs.broker.backends.vsphere.faults import TRANSPORT_ERRORS, describe, is_lock_fault
+from vdvs.broker.backends.vsphere.faults import TRANSPORT_ERRORS, describe, is_lock_fault, translated
 from vdvs.broker.backends.vsphere.pyvmomi import vim, vmodl
 from vdvs.broker.backends.vsphere.session import Session
 from vdvs.broker.backends.vsphere.settings import VsphereSettings
-from vdvs.broker.backends.vsphere.virtual_disk import VirtualDisks
+from vdvs.broker.backends.vsphere.virtual_disk import VirtualDisks, profile_spec
 from vdvs.broker.backends.vsphere.virtual_machine import VirtualMachines, VmDevices, add_disk_changes
 from vdvs.broker.backends.vsphere.virtual_machine_config import ENABLE_UUID, VmConfig, enable_uuid_missing
 from vdvs.broker.backends.vsphere.watcher import PowerWatcher
@@ -50,6 +50,7 @@ DISK_MODES = set(ATTACH_AS_TYPES)  # attach-as values are vSphere disk modes
 
 class VsphereBackend:
     scope = "global"
+    applies_policies = True  # as a storage profile in the disk spec, on vSAN datastores (tenancy.policies)
 
     def __init__(self, settings: VsphereSettings, workers: int = 8) -> None:
         self.settings = settings
@@ -109,14 +110,20 @@ class VsphereBackend:
 
     # ------------------------------------------------------------------ disks
     def create_disk(
-        self, disk: DiskRef, size_mb: int, diskformat: str, meta: dict[str, Any], vmgroup_name: str
+        self,
+        disk: DiskRef,
+        size_mb: int,
+        diskformat: str,
+        meta: dict[str, Any],
+        vmgroup_name: str,
+        profile: str | None = None,
     ) -> DiskStat:
         """Create the VMDK and its sidecar. (vDVS also linked ``dockvols/<vmgroup name>`` to the
         folder; the vSphere API makes no symlinks, and the sidecar records the vmgroup's name.)"""
         self.stores.get(disk.datastore)  # an unknown datastore is named as such, not as FileNotFound
         path = self.vmdk_path(disk)
         faults.point("vsphere.create.before_task")
-        self.disks.create(path, size_mb * 1024, diskformat)
+        self.disks.create(path, size_mb * 1024, diskformat, profile)
         faults.point("vsphere.create.after_task")
         self._first_meta(disk, meta, path)
         faults.point("vsphere.create.after_meta")
@@ -124,12 +131,18 @@ class VsphereBackend:
         return DiskStat(size_mb * MB, 0 if diskformat == "thin" else size_mb * MB)
 
     def clone_disk(
-        self, source: DiskRef, target: DiskRef, diskformat: str, meta: dict[str, Any], vmgroup_name: str
+        self,
+        source: DiskRef,
+        target: DiskRef,
+        diskformat: str,
+        meta: dict[str, Any],
+        vmgroup_name: str,
+        profile: str | None = None,
     ) -> DiskStat:
         self.stores.get(target.datastore)
         path = self.vmdk_path(target)
         faults.point("vsphere.clone.before_task")
-        self.disks.copy(self.vmdk_path(source), path, diskformat)
+        self.disks.copy(self.vmdk_path(source), path, diskformat, profile)
         faults.point("vsphere.clone.after_task")
         self._first_meta(target, meta, path)
         faults.point("vsphere.clone.after_meta")
@@ -303,6 +316,17 @@ class VsphereBackend:
             faults.point("vsphere.detach.after_reconfig")
             if removed:
                 log.info("detached %s from VM %s", path, vm_uuid)
+
+    def apply_policy(self, vm_uuid: str, disk: DiskRef, content: str) -> bool:
+        """Re-apply a storage policy to a disk through the VM holding it (vSphere changes an existing disk's
+        policy only so); False when that VM does not hold it (the policy stays on record)."""
+        path = self.vmdk_path(disk)
+        with self._vm_lock(vm_uuid):
+            vm = self.vms.find(vm_uuid)
+            if vm is None:
+                return False
+            with translated(f"Failed to apply the storage policy to {path}"):
+                return self.vms.set_disk_profile(vm, path, profile_spec(content), f"apply policy to {path}")
 
     def is_attached(self, vm_uuid: str, disk: DiskRef) -> bool:
         vm = self.vms.find(vm_uuid)

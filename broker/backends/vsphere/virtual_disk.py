@@ -20,6 +20,7 @@ log = logging.getLogger("vdvs.broker.vsphere")
 
 # vDVS diskformat option -> VirtualDiskManager diskType
 DISK_TYPES = {"thin": "thin", "zeroedthick": "preallocated", "eagerzeroedthick": "eagerZeroedThick"}
+SPS_EXTENSION = "com.vmware.vim.sps"  # the storage policy service, which reads a profile's raw data
 
 
 def disk_type(diskformat: str) -> str:
@@ -29,27 +30,37 @@ def disk_type(diskformat: str) -> str:
         raise BackendError(f"unknown diskformat {diskformat!r} (known: {sorted(DISK_TYPES)})") from None
 
 
+def profile_spec(content: str) -> object:
+    """A vSAN policy's text as vSphere takes it in a disk spec: a defined profile whose raw data is the
+    policy, for the storage policy service (SPS) to apply (what vDVS's vsan_policy did with the text)."""
+    return vim.vm.DefinedProfileSpec(
+        profileId="", profileData=vim.vm.ProfileRawData(extensionKey=SPS_EXTENSION, objectData=content)
+    )
+
+
 class VirtualDisks:
     def __init__(self, session: Session, files: DatastoreFiles) -> None:
         self._session = session
         self._files = files
 
-    def _spec(self, diskformat: str, capacity_kb: int | None) -> object:
+    def _spec(self, diskformat: str, capacity_kb: int | None, profile: str | None = None) -> object:
         spec = vim.VirtualDiskManager.FileBackedVirtualDiskSpec(
             diskType=disk_type(diskformat), adapterType=self._session.settings.adapter_type
         )
         if capacity_kb is not None:
             spec.capacityKb = capacity_kb
+        if profile is not None:
+            spec.profile = [profile_spec(profile)]
         return spec
 
     def _make_parent(self, path: str) -> None:
         datastore, relative = split_ds_path(path)
         self._files.make_folder(datastore, posixpath.dirname(relative))
 
-    def create(self, path: str, capacity_kb: int, diskformat: str) -> None:
-        """Create the disk; DiskExistsError if the name is taken."""
+    def create(self, path: str, capacity_kb: int, diskformat: str, profile: str | None = None) -> None:
+        """Create the disk (with the storage policy ``profile``, if given); DiskExistsError if the name is taken."""
         what = f"cannot create {path}"
-        spec = self._spec(diskformat, capacity_kb)
+        spec = self._spec(diskformat, capacity_kb, profile)
         timeout = self._session.settings.task_timeout_s
         with translated(what):
             for attempt in (1, 2):
@@ -66,8 +77,10 @@ class VirtualDisks:
                         raise
                     self._make_parent(path)  # first volume of this vmgroup on this datastore
 
-    def copy(self, source: str, target: str, diskformat: str) -> None:
-        """Clone ``source`` into ``target`` in ``diskformat``; DiskNotFoundError / DiskExistsError."""
+    def copy(self, source: str, target: str, diskformat: str, profile: str | None = None) -> None:
+        """Clone ``source`` into ``target`` in ``diskformat`` (with the storage policy ``profile``, if given);
+        DiskNotFoundError / DiskExistsError. A server that takes no destination spec cannot take the policy:
+        the clone is then refused rather than made without it."""
         what = f"cannot clone {source} into {target}"
         self._make_parent(target)
         manager = self._session.content.virtualDiskManager
@@ -81,10 +94,14 @@ class VirtualDisks:
                         sourceDatacenter=dc,
                         destName=target,
                         destDatacenter=dc,
-                        destSpec=self._spec(diskformat, None),
+                        destSpec=self._spec(diskformat, None, profile),
                     )
                     wait_task(task, timeout, what)
                 except vmodl.fault.NotImplemented:
+                    if profile is not None:
+                        raise BackendError(
+                            f"{what}: the server takes no disk spec for copies, so not the storage policy"
+                        ) from None
                     # Some servers (vcsim in vCenter mode) take no destSpec: the copy keeps the source's format.
                     log.warning("clone %s: the server takes no disk format for copies; it keeps its source's", target)
                     task = manager.CopyVirtualDisk_Task(

@@ -227,6 +227,14 @@ class VirtualMachines:
         task = vm.ReconfigVM_Task(spec=vim.vm.ConfigSpec(deviceChange=changes))
         wait_task(task, self._session.settings.task_timeout_s, what)
 
+    def set_disk_profile(self, vm: Any, path: str, profile: Any, what: str) -> bool:
+        """Put a storage profile on the VM's disk ``path`` (an edit of the device); False if it holds none."""
+        disk = self.devices(vm).disk(path)
+        if disk is None:
+            return False
+        self.reconfigure(vm, [vim.vm.device.VirtualDeviceSpec(operation="edit", device=disk, profile=[profile])], what)
+        return True
+
     def power_off(self, vm: Any, what: str) -> None:
         """Power the VM off (hard, as the vSphere client's "Power Off") and wait for the task."""
         with translated(what):
