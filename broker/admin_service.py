@@ -5,6 +5,7 @@ from __future__ import annotations
 from vdvs.broker.admin_enroll import EnrollmentHandlers
 from vdvs.broker.admin_events import EventHandlers
 from vdvs.broker.admin_fence import FenceHandlers
+from vdvs.broker.admin_move import MoveHandlers
 from vdvs.broker.admin_principals import PrincipalHandlers
 from vdvs.broker.admin_rules import RuleHandlers
 from vdvs.broker.admin_shares import ShareHandlers
@@ -32,6 +33,7 @@ class AdminServicer(
     EventHandlers,
     VmCheckHandlers,
     TokenHandlers,
+    MoveHandlers,
     admin_pb2_grpc.AdminServiceServicer,
 ):
     """Every AdminService RPC; the rules behind them are in tenancy/."""

@@ -896,3 +896,23 @@ class EnrollFolderResponse(_message.Message):
     VMS_FIELD_NUMBER: _ClassVar[int]
     vms: _containers.RepeatedCompositeFieldContainer[EnrolledVm]
     def __init__(self, vms: _Optional[_Iterable[_Union[EnrolledVm, _Mapping]]] = ...) -> None: ...
+
+class VolumeMoveRequest(_message.Message):
+    __slots__ = ("volume", "vmgroup", "to")
+    VOLUME_FIELD_NUMBER: _ClassVar[int]
+    VMGROUP_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    volume: str
+    vmgroup: str
+    to: str
+    def __init__(self, volume: _Optional[str] = ..., vmgroup: _Optional[str] = ..., to: _Optional[str] = ...) -> None: ...
+
+class VolumeMoveResponse(_message.Message):
+    __slots__ = ("volume", "moved_to", "vmgroup")
+    VOLUME_FIELD_NUMBER: _ClassVar[int]
+    MOVED_TO_FIELD_NUMBER: _ClassVar[int]
+    VMGROUP_FIELD_NUMBER: _ClassVar[int]
+    volume: str
+    moved_to: str
+    vmgroup: str
+    def __init__(self, volume: _Optional[str] = ..., moved_to: _Optional[str] = ..., vmgroup: _Optional[str] = ...) -> None: ...

@@ -24,6 +24,8 @@ class VolumeState(enum.StrEnum):
     CREATING = "creating"  # reserved, backend create under way
     READY = "ready"
     DELETING = "deleting"  # backend delete under way
+    MOVING = "moving"  # its disk is being moved to the datastore of its ARRIVING row (broker/move_ops.py)
+    ARRIVING = "arriving"  # a move's reservation on its target datastore: holds the name and the quotas there
 
 
 class AttachState(enum.StrEnum):

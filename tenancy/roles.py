@@ -137,6 +137,8 @@ RULES: Mapping[str, Rule] = {
     "JoinTokenList": _listing("vm.token.ls", ADMIN),
     "JoinTokenRemove": Rule(Need.LISTING, "vm.token.rm", ADMIN, changes=True, target=("id",)),
     "EnrollFolder": _platform("vm.enroll.folder", "folder"),
+    # a vmgroup admin moves its vmgroup's volumes between datastores shared into it (tenancy/move.py checks)
+    "VolumeMove": _on_vmgroup("volume.move", ADMIN, "vmgroup", "volume", "to"),
 }
 DEFAULT_RULE = _platform("admin.call")  # an RPC with no rule of its own: platform admins only
 

@@ -186,6 +186,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE certs ADD COLUMN revoke_at {real};
     """,
+    # N: moves between datastores (vdvs volume move): the other end of a move under way, a datastore URL:
+    # the target's on the 'moving' row, the source's on its 'arriving' reservation on the target
+    """
+    ALTER TABLE volumes ADD COLUMN move_peer TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

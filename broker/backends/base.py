@@ -177,3 +177,13 @@ class Backend(Protocol):
         """
 
     def close(self) -> None: ...
+
+    def move_disk(
+        self, source: DiskRef, target: DiskRef, diskformat: str, meta: dict[str, Any], vmgroup_name: str
+    ) -> DiskStat:
+        """Move a detached disk and its sidecar (``meta``, written on the target) to ``target``'s datastore.
+
+        Until the target disk and its sidecar are complete the source stays whole, and the source is
+        deleted only after: a target disk with its sidecar, or with no source left, is a complete move
+        (``broker.move_ops`` finishes or undoes an interrupted one by that). DiskExistsError when the
+        target name is taken; on any other error nothing of the move is left on the target."""
