@@ -32,6 +32,7 @@ from vdvs.broker.backends.base import (
     VmInfo,
 )
 from vdvs.broker.backends.local import loop
+from vdvs.broker.backends.local.copy import copy_disk
 from vdvs.broker.backends.local.space import SpaceReader
 from vdvs.tenancy import sidecar
 from vdvs.tenancy.names import DOCKVOLS
@@ -383,10 +384,11 @@ class LocalBackend:
         self, source: DiskRef, target: DiskRef, diskformat: str, meta: dict[str, Any], vmgroup_name: str
     ) -> DiskStat:
         """Move a detached disk to another datastore: the same file linked into place when both are on
-        one filesystem, else a sparse copy (thick stays thick) fsynced under a temporary name; then
-        published by a link that refuses a taken name, its sidecar written, and only then the source
-        deleted. A crash leaves the source whole until the target and its sidecar are complete
-        (what ``broker.move_ops`` checks to finish or undo); on an error nothing is left on the target."""
+        one filesystem, else a reflink or a sparse copy (thick stays thick, ``local.copy``) fsynced
+        under a temporary name; then published by a link that refuses a taken name, its sidecar
+        written, and only then the source deleted. A crash leaves the source whole until the target
+        and its sidecar are complete (what ``broker.move_reconcile`` checks to finish or undo); on an
+        error nothing is left on the target."""
         src = self._vmdk(source)
         if not src.exists():
             raise DiskNotFoundError(f"{src} does not exist")
@@ -401,7 +403,7 @@ class LocalBackend:
             try:
                 os.link(src, tmp)  # one filesystem: the same blocks, nothing copied
             except OSError:
-                self._copy_sparse(src, tmp, preallocate=diskformat != "thin")
+                copy_disk(src, tmp, preallocate=diskformat != "thin")
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise BackendError(f"cannot copy {src}: {exc.strerror or exc}") from exc
