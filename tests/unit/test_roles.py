@@ -120,6 +120,7 @@ ADMIN_CALLS = [
     "VmgroupRuleSet",
     "VmgroupRuleRemove",
     "JoinTokenCreate",
+    "VolumeMove",  # tenancy/move.py also asks for both datastores to be shared into the vmgroup
 ]
 PLATFORM_CALLS = [
     "Status",
