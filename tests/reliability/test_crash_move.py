@@ -16,12 +16,12 @@ from testkit.fixtures import needs_root
 from testkit.system import detach_loops
 from tests.broker.helpers import FILESYSTEMS
 from tests.reliability.harness import CrashEnv, host_state, problems
-from vdvs.broker.faults import BROKER_POINTS, LOCAL_POINTS
+from vdvs.broker.faults import LOCAL_MOVE_POINTS, MOVE_POINTS
 from vdvs.tenancy.model import DEFAULT_VMGROUP_ID, VolumeState
 
 pytestmark = needs_root
 MB = 1024 * 1024
-POINTS = sorted(p for p in {**BROKER_POINTS, **LOCAL_POINTS} if p.startswith("move."))
+POINTS = sorted({**MOVE_POINTS, **LOCAL_MOVE_POINTS})
 # where the target copy is complete: the move is finished; before, it is undone
 FINISHED = {"move.after_meta", "move.after_source_delete", "move.after_copy", "move.after_commit"}
 
