@@ -260,3 +260,16 @@ async def test_a_move_to_another_filesystem_copies_sparsely_and_keeps_thick_disk
         assert list((env.datastore_dir("local2") / ".vdvs-tmp").rglob("*.vmdk")) == []
     finally:
         await env.close()
+
+
+async def test_moves_are_in_the_audit_trail_done_or_refused(broker_env: BrokerEnv) -> None:
+    env = broker_env
+    vm = env.client(await env.enroll("vm1"))
+    await bounded(vm.create("a", {"size": "16mb"}, FILESYSTEMS))
+    await move(env, "a@local1", "local2", "_DEFAULT")  # as the CLI sends it: --vmgroup defaults to _DEFAULT
+    await move_refused(env, "a@local2", "local2", "_DEFAULT")
+    reply = await admin(env, "AuditList", admin_pb2.AuditListRequest(action="volume.move"))
+    seen = sorted((r.action, r.outcome, r.vmgroup, r.target, r.reason) for r in reply.records)
+    assert [s[:3] for s in seen] == [("volume.move", "refused", "_DEFAULT"), ("volume.move", "success", "_DEFAULT")]
+    assert all("volume=a@" in s[3] and "to=local2" in s[3] for s in seen), seen
+    assert "it is already on datastore local2" in seen[0][4], seen
