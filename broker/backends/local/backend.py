@@ -32,7 +32,7 @@ from vdvs.broker.backends.base import (
     VmInfo,
 )
 from vdvs.broker.backends.local import loop
-from vdvs.broker.backends.local.copy import copy_disk
+from vdvs.broker.backends.local.copy import link_or_copy
 from vdvs.broker.backends.local.space import SpaceReader
 from vdvs.tenancy import sidecar
 from vdvs.tenancy.names import DOCKVOLS
@@ -383,27 +383,18 @@ class LocalBackend:
     def move_disk(
         self, source: DiskRef, target: DiskRef, diskformat: str, meta: dict[str, Any], vmgroup_name: str
     ) -> DiskStat:
-        """Move a detached disk to another datastore: the same file linked into place when both are on
-        one filesystem, else a reflink or a sparse copy (thick stays thick, ``local.copy``) fsynced
-        under a temporary name; then published by a link that refuses a taken name, its sidecar
-        written, and only then the source deleted. A crash leaves the source whole until the target
-        and its sidecar are complete (what ``broker.move_reconcile`` checks to finish or undo); on an
-        error nothing is left on the target."""
-        src = self._vmdk(source)
+        """Linked or copied under a temporary name (``local.copy.link_or_copy``), published by a link that
+        refuses a taken name, its sidecar written; only then the source deleted (see ``Backend``)."""
+        src, final = self._vmdk(source), self._folder(target, vmgroup_name) / f"{target.name}.vmdk"
         if not src.exists():
             raise DiskNotFoundError(f"{src} does not exist")
         if loop.devices_backed_by(str(src)):
             raise BackendError(f"{src} is still attached to a loop device")
-        folder = self._folder(target, vmgroup_name)
-        final = folder / f"{target.name}.vmdk"
         if final.exists():
             raise DiskExistsError(f"File {final} already exists")
         tmp = self._tmp_file(target.datastore)
         try:
-            try:
-                os.link(src, tmp)  # one filesystem: the same blocks, nothing copied
-            except OSError:
-                copy_disk(src, tmp, preallocate=diskformat != "thin")
+            link_or_copy(src, tmp, preallocate=diskformat != "thin")
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise BackendError(f"cannot copy {src}: {exc.strerror or exc}") from exc

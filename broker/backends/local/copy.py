@@ -1,4 +1,5 @@
-"""Copying a disk file to another datastore: a reflink where the filesystem offers one, else its data
+"""Moving a disk file to another datastore (``LocalBackend.move_disk``): on one filesystem a hard link
+(the same blocks, nothing copied); across filesystems a reflink where the filesystem offers one, else its data
 extents only (SEEK_DATA/SEEK_HOLE), so a thin disk stays thin; fsynced before it is published.
 
 ``copy_file_range`` is used where the kernel takes it (it may share blocks itself); between two
@@ -75,3 +76,12 @@ def copy_disk(src: Path, dst: Path, preallocate: bool) -> str:
             offset = hole
         os.fsync(fout.fileno())
     return "copy"
+
+
+def link_or_copy(src: Path, dst: Path, preallocate: bool) -> str:
+    """``dst`` a new name of ``src``'s data: "link" on one filesystem, else ``copy_disk``'s answer."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        return copy_disk(src, dst, preallocate)
+    return "link"
