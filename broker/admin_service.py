@@ -6,6 +6,7 @@ from vdvs.broker.admin_enroll import EnrollmentHandlers
 from vdvs.broker.admin_events import EventHandlers
 from vdvs.broker.admin_extend import ExtendHandlers
 from vdvs.broker.admin_fence import FenceHandlers
+from vdvs.broker.admin_move import MoveHandlers
 from vdvs.broker.admin_policies import PolicyHandlers
 from vdvs.broker.admin_principals import PrincipalHandlers
 from vdvs.broker.admin_rules import RuleHandlers
@@ -36,6 +37,7 @@ class AdminServicer(
     TokenHandlers,
     ExtendHandlers,
     PolicyHandlers,
+    MoveHandlers,
     admin_pb2_grpc.AdminServiceServicer,
 ):
     """Every AdminService RPC; the rules behind them are in tenancy/."""

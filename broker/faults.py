@@ -82,7 +82,36 @@ EXTEND_POINTS: dict[str, str] = {
     "vsphere.extend.before_task": "extend asked, no ReconfigVM / ExtendVirtualDisk sent yet",
     "vsphere.extend.after_task": "disk grown by vCenter, backend not returned",
 }
-POINTS: dict[str, str] = {**BROKER_POINTS, **LOCAL_POINTS, **VSPHERE_POINTS, **EXTEND_POINTS}
+# `vdvs volume move` (issue 14), apart: the crash campaigns' workloads make no moves, so they draw
+# from the dicts above; tests/reliability/test_crash_move*.py kill the broker at each of these
+MOVE_POINTS: dict[str, str] = {
+    # broker/move_ops.py
+    "move.after_begin": "row 'moving' and its 'arriving' twin committed, disk untouched",
+    "move.after_copy": "disk moved to the target, rows still 'moving'/'arriving'",
+    "move.after_commit": "row 'ready' on the target, the caller not told yet",
+}
+LOCAL_MOVE_POINTS: dict[str, str] = {
+    # broker/backends/local/backend.py
+    "move.before_publish": "moved disk written under its temporary name only",
+    "move.after_publish": "moved disk published on the target, no sidecar there yet",
+    "move.after_meta": "target disk and sidecar in place, source untouched",
+    "move.after_source_delete": "source disk deleted, its sidecar still there",
+}
+VSPHERE_MOVE_POINTS: dict[str, str] = {
+    # broker/backends/vsphere/backend.py
+    "vsphere.move.before_task": "target datastore known, MoveVirtualDisk not sent yet",
+    "vsphere.move.after_task": "disk on the target, no sidecar there yet",
+    "vsphere.move.after_meta": "disk and sidecar on the target, source sidecar still there",
+}
+POINTS: dict[str, str] = {
+    **BROKER_POINTS,
+    **LOCAL_POINTS,
+    **VSPHERE_POINTS,
+    **EXTEND_POINTS,
+    **MOVE_POINTS,
+    **LOCAL_MOVE_POINTS,
+    **VSPHERE_MOVE_POINTS,
+}
 
 
 class FaultConfigError(ValueError):

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from vdvs.broker.backends.base import Backend, BackendError
 from vdvs.broker.extend_ops import settle_extend
 from vdvs.broker.locks import KeyedLocks
+from vdvs.broker.move_reconcile import settle_move
 from vdvs.broker.runtime import Workers
 from vdvs.tenancy.audit import AuditRecord
 from vdvs.tenancy.errors import VdvsError
@@ -51,6 +52,8 @@ class ReconcileReport:
     disks_without_row: list[str] = field(default_factory=list)
     rows_without_disk: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    finished_moves: list[str] = field(default_factory=list)
+    undone_moves: list[str] = field(default_factory=list)
     # (what was done, volume name@datastore, vmgroup id) of each repair: its event
     repair_log: list[tuple[str, str, str]] = field(default_factory=list)
 
@@ -64,6 +67,8 @@ class ReconcileReport:
             "forgotten_attachment": len(self.forgotten_attachments),
             "removed_temporary": len(self.removed_temporaries),
             "settled_extend": len(self.settled_extends),
+            "finished_move": len(self.finished_moves),
+            "undone_move": len(self.undone_moves),
         }
 
     def repaired(self) -> int:
@@ -79,6 +84,8 @@ class ReconcileReport:
             ("forgot an attachment the backend does not have", self.forgotten_attachments),
             ("removed half-written file", self.removed_temporaries),
             ("settled interrupted extend", self.settled_extends),
+            ("finished interrupted move", self.finished_moves),
+            ("undid interrupted move", self.undone_moves),
             ("disk with no config-store row (left alone)", self.disks_without_row),
             ("volume whose disk is missing", self.rows_without_disk),
             ("could not settle", self.failures),
@@ -152,6 +159,9 @@ class Reconciler:
                 report.failures.append(f"{label}: {exc}")
 
     async def _settle(self, record: VolumeRecord, volume: VolumeName, label: str, report: ReconcileReport) -> None:
+        if record.state in (VolumeState.MOVING, VolumeState.ARRIVING):
+            await self._settle_move(record, report)
+            return
         disk = volume.disk(record.vmgroup_id)
         if record.state is VolumeState.EXTENDING:
             what = await settle_extend(self.store, self.backend, self.workers, record, disk)
@@ -175,6 +185,14 @@ class Reconciler:
             (report.undone_attaches if attaching else report.finished_detaches).append(label)
             what = "undid interrupted attach" if attaching else "finished interrupted detach"
             report.repair_log.append((what, volume.full, record.vmgroup_id))
+
+    async def _settle_move(self, record: VolumeRecord, report: ReconcileReport) -> None:
+        settled = await settle_move(self.store, self.backend, self.workers, record, await self._names())
+        if settled is None:
+            return
+        (report.finished_moves if settled.finished else report.undone_moves).append(settled.label)
+        what = "finished interrupted move" if settled.finished else "undid interrupted move"
+        report.repair_log.append((what, settled.volume, record.vmgroup_id))
 
     async def _verify_attachment(self, record: VolumeRecord, names: dict[str, str], report: ReconcileReport) -> None:
         """A claim (in use or idle) the backend does not have is forgotten; one it has is kept."""

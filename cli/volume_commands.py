@@ -104,3 +104,20 @@ def _add_extend() -> None:
 
 
 _add_extend()
+
+
+@volume.command("move")
+@click.option("--volume", "volume_name", required=True, help="volume@datastore: the volume to move")
+@click.option("--to", "to", required=True, help="the datastore to move it to")
+@click.option("--vmgroup", default="_DEFAULT", show_default=True, help="the volume's vmgroup")
+@admin_options
+def move(volume_name: str, to: str, vmgroup: str, target: Target, as_json: bool) -> None:
+    """Move a detached volume to another datastore, keeping its name, vmgroup, options and metadata.
+
+    An idle attachment is detached first; a volume in use is refused. The target datastore's
+    privileges and quotas apply, as for a create there."""
+    from vdvs.proto import admin_pb2
+
+    request = admin_pb2.VolumeMoveRequest(volume=volume_name, vmgroup=vmgroup, to=to)
+    reply = call(target, as_json, "VolumeMove", request)
+    emit(to_dict(reply), as_json, f"Successfully moved volume {reply.volume} to {reply.moved_to}")

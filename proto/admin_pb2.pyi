@@ -1010,3 +1010,23 @@ class PolicyUpdateResponse(_message.Message):
     failed: _containers.RepeatedScalarFieldContainer[str]
     not_attached: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, policy: _Optional[_Union[PolicyEntry, _Mapping]] = ..., reapplied: _Optional[_Iterable[str]] = ..., recorded: _Optional[_Iterable[str]] = ..., failed: _Optional[_Iterable[str]] = ..., not_attached: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class VolumeMoveRequest(_message.Message):
+    __slots__ = ("volume", "vmgroup", "to")
+    VOLUME_FIELD_NUMBER: _ClassVar[int]
+    VMGROUP_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    volume: str
+    vmgroup: str
+    to: str
+    def __init__(self, volume: _Optional[str] = ..., vmgroup: _Optional[str] = ..., to: _Optional[str] = ...) -> None: ...
+
+class VolumeMoveResponse(_message.Message):
+    __slots__ = ("volume", "moved_to", "vmgroup")
+    VOLUME_FIELD_NUMBER: _ClassVar[int]
+    MOVED_TO_FIELD_NUMBER: _ClassVar[int]
+    VMGROUP_FIELD_NUMBER: _ClassVar[int]
+    volume: str
+    moved_to: str
+    vmgroup: str
+    def __init__(self, volume: _Optional[str] = ..., moved_to: _Optional[str] = ..., vmgroup: _Optional[str] = ...) -> None: ...

@@ -284,6 +284,11 @@ class AdminServiceStub:
                 request_serializer=vdvs_dot_proto_dot_admin__pb2.PolicyRef.SerializeToString,
                 response_deserializer=vdvs_dot_proto_dot_admin__pb2.PolicyEntry.FromString,
                 _registered_method=True)
+        self.VolumeMove = channel.unary_unary(
+                '/vdvs.v1.AdminService/VolumeMove',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.VolumeMoveRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.VolumeMoveResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -602,6 +607,13 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VolumeMove(self, request, context):
+        """volume lifecycle (issue 14): move a detached volume to another datastore
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -849,6 +861,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.PolicyRemove,
                     request_deserializer=vdvs_dot_proto_dot_admin__pb2.PolicyRef.FromString,
                     response_serializer=vdvs_dot_proto_dot_admin__pb2.PolicyEntry.SerializeToString,
+            ),
+            'VolumeMove': grpc.unary_unary_rpc_method_handler(
+                    servicer.VolumeMove,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.VolumeMoveRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.VolumeMoveResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2179,6 +2196,33 @@ class AdminService:
             '/vdvs.v1.AdminService/PolicyRemove',
             vdvs_dot_proto_dot_admin__pb2.PolicyRef.SerializeToString,
             vdvs_dot_proto_dot_admin__pb2.PolicyEntry.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VolumeMove(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/VolumeMove',
+            vdvs_dot_proto_dot_admin__pb2.VolumeMoveRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.VolumeMoveResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -13,6 +13,7 @@ from vdvs.tenancy.store_audit import AuditRows
 from vdvs.tenancy.store_certs import CertRows
 from vdvs.tenancy.store_extend import ExtendRows
 from vdvs.tenancy.store_grants import GrantRows
+from vdvs.tenancy.store_moves import MoveRows
 from vdvs.tenancy.store_policies import PolicyRows
 from vdvs.tenancy.store_rules import RuleRows
 from vdvs.tenancy.store_tokens import TokenRows
@@ -35,6 +36,7 @@ class ConfigStore(
     UsageRows,
     TokenRows,
     PolicyRows,
+    MoveRows,
 ):
     """Vmgroups, privileges, volumes (with reservations), certificates, the brokers serving them, admins,
     their grants, vmgroup labels, datastore shares, the audit trail, membership rules and VM labels, and

@@ -410,6 +410,25 @@ class Err(enum.Enum):
         "{0} may not set --allowed-policies: which policies a vmgroup may use is the platform's to restrict",
         Kind.DENIED,
     )
+    # --- volume move between datastores (840-849) ---
+    MOVE_IN_USE = ErrorSpec(840, "Failed to move volume {0}, in use by VM = {1}.", Kind.CONFLICT)
+    MOVE_TARGET_EXISTS = ErrorSpec(
+        841, "Failed to move volume {0}: volume {1} already exists on datastore {2}", Kind.EXISTS
+    )
+    MOVE_SAME_DATASTORE = ErrorSpec(842, "Failed to move volume {0}: it is already on datastore {1}", Kind.INVALID)
+    MOVE_NOT_SHARED = ErrorSpec(
+        843,
+        "Failed to move volume {0}: datastore {1} is not shared into vmgroup {2} (a vmgroup admin moves "
+        "volumes only between datastores shared into the vmgroup)",
+        Kind.DENIED,
+    )
+    MOVE_FAILED = ErrorSpec(844, "Failed to move volume {0} to datastore {1}: {2}", Kind.INTERNAL)
+    MOVE_BUSY = ErrorSpec(
+        845, "Failed to move volume {0}: another operation ({1}) is under way on it; try again", Kind.CONFLICT
+    )
+    MOVE_TARGET_INVALID = ErrorSpec(
+        846, "Failed to move volume {0}: --to must name one datastore, not {1}", Kind.INVALID
+    )
 
     @property
     def code(self) -> int:

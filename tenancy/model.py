@@ -25,6 +25,8 @@ class VolumeState(enum.StrEnum):
     READY = "ready"
     DELETING = "deleting"  # backend delete under way
     EXTENDING = "extending"  # size_mb already the new size (reserved), backend grow under way
+    MOVING = "moving"  # its disk is being moved to the datastore of its ARRIVING row (broker/move_ops.py)
+    ARRIVING = "arriving"  # a move's reservation on its target datastore: holds the name and the quotas there
 
 
 class AttachState(enum.StrEnum):

@@ -145,6 +145,8 @@ RULES: Mapping[str, Rule] = {
     "PolicyUpdate": _platform("policy.update", "name"),
     "PolicyRemove": _platform("policy.rm", "name"),
     "PolicyList": _listing("policy.ls"),
+    # a vmgroup admin moves its vmgroup's volumes between datastores shared into it (tenancy/move.py checks)
+    "VolumeMove": _on_vmgroup("volume.move", ADMIN, "vmgroup", "volume", "to"),
 }
 DEFAULT_RULE = _platform("admin.call")  # an RPC with no rule of its own: platform admins only
 

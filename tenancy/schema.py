@@ -198,6 +198,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE privileges ADD COLUMN storage_policy TEXT;
     ALTER TABLE privileges ADD COLUMN allowed_policies TEXT NOT NULL DEFAULT '';
     """,
+    # 9 (moves): moves between datastores (vdvs volume move): the other end of a move under way, a datastore URL:
+    # the target's on the 'moving' row, the source's on its 'arriving' reservation on the target
+    """
+    ALTER TABLE volumes ADD COLUMN move_peer TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

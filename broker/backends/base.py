@@ -197,3 +197,13 @@ class Backend(Protocol):
         """Grow the disk to ``size_mb`` (idempotent: a disk already that big is left alone) and
         return its size after. ``holder``: the VM it is attached to, if any (vSphere grows an attached
         disk through that VM's ReconfigVM; the local backend refreshes its loop devices)."""
+
+    def move_disk(
+        self, source: DiskRef, target: DiskRef, diskformat: str, meta: dict[str, Any], vmgroup_name: str
+    ) -> DiskStat:
+        """Move a detached disk and its sidecar (``meta``, written on the target) to ``target``'s datastore.
+
+        Until the target disk and its sidecar are complete the source stays whole, and the source is
+        deleted only after: a target disk with its sidecar, or with no source left, is a complete move
+        (``broker.move_ops`` finishes or undoes an interrupted one by that). DiskExistsError when the
+        target name is taken; on any other error nothing of the move is left on the target."""

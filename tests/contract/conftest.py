@@ -28,6 +28,7 @@ class Case:
     hint_kind: str  # what attach returns: "loop" or "scsi"
     has_inventory: bool  # False: the backend vouches for every VM (local)
     can_attach: bool
+    other_datastore: str = ""  # a second datastore (a volume move's target)
 
     def disk(self, name: str = "vol") -> DiskRef:
         """A disk in a vmgroup folder of its own, so tests never see each other's disks."""
@@ -64,11 +65,12 @@ def _local_case() -> Iterator[Case]:
     from vdvs.broker.backends.local import LocalBackend
 
     with tempfile.TemporaryDirectory(prefix="vdvs-contract-") as tmp:
-        root = Path(tmp) / "ds1"
+        root, other = Path(tmp) / "ds1", Path(tmp) / "ds2"
         root.mkdir()
-        backend = LocalBackend({"ds1": root})
+        other.mkdir()
+        backend = LocalBackend({"ds1": root, "ds2": other})
         try:
-            yield Case("local", backend, "ds1", str(uuid.uuid4()), "loop", False, os.geteuid() == 0)
+            yield Case("local", backend, "ds1", str(uuid.uuid4()), "loop", False, os.geteuid() == 0, "ds2")
         finally:
             for disk in backend.list_disks():  # loop devices a failed test left
                 backend.detach("", disk)
@@ -83,7 +85,7 @@ def _vsphere_case(sim: Sim, mode: str) -> Iterator[Case]:
     backend = VsphereBackend(sim.settings())
     try:
         backend.connect()
-        yield Case(mode, backend, DATASTORE, sim.vms[0].uuid, "scsi", True, True)
+        yield Case(mode, backend, DATASTORE, sim.vms[0].uuid, "scsi", True, True, "LocalDS_0")
     finally:
         backend.close()
         inspector.reset()

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tests.contract.conftest import Case
-from vdvs.broker.backends.base import POWERED_ON, DiskExistsError, DiskNotFoundError
+from vdvs.broker.backends.base import POWERED_ON, DiskExistsError, DiskNotFoundError, DiskRef
 
 MB = 1024 * 1024
 
@@ -177,3 +177,28 @@ def test_watch_power_off_is_accepted_and_close_ends_it(case: Case) -> None:
     assert time.monotonic() - started < 3.0
     assert seen == []
     assert not any(t.name == "vdvs-vsphere-power" and t.is_alive() for t in threading.enumerate())
+
+
+def test_move_puts_the_disk_and_the_meta_given_on_the_other_datastore(case: Case) -> None:
+    """``move_disk`` (vdvs volume move): the target has the disk and the sidecar given, the source
+    nothing; a taken target name is DiskExistsError and a missing source DiskNotFoundError, both
+    leaving everything as it was."""
+    source = case.disk("mv")
+    target = DiskRef(case.other_datastore, source.vmgroup_id, "mv")
+    case.backend.create_disk(source, 8, "thin", meta_for("mv", 8), "grp")
+    stat = case.backend.move_disk(source, target, "thin", meta_for("moved", 8), "grp")
+    assert stat.size_bytes == 8 * MB
+    assert (case.backend.disk_exists(source), case.backend.read_meta(source)) == (False, None)
+    assert case.backend.disk_exists(target) and case.backend.read_meta(target) == meta_for("moved", 8)
+    assert target in case.backend.list_disks() and source not in case.backend.list_disks()
+
+    case.backend.create_disk(source, 8, "thin", meta_for("again", 8), "grp")
+    with pytest.raises(DiskExistsError):
+        case.backend.move_disk(source, target, "thin", meta_for("again", 8), "grp")
+    assert case.backend.read_meta(source) == meta_for("again", 8)
+    assert case.backend.read_meta(target) == meta_for("moved", 8)
+    with pytest.raises(DiskNotFoundError):
+        case.backend.move_disk(case.disk("nothere"), DiskRef(case.other_datastore, source.vmgroup_id, "x"), "thin",
+                               {}, "grp")  # fmt: skip
+    for disk in (source, target):
+        case.backend.remove_disk(disk)

@@ -19,6 +19,7 @@ import subprocess
 import threading
 
 from testkit.broker_process import VDVS, cli_env
+from tests.delegation import matrix_cases_move as move
 from tests.delegation.harness import Principal
 from tests.delegation.matrix_cases import (
     ADMIN,
@@ -260,6 +261,14 @@ OPS_CASES: dict[str, Case] = {
         call=lambda c, p: p.refused("vm", "enroll", "--folder", FOLDER, "--out-dir", str(c.tmp)),
     ),
     "VolumeExtend": EXTEND_CASE,
+    "VolumeMove": Case(
+        ADMIN,
+        move.move_args,
+        move.check_moved,
+        scoped=True,
+        setup=move.setup_move,
+        cleanup=move.cleanup_move,
+    ),
 }
 
 ALL_CASES: dict[str, Case] = {**RULE_CASES, **OPS_CASES, **POLICY_CASES}

@@ -26,6 +26,7 @@ import pytest
 
 from tests.delegation.harness import Denv
 from tests.delegation.matrix_cases import MEMBER, ROLES, SCOPES, Ctx, World
+from tests.delegation.matrix_cases_move import cleanup_move
 from tests.delegation.matrix_cases_ops import ALL_CASES as CASES
 from tests.delegation.matrix_cases_ops import refusal
 from tests.tenancy.harness import VM_UUIDS
@@ -112,3 +113,23 @@ def test_call_by_role_on_own_or_other_vmgroup(world: World, rpc: str, who: str, 
     finally:
         if case.cleanup:
             case.cleanup(c)
+
+
+def test_a_vmgroup_admin_moves_volumes_only_between_datastores_shared_into_its_vmgroup(world: World) -> None:
+    """alice administers 'own', and local2 is shared into it; local1, where its volume is, is not."""
+    c = Ctx(world, "alice", "own")
+    world.call("AccessAdd", admin_pb2.AccessAddRequest(name="own", datastore="local2", allow_create=True))
+    try:
+        before = world.snapshot()
+        args = ("volume", "move", "--volume", "vol-own@local1", "--to", "local2", "--vmgroup", "own")
+        refused = world.who["alice"].refused(*args)
+        assert refused == (
+            "Failed to move volume vol-own@local1: datastore local1 is not shared into vmgroup own (a vmgroup "
+            "admin moves volumes only between datastores shared into the vmgroup)"
+        )
+        assert world.snapshot() == before
+        # a platform admin is bounded by the vmgroup's access only: carol moves it
+        out = world.who["carol"].ok(*args)
+        assert out == "Successfully moved volume vol-own@local1 to vol-own@local2"
+    finally:
+        cleanup_move(c)

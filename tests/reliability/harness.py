@@ -95,7 +95,9 @@ class HostState:
         return [r for r in self.rows if r.state is not VolumeState.READY or r.attach_state in mid]
 
     def expected_repairs(self) -> int:
-        return len(self.unsettled()) + len(self.temporaries) + len(self.claims_without_device)
+        # a move's 'arriving' reservation is settled with its 'moving' row: one repair for the two
+        moves = [r for r in self.unsettled() if r.state is not VolumeState.ARRIVING]
+        return len(moves) + len(self.temporaries) + len(self.claims_without_device)
 
     def by_name(self) -> dict[str, VolumeRecord]:
         return {r.name: r for r in self.rows}

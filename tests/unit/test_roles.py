@@ -121,6 +121,7 @@ ADMIN_CALLS = [
     "VmgroupRuleRemove",
     "JoinTokenCreate",
     "VolumeExtend",
+    "VolumeMove",  # tenancy/move.py also asks for both datastores to be shared into the vmgroup
 ]
 PLATFORM_CALLS = [
     "Status",

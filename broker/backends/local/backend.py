@@ -32,6 +32,7 @@ from vdvs.broker.backends.base import (
     VmInfo,
 )
 from vdvs.broker.backends.local import extend, loop
+from vdvs.broker.backends.local.copy import link_or_copy
 from vdvs.broker.backends.local.space import SpaceReader
 from vdvs.tenancy import sidecar
 from vdvs.tenancy.names import DOCKVOLS
@@ -393,3 +394,34 @@ class LocalBackend:
 
     def extend_disk(self, disk: DiskRef, size_mb: int, holder: str | None) -> DiskStat:
         return extend.grow_file(self._vmdk(disk), size_mb * 1024 * 1024)
+
+    # ------------------------------------------------------------------ move (vdvs volume move)
+    def move_disk(
+        self, source: DiskRef, target: DiskRef, diskformat: str, meta: dict[str, Any], vmgroup_name: str
+    ) -> DiskStat:
+        """Linked or copied under a temporary name (``local.copy.link_or_copy``), published by a link that
+        refuses a taken name, its sidecar written; only then the source deleted (see ``Backend``)."""
+        src, final = self._vmdk(source), self._folder(target, vmgroup_name) / f"{target.name}.vmdk"
+        if not src.exists():
+            raise DiskNotFoundError(f"{src} does not exist")
+        if loop.devices_backed_by(str(src)):
+            raise BackendError(f"{src} is still attached to a loop device")
+        if final.exists():
+            raise DiskExistsError(f"File {final} already exists")
+        tmp = self._tmp_file(target.datastore)
+        try:
+            link_or_copy(src, tmp, preallocate=diskformat != "thin")
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise BackendError(f"cannot copy {src}: {exc.strerror or exc}") from exc
+        faults.point("move.before_publish")
+        self._publish(tmp, final)
+        faults.point("move.after_publish")
+        self._write_meta_or_withdraw(final, target, meta)
+        faults.point("move.after_meta")
+        stat = self.stat_disk(target)
+        src.unlink(missing_ok=True)
+        faults.point("move.after_source_delete")
+        self._sidecar(source).unlink(missing_ok=True)
+        _fsync_dir(src.parent)
+        return stat

@@ -23,6 +23,7 @@ from vdvs.broker.backends.base import (
     BackendError,
     DatastoreInfo,
     DatastoreSpace,
+    DiskExistsError,
     DiskLockedError,
     DiskNotFoundError,
     DiskRef,
@@ -399,3 +400,28 @@ class VsphereBackend:
 
     def __repr__(self) -> str:
         return f"VsphereBackend({self.settings.address}, user={self.settings.user})"
+
+    # ------------------------------------------------------------------ move (vdvs volume move)
+    def move_disk(
+        self, source: DiskRef, target: DiskRef, diskformat: str, meta: dict[str, Any], vmgroup_name: str
+    ) -> DiskStat:
+        """MoveVirtualDisk to the target datastore (copy + delete where the server has no move), then
+        the sidecar written there and the source's deleted. The format is the source's: a move
+        converts nothing. A sidecar that cannot be written sends the disk back."""
+        self.stores.get(target.datastore)
+        path, source_path = self.vmdk_path(target), self.vmdk_path(source)
+        if self.disk_exists(target):
+            raise DiskExistsError(f"File {path} already exists")
+        faults.point("vsphere.move.before_task")
+        self.disks.move(source_path, path)
+        faults.point("vsphere.move.after_task")
+        try:
+            self.write_meta(target, meta)
+        except BackendError as exc:
+            with contextlib.suppress(BackendError):
+                self.disks.move(path, source_path)
+            raise BackendError(f"Failed to create metadata kv store for {path}: {exc}") from None
+        faults.point("vsphere.move.after_meta")
+        with contextlib.suppress(BackendError):  # a leftover source sidecar is an orphan file, not a volume
+            self.files.delete(source.datastore, source.sidecar)
+        return self.stat_disk(target)

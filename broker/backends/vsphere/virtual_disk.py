@@ -133,3 +133,30 @@ class VirtualDisks:
                 wait_task(task, self._session.settings.task_timeout_s, what)
             except vim.fault.FileNotFound:
                 raise DiskNotFoundError(f"{path} does not exist") from None
+
+    def move(self, source: str, target: str) -> None:
+        """Move ``source`` to ``target`` (another datastore): MoveVirtualDisk, or where the server has
+        none, a copy and then the source's delete. DiskNotFoundError / DiskExistsError."""
+        what = f"cannot move {source} to {target}"
+        self._make_parent(target)
+        manager = self._session.content.virtualDiskManager
+        dc = self._session.datacenter
+        timeout = self._session.settings.task_timeout_s
+        with translated(what):
+            try:
+                try:
+                    task = manager.MoveVirtualDisk_Task(
+                        sourceName=source, sourceDatacenter=dc, destName=target, destDatacenter=dc, force=False
+                    )
+                    wait_task(task, timeout, what)
+                except vmodl.fault.NotImplemented:
+                    log.warning("move %s: the server cannot move disks; copying, then deleting the source", source)
+                    task = manager.CopyVirtualDisk_Task(
+                        sourceName=source, sourceDatacenter=dc, destName=target, destDatacenter=dc
+                    )
+                    wait_task(task, timeout, what)
+                    self.delete(source)
+            except vim.fault.FileAlreadyExists:
+                raise DiskExistsError(f"File {target} already exists") from None
+            except vim.fault.FileNotFound:
+                raise DiskNotFoundError(f"{source} does not exist") from None
