@@ -13,6 +13,7 @@ from vdvs.tenancy.store_audit import AuditRows
 from vdvs.tenancy.store_certs import CertRows
 from vdvs.tenancy.store_grants import GrantRows
 from vdvs.tenancy.store_rules import RuleRows
+from vdvs.tenancy.store_snapshots import SnapshotRows
 from vdvs.tenancy.store_tokens import TokenRows
 from vdvs.tenancy.store_usage import UsageRows
 from vdvs.tenancy.store_views import ViewRows
@@ -21,7 +22,17 @@ from vdvs.tenancy.store_volumes import VolumeRows
 
 
 class ConfigStore(
-    VmgroupRows, VolumeRows, CertRows, AdminRows, GrantRows, AuditRows, ViewRows, RuleRows, UsageRows, TokenRows
+    VmgroupRows,
+    VolumeRows,
+    CertRows,
+    AdminRows,
+    GrantRows,
+    AuditRows,
+    ViewRows,
+    RuleRows,
+    UsageRows,
+    TokenRows,
+    SnapshotRows,
 ):
     """Vmgroups, privileges, volumes (with reservations), certificates, the brokers serving them, admins,
     their grants, vmgroup labels, datastore shares, the audit trail, membership rules and VM labels, and
