@@ -8,6 +8,7 @@ from vdvs.broker.admin_fence import FenceHandlers
 from vdvs.broker.admin_principals import PrincipalHandlers
 from vdvs.broker.admin_rules import RuleHandlers
 from vdvs.broker.admin_shares import ShareHandlers
+from vdvs.broker.admin_snapshots import SnapshotHandlers
 from vdvs.broker.admin_tokens import TokenHandlers
 from vdvs.broker.admin_ui import UiHandlers
 from vdvs.broker.admin_usage import UsageHandlers
@@ -32,6 +33,7 @@ class AdminServicer(
     EventHandlers,
     VmCheckHandlers,
     TokenHandlers,
+    SnapshotHandlers,
     admin_pb2_grpc.AdminServiceServicer,
 ):
     """Every AdminService RPC; the rules behind them are in tenancy/."""

@@ -71,12 +71,13 @@ class SnapshotOps:
             parent_name = parent_name.on(req.datastore.name)
         parent = await self.p.resolve(vm, parent_name, req.tenancy)
         if parent.datastore.url != req.datastore.url:
-            raise VdvsError(Err.SNAPSHOT_DATASTORE, req.full_name, parent.full_name, parent.datastore.name)
+            raise VdvsError(Err.SNAPSHOT_DATASTORE, req.full_name, parent.full_name, parent.datastore.name, req.name)
         try:
             self.p.authorize(parent, authz.Command.ATTACH)
         except VdvsError as exc:
             raise VdvsError(Err.CLONE_SOURCE_DENIED, exc.message, parent.datastore.name) from None
-        privilege = self.p.authorize(req, authz.Command.CREATE)
+        # the right to create; its size was allowed when its volume was made (1 MB: the least it charges)
+        privilege = self.p.authorize(req, authz.Command.CREATE, 1)
         plan = SnapshotPlan(
             req.vmgroup, req.datastore, parent.volume, req.volume, privilege, (vm.name, vm.uuid), vm.uuid, frozen
         )

@@ -94,3 +94,13 @@ def detach(volume_name: str, vmgroup: str, force: bool, target: Target, as_json:
         as_json,
         f"Detached {reply.volume} from VM {reply.vm_name} ({reply.bios_uuid}, {reply.power_state})",
     )
+
+
+def _add_snapshot_commands() -> None:
+    """`vdvs volume snapshot ...` (issue 14), in a module of its own."""
+    from vdvs.cli.snapshot_commands import snapshot
+
+    volume.add_command(snapshot)
+
+
+_add_snapshot_commands()

@@ -164,8 +164,11 @@ class BrokerClient:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
 
-    async def create(self, name: str, options: dict[str, str], filesystems: list[str]) -> volume_pb2.Volume:
-        request = volume_pb2.CreateRequest(name=name, options=options, host_filesystems=filesystems)
+    async def create(
+        self, name: str, options: dict[str, str], filesystems: list[str], frozen: bool = False
+    ) -> volume_pb2.Volume:
+        """``frozen``: a snapshot of a volume this host has mounted, whose filesystem it froze for the copy."""
+        request = volume_pb2.CreateRequest(name=name, options=options, host_filesystems=filesystems, frozen=frozen)
         return await self._call("create", lambda t: self._stub.Create(request, timeout=t), self._op_timeout_s)
 
     async def remove(self, name: str) -> None:

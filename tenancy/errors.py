@@ -373,7 +373,7 @@ class Err(enum.Enum):
     NOT_A_SNAPSHOT = ErrorSpec(821, "Volume {0} is not a snapshot of {1}", Kind.INVALID)
     SNAPSHOT_DATASTORE = ErrorSpec(
         822,
-        "Snapshot {0} must be on the datastore of volume {1}: name it {0}@{2}, or leave the datastore out",
+        "Snapshot {0} must be on the datastore of volume {1}: name it {3}@{2}, or leave the datastore out",
         Kind.INVALID,
     )
 

@@ -137,6 +137,10 @@ RULES: Mapping[str, Rule] = {
     "JoinTokenList": _listing("vm.token.ls", ADMIN),
     "JoinTokenRemove": Rule(Need.LISTING, "vm.token.rm", ADMIN, changes=True, target=("id",)),
     "EnrollFolder": _platform("vm.enroll.folder", "folder"),
+    # snapshots (issue 14): a vmgroup's admins take and remove its volumes' snapshots, its viewers list them
+    "VolumeSnapshotCreate": _on_vmgroup("volume.snapshot.create", ADMIN, "vmgroup", "volume", "name"),
+    "VolumeSnapshotList": _on_vmgroup("volume.snapshot.ls", VIEWER, "vmgroup", "volume", changes=False),
+    "VolumeSnapshotRemove": _on_vmgroup("volume.snapshot.rm", ADMIN, "vmgroup", "volume", "name"),
 }
 DEFAULT_RULE = _platform("admin.call")  # an RPC with no rule of its own: platform admins only
 
