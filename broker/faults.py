@@ -74,6 +74,8 @@ VSPHERE_POINTS: dict[str, str] = {
     "vsphere.attach.after_reconfig": "disk added to the VM, backend not returned",
     "vsphere.detach.before_reconfig": "VM found, ReconfigVM (remove) not sent yet",
     "vsphere.detach.after_reconfig": "disk removed from the VM, backend not returned",
+    "vsphere.snapshot.before_task": "target free, no FCD snapshot taken yet",
+    "vsphere.snapshot.after_task": "snapshot made into its disk, no sidecar yet",
 }
 POINTS: dict[str, str] = {**BROKER_POINTS, **LOCAL_POINTS, **VSPHERE_POINTS}
 

@@ -84,7 +84,8 @@ async def test_bad_snapshot_requests_get_one_clear_line(
     err = await refused(client.create("s3@local2", {"snapshot-of": "db@local1"}, FILESYSTEMS))
     assert (
         err.message
-        == "Snapshot s3@local2 must be on the datastore of volume db@local1: name it s3@local1, or leave the datastore out"
+        == "Snapshot s3@local2 must be on the datastore of volume db@local1: name it s3@local1, or leave the "
+        "datastore out"
     )
 
 
