@@ -357,9 +357,9 @@ class Err(enum.Enum):
     )
     SNAPSHOT_IN_USE_NO_REFLINK = ErrorSpec(
         816,
-        "Cannot snapshot volume {0} while VM {1} uses it: datastore {2} has no reflink, and a copy of a disk "
-        "in use is not point-in-time (take it through Docker on VM {1}, which freezes the filesystem, or "
-        "detach the volume first)",
+        "Cannot snapshot volume {0} while VM {1} uses it: datastore {2} has no atomic snapshot (reflink or "
+        "First Class Disk), and a copy of a disk in use is not point-in-time (take it through Docker on VM {1}, "
+        "which freezes the filesystem, or detach the volume first)",
         Kind.CONFLICT,
     )
     SNAPSHOT_FAILED = ErrorSpec(817, "Failed to take snapshot {0} of volume {1}: {2}", Kind.INTERNAL)

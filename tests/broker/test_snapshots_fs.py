@@ -93,7 +93,7 @@ async def test_a_sparse_copy_of_a_volume_in_use_needs_its_holder_to_freeze_it(en
     with mounted(device, short_tmp / "mnt-db") as mnt:
         write(mnt / "data.txt", "old")
         request = admin_pb2.VolumeSnapshotRequest(volume="db@local1", vmgroup="_DEFAULT", name="snap")
-        with pytest.raises(Exception, match="datastore local1 has no reflink, and a copy of a disk in use is not"):
+        with pytest.raises(Exception, match="datastore local1 has no atomic snapshot"):
             await admin(env, "VolumeSnapshotCreate", request)
         err = await refused(other.create("snap", {"snapshot-of": "db"}, FILESYSTEMS, frozen=True))
         assert err.message.startswith("Cannot snapshot volume db@local1 while VM vm1 uses it: ")

@@ -363,8 +363,10 @@ class VsphereBackend:
 
     # ------------------------------------------------------------------ snapshots (broker/snapshot_ops.py)
     def snapshot_kind(self, disk: DiskRef) -> CopyKind:
-        """A First Class Disk snapshot: atomic, whoever writes to the disk."""
-        return CopyKind.NATIVE
+        """A First Class Disk snapshot through vCenter (atomic, whoever writes to the disk); a standalone ESX
+        host has no vCenter VStorageObjectManager: a copy (CopyVirtualDisk), point-in-time only if unused."""
+        vcenter = isinstance(self.session.content.vStorageObjectManager, vim.vslm.vcenter.VStorageObjectManager)
+        return CopyKind.NATIVE if vcenter else CopyKind.SPARSE
 
     def snapshot_disk(
         self, source: DiskRef, target: DiskRef, kind: CopyKind, meta: dict[str, Any], vmgroup_name: str
@@ -374,7 +376,10 @@ class VsphereBackend:
         if self.stores.find_disk(target) is not None:
             raise DiskExistsError(f"File {path} already exists")
         faults.point("vsphere.snapshot.before_task")
-        FirstClassDisks(self.session, self.stores).snapshot_into(self.vmdk_path(source), path, target.name)
+        if kind is CopyKind.NATIVE:
+            FirstClassDisks(self.session, self.stores).snapshot_into(self.vmdk_path(source), path, target.name)
+        else:
+            self.disks.copy(self.vmdk_path(source), path, "thin")
         faults.point("vsphere.snapshot.after_task")
         self._first_meta(target, meta, path)
         return self.stat_disk(target)

@@ -17,9 +17,11 @@ from urllib.parse import quote
 from vdvs.broker.backends.base import BackendError
 from vdvs.broker.backends.vsphere.datastore import Datastores, split_ds_path
 from vdvs.broker.backends.vsphere.faults import translated, wait_task
+from vdvs.broker.backends.vsphere.pyvmomi import speaking_at_least
 from vdvs.broker.backends.vsphere.session import Session
 
 log = logging.getLogger("vdvs.broker.vsphere")
+SNAPSHOT_API = "vim.version.version12"  # vSphere 6.7: VStorageObjectCreateSnapshot_Task, CreateDiskFromSnapshot_Task
 
 
 class FirstClassDisks:
@@ -29,7 +31,7 @@ class FirstClassDisks:
 
     @property
     def _manager(self) -> Any:
-        return self._session.content.vStorageObjectManager
+        return speaking_at_least(self._session.content.vStorageObjectManager, SNAPSHOT_API)
 
     def _url(self, path: str) -> str:
         """RegisterDisk's address of a VMDK: the datastore's /folder URL."""
