@@ -106,7 +106,7 @@ def test_no_grant_reaches_default_even_a_selector_matching_nothing_else() -> Non
     assert dict(access.roles) == {}
 
 
-VIEWER_CALLS = ["VmgroupVmList", "AccessList"]
+VIEWER_CALLS = ["VmgroupVmList", "AccessList", "VolumeSnapshotList"]
 ADMIN_CALLS = [
     "VmgroupUpdate",
     "VmgroupRemove",
@@ -120,6 +120,8 @@ ADMIN_CALLS = [
     "VmgroupRuleSet",
     "VmgroupRuleRemove",
     "JoinTokenCreate",
+    "VolumeSnapshotCreate",
+    "VolumeSnapshotRemove",
 ]
 PLATFORM_CALLS = [
     "Status",
