@@ -167,7 +167,7 @@ class VmgroupHandlers(AdminHandlers):
         )
         await self.ctx.inventory.datastores(refresh=True)
         removed, failures = [], []
-        for volume in volumes:
+        for volume in sorted(volumes, key=lambda v: v.parent_id is None):  # snapshots before their volumes
             name = VolumeName(volume.name, self.ctx.inventory.cached_name(volume.datastore_url) or volume.datastore_url)
             try:
                 await self.ctx.volumes.remove_as_admin(volume, name)
