@@ -9,7 +9,18 @@ import os
 import pytest
 
 from testkit.broker_env import BrokerEnv
-from tests.broker.helpers import FILESYSTEMS, admin, bounded, disk_path, read_sidecar, refused, status_of, usage_mb
+from tests.broker.helpers import (
+    FILESYSTEMS,
+    admin,
+    bounded,
+    disk_path,
+    ds_url,
+    read_sidecar,
+    refused,
+    set_privilege,
+    status_of,
+    usage_mb,
+)
 from tests.broker.test_clone import read_at, write_at
 from vdvs.proto import admin_pb2
 
@@ -140,3 +151,15 @@ async def test_an_admin_takes_lists_and_removes_snapshots(broker_env: BrokerEnv)
             "VolumeSet",
             admin_pb2.VolumeSetRequest(volume="nightly@local1", vmgroup="_DEFAULT", options="access=read-write"),
         )
+
+
+async def test_a_snapshot_is_refused_when_its_allocated_size_would_pass_the_quota(broker_env: BrokerEnv) -> None:
+    client = broker_env.client(await broker_env.enroll("vm1"))
+    await bounded(client.create("db@local1", {"size": "10mb"}, FILESYSTEMS))
+    write_at(disk_path(broker_env, "db"), 0, os.urandom(3 * MB))  # 3 MB held: what a snapshot of it charges
+    await set_privilege(broker_env, ds_url(broker_env), quota_mb=12)
+    err = await refused(client.create("s1@local1", {"snapshot-of": "db@local1"}, FILESYSTEMS))
+    assert err.message == "The total volume size exceeds the usage quota"
+    await set_privilege(broker_env, ds_url(broker_env), quota_mb=13)
+    await bounded(client.create("s1@local1", {"snapshot-of": "db@local1"}, FILESYSTEMS))
+    assert usage_mb(broker_env) == 13  # not 20: the snapshot's capacity is 10 MB
