@@ -175,9 +175,11 @@ class SnapshotOps:
                     await self.volumes._remove_locked(current, name)
             log.info("removed snapshot %s with its volume %s (cascade-delete)", name.full, volume.full)
 
-    async def names_of(self, record: VolumeRecord) -> list[str]:
-        """The names of a volume's ready snapshots (for `docker volume inspect`)."""
-        if record.parent_id is not None:
-            return []
-        found = await self.p.workers.db(self.p.store.snapshot_names, [record.id])
-        return found.get(record.id, [])
+    async def ready_with_snapshots(self, req: Resolved) -> tuple[VolumeRecord, list[str]]:
+        """``Pipeline.ready_volume`` and the names of the volume's snapshots (`docker volume inspect` lists
+        them), in one store read."""
+        store = self.p.store
+        record, names = await self.p.workers.db(store.volume_and_snapshots, req.vmgroup.id, req.datastore.url, req.name)
+        if record is None or record.state is not VolumeState.READY:
+            raise self.p.not_found(req)
+        return record, names

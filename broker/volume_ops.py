@@ -246,10 +246,10 @@ class VolumeOps:
         """One store read: the row. Its size and space in use are recorded, so no disk is asked."""
         req = await self.p.resolve(vm, parse_volume_name(raw_name))
         self.p.authorize(req, authz.Command.GET)
-        record = await self.p.ready_volume(req)
+        record, snapshots = await SnapshotOps(self).ready_with_snapshots(req)
         if record.device is None and record.attached_vm is not None:  # attached by this broker: it knows where
             record = replace(record, device=self.attach.known_device(record))
-        return VolumeView(record, req.volume, tuple(await SnapshotOps(self).names_of(record)))
+        return VolumeView(record, req.volume, tuple(snapshots))
 
     async def list_names(self, vm: VmIdentity) -> list[str]:
         """``name@datastore`` of every volume of the caller's vmgroup; [] for a VM in no vmgroup."""

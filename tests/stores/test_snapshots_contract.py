@@ -92,3 +92,16 @@ def test_cascade_delete_is_off_until_set_and_kept(stores: Stores, store: ConfigS
     assert stores.open().get_vmgroup(DEFAULT_VMGROUP_ID).cascade_delete is True  # type: ignore[union-attr]
     store.set_cascade_delete(DEFAULT_VMGROUP_ID, False)
     assert stores.open().get_vmgroup(DEFAULT_VMGROUP_ID).cascade_delete is False  # type: ignore[union-attr]
+
+
+def test_a_volume_and_its_ready_snapshots_come_in_one_read(stores: Stores, store: ConfigStore) -> None:
+    db = _volume(store, "db")
+    assert store.volume_and_snapshots(DEFAULT_VMGROUP_ID, DS1, "db") == (db, [])
+    for name in ("b", "a"):
+        store.finish_snapshot(_snapshot(store, db, name, 0).id, 0)
+    _snapshot(store, db, "c", 0)  # still being made
+    other = stores.open()
+    before = other.trips.reads
+    assert other.volume_and_snapshots(DEFAULT_VMGROUP_ID, DS1, "db") == (db, ["a", "b"])
+    assert other.trips.reads == before + 1
+    assert other.volume_and_snapshots(DEFAULT_VMGROUP_ID, DS1, "nope") == (None, [])
