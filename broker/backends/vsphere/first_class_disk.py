@@ -17,7 +17,7 @@ from urllib.parse import quote
 from vdvs.broker.backends.base import BackendError
 from vdvs.broker.backends.vsphere.datastore import Datastores, split_ds_path
 from vdvs.broker.backends.vsphere.faults import translated, wait_task
-from vdvs.broker.backends.vsphere.pyvmomi import speaking_at_least
+from vdvs.broker.backends.vsphere.pyvmomi import speaking_at_least, vim
 from vdvs.broker.backends.vsphere.session import Session
 
 log = logging.getLogger("vdvs.broker.vsphere")
@@ -47,7 +47,10 @@ class FirstClassDisks:
         datastore, _ = split_ds_path(path)
         ds = self._stores.get(datastore)
         for fcd_id in self._manager.ListVStorageObject(datastore=ds) or []:
-            found = self._manager.RetrieveVStorageObject(id=fcd_id, datastore=ds)
+            try:
+                found = self._manager.RetrieveVStorageObject(id=fcd_id, datastore=ds)
+            except vim.fault.NotFound:
+                continue  # its VMDK was deleted (a removed volume): a stale catalog entry, not ours to mend
             if getattr(found.config.backing, "filePath", None) == path:
                 return fcd_id
         return None
