@@ -64,6 +64,13 @@ async def test_a_snapshot_keeps_the_old_data_while_the_volume_changes(vs: VsEnv)
     assert err.message.startswith(f"Cannot remove volume {volume}: it has snapshots db-before-upgrade (")
     request = admin_pb2.VolumeSnapshotRequest(volume=volume, vmgroup="_DEFAULT", name="db-before-upgrade")
     assert (await admin(vs.env, "VolumeSnapshotRemove", request)).name == "db-before-upgrade"
+    nightly = admin_pb2.VolumeSnapshotRequest(volume=volume, vmgroup="_DEFAULT", name="nightly")
+    taken = await admin(vs.env, "VolumeSnapshotCreate", nightly)  # an admin's, of the detached volume
+    assert (taken.volume, taken.capacity_mb) == (volume, 50)
+    assert read_at(vs.file("nightly-flat.vmdk"), 3 * MB, 4096) == new
+    listed = await admin(vs.env, "VolumeSnapshotList", nightly)
+    assert [s.name for s in listed.snapshots] == ["nightly"]
+    await admin(vs.env, "VolumeSnapshotRemove", nightly)
     await bounded(client.remove(volume))
     assert vs.disk_files() == []
 
