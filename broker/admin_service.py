@@ -11,6 +11,7 @@ from vdvs.broker.admin_policies import PolicyHandlers
 from vdvs.broker.admin_principals import PrincipalHandlers
 from vdvs.broker.admin_rules import RuleHandlers
 from vdvs.broker.admin_shares import ShareHandlers
+from vdvs.broker.admin_snapshots import SnapshotHandlers
 from vdvs.broker.admin_tokens import TokenHandlers
 from vdvs.broker.admin_ui import UiHandlers
 from vdvs.broker.admin_usage import UsageHandlers
@@ -38,6 +39,7 @@ class AdminServicer(
     ExtendHandlers,
     PolicyHandlers,
     MoveHandlers,
+    SnapshotHandlers,
     admin_pb2_grpc.AdminServiceServicer,
 ):
     """Every AdminService RPC; the rules behind them are in tenancy/."""

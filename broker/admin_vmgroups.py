@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from vdvs.broker.admin_context import AdminHandlers, Context
 from vdvs.broker.backends.base import BackendError
@@ -23,6 +24,7 @@ from vdvs.tenancy.model import DatastoreRef, Privilege, VmGroup, VmRecord
 from vdvs.tenancy.names import VolumeName
 from vdvs.tenancy.roles import conceal
 from vdvs.tenancy.sizes import format_admin_size
+from vdvs.tenancy.snapshots import parse_cascade, shown_cascade
 from vdvs.tenancy.store import ConfigStore
 
 log = logging.getLogger("vdvs.broker.admin")
@@ -40,6 +42,7 @@ def vmgroup_message(
         labels=labels,
         max_volumes_limit=vmgroup.max_volumes,
         max_volumes=show_count_limit(vmgroup.max_volumes),
+        cascade_delete=shown_cascade(vmgroup.cascade_delete),
     )
 
 
@@ -135,6 +138,7 @@ class VmgroupHandlers(AdminHandlers):
 
     @rpc
     async def VmgroupUpdate(self, request: admin_pb2.VmgroupUpdateRequest, context: Context) -> admin_pb2.Vmgroup:
+        cascade = parse_cascade(request.cascade_delete) if request.HasField("cascade_delete") else None
         vmgroup = await self.db(
             delegation.update_vmgroup,
             self.ctx.store,
@@ -147,6 +151,9 @@ class VmgroupHandlers(AdminHandlers):
             labels=parse_labels(request.labels, removals=True),
             max_volumes=request.max_volumes if request.HasField("max_volumes") else None,
         )
+        if cascade is not None:  # snapshots: whether removing a volume removes them too
+            await self.db(self.ctx.store.set_cascade_delete, vmgroup.id, cascade)
+            vmgroup = replace(vmgroup, cascade_delete=cascade)
         if vmgroup.name != request.name:
             await self._tidy(self.ctx.backend.vmgroup_renamed, vmgroup.id, request.name, vmgroup.name)
         log.info("admin: updated vmgroup %s", vmgroup.name)
@@ -162,7 +169,7 @@ class VmgroupHandlers(AdminHandlers):
         )
         await self.ctx.inventory.datastores(refresh=True)
         removed, failures = [], []
-        for volume in volumes:
+        for volume in sorted(volumes, key=lambda v: v.parent_id is None):  # snapshots before their volumes
             name = VolumeName(volume.name, self.ctx.inventory.cached_name(volume.datastore_url) or volume.datastore_url)
             try:
                 await self.ctx.volumes.remove_as_admin(volume, name)

@@ -40,6 +40,9 @@ BROKER_POINTS: dict[str, str] = {
     "takeover.after_begin": "takeover committed ('detaching'), the previous holder still has the disk",
     "takeover.before_finish": "detached from the previous holder, claim not moved yet",
     "detach.before_clear": "device detached, claim still recorded",
+    # broker/snapshot_ops.py
+    "snapshot.after_reserve": "snapshot's row 'creating' committed, copy not started",
+    "commit.snapshot": "snapshot copied, row still 'creating'",
 }
 LOCAL_POINTS: dict[str, str] = {
     # broker/backends/local/backend.py
@@ -54,6 +57,8 @@ LOCAL_POINTS: dict[str, str] = {
     "attach.after_losetup": "loop device set up, backend not returned",
     "detach.after_detach": "loop device released, backend not returned",
     "meta.before_replace": "new sidecar written under its temporary name only",
+    "snapshot.after_copy": "snapshot copied (reflink or sparse) under its temporary name only",
+    "snapshot.after_publish": "snapshot published, no sidecar yet",
 }
 VSPHERE_POINTS: dict[str, str] = {
     # broker/backends/vsphere/backend.py: before and after each vCenter task
@@ -69,6 +74,8 @@ VSPHERE_POINTS: dict[str, str] = {
     "vsphere.attach.after_reconfig": "disk added to the VM, backend not returned",
     "vsphere.detach.before_reconfig": "VM found, ReconfigVM (remove) not sent yet",
     "vsphere.detach.after_reconfig": "disk removed from the VM, backend not returned",
+    "vsphere.snapshot.before_task": "target free, no FCD snapshot taken yet",
+    "vsphere.snapshot.after_task": "snapshot made into its disk, no sidecar yet",
 }
 # online extend (issue 14): kept apart, so the create/attach crash campaigns draw only points their
 # workload passes; tests/reliability/test_crash_extend.py crashes at each of these

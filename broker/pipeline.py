@@ -66,6 +66,7 @@ class VolumeView:
 
     record: VolumeRecord
     volume: VolumeName
+    snapshots: tuple[str, ...] = ()  # names of the volume's snapshots (shown by `docker volume inspect`)
 
     @property
     def datastore(self) -> str:

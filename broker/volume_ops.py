@@ -24,6 +24,7 @@ from vdvs.broker.capacity import Capacity
 from vdvs.broker.identity import VmIdentity
 from vdvs.broker.locks import KeyedLocks
 from vdvs.broker.pipeline import Pipeline, Resolved, VolumeView
+from vdvs.broker.snapshot_ops import SnapshotOps
 from vdvs.tenancy import alerts, authz, sidecar
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.events import BROKER, crossing_event
@@ -46,10 +47,18 @@ class VolumeOps:
 
     # ------------------------------------------------------------------ create
     async def create(
-        self, vm: VmIdentity, raw_name: str, raw_opts: dict[str, str], host_filesystems: list[str] | None
+        self,
+        vm: VmIdentity,
+        raw_name: str,
+        raw_opts: dict[str, str],
+        host_filesystems: list[str] | None,
+        frozen: bool = False,
     ) -> VolumeView:
-        req = await self.p.resolve(vm, parse_volume_name(raw_name))
+        """``frozen``: a snapshot's volume is mounted by the caller, whose plugin froze it for the copy."""
         opts = validate_create_options(raw_opts, host_filesystems)
+        if opts.snapshot_of is not None:
+            return await SnapshotOps(self).create(vm, raw_name, opts, frozen)
+        req = await self.p.resolve(vm, parse_volume_name(raw_name))
         if opts.clone_source is not None:
             return await self._clone(req, opts, opts.clone_source)
         privilege = self.p.authorize(req, authz.Command.CREATE, opts.size_mb)
@@ -168,6 +177,8 @@ class VolumeOps:
         if source_name.datastore is None:  # the source is looked for on the target's datastore
             source_name = source_name.on(req.datastore.name)
         source = await self.p.resolve(req.vm, source_name, req.tenancy)
+        if opts.from_snapshot is not None:  # a clone of one of the source's snapshots
+            source = await SnapshotOps(self).clone_source(source, opts.from_snapshot)
         try:
             self.p.authorize(source, authz.Command.ATTACH)
         except VdvsError as exc:
@@ -230,6 +241,7 @@ class VolumeOps:
 
     async def _remove_locked(self, record: VolumeRecord, volume: VolumeName) -> tuple[int, int]:
         """Remove the volume; the (MB, volumes) its vmgroup holds on the datastore after."""
+        await SnapshotOps(self).before_remove(record, volume)
         if record.in_use:
             raise VdvsError(Err.VOLUME_IN_USE, record.name, record.attached_vm_name or record.attached_vm)
         if record.attached_vm is not None:  # idle on its last holder: nobody mounts it, so it may go
@@ -254,10 +266,10 @@ class VolumeOps:
         """One store read: the row. Its size and space in use are recorded, so no disk is asked."""
         req = await self.p.resolve(vm, parse_volume_name(raw_name))
         self.p.authorize(req, authz.Command.GET)
-        record = await self.p.ready_volume(req)
+        record, snapshots = await SnapshotOps(self).ready_with_snapshots(req)
         if record.device is None and record.attached_vm is not None:  # attached by this broker: it knows where
             record = replace(record, device=self.attach.known_device(record))
-        return VolumeView(record, req.volume)
+        return VolumeView(record, req.volume, tuple(snapshots))
 
     async def list_names(self, vm: VmIdentity) -> list[str]:
         """``name@datastore`` of every volume of the caller's vmgroup; [] for a VM in no vmgroup."""

@@ -38,6 +38,10 @@ def _status_struct(key: StatusKey) -> struct_pb2.Struct:
 def volume_message(view: VolumeView) -> volume_pb2.Volume:
     record = view.record
     status = _status_struct(status_key(record, view.datastore))
+    if view.snapshots:  # a volume with snapshots: its Status lists them
+        status = struct_pb2.Struct()
+        status.CopyFrom(_status_struct(status_key(record, view.datastore)))
+        status.update({"snapshots": list(view.snapshots)})
     return volume_pb2.Volume(
         name=record.name,
         datastore=view.datastore,
@@ -105,7 +109,8 @@ class VolumeServicer(volume_pb2_grpc.VolumeServiceServicer):
     async def Create(self, request: volume_pb2.CreateRequest, context: Context) -> volume_pb2.Volume:
         vm = await self._caller(context)
         filesystems = list(request.host_filesystems) or None
-        view = await self._guard.run(self._volumes.create(vm, request.name, dict(request.options), filesystems))
+        options = dict(request.options)
+        view = await self._guard.run(self._volumes.create(vm, request.name, options, filesystems, request.frozen))
         return volume_message(view)
 
     @rpc

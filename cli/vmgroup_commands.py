@@ -82,13 +82,17 @@ def ls(target: Target, as_json: bool) -> None:
             ",".join(vm.name for vm in g.vms),
             _labels(g.labels),
             g.max_volumes,
+            g.cascade_delete,
         ]
         for g in reply.vmgroups
     ]
     emit(
         [to_dict(g) for g in reply.vmgroups],
         as_json,
-        table(["Uuid", "Name", "Description", "Default_datastore", "VM_list", "Labels", "Max_volumes"], rows),
+        table(
+            ["Uuid", "Name", "Description", "Default_datastore", "VM_list", "Labels", "Max_volumes", "Cascade_delete"],
+            rows,
+        ),
     )
 
 
@@ -103,6 +107,9 @@ def _labels(labels: Mapping[str, str]) -> str:
 @click.option("--default-datastore", default=None)
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="set a label (repeatable); KEY= removes it")
 @click.option("--max-volumes", default=None, help=MAX_VOLUMES_HELP)
+@click.option(
+    "--cascade-delete", default=None, metavar="on|off", help="on: removing a volume removes its snapshots too"
+)
 @admin_options
 def update(
     name: str,
@@ -111,17 +118,22 @@ def update(
     default_datastore: str | None,
     labels: tuple[str, ...],
     max_volumes: str | None,
+    cascade_delete: str | None,
     target: Target,
     as_json: bool,
 ) -> None:
-    """Rename a vmgroup, change its description, default datastore, labels or volume-count limit."""
+    """Rename a vmgroup, change its description, default datastore, labels, volume-count limit or cascade-delete."""
     from vdvs.proto import admin_pb2
 
     request = admin_pb2.VmgroupUpdateRequest(
         name=name,
         labels=list(labels),
         **given(
-            new_name=new_name, description=description, default_datastore=default_datastore, max_volumes=max_volumes
+            new_name=new_name,
+            description=description,
+            default_datastore=default_datastore,
+            max_volumes=max_volumes,
+            cascade_delete=cascade_delete,
         ),
     )
     reply = call(target, as_json, "VmgroupUpdate", request)

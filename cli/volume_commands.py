@@ -121,3 +121,13 @@ def move(volume_name: str, to: str, vmgroup: str, target: Target, as_json: bool)
     request = admin_pb2.VolumeMoveRequest(volume=volume_name, vmgroup=vmgroup, to=to)
     reply = call(target, as_json, "VolumeMove", request)
     emit(to_dict(reply), as_json, f"Successfully moved volume {reply.volume} to {reply.moved_to}")
+
+
+def _add_snapshot_commands() -> None:
+    """`vdvs volume snapshot ...` (issue 14), in a module of its own."""
+    from vdvs.cli.snapshot_commands import snapshot
+
+    volume.add_command(snapshot)
+
+
+_add_snapshot_commands()

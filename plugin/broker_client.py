@@ -184,8 +184,11 @@ class BrokerClient:
         if found is not None and not refused:
             raise BrokerError(found.message, found.code, found.name, grpc.StatusCode.FAILED_PRECONDITION)
 
-    async def create(self, name: str, options: dict[str, str], filesystems: list[str]) -> volume_pb2.Volume:
-        request = volume_pb2.CreateRequest(name=name, options=options, host_filesystems=filesystems)
+    async def create(
+        self, name: str, options: dict[str, str], filesystems: list[str], frozen: bool = False
+    ) -> volume_pb2.Volume:
+        """``frozen``: a snapshot of a volume this host has mounted, whose filesystem it froze for the copy."""
+        request = volume_pb2.CreateRequest(name=name, options=options, host_filesystems=filesystems, frozen=frozen)
         reply: volume_pb2.Volume = await self._call("create", "Create", request, self._op_timeout_s)
         return reply
 

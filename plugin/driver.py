@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from vdvs.plugin import fs
+from vdvs.plugin import fs, snapshot
 from vdvs.plugin.api import (
     CapabilitiesResponse,
     CreateRequest,
@@ -71,7 +71,10 @@ class VolumeDriver:
     # ------------------------------------------------------------------ verbs
     async def create(self, request: CreateRequest) -> None:
         try:
-            volume = await self.client.create(request.name, dict(request.options), fs.host_filesystems())
+            if snapshot.is_snapshot(request):  # its volume frozen if mounted here
+                volume = await snapshot.create_snapshot(self.client, self.host, request, fs.host_filesystems())
+            else:
+                volume = await self.client.create(request.name, dict(request.options), fs.host_filesystems())
         except BrokerError as exc:
             if exc.name == "VOLUME_EXISTS":
                 return  # create is idempotent, as with vDVS

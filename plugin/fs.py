@@ -195,9 +195,10 @@ def _libc() -> ctypes.CDLL:
     return libc
 
 
-def _mount_syscall(device: str, mountpoint: str, fstype: str, flags: int) -> int:
+def _mount_syscall(device: str, mountpoint: str, fstype: str, flags: int, data: str = "") -> int:
     """mount(2); 0 or the errno. Blocking: call from a worker thread."""
-    rc = _libc().mount(os.fsencode(device), os.fsencode(mountpoint), fstype.encode(), flags, None)
+    options = ctypes.c_char_p(data.encode()) if data else None
+    rc = _libc().mount(os.fsencode(device), os.fsencode(mountpoint), fstype.encode(), flags, options)
     return ctypes.get_errno() if rc != 0 else 0
 
 
@@ -210,8 +211,10 @@ def _umount_syscall(mountpoint: str) -> int:
 async def mount(device: str, mountpoint: Path, fstype: str, read_only: bool) -> None:
     os.makedirs(mountpoint, mode=0o755, exist_ok=True)  # one mkdir: no need for a thread
     flags = MS_RDONLY if read_only else 0
+    # a read-only XFS may be a snapshot, which has its volume's UUID: XFS refuses a second mount of one
+    data = "nouuid" if read_only and fstype == "xfs" else ""
     loop = asyncio.get_running_loop()
-    err = await loop.run_in_executor(None, _mount_syscall, device, str(mountpoint), fstype, flags)
+    err = await loop.run_in_executor(None, _mount_syscall, device, str(mountpoint), fstype, flags, data)
     if err:
         raise FsError(f"Failed to mount device {device} at {mountpoint}: {os.strerror(err)}")
 

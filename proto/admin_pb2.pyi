@@ -77,7 +77,7 @@ class VmEntry(_message.Message):
     def __init__(self, uuid: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class Vmgroup(_message.Message):
-    __slots__ = ("id", "name", "description", "default_datastore", "vms", "labels", "max_volumes_limit", "max_volumes")
+    __slots__ = ("id", "name", "description", "default_datastore", "vms", "labels", "max_volumes_limit", "max_volumes", "cascade_delete")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -93,6 +93,7 @@ class Vmgroup(_message.Message):
     LABELS_FIELD_NUMBER: _ClassVar[int]
     MAX_VOLUMES_LIMIT_FIELD_NUMBER: _ClassVar[int]
     MAX_VOLUMES_FIELD_NUMBER: _ClassVar[int]
+    CASCADE_DELETE_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     description: str
@@ -101,7 +102,8 @@ class Vmgroup(_message.Message):
     labels: _containers.ScalarMap[str, str]
     max_volumes_limit: int
     max_volumes: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., default_datastore: _Optional[str] = ..., vms: _Optional[_Iterable[_Union[VmEntry, _Mapping]]] = ..., labels: _Optional[_Mapping[str, str]] = ..., max_volumes_limit: _Optional[int] = ..., max_volumes: _Optional[str] = ...) -> None: ...
+    cascade_delete: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., default_datastore: _Optional[str] = ..., vms: _Optional[_Iterable[_Union[VmEntry, _Mapping]]] = ..., labels: _Optional[_Mapping[str, str]] = ..., max_volumes_limit: _Optional[int] = ..., max_volumes: _Optional[str] = ..., cascade_delete: _Optional[str] = ...) -> None: ...
 
 class VmgroupCreateRequest(_message.Message):
     __slots__ = ("name", "default_datastore", "description", "vm_list", "labels", "max_volumes")
@@ -130,20 +132,22 @@ class VmgroupListResponse(_message.Message):
     def __init__(self, vmgroups: _Optional[_Iterable[_Union[Vmgroup, _Mapping]]] = ...) -> None: ...
 
 class VmgroupUpdateRequest(_message.Message):
-    __slots__ = ("name", "new_name", "description", "default_datastore", "labels", "max_volumes")
+    __slots__ = ("name", "new_name", "description", "default_datastore", "labels", "max_volumes", "cascade_delete")
     NAME_FIELD_NUMBER: _ClassVar[int]
     NEW_NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_DATASTORE_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     MAX_VOLUMES_FIELD_NUMBER: _ClassVar[int]
+    CASCADE_DELETE_FIELD_NUMBER: _ClassVar[int]
     name: str
     new_name: str
     description: str
     default_datastore: str
     labels: _containers.RepeatedScalarFieldContainer[str]
     max_volumes: str
-    def __init__(self, name: _Optional[str] = ..., new_name: _Optional[str] = ..., description: _Optional[str] = ..., default_datastore: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., max_volumes: _Optional[str] = ...) -> None: ...
+    cascade_delete: str
+    def __init__(self, name: _Optional[str] = ..., new_name: _Optional[str] = ..., description: _Optional[str] = ..., default_datastore: _Optional[str] = ..., labels: _Optional[_Iterable[str]] = ..., max_volumes: _Optional[str] = ..., cascade_delete: _Optional[str] = ...) -> None: ...
 
 class VmgroupRemoveRequest(_message.Message):
     __slots__ = ("name", "remove_volumes", "force")
@@ -1030,3 +1034,41 @@ class VolumeMoveResponse(_message.Message):
     moved_to: str
     vmgroup: str
     def __init__(self, volume: _Optional[str] = ..., moved_to: _Optional[str] = ..., vmgroup: _Optional[str] = ...) -> None: ...
+
+class VolumeSnapshotRequest(_message.Message):
+    __slots__ = ("volume", "vmgroup", "name")
+    VOLUME_FIELD_NUMBER: _ClassVar[int]
+    VMGROUP_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    volume: str
+    vmgroup: str
+    name: str
+    def __init__(self, volume: _Optional[str] = ..., vmgroup: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class VolumeSnapshot(_message.Message):
+    __slots__ = ("name", "volume", "vmgroup", "created", "created_by", "capacity_mb", "allocated_bytes", "status", "attached_to_vm")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_FIELD_NUMBER: _ClassVar[int]
+    VMGROUP_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_MB_FIELD_NUMBER: _ClassVar[int]
+    ALLOCATED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ATTACHED_TO_VM_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    volume: str
+    vmgroup: str
+    created: str
+    created_by: str
+    capacity_mb: int
+    allocated_bytes: int
+    status: str
+    attached_to_vm: str
+    def __init__(self, name: _Optional[str] = ..., volume: _Optional[str] = ..., vmgroup: _Optional[str] = ..., created: _Optional[str] = ..., created_by: _Optional[str] = ..., capacity_mb: _Optional[int] = ..., allocated_bytes: _Optional[int] = ..., status: _Optional[str] = ..., attached_to_vm: _Optional[str] = ...) -> None: ...
+
+class VolumeSnapshots(_message.Message):
+    __slots__ = ("snapshots",)
+    SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    snapshots: _containers.RepeatedCompositeFieldContainer[VolumeSnapshot]
+    def __init__(self, snapshots: _Optional[_Iterable[_Union[VolumeSnapshot, _Mapping]]] = ...) -> None: ...

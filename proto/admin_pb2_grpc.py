@@ -289,6 +289,21 @@ class AdminServiceStub:
                 request_serializer=vdvs_dot_proto_dot_admin__pb2.VolumeMoveRequest.SerializeToString,
                 response_deserializer=vdvs_dot_proto_dot_admin__pb2.VolumeMoveResponse.FromString,
                 _registered_method=True)
+        self.VolumeSnapshotCreate = channel.unary_unary(
+                '/vdvs.v1.AdminService/VolumeSnapshotCreate',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.VolumeSnapshotRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.VolumeSnapshot.FromString,
+                _registered_method=True)
+        self.VolumeSnapshotList = channel.unary_unary(
+                '/vdvs.v1.AdminService/VolumeSnapshotList',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.VolumeSnapshotRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.VolumeSnapshots.FromString,
+                _registered_method=True)
+        self.VolumeSnapshotRemove = channel.unary_unary(
+                '/vdvs.v1.AdminService/VolumeSnapshotRemove',
+                request_serializer=vdvs_dot_proto_dot_admin__pb2.VolumeSnapshotRequest.SerializeToString,
+                response_deserializer=vdvs_dot_proto_dot_admin__pb2.VolumeSnapshot.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -614,6 +629,25 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VolumeSnapshotCreate(self, request, context):
+        """snapshots (issue 14): `vdvs volume snapshot create|ls|rm --volume v@ds --name S`
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VolumeSnapshotList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VolumeSnapshotRemove(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -866,6 +900,21 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.VolumeMove,
                     request_deserializer=vdvs_dot_proto_dot_admin__pb2.VolumeMoveRequest.FromString,
                     response_serializer=vdvs_dot_proto_dot_admin__pb2.VolumeMoveResponse.SerializeToString,
+            ),
+            'VolumeSnapshotCreate': grpc.unary_unary_rpc_method_handler(
+                    servicer.VolumeSnapshotCreate,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.VolumeSnapshotRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.VolumeSnapshot.SerializeToString,
+            ),
+            'VolumeSnapshotList': grpc.unary_unary_rpc_method_handler(
+                    servicer.VolumeSnapshotList,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.VolumeSnapshotRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.VolumeSnapshots.SerializeToString,
+            ),
+            'VolumeSnapshotRemove': grpc.unary_unary_rpc_method_handler(
+                    servicer.VolumeSnapshotRemove,
+                    request_deserializer=vdvs_dot_proto_dot_admin__pb2.VolumeSnapshotRequest.FromString,
+                    response_serializer=vdvs_dot_proto_dot_admin__pb2.VolumeSnapshot.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2223,6 +2272,87 @@ class AdminService:
             '/vdvs.v1.AdminService/VolumeMove',
             vdvs_dot_proto_dot_admin__pb2.VolumeMoveRequest.SerializeToString,
             vdvs_dot_proto_dot_admin__pb2.VolumeMoveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VolumeSnapshotCreate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/VolumeSnapshotCreate',
+            vdvs_dot_proto_dot_admin__pb2.VolumeSnapshotRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.VolumeSnapshot.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VolumeSnapshotList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/VolumeSnapshotList',
+            vdvs_dot_proto_dot_admin__pb2.VolumeSnapshotRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.VolumeSnapshots.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VolumeSnapshotRemove(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vdvs.v1.AdminService/VolumeSnapshotRemove',
+            vdvs_dot_proto_dot_admin__pb2.VolumeSnapshotRequest.SerializeToString,
+            vdvs_dot_proto_dot_admin__pb2.VolumeSnapshot.FromString,
             options,
             channel_credentials,
             insecure,

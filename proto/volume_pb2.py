@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17vdvs/proto/volume.proto\x12\x07vdvs.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x19\n\tVolumeRef\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x9d\x01\n\rCreateRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x34\n\x07options\x18\x02 \x03(\x0b\x32#.vdvs.v1.CreateRequest.OptionsEntry\x12\x18\n\x10host_filesystems\x18\x03 \x03(\t\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd9\x01\n\x06Volume\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tdatastore\x18\x02 \x01(\t\x12\x11\n\tfull_name\x18\x03 \x01(\t\x12\'\n\x06status\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06\x66stype\x18\x05 \x01(\t\x12\x0e\n\x06\x61\x63\x63\x65ss\x18\x06 \x01(\t\x12\x11\n\tattach_as\x18\x07 \x01(\t\x12\x16\n\x0e\x61ttached_to_vm\x18\x08 \x01(\t\x12\x13\n\x0b\x63\x61pacity_mb\x18\t \x01(\x03\x12\x12\n\ncreated_at\x18\n \x01(\t\"\xd1\x01\n\nDeviceHint\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x14\n\x0c\x62\x61\x63king_file\x18\x03 \x01(\t\x12\x1b\n\x13\x63ontroller_pci_slot\x18\x04 \x01(\x05\x12\x1a\n\x12\x63ontroller_pci_bus\x18\x05 \x01(\x05\x12\x0c\n\x04unit\x18\x06 \x01(\x05\x12\x11\n\tdisk_uuid\x18\x07 \x01(\t\x12\x16\n\x0e\x63ontroller_bus\x18\x08 \x01(\x05\x12\x1f\n\x17\x63ontroller_pci_function\x18\t \x01(\x05\"f\n\x0e\x41ttachResponse\x12\x1f\n\x06volume\x18\x01 \x01(\x0b\x32\x0f.vdvs.v1.Volume\x12#\n\x06\x64\x65vice\x18\x02 \x01(\x0b\x32\x13.vdvs.v1.DeviceHint\x12\x0e\n\x06reused\x18\x03 \x01(\x08\"\x10\n\x0eRemoveResponse\"\x10\n\x0e\x44\x65tachResponse\"(\n\x0fReleaseResponse\x12\x15\n\rkept_attached\x18\x01 \x01(\x08\"\r\n\x0bListRequest\"\x1d\n\x0cListResponse\x12\r\n\x05names\x18\x01 \x03(\t\"\x15\n\x13\x43\x61pabilitiesRequest\"%\n\x14\x43\x61pabilitiesResponse\x12\r\n\x05scope\x18\x01 \x01(\t\"*\n\x17RenewCertificateRequest\x12\x0f\n\x07\x63sr_pem\x18\x01 \x01(\t\"\x8b\x01\n\x18RenewCertificateResponse\x12\x0e\n\x06\x63\x61_pem\x18\x01 \x01(\t\x12\x10\n\x08\x63\x65rt_pem\x18\x02 \x01(\t\x12\x0e\n\x06serial\x18\x03 \x01(\t\x12\x11\n\tnot_after\x18\x04 \x01(\t\x12\x12\n\nold_serial\x18\x05 \x01(\t\x12\x16\n\x0eold_revoked_at\x18\x06 \x01(\t\"+\n\rExtendRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\t2\xda\x04\n\rVolumeService\x12\x31\n\x06\x43reate\x12\x16.vdvs.v1.CreateRequest\x1a\x0f.vdvs.v1.Volume\x12\x35\n\x06Remove\x12\x12.vdvs.v1.VolumeRef\x1a\x17.vdvs.v1.RemoveResponse\x12*\n\x03Get\x12\x12.vdvs.v1.VolumeRef\x1a\x0f.vdvs.v1.Volume\x12\x33\n\x04List\x12\x14.vdvs.v1.ListRequest\x1a\x15.vdvs.v1.ListResponse\x12\x35\n\x06\x41ttach\x12\x12.vdvs.v1.VolumeRef\x1a\x17.vdvs.v1.AttachResponse\x12\x35\n\x06\x44\x65tach\x12\x12.vdvs.v1.VolumeRef\x1a\x17.vdvs.v1.DetachResponse\x12\x37\n\x07Release\x12\x12.vdvs.v1.VolumeRef\x1a\x18.vdvs.v1.ReleaseResponse\x12K\n\x0c\x43\x61pabilities\x12\x1c.vdvs.v1.CapabilitiesRequest\x1a\x1d.vdvs.v1.CapabilitiesResponse\x12W\n\x10RenewCertificate\x12 .vdvs.v1.RenewCertificateRequest\x1a!.vdvs.v1.RenewCertificateResponse\x12\x31\n\x06\x45xtend\x12\x16.vdvs.v1.ExtendRequest\x1a\x0f.vdvs.v1.Volumeb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17vdvs/proto/volume.proto\x12\x07vdvs.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x19\n\tVolumeRef\x12\x0c\n\x04name\x18\x01 \x01(\t\"\xad\x01\n\rCreateRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x34\n\x07options\x18\x02 \x03(\x0b\x32#.vdvs.v1.CreateRequest.OptionsEntry\x12\x18\n\x10host_filesystems\x18\x03 \x03(\t\x12\x0e\n\x06\x66rozen\x18\x15 \x01(\x08\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd9\x01\n\x06Volume\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tdatastore\x18\x02 \x01(\t\x12\x11\n\tfull_name\x18\x03 \x01(\t\x12\'\n\x06status\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06\x66stype\x18\x05 \x01(\t\x12\x0e\n\x06\x61\x63\x63\x65ss\x18\x06 \x01(\t\x12\x11\n\tattach_as\x18\x07 \x01(\t\x12\x16\n\x0e\x61ttached_to_vm\x18\x08 \x01(\t\x12\x13\n\x0b\x63\x61pacity_mb\x18\t \x01(\x03\x12\x12\n\ncreated_at\x18\n \x01(\t\"\xd1\x01\n\nDeviceHint\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x14\n\x0c\x62\x61\x63king_file\x18\x03 \x01(\t\x12\x1b\n\x13\x63ontroller_pci_slot\x18\x04 \x01(\x05\x12\x1a\n\x12\x63ontroller_pci_bus\x18\x05 \x01(\x05\x12\x0c\n\x04unit\x18\x06 \x01(\x05\x12\x11\n\tdisk_uuid\x18\x07 \x01(\t\x12\x16\n\x0e\x63ontroller_bus\x18\x08 \x01(\x05\x12\x1f\n\x17\x63ontroller_pci_function\x18\t \x01(\x05\"f\n\x0e\x41ttachResponse\x12\x1f\n\x06volume\x18\x01 \x01(\x0b\x32\x0f.vdvs.v1.Volume\x12#\n\x06\x64\x65vice\x18\x02 \x01(\x0b\x32\x13.vdvs.v1.DeviceHint\x12\x0e\n\x06reused\x18\x03 \x01(\x08\"\x10\n\x0eRemoveResponse\"\x10\n\x0e\x44\x65tachResponse\"(\n\x0fReleaseResponse\x12\x15\n\rkept_attached\x18\x01 \x01(\x08\"\r\n\x0bListRequest\"\x1d\n\x0cListResponse\x12\r\n\x05names\x18\x01 \x03(\t\"\x15\n\x13\x43\x61pabilitiesRequest\"%\n\x14\x43\x61pabilitiesResponse\x12\r\n\x05scope\x18\x01 \x01(\t\"*\n\x17RenewCertificateRequest\x12\x0f\n\x07\x63sr_pem\x18\x01 \x01(\t\"\x8b\x01\n\x18RenewCertificateResponse\x12\x0e\n\x06\x63\x61_pem\x18\x01 \x01(\t\x12\x10\n\x08\x63\x65rt_pem\x18\x02 \x01(\t\x12\x0e\n\x06serial\x18\x03 \x01(\t\x12\x11\n\tnot_after\x18\x04 \x01(\t\x12\x12\n\nold_serial\x18\x05 \x01(\t\x12\x16\n\x0eold_revoked_at\x18\x06 \x01(\t\"+\n\rExtendRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\t2\xda\x04\n\rVolumeService\x12\x31\n\x06\x43reate\x12\x16.vdvs.v1.CreateRequest\x1a\x0f.vdvs.v1.Volume\x12\x35\n\x06Remove\x12\x12.vdvs.v1.VolumeRef\x1a\x17.vdvs.v1.RemoveResponse\x12*\n\x03Get\x12\x12.vdvs.v1.VolumeRef\x1a\x0f.vdvs.v1.Volume\x12\x33\n\x04List\x12\x14.vdvs.v1.ListRequest\x1a\x15.vdvs.v1.ListResponse\x12\x35\n\x06\x41ttach\x12\x12.vdvs.v1.VolumeRef\x1a\x17.vdvs.v1.AttachResponse\x12\x35\n\x06\x44\x65tach\x12\x12.vdvs.v1.VolumeRef\x1a\x17.vdvs.v1.DetachResponse\x12\x37\n\x07Release\x12\x12.vdvs.v1.VolumeRef\x1a\x18.vdvs.v1.ReleaseResponse\x12K\n\x0c\x43\x61pabilities\x12\x1c.vdvs.v1.CapabilitiesRequest\x1a\x1d.vdvs.v1.CapabilitiesResponse\x12W\n\x10RenewCertificate\x12 .vdvs.v1.RenewCertificateRequest\x1a!.vdvs.v1.RenewCertificateResponse\x12\x31\n\x06\x45xtend\x12\x16.vdvs.v1.ExtendRequest\x1a\x0f.vdvs.v1.Volumeb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,35 +37,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VOLUMEREF']._serialized_start=66
   _globals['_VOLUMEREF']._serialized_end=91
   _globals['_CREATEREQUEST']._serialized_start=94
-  _globals['_CREATEREQUEST']._serialized_end=251
-  _globals['_CREATEREQUEST_OPTIONSENTRY']._serialized_start=205
-  _globals['_CREATEREQUEST_OPTIONSENTRY']._serialized_end=251
-  _globals['_VOLUME']._serialized_start=254
-  _globals['_VOLUME']._serialized_end=471
-  _globals['_DEVICEHINT']._serialized_start=474
-  _globals['_DEVICEHINT']._serialized_end=683
-  _globals['_ATTACHRESPONSE']._serialized_start=685
-  _globals['_ATTACHRESPONSE']._serialized_end=787
-  _globals['_REMOVERESPONSE']._serialized_start=789
-  _globals['_REMOVERESPONSE']._serialized_end=805
-  _globals['_DETACHRESPONSE']._serialized_start=807
-  _globals['_DETACHRESPONSE']._serialized_end=823
-  _globals['_RELEASERESPONSE']._serialized_start=825
-  _globals['_RELEASERESPONSE']._serialized_end=865
-  _globals['_LISTREQUEST']._serialized_start=867
-  _globals['_LISTREQUEST']._serialized_end=880
-  _globals['_LISTRESPONSE']._serialized_start=882
-  _globals['_LISTRESPONSE']._serialized_end=911
-  _globals['_CAPABILITIESREQUEST']._serialized_start=913
-  _globals['_CAPABILITIESREQUEST']._serialized_end=934
-  _globals['_CAPABILITIESRESPONSE']._serialized_start=936
-  _globals['_CAPABILITIESRESPONSE']._serialized_end=973
-  _globals['_RENEWCERTIFICATEREQUEST']._serialized_start=975
-  _globals['_RENEWCERTIFICATEREQUEST']._serialized_end=1017
-  _globals['_RENEWCERTIFICATERESPONSE']._serialized_start=1020
-  _globals['_RENEWCERTIFICATERESPONSE']._serialized_end=1159
-  _globals['_EXTENDREQUEST']._serialized_start=1161
-  _globals['_EXTENDREQUEST']._serialized_end=1204
-  _globals['_VOLUMESERVICE']._serialized_start=1207
-  _globals['_VOLUMESERVICE']._serialized_end=1809
+  _globals['_CREATEREQUEST']._serialized_end=267
+  _globals['_CREATEREQUEST_OPTIONSENTRY']._serialized_start=221
+  _globals['_CREATEREQUEST_OPTIONSENTRY']._serialized_end=267
+  _globals['_VOLUME']._serialized_start=270
+  _globals['_VOLUME']._serialized_end=487
+  _globals['_DEVICEHINT']._serialized_start=490
+  _globals['_DEVICEHINT']._serialized_end=699
+  _globals['_ATTACHRESPONSE']._serialized_start=701
+  _globals['_ATTACHRESPONSE']._serialized_end=803
+  _globals['_REMOVERESPONSE']._serialized_start=805
+  _globals['_REMOVERESPONSE']._serialized_end=821
+  _globals['_DETACHRESPONSE']._serialized_start=823
+  _globals['_DETACHRESPONSE']._serialized_end=839
+  _globals['_RELEASERESPONSE']._serialized_start=841
+  _globals['_RELEASERESPONSE']._serialized_end=881
+  _globals['_LISTREQUEST']._serialized_start=883
+  _globals['_LISTREQUEST']._serialized_end=896
+  _globals['_LISTRESPONSE']._serialized_start=898
+  _globals['_LISTRESPONSE']._serialized_end=927
+  _globals['_CAPABILITIESREQUEST']._serialized_start=929
+  _globals['_CAPABILITIESREQUEST']._serialized_end=950
+  _globals['_CAPABILITIESRESPONSE']._serialized_start=952
+  _globals['_CAPABILITIESRESPONSE']._serialized_end=989
+  _globals['_RENEWCERTIFICATEREQUEST']._serialized_start=991
+  _globals['_RENEWCERTIFICATEREQUEST']._serialized_end=1033
+  _globals['_RENEWCERTIFICATERESPONSE']._serialized_start=1036
+  _globals['_RENEWCERTIFICATERESPONSE']._serialized_end=1175
+  _globals['_EXTENDREQUEST']._serialized_start=1177
+  _globals['_EXTENDREQUEST']._serialized_end=1220
+  _globals['_VOLUMESERVICE']._serialized_start=1223
+  _globals['_VOLUMESERVICE']._serialized_end=1825
 # @@protoc_insertion_point(module_scope)

@@ -14,7 +14,7 @@ class VolumeRef(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class CreateRequest(_message.Message):
-    __slots__ = ("name", "options", "host_filesystems")
+    __slots__ = ("name", "options", "host_filesystems", "frozen")
     class OptionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -25,10 +25,12 @@ class CreateRequest(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     HOST_FILESYSTEMS_FIELD_NUMBER: _ClassVar[int]
+    FROZEN_FIELD_NUMBER: _ClassVar[int]
     name: str
     options: _containers.ScalarMap[str, str]
     host_filesystems: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., host_filesystems: _Optional[_Iterable[str]] = ...) -> None: ...
+    frozen: bool
+    def __init__(self, name: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., host_filesystems: _Optional[_Iterable[str]] = ..., frozen: _Optional[bool] = ...) -> None: ...
 
 class Volume(_message.Message):
     __slots__ = ("name", "datastore", "full_name", "status", "fstype", "access", "attach_as", "attached_to_vm", "capacity_mb", "created_at")

@@ -16,6 +16,7 @@ from vdvs.tenancy.store_grants import GrantRows
 from vdvs.tenancy.store_moves import MoveRows
 from vdvs.tenancy.store_policies import PolicyRows
 from vdvs.tenancy.store_rules import RuleRows
+from vdvs.tenancy.store_snapshots import SnapshotRows
 from vdvs.tenancy.store_tokens import TokenRows
 from vdvs.tenancy.store_usage import UsageRows
 from vdvs.tenancy.store_views import ViewRows
@@ -37,6 +38,7 @@ class ConfigStore(
     TokenRows,
     PolicyRows,
     MoveRows,
+    SnapshotRows,
 ):
     """Vmgroups, privileges, volumes (with reservations), certificates, the brokers serving them, admins,
     their grants, vmgroup labels, datastore shares, the audit trail, membership rules and VM labels, and

@@ -429,6 +429,45 @@ class Err(enum.Enum):
     MOVE_TARGET_INVALID = ErrorSpec(
         846, "Failed to move volume {0}: --to must name one datastore, not {1}", Kind.INVALID
     )
+    # --- snapshots (issue 14: 810-829) ---
+    SNAPSHOT_WITH_OPTIONS = ErrorSpec(
+        810, "A snapshot takes no option but snapshot-of (it has its volume's size and filesystem): {0}", Kind.INVALID
+    )
+    SNAPSHOT_PARENT_NOT_FOUND = ErrorSpec(811, "Could not find volume {0} to take a snapshot of", Kind.NOT_FOUND)
+    FROM_SNAPSHOT_WITHOUT_CLONE = ErrorSpec(
+        812, "from-snapshot needs clone-from: name the volume the snapshot was taken of", Kind.INVALID
+    )
+    SNAPSHOT_NOT_FOUND = ErrorSpec(813, "Volume {0} has no snapshot {1}", Kind.NOT_FOUND)
+    SNAPSHOT_OF_SNAPSHOT = ErrorSpec(
+        814, "Volume {0} is a snapshot of {1}: take the snapshot of {1} instead", Kind.INVALID
+    )
+    VOLUME_HAS_SNAPSHOTS = ErrorSpec(
+        815,
+        "Cannot remove volume {0}: it has snapshots {1} (remove them first, or turn on the vmgroup's "
+        "cascade-delete: vdvs vmgroup update --name {2} --cascade-delete on)",
+        Kind.CONFLICT,
+    )
+    SNAPSHOT_IN_USE_NO_REFLINK = ErrorSpec(
+        816,
+        "Cannot snapshot volume {0} while VM {1} uses it: datastore {2} has no atomic snapshot (reflink or "
+        "First Class Disk), and a copy of a disk in use is not point-in-time (take it through Docker on VM {1}, "
+        "which freezes the filesystem, or detach the volume first)",
+        Kind.CONFLICT,
+    )
+    SNAPSHOT_FAILED = ErrorSpec(817, "Failed to take snapshot {0} of volume {1}: {2}", Kind.INTERNAL)
+    SNAPSHOT_READ_ONLY = ErrorSpec(
+        818, "Volume {0} is a snapshot of {1}: it is read-only (clone it for a writable copy)", Kind.INVALID
+    )
+    SNAPSHOT_NAME_INVALID = ErrorSpec(
+        819, "Invalid snapshot name {0}: give the name of a snapshot of the volume (no @datastore)", Kind.INVALID
+    )
+    CASCADE_DELETE_INVALID = ErrorSpec(820, "Invalid value {0} for cascade-delete: give on or off", Kind.INVALID)
+    NOT_A_SNAPSHOT = ErrorSpec(821, "Volume {0} is not a snapshot of {1}", Kind.INVALID)
+    SNAPSHOT_DATASTORE = ErrorSpec(
+        822,
+        "Snapshot {0} must be on the datastore of volume {1}: name it {3}@{2}, or leave the datastore out",
+        Kind.INVALID,
+    )
 
     @property
     def code(self) -> int:

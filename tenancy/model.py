@@ -51,6 +51,7 @@ class VmGroup:
     description: str
     default_datastore_url: str
     max_volumes: int | None = None  # volumes on all its datastores (NSX `count <= N`); None: no limit
+    cascade_delete: bool = False  # removing a volume removes its snapshots too (else refused while it has any)
 
     @property
     def is_default(self) -> bool:
@@ -95,6 +96,11 @@ class VolumeRecord:
     device: dict[str, Any] | None = None  # device hint of the current attachment
     allocated_bytes: int = 0  # space in use when last measured
     idle_since: float | None = None  # epoch seconds the attachment went idle
+    parent_id: int | None = None  # a snapshot: the id of the volume it was taken of
+
+    @property
+    def is_snapshot(self) -> bool:
+        return self.parent_id is not None
 
     @property
     def in_use(self) -> bool:

@@ -47,6 +47,11 @@ DEFAULTS: tuple[tuple[str, str], ...] = (
     (CLONE_FROM, NO_CLONE),
 )
 VALID_KEYS = tuple(key for key, _ in DEFAULTS)
+# Snapshots (issue 14): `-o snapshot-of=db` makes a snapshot of db; `-o clone-from=db -o from-snapshot=S`
+# a writable clone of db's snapshot S. Not vDVS's: kept out of DEFAULTS, whose list vDVS's error text shows.
+SNAPSHOT_OF = "snapshot-of"
+FROM_SNAPSHOT = "from-snapshot"
+SNAPSHOT_KEYS = (SNAPSHOT_OF, FROM_SNAPSHOT)
 # Options an admin may change after create (`vdvs volume set`).
 EDITABLE_KEYS = (ACCESS, ATTACH_AS)
 
@@ -62,6 +67,7 @@ class VolumeOptions:
     clone_from: str | None = None  # the source's short name
     vsan_policy: str | None = None
     size: str | None = None  # the size the user gave, as text (not recorded when defaulted)
+    snapshot_of: str | None = None  # a snapshot: the short name of the volume it was taken of
 
     @property
     def read_only(self) -> bool:
@@ -87,6 +93,8 @@ class VolumeOptions:
                 opts[key] = value
         if self.vsan_policy is not None:
             opts[VSAN_POLICY] = self.vsan_policy
+        if self.snapshot_of is not None:
+            opts[SNAPSHOT_OF] = self.snapshot_of
         return opts
 
     def to_json(self) -> str:
@@ -103,6 +111,7 @@ class VolumeOptions:
             clone_from=opts.get(CLONE_FROM),
             vsan_policy=opts.get(VSAN_POLICY),
             size=opts.get(SIZE),
+            snapshot_of=opts.get(SNAPSHOT_OF),
         )
 
     def edited(self, changes: Mapping[str, str]) -> VolumeOptions:
@@ -123,6 +132,8 @@ class CreateOptions:
     size_mb: int
     options: VolumeOptions
     clone_source: VolumeName | None = None
+    snapshot_of: VolumeName | None = None  # `-o snapshot-of`: the volume to take a snapshot of
+    from_snapshot: str | None = None  # `-o from-snapshot`: the snapshot of clone_source to clone
 
 
 def validate_create_options(
@@ -135,9 +146,11 @@ def validate_create_options(
     A size the filesystem cannot be made in is refused too (``filesystems.BOUNDS``).
     """
     opts = dict(opts or {})
-    unknown = sorted(key for key in opts if key not in VALID_KEYS)
+    unknown = sorted(key for key in opts if key not in VALID_KEYS and key not in SNAPSHOT_KEYS)
     if unknown:
         raise VdvsError(Err.INVALID_OPTIONS, unknown, list(DEFAULTS))
+    if SNAPSHOT_OF in opts:
+        return snapshot_create_options(opts)
     clone_from = opts.get(CLONE_FROM)
     if clone_from is not None and SIZE in opts:
         raise VdvsError(Err.CLONE_WITH_SIZE)
@@ -169,7 +182,7 @@ def validate_create_options(
         vsan_policy=opts.get(VSAN_POLICY),
         size=opts.get(SIZE),
     )
-    return CreateOptions(size_mb, options, source)
+    return CreateOptions(size_mb, options, source, from_snapshot=_from_snapshot(opts))
 
 
 def validate_editable_options(opts: Mapping[str, str]) -> dict[str, str]:
@@ -190,3 +203,26 @@ def _choice(opts: Mapping[str, str], key: str, allowed: tuple[str, ...], err: Er
     if value not in allowed:
         raise VdvsError(err, value, list(allowed))
     return value
+
+
+def snapshot_create_options(opts: Mapping[str, str]) -> CreateOptions:
+    """`-o snapshot-of=db`, alone: a snapshot has its volume's size, filesystem and format, and is read-only
+    (its options are made from the volume's, ``tenancy.snapshots.snapshot_options``)."""
+    others = sorted(key for key in opts if key != SNAPSHOT_OF)
+    if others:
+        raise VdvsError(Err.SNAPSHOT_WITH_OPTIONS, others)
+    if not opts[SNAPSHOT_OF]:
+        raise VdvsError(Err.SNAPSHOT_PARENT_NOT_FOUND, "''")
+    return CreateOptions(0, VolumeOptions(access=ACCESS_TYPES[1]), snapshot_of=parse_volume_name(opts[SNAPSHOT_OF]))
+
+
+def _from_snapshot(opts: Mapping[str, str]) -> str | None:
+    """`-o from-snapshot=S`: the name of a snapshot of the clone-from volume (a short name: it lives next to it)."""
+    wanted = opts.get(FROM_SNAPSHOT)
+    if wanted is None:
+        return None
+    if CLONE_FROM not in opts:
+        raise VdvsError(Err.FROM_SNAPSHOT_WITHOUT_CLONE)
+    if not wanted or "@" in wanted:
+        raise VdvsError(Err.SNAPSHOT_NAME_INVALID, wanted)
+    return parse_volume_name(wanted).name

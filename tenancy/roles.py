@@ -147,6 +147,10 @@ RULES: Mapping[str, Rule] = {
     "PolicyList": _listing("policy.ls"),
     # a vmgroup admin moves its vmgroup's volumes between datastores shared into it (tenancy/move.py checks)
     "VolumeMove": _on_vmgroup("volume.move", ADMIN, "vmgroup", "volume", "to"),
+    # snapshots (issue 14): a vmgroup's admins take and remove its volumes' snapshots, its viewers list them
+    "VolumeSnapshotCreate": _on_vmgroup("volume.snapshot.create", ADMIN, "vmgroup", "volume", "name"),
+    "VolumeSnapshotList": _on_vmgroup("volume.snapshot.ls", VIEWER, "vmgroup", "volume", changes=False),
+    "VolumeSnapshotRemove": _on_vmgroup("volume.snapshot.rm", ADMIN, "vmgroup", "volume", "name"),
 }
 DEFAULT_RULE = _platform("admin.call")  # an RPC with no rule of its own: platform admins only
 

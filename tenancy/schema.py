@@ -203,6 +203,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE volumes ADD COLUMN move_peer TEXT;
     """,
+    # 10 (snapshots): a snapshot is a volume row naming the volume it was taken of (its parent),
+    # and a vmgroup may let removing a volume remove its snapshots with it (cascading delete)
+    """
+    ALTER TABLE volumes ADD COLUMN parent_id {int};
+    CREATE INDEX volumes_parent ON volumes(parent_id);
+    ALTER TABLE vmgroups ADD COLUMN cascade_delete {int} NOT NULL DEFAULT 0;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -65,6 +65,8 @@ def _cached(key: StatusKey) -> dict[str, Any]:
         shown["fstype"] = opts.fstype
     if opts.vsan_policy is not None:
         shown["vsan-policy-name"] = opts.vsan_policy
+    if opts.snapshot_of is not None:  # a snapshot names the volume it was taken of
+        shown["snapshot-of"] = opts.snapshot_of
     if holder is not None:
         shown["attached to VM"] = holder
         if device:

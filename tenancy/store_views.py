@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from vdvs.tenancy.model import Privilege
+from vdvs.tenancy.snapshots import CHARGED_MB_SQL
 from vdvs.tenancy.store_base import StoreBase
 
 
@@ -25,7 +26,7 @@ class ViewRows(StoreBase):
     def usage_by_datastore(self) -> dict[tuple[str, str], int]:
         """(vmgroup id, datastore URL) -> MB held there (ready volumes and open reservations), as quotas count it."""
         rows = self._db.execute(
-            "SELECT vmgroup_id, datastore_url, COALESCE(SUM(size_mb), 0) FROM volumes "
+            f"SELECT vmgroup_id, datastore_url, COALESCE(SUM({CHARGED_MB_SQL}), 0) FROM volumes "
             "GROUP BY vmgroup_id, datastore_url"
         )
         return {(r[0], r[1]): int(r[2]) for r in rows}

@@ -18,7 +18,14 @@ from vdvs.tenancy.store_base import StoreBase
 
 
 def _vmgroup(row: sqlite3.Row) -> VmGroup:
-    return VmGroup(row["id"], row["name"], row["description"], row["default_datastore_url"], row["max_volumes"])
+    return VmGroup(
+        row["id"],
+        row["name"],
+        row["description"],
+        row["default_datastore_url"],
+        row["max_volumes"],
+        cascade_delete=bool(row["cascade_delete"]),
+    )
 
 
 def _privilege(row: sqlite3.Row) -> Privilege:

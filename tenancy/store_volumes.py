@@ -17,11 +17,12 @@ from vdvs.tenancy.capacity import Provisioned
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import AttachState, VolumeRecord, VolumeState
 from vdvs.tenancy.options import VolumeOptions, options_from_json
+from vdvs.tenancy.snapshots import CHARGED_MB_SQL, charged_mb
 from vdvs.tenancy.store_base import StoreBase, VolumeConflict
 
 _VOLUME_COLUMNS = (
     "id, vmgroup_id, datastore_url, name, size_mb, state, options, created, created_by, "
-    "created_by_uuid, attached_vm, attached_vm_name, attach_state, device, allocated_bytes, idle_since"
+    "created_by_uuid, attached_vm, attached_vm_name, attach_state, device, allocated_bytes, idle_since, parent_id"
 )
 # attach states a holder's own claim may be renewed from (its plugin re-mounting, or retrying)
 _HELD = ("'attached'", "'idle'", "'attaching'")
@@ -45,6 +46,7 @@ def _volume(row: Any) -> VolumeRecord:
         device=json.loads(row[13]) if row[13] else None,
         allocated_bytes=row[14],
         idle_since=row[15],
+        parent_id=row[16],
     )
 
 
@@ -124,7 +126,8 @@ class VolumeRows(StoreBase):
         """MB and volumes a vmgroup holds on a datastore, as its quotas count them: every row, open
         reservations (``creating``) and removals under way (``deleting``) too."""
         row = self._db.execute(
-            "SELECT COALESCE(SUM(size_mb), 0), COUNT(*) FROM volumes WHERE vmgroup_id = ? AND datastore_url = ?",
+            f"SELECT COALESCE(SUM({CHARGED_MB_SQL}), 0), COUNT(*) FROM volumes "
+            "WHERE vmgroup_id = ? AND datastore_url = ?",
             (vmgroup_id, datastore_url),
         ).fetchone()
         return int(row[0]), int(row[1])
@@ -157,6 +160,8 @@ class VolumeRows(StoreBase):
         created_by_uuid: str,
         counts: CountLimits | None = None,
         seen: Callable[[int, int], None] | None = None,
+        parent_id: int | None = None,
+        allocated_bytes: int = 0,
     ) -> VolumeRecord:
         """Insert a ``creating`` row if the name is free and the quotas allow, atomically.
 
@@ -166,7 +171,8 @@ class VolumeRows(StoreBase):
         are read in this transaction, under the same lock as the size quota (and, with a vmgroup
         limit, a lock on the whole vmgroup), so racing creates cannot overshoot either. ``seen`` is
         told the MB and volumes held before this one, as the checks read them (for alert thresholds:
-        exact even among racing creates).
+        exact even among racing creates). A snapshot (``parent_id``) charges the quota its
+        ``allocated_bytes`` (``tenancy.snapshots``), not its size.
         """
         whole_vmgroup = counts is not None and counts.in_vmgroup is not None
         with self._tx() as db:
@@ -177,7 +183,8 @@ class VolumeRows(StoreBase):
             if existing is not None:
                 raise VolumeConflict(existing)
             used_mb, on_datastore = self.held(vmgroup_id, datastore_url)
-            if not quota_allows(used_mb, size_mb, quota_mb):
+            charge = size_mb if parent_id is None else charged_mb(allocated_bytes)
+            if not quota_allows(used_mb, charge, quota_mb):
                 raise VdvsError(Err.PRIVILEGE_USAGE_QUOTA_EXCEED)
             if counts is not None:
                 check_counts(counts, on_datastore, self.volume_count(vmgroup_id) if whole_vmgroup else None)
@@ -185,7 +192,8 @@ class VolumeRows(StoreBase):
                 seen(used_mb, on_datastore)
             row = db.execute(
                 "INSERT INTO volumes (vmgroup_id, datastore_url, name, size_mb, state, options, created, "
-                "created_by, created_by_uuid, op_broker, op_started) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "created_by, created_by_uuid, op_broker, op_started, parent_id, allocated_bytes) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 f"RETURNING {_VOLUME_COLUMNS}",
                 (
                     vmgroup_id,
@@ -199,6 +207,8 @@ class VolumeRows(StoreBase):
                     created_by_uuid,
                     self.owner,
                     time.time(),
+                    parent_id,
+                    allocated_bytes,
                 ),
             ).fetchone()
         return _volume(row)

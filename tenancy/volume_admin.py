@@ -17,8 +17,9 @@ from typing import Any, Protocol, TypeVar
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import DatastoreRef, VolumeRecord, VolumeState
 from vdvs.tenancy.names import match_datastore, parse_volume_name
-from vdvs.tenancy.options import DEFAULT_POLICY, options_from_json, validate_editable_options
+from vdvs.tenancy.options import ACCESS, DEFAULT_POLICY, options_from_json, validate_editable_options
 from vdvs.tenancy.sizes import format_admin_size, format_used_bytes
+from vdvs.tenancy.snapshots import check_editable
 from vdvs.tenancy.store import ConfigStore
 from vdvs.tenancy.vmgroups import require_vmgroup
 
@@ -220,6 +221,7 @@ def set_volume_options(
     try:
         changes = validate_editable_options(options)
         record, _ = find_volume(store, datastores, volume, vmgroup_name)
+        check_editable(record, changes.get(ACCESS))
     except VdvsError as exc:
         if exc.err is Err.INVALID_EDIT_OPTIONS:
             raise

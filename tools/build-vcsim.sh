@@ -156,7 +156,7 @@ func main() {
 }
 EOF
 
-# Three small fixes to the packaged simulator, applied with go build -overlay
+# Five fixes and additions to the packaged simulator, applied with go build -overlay
 # (the files under /usr/share/gocode stay untouched):
 #  1. task.go: TaskInfo.entity was set to non-ManagedEntity refs (VirtualDiskManager,
 #     FileManager); pyVmomi 7.x-9.x reject that with TypeError in WaitForTask.
@@ -236,11 +236,25 @@ func (m *VirtualDiskManager) ExtendVirtualDiskTask(_ *Context, req *types.Extend
 	}
 }
 EOF
-printf '{"Replace":{"%s":"%s","%s":"%s","%s":"%s","%s":"%s"}}\n' \
+# 5. vstorage_object_manager.go: a First Class Disk snapshot kept no data (a record only), and
+#    CreateDiskFromSnapshot_Task was missing: tools/vcsim/vstorage_object_snapshot_data.go adds both
+#    (a snapshot copies the disk's files, as vCenter's delta disk freezes them; vdvs snapshots, issue 14).
+cp "$GOSRC/simulator/vstorage_object_manager.go" "$OUT_DIR/overlay/"
+cp "$(dirname "$0")/vcsim/vstorage_object_snapshot_data.go" "$OUT_DIR/overlay/"
+perl -0pi \
+  -e 's/(\t\tobj\.Snapshots = append\(obj\.Snapshots, snapshot\)\n)/\t\tif err := keepSnapshotData(obj, snapshot.Id.Id); err != nil {\n\t\t\treturn nil, err\n\t\t}\n$1/;' \
+  -e 's/(\t\t\t\tif \*obj\.Snapshots\[i\]\.Id == req\.SnapshotId \{\n)/$1\t\t\t\t\tdropSnapshotData(obj, req.SnapshotId.Id)\n/;' \
+  "$OUT_DIR/overlay/vstorage_object_manager.go"
+grep -q 'keepSnapshotData(obj' "$OUT_DIR/overlay/vstorage_object_manager.go" || { echo "vstorage_object_manager.go patch failed" >&2; exit 1; }
+grep -q 'dropSnapshotData(obj' "$OUT_DIR/overlay/vstorage_object_manager.go" || { echo "vstorage_object_manager.go patch failed" >&2; exit 1; }
+printf '{"Replace":{"%s":"%s","%s":"%s","%s":"%s","%s":"%s","%s":"%s","%s":"%s"}}\n' \
   "$GOSRC/simulator/task.go" "$OUT_DIR/overlay/task.go" \
   "$GOSRC/simulator/datastore.go" "$OUT_DIR/overlay/datastore.go" \
   "$GOSRC/simulator/custom_fields_manager.go" "$OUT_DIR/overlay/custom_fields_manager.go" \
-  "$GOSRC/simulator/vdvs_extend_disk.go" "$OUT_DIR/overlay/vdvs_extend_disk.go" > "$OUT_DIR/overlay.json"
+  "$GOSRC/simulator/vdvs_extend_disk.go" "$OUT_DIR/overlay/vdvs_extend_disk.go" \
+  "$GOSRC/simulator/vstorage_object_manager.go" "$OUT_DIR/overlay/vstorage_object_manager.go" \
+  "$GOSRC/simulator/vstorage_object_snapshot_data.go" "$OUT_DIR/overlay/vstorage_object_snapshot_data.go" \
+  > "$OUT_DIR/overlay.json"
 
 cd "$OUT_DIR"
 GOPATH="$OUT_DIR:/usr/share/gocode" GO111MODULE=off GOPROXY=off GOFLAGS= \

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from vdvs.tenancy.capacity import DatastoreSpace
 from vdvs.tenancy.names import DiskRef
+from vdvs.tenancy.snapshots import CopyKind
 
 # re-exported: the backends' view of a volume's disk (owned by tenancy.names) and of a datastore's room
 __all__ = ["DatastoreSpace", "DiskRef"]
@@ -207,3 +208,13 @@ class Backend(Protocol):
         deleted only after: a target disk with its sidecar, or with no source left, is a complete move
         (``broker.move_ops`` finishes or undoes an interrupted one by that). DiskExistsError when the
         target name is taken; on any other error nothing of the move is left on the target."""
+
+    def snapshot_kind(self, disk: DiskRef) -> CopyKind:
+        """How ``snapshot_disk`` would copy ``disk`` now (the broker refuses a copy that would not be
+        point-in-time: ``tenancy.snapshots.check_point_in_time``)."""
+
+    def snapshot_disk(
+        self, source: DiskRef, target: DiskRef, kind: CopyKind, meta: dict[str, Any], vmgroup_name: str
+    ) -> DiskStat:
+        """A point-in-time copy of ``source`` as the new disk ``target`` (with its sidecar ``meta``), made
+        as ``kind`` says; DiskExistsError if ``target`` exists."""

@@ -39,6 +39,7 @@ from tests.delegation.matrix_cases_extend import EXTEND_CASE
 from tests.delegation.matrix_cases_policies import POLICY_CASES
 from tests.delegation.matrix_cases_rules import ALL_CASES as RULE_CASES
 from tests.delegation.matrix_cases_rules import refusal as _rules_refusal
+from tests.delegation.matrix_cases_snapshots import SNAPSHOT_CASES
 from tests.tenancy.harness import VM_UUIDS, vm_refused
 from vdvs.proto import admin_pb2
 
@@ -272,6 +273,7 @@ OPS_CASES: dict[str, Case] = {
 }
 
 ALL_CASES: dict[str, Case] = {**RULE_CASES, **OPS_CASES, **POLICY_CASES}
+ALL_CASES: dict[str, Case] = {**RULE_CASES, **OPS_CASES, **SNAPSHOT_CASES}
 
 
 def refusal(case: Case, c: Ctx) -> str | None:

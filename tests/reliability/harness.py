@@ -22,6 +22,7 @@ from testkit.system import loop_backing_files
 from tests.tenancy.harness import Tenv
 from vdvs.broker.backends.local.backend import TMP_DIR
 from vdvs.tenancy.model import AttachState, VolumeRecord, VolumeState
+from vdvs.tenancy.snapshots import charged_mb
 from vdvs.tenancy.store import SqliteStore
 
 MIB = 1024 * 1024
@@ -168,7 +169,7 @@ def problems(state: HostState, quota_mb: int = 0) -> list[str]:
         vmdk = state.disk_key(r)
         vmfd = vmdk.removesuffix(".vmdk") + ".vmfd"
         expected_files |= {vmdk, vmfd} | {vmdk.removesuffix(".vmdk") + extent for extent in state.extents}
-        sizes[(r.vmgroup_id, r.datastore_url)] += r.size_mb
+        sizes[(r.vmgroup_id, r.datastore_url)] += r.size_mb if r.parent_id is None else charged_mb(r.allocated_bytes)
         if vmdk not in state.files:
             found.append(f"volume {r.name} has a row but no disk")
         elif state.sizes_exact and state.files[vmdk] != r.size_mb * MIB:

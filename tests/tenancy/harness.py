@@ -33,7 +33,16 @@ VM_UUIDS = {
     "vmds2": "42a1b2c3-0000-4000-8000-000000000005",  # its own datastore is local2
 }
 VM_COLUMNS = ["Uuid", "Name"]
-VMGROUP_COLUMNS = ["Uuid", "Name", "Description", "Default_datastore", "VM_list", "Labels", "Max_volumes"]
+VMGROUP_COLUMNS = [
+    "Uuid",
+    "Name",
+    "Description",
+    "Default_datastore",
+    "VM_list",
+    "Labels",
+    "Max_volumes",
+    "Cascade_delete",
+]
 ACCESS_COLUMNS = ["Datastore", "Allow_create", "Max_volume_size", "Total_size", "Volume_count", "Alert_at"]
 VOLUME_COLUMNS = [
     "Volume",

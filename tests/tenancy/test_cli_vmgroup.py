@@ -23,7 +23,7 @@ def rows_by_name(env: Tenv) -> dict[str, list[str]]:
 
 async def test_after_init_only_default_exists_with_vm_ds_default_and_all_ds_access(tenv: Tenv) -> None:
     assert rows_by_name(tenv) == {
-        "_DEFAULT": [DEFAULT_ID, "_DEFAULT", "This is a default vmgroup", "_VM_DS", "", "", "Unset"],
+        "_DEFAULT": [DEFAULT_ID, "_DEFAULT", "This is a default vmgroup", "_VM_DS", "", "", "Unset", "off"],
     }
     assert tenv.js("vmgroup", "ls") == [
         {
@@ -34,6 +34,7 @@ async def test_after_init_only_default_exists_with_vm_ds_default_and_all_ds_acce
             "vms": [],
             "labels": {},
             "max_volumes": "Unset",
+            "cascade_delete": "off",
         }
     ]
     _, rows = tenv.table("vmgroup", "access", "ls", "--name", "_DEFAULT")
@@ -61,7 +62,7 @@ async def test_create_prints_vdvs_text_and_ls_shows_the_vmgroup(tenv: Tenv) -> N
     assert out == CREATED.format("web")
     row = rows_by_name(tenv)["web"]
     assert uuid.UUID(row[0]).version == 4
-    assert row[1:] == ["web", "web tier", "local1", "vm1,vm2", "", "Unset"]
+    assert row[1:] == ["web", "web tier", "local1", "vm1,vm2", "", "Unset", "off"]
     # the new default datastore gets a full-access row
     _, access = tenv.table("vmgroup", "access", "ls", "--name", "web")
     assert access == [["local1", "True", "Unset", "Unset", "Unset", "Unset"]]
@@ -79,6 +80,7 @@ async def test_create_json_reply_describes_the_new_vmgroup(tenv: Tenv) -> None:
         "vms": [],
         "labels": {},
         "max_volumes": "Unset",
+        "cascade_delete": "off",
     }
     assert tenv.group_id("db") == reply["id"]
     assert tenv.js("vmgroup", "access", "ls", "--name", "db") == [
@@ -244,7 +246,9 @@ async def test_default_cannot_be_renamed_but_its_description_and_default_can_cha
     assert tenv.state() == before
     tenv.ok("vmgroup", "update", "--name", "_DEFAULT", "--description", "all the others")
     tenv.ok("vmgroup", "update", "--name", "_DEFAULT", "--default-datastore", "local2")
-    assert rows_by_name(tenv)["_DEFAULT"] == [DEFAULT_ID, "_DEFAULT", "all the others", "local2", "", "", "Unset"]
+    assert rows_by_name(tenv)["_DEFAULT"] == [
+        DEFAULT_ID, "_DEFAULT", "all the others", "local2", "", "", "Unset", "off",
+    ]  # fmt: skip
 
 
 async def test_no_vmgroup_can_be_renamed_to_default(tenv: Tenv) -> None:

@@ -106,7 +106,7 @@ def test_no_grant_reaches_default_even_a_selector_matching_nothing_else() -> Non
     assert dict(access.roles) == {}
 
 
-VIEWER_CALLS = ["VmgroupVmList", "AccessList"]
+VIEWER_CALLS = ["VmgroupVmList", "AccessList", "VolumeSnapshotList"]
 ADMIN_CALLS = [
     "VmgroupUpdate",
     "VmgroupRemove",
@@ -122,6 +122,8 @@ ADMIN_CALLS = [
     "JoinTokenCreate",
     "VolumeExtend",
     "VolumeMove",  # tenancy/move.py also asks for both datastores to be shared into the vmgroup
+    "VolumeSnapshotCreate",
+    "VolumeSnapshotRemove",
 ]
 PLATFORM_CALLS = [
     "Status",

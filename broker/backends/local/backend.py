@@ -31,11 +31,12 @@ from vdvs.broker.backends.base import (
     GuestSettings,
     VmInfo,
 )
-from vdvs.broker.backends.local import extend, loop
+from vdvs.broker.backends.local import extend, loop, snapshot
 from vdvs.broker.backends.local.copy import link_or_copy
 from vdvs.broker.backends.local.space import SpaceReader
 from vdvs.tenancy import sidecar
 from vdvs.tenancy.names import DOCKVOLS
+from vdvs.tenancy.snapshots import CopyKind
 
 # Half-written files live in <datastore>/.vdvs-tmp/ (same filesystem, so publishing is a link or a
 # rename), never next to the volumes: any file name is a valid volume name there.
@@ -425,3 +426,30 @@ class LocalBackend:
         self._sidecar(source).unlink(missing_ok=True)
         _fsync_dir(src.parent)
         return stat
+
+    # ------------------------------------------------------------------ snapshots (broker/snapshot_ops.py)
+    def snapshot_kind(self, disk: DiskRef) -> CopyKind:
+        """A reflink where the datastore's filesystem has them, else a sparse copy."""
+        return snapshot.copy_kind(self._tmp_dir(disk.datastore))
+
+    def snapshot_disk(
+        self, source: DiskRef, target: DiskRef, kind: CopyKind, meta: dict[str, Any], vmgroup_name: str
+    ) -> DiskStat:
+        """The snapshot's disk, published whole (as a clone's) from a reflink or a sparse copy of the source."""
+        src = self._vmdk(source)
+        if not src.exists():
+            raise DiskNotFoundError(f"{src} does not exist")
+        final = self._folder(target, vmgroup_name) / f"{target.name}.vmdk"
+        if final.exists():
+            raise DiskExistsError(f"File {final} already exists")
+        tmp = self._tmp_file(target.datastore)
+        try:
+            snapshot.reflink(src, tmp) if kind is CopyKind.REFLINK else self._copy_sparse(src, tmp, preallocate=False)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise BackendError(f"cannot copy {src} ({kind}): {exc.strerror or exc}") from exc
+        faults.point("snapshot.after_copy")
+        self._publish(tmp, final)
+        faults.point("snapshot.after_publish")
+        self._write_meta_or_withdraw(final, target, meta)
+        return self.stat_disk(target)

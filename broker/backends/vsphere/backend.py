@@ -34,6 +34,7 @@ from vdvs.broker.backends.base import (
 from vdvs.broker.backends.vsphere.datastore import Datastores, ds_path
 from vdvs.broker.backends.vsphere.datastore_files import DatastoreFiles
 from vdvs.broker.backends.vsphere.faults import TRANSPORT_ERRORS, describe, is_lock_fault, translated
+from vdvs.broker.backends.vsphere.first_class_disk import FirstClassDisks
 from vdvs.broker.backends.vsphere.pyvmomi import vim, vmodl
 from vdvs.broker.backends.vsphere.session import Session
 from vdvs.broker.backends.vsphere.settings import VsphereSettings
@@ -43,6 +44,7 @@ from vdvs.broker.backends.vsphere.virtual_machine_config import ENABLE_UUID, VmC
 from vdvs.broker.backends.vsphere.watcher import PowerWatcher
 from vdvs.tenancy import sidecar
 from vdvs.tenancy.options import ATTACH_AS_TYPES
+from vdvs.tenancy.snapshots import CopyKind
 
 log = logging.getLogger("vdvs.broker.vsphere")
 MB = 1024 * 1024
@@ -424,4 +426,27 @@ class VsphereBackend:
         faults.point("vsphere.move.after_meta")
         with contextlib.suppress(BackendError):  # a leftover source sidecar is an orphan file, not a volume
             self.files.delete(source.datastore, source.sidecar)
+        return self.stat_disk(target)
+
+    # ------------------------------------------------------------------ snapshots (broker/snapshot_ops.py)
+    def snapshot_kind(self, disk: DiskRef) -> CopyKind:
+        """A First Class Disk snapshot through vCenter (atomic, whoever writes to the disk); a standalone ESX
+        host has no vCenter VStorageObjectManager: a copy (CopyVirtualDisk), point-in-time only if unused."""
+        vcenter = isinstance(self.session.content.vStorageObjectManager, vim.vslm.vcenter.VStorageObjectManager)
+        return CopyKind.NATIVE if vcenter else CopyKind.SPARSE
+
+    def snapshot_disk(
+        self, source: DiskRef, target: DiskRef, kind: CopyKind, meta: dict[str, Any], vmgroup_name: str
+    ) -> DiskStat:
+        """The FCD snapshot of ``source`` made into the disk ``target`` (first_class_disk.py), then its sidecar."""
+        path = self.vmdk_path(target)
+        if self.stores.find_disk(target) is not None:
+            raise DiskExistsError(f"File {path} already exists")
+        faults.point("vsphere.snapshot.before_task")
+        if kind is CopyKind.NATIVE:
+            FirstClassDisks(self.session, self.stores).snapshot_into(self.vmdk_path(source), path, target.name)
+        else:
+            self.disks.copy(self.vmdk_path(source), path, "thin")
+        faults.point("vsphere.snapshot.after_task")
+        self._first_meta(target, meta, path)
         return self.stat_disk(target)
