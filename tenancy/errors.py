@@ -380,6 +380,9 @@ class Err(enum.Enum):
         836, "Cannot extend volume {0}: vmgroup {1} may not create volumes on {2}", Kind.DENIED
     )
     EXTEND_UNSUPPORTED = ErrorSpec(837, "Cannot extend volume {0}: {1}", Kind.INVALID)
+    EXTEND_SNAPSHOT = ErrorSpec(
+        838, "Cannot extend volume {0}: it is a snapshot, which keeps its volume's contents as they were", Kind.INVALID
+    )
     # --- versions on the wire (860-869); the texts come from vdvs.proto.wire_version.mismatch ---
     PLUGIN_TOO_OLD = ErrorSpec(860, "{0}", Kind.CONFLICT)
     PLUGIN_TOO_NEW = ErrorSpec(861, "{0}", Kind.CONFLICT)
@@ -428,6 +431,14 @@ class Err(enum.Enum):
     )
     MOVE_TARGET_INVALID = ErrorSpec(
         846, "Failed to move volume {0}: --to must name one datastore, not {1}", Kind.INVALID
+    )
+    MOVE_HAS_SNAPSHOTS = ErrorSpec(
+        847,
+        "Failed to move volume {0}: it has snapshots ({1}), which stay on its datastore; remove them first",
+        Kind.CONFLICT,
+    )
+    MOVE_SNAPSHOT = ErrorSpec(
+        848, "Failed to move volume {0}: it is a snapshot, which stays on the datastore of its volume", Kind.INVALID
     )
     # --- snapshots (issue 14: 810-829) ---
     SNAPSHOT_WITH_OPTIONS = ErrorSpec(

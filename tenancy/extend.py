@@ -47,6 +47,8 @@ def plan_extend(
     if not raw_size.strip():
         raise VdvsError(Err.EXTEND_SIZE_MISSING, volume)
     to_mb = parse_size_mb(raw_size.strip())
+    if record.is_snapshot:
+        raise VdvsError(Err.EXTEND_SNAPSHOT, volume)
     if record.options.access == ACCESS_TYPES[1]:  # read-only
         raise VdvsError(Err.EXTEND_READ_ONLY, volume)
     if to_mb <= record.size_mb:

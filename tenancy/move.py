@@ -90,6 +90,10 @@ def plan_move(
     vmgroup = require_vmgroup(store, vmgroup_name)
     if record.in_use:
         raise VdvsError(Err.MOVE_IN_USE, volume, record.attached_vm_name or record.attached_vm)
+    if record.is_snapshot:
+        raise VdvsError(Err.MOVE_SNAPSHOT, volume)
+    if snapshots := store.snapshots_of(record.id):
+        raise VdvsError(Err.MOVE_HAS_SNAPSHOTS, volume, ", ".join(s.name for s in snapshots))
     where = resolve_target(VolumeName(record.name, to), vmgroup, datastores, NO_VM_DATASTORE)
     target = where.datastore
     if target.url == source.url:
