@@ -3,14 +3,16 @@ as it was (schema version, tables, columns, rows) and the vdvs that wrote it sti
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from testkit.release_v1 import ReleaseUnavailable, extract_release_v1, old_python
 from tests.stores.conftest import Stores
 from tests.stores.v1_fixture import V1_SCHEMA, fixture_rows
 from vdvs.tenancy import store_base
-from vdvs.tenancy.model import VolumeState
 from vdvs.tenancy.schema import MIGRATIONS, SCHEMA_VERSION
 from vdvs.tenancy.store import StoreError
 
@@ -41,7 +43,39 @@ def tables_and_columns(v1: Stores) -> dict[str, Any]:
     return found
 
 
-def test_a_failing_migration_leaves_the_0_1_0_store_as_it_was(v1: Stores, monkeypatch: pytest.MonkeyPatch) -> None:
+# What 0.1.0 reads of its store, with 0.1.0's code: the vdvs that wrote the store must still serve from it.
+OLD_READ = """
+import json
+from vdvs.tenancy.model import VolumeState
+if "{kind}" == "sqlite":
+    from vdvs.tenancy.store import SqliteStore as Store
+else:
+    from vdvs.tenancy.store_postgres import PostgresStore as Store
+store = Store({location!r})
+store.check_ready()
+volumes = {{v.name: v for v in store.list_volumes(states=tuple(VolumeState))}}
+print(json.dumps({{
+    "schema": store.schema_version(),
+    "vmgroups": sorted(g.name for g in store.list_vmgroups()),
+    "idle_size": volumes["idle"].size_mb,
+    "creating_state": volumes["creating"].state.value,
+    "vm3_revoked": [c.revoked for c in store.certs_of_vm("42a1b2c3-0000-4000-8000-000000000003")],
+}}))
+store.close()
+"""
+
+
+@pytest.fixture(scope="module")
+def release_v1(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    try:
+        return extract_release_v1(tmp_path_factory.mktemp("release-v1"))
+    except ReleaseUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+def test_a_failing_migration_leaves_the_0_1_0_store_as_it_was(
+    v1: Stores, monkeypatch: pytest.MonkeyPatch, release_v1: Path
+) -> None:
     before = tables_and_columns(v1)
     assert before == {t: (sorted(rows, key=repr), len(cols)) for t, (cols, rows) in fixture_rows().items()}
     code_knowing(monkeypatch, (*MIGRATIONS, FAILING_STEP))
@@ -59,15 +93,15 @@ def test_a_failing_migration_leaves_the_0_1_0_store_as_it_was(v1: Stores, monkey
     probe = "SELECT 1 FROM sqlite_master WHERE name = ?" if v1.kind == "sqlite" else "SELECT to_regclass(?)::text"
     assert v1.raw(probe, ("upgrade_probe",)) in ([], [(None,)])
 
-    # the vdvs that wrote it (its schema is HEAD's first seven migrations) still serves from it
-    code_knowing(monkeypatch, MIGRATIONS[:V1_SCHEMA])
-    old = v1.open()
-    old.check_ready()
-    assert old.schema_version() == V1_SCHEMA
-    assert sorted(g.name for g in old.list_vmgroups()) == ["_DEFAULT", "db", "web"]
-    volumes = {v.name: v for v in old.list_volumes(states=tuple(VolumeState))}
-    assert (volumes["idle"].size_mb, volumes["creating"].state) == (300, VolumeState.CREATING)
-    assert [c.revoked for c in old.certs_of_vm("42a1b2c3-0000-4000-8000-000000000003")] == [True]
+    # the vdvs that wrote it still serves from it: 0.1.0's own store code, run as 0.1.0 (testkit.release_v1)
+    served = json.loads(old_python(release_v1, OLD_READ.format(kind=v1.kind, location=v1.location)))
+    assert served == {
+        "schema": V1_SCHEMA,
+        "vmgroups": ["_DEFAULT", "db", "web"],
+        "idle_size": 300,
+        "creating_state": "creating",
+        "vm3_revoked": [True],
+    }
 
     # and once the failing step is gone, this vdvs migrates it as usual
     monkeypatch.undo()
