@@ -3,4 +3,4 @@ all take it from here, and so does what they tell each other on the wire."""
 
 from __future__ import annotations
 
-VERSION = "0.1.0"
+VERSION = "0.2.0"
