@@ -3,7 +3,8 @@
 Two builds of this tree with different version strings (tests/deploy/registry_env.py):
 - managed: installed from the registry at the old tag, then `docker plugin disable -f`, `docker plugin
   upgrade` to the new tag, `docker plugin enable`;
-- unmanaged: `vdvs plugin` of the old build as a process, stopped and started again from the new build.
+- unmanaged: `vdvs plugin` of the old build as a process, stopped and started again from a newer wheel
+  (this tree stamped with the new version, `python -m build`, installed into a clean venv).
 Afterwards the plugin's mount counts are exact (recovered from its bookkeeping at start), a new
 container can share the volume, and the last Unmount releases it: the broker shows it idle, then
 detached once ``idle_detach_s`` passes (broker/attach_ops.py), with no loop device left.
@@ -14,10 +15,12 @@ from __future__ import annotations
 import subprocess
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from testkit import wheels
 from testkit.docker_env import PLUGIN_SOCKET, DockerEngine
 from testkit.system import loops_under, mounts_under, stop_process
 from tests.deploy.registry_env import Build, Builds, install_args, mount_holders, plugin_env, running_version
@@ -113,10 +116,32 @@ def test_managed_upgrade_with_volumes_mounted(
         remove_plugin(d, plugins_root)
 
 
+@dataclass(frozen=True)
+class WheelBuild:
+    """This tree as a newer release: a wheel stamped with ``version``, installed into a clean venv."""
+
+    version: str
+    bin: Path
+
+    def vdvs(self) -> list[str]:
+        return [str(self.bin / "vdvs")]
+
+
+@pytest.fixture(scope="module")
+def newer_wheel(plugin_builds: Builds, tmp_path_factory: pytest.TempPathFactory) -> WheelBuild:
+    """The new build's version, as a wheel: what an operator installs to upgrade `vdvs plugin` on a host."""
+    root = tmp_path_factory.mktemp("newer-wheel")
+    tree = wheels.stamped_tree(root / "tree", plugin_builds.new.version)
+    dist = root / "dist"
+    dist.mkdir()
+    [wheel] = wheels.build(tree, dist, wheel_only=True)
+    return WheelBuild(plugin_builds.new.version, wheels.install(wheel, root / "venv"))
+
+
 class UnmanagedPlugin:
     """`vdvs plugin` of one build, as a process serving Docker on ``env["VDVS_SOCKET"]``."""
 
-    def __init__(self, build: Build, env: dict[str, str], log: Path) -> None:
+    def __init__(self, build: Build | WheelBuild, env: dict[str, str], log: Path) -> None:
         self.build = build
         self.log = open(log, "ab")  # noqa: SIM115 - closed in stop()
         socket = Path(env["VDVS_SOCKET"])
@@ -132,11 +157,11 @@ class UnmanagedPlugin:
         self.log.close()
 
 
-def test_unmanaged_restart_from_newer_build(
-    docker_engine: DockerEngine, plugin_builds: Builds, broker: BrokerProcess, short_tmp: Path
+def test_unmanaged_restart_from_newer_wheel(
+    docker_engine: DockerEngine, plugin_builds: Builds, newer_wheel: WheelBuild, broker: BrokerProcess, short_tmp: Path
 ) -> None:
     d = docker_engine
-    old, new = plugin_builds.old, plugin_builds.new
+    old, new = plugin_builds.old, newer_wheel
     for build in (old, new):  # each build's own command reports its version
         done = subprocess.run([*build.vdvs(), "--version"], capture_output=True, text=True, timeout=60, check=True)
         assert done.stdout.split()[-1] == build.version

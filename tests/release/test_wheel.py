@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tarfile
 import time
 import zipfile
@@ -18,41 +17,28 @@ from pathlib import Path
 
 import pytest
 
+from testkit import wheels
 from testkit.fixtures import needs_root
+from testkit.wheels import REPO, clean_env, run
 from tests.reliability.served import UnixHTTPConnection
 from vdvs.proto.version import VERSION
 
-REPO = Path(__file__).resolve().parents[2]
-BUILD_TIMEOUT_S = 600
 START_TIMEOUT_S = 60
 CALL_TIMEOUT_S = 60
-
-
-def run(*args: str | Path, cwd: Path, timeout: float = BUILD_TIMEOUT_S) -> str:
-    """Run a command from ``cwd`` with no PYTHONPATH (nothing of the source tree leaks in); its output."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    done = subprocess.run(
-        [str(a) for a in args], check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
-    )
-    assert done.returncode == 0, f"{' '.join(map(str, args))} -> {done.returncode}\n{done.stdout}\n{done.stderr}"
-    return done.stdout
 
 
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    run(sys.executable, "-m", "build", "--outdir", out, REPO, cwd=out)
+    wheels.build(REPO, out)
     return out
 
 
 @pytest.fixture(scope="module")
 def installed(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A clean venv (no source tree, no editable install) with the wheel installed: its bin folder."""
-    venv = tmp_path_factory.mktemp("wheel-venv")
-    run(sys.executable, "-m", "venv", venv, cwd=venv)
     [wheel] = dist.glob("*.whl")
-    run(venv / "bin" / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check", wheel, cwd=venv)
-    return venv / "bin"
+    return wheels.install(wheel, tmp_path_factory.mktemp("wheel-venv") / "venv")
 
 
 def test_build_makes_a_wheel_and_an_sdist_of_the_one_version(dist: Path) -> None:
@@ -95,7 +81,7 @@ def up(installed: Path, short_tmp: Path) -> Iterator[tuple[Path, Path, Path]]:
     """`vdvs up` of the installed wheel on temp state, sockets and mount root: (bin, plugin socket, admin socket)."""
     plugin, admin = short_tmp / "vsphere.sock", short_tmp / "admin.sock"
     log = (short_tmp / "up.log").open("wb")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env = clean_env()
     proc = subprocess.Popen(
         [
             installed / "vdvs",
@@ -151,7 +137,7 @@ def test_vdvs_up_from_the_wheel_serves_volumes_with_no_source_tree(up: tuple[Pat
     assert http(plugin, "Unmount", {"Name": "wheeled", "ID": "c1"}) == {"Err": ""}
     assert http(plugin, "Remove", {"Name": "wheeled"}) == {"Err": ""}
     assert http(plugin, "Get", {"Name": "wheeled"})["Err"] != ""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env = clean_env()
     status_out = subprocess.run([bin_dir / "vdvs", "status", "--admin-socket", str(admin), "--json"], env=env,
                                 capture_output=True, text=True, timeout=CALL_TIMEOUT_S, check=True)  # fmt: skip
     assert json.loads(status_out.stdout)["Version"] == VERSION
