@@ -165,9 +165,11 @@ def test_unmanaged_restart_from_newer_wheel(
     for build in (old, new):  # each build's own command reports its version
         done = subprocess.run([*build.vdvs(), "--version"], capture_output=True, text=True, timeout=60, check=True)
         assert done.stdout.split()[-1] == build.version
-    # a socket of its own (Docker names the driver after it): the machine's vsphere.sock is left alone
-    driver = f"vdvs-upgrade-{uuid.uuid4().hex[:8]}"
-    socket = PLUGIN_SOCKET.with_name(f"{driver}.sock")
+    # the machine's vsphere.sock, as the docker suite's `vdvs up` serves it: dockerd remembers every
+    # driver socket it ever used and asks each on every `docker volume ls` (15 s for one gone), so a
+    # socket of another name would slow every later test of this session's engine
+    driver, socket = "vsphere", PLUGIN_SOCKET
+    assert not socket.exists(), f"{socket} exists: is another vdvs running?"
     env = {**plugin_env(broker.config.listen, broker.bundle, short_tmp), "VDVS_SOCKET": str(socket)}
     state = Path(env["VDVS_STATE_FILE"]).parent
     volume = f"un-{uuid.uuid4().hex[:6]}@local1"
