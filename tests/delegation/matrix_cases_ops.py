@@ -272,8 +272,7 @@ OPS_CASES: dict[str, Case] = {
     ),
 }
 
-ALL_CASES: dict[str, Case] = {**RULE_CASES, **OPS_CASES, **POLICY_CASES}
-ALL_CASES: dict[str, Case] = {**RULE_CASES, **OPS_CASES, **SNAPSHOT_CASES}
+ALL_CASES: dict[str, Case] = {**RULE_CASES, **OPS_CASES, **POLICY_CASES, **SNAPSHOT_CASES}
 
 
 def refusal(case: Case, c: Ctx) -> str | None:
