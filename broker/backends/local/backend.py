@@ -32,7 +32,8 @@ from vdvs.broker.backends.base import (
     VmInfo,
 )
 from vdvs.broker.backends.local import extend, loop, snapshot
-from vdvs.broker.backends.local.copy import link_or_copy
+from vdvs.broker.backends.local.copy import copy_sparse, fsync_dir
+from vdvs.broker.backends.local.moving import move_disk
 from vdvs.broker.backends.local.space import SpaceReader
 from vdvs.tenancy import sidecar
 from vdvs.tenancy.names import DOCKVOLS
@@ -42,14 +43,6 @@ from vdvs.tenancy.snapshots import CopyKind
 # rename), never next to the volumes: any file name is a valid volume name there.
 TMP_DIR = ".vdvs-tmp"
 _ZERO_CHUNK = 4 * 1024 * 1024
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_atomic(path: Path, data: bytes, tmp_dir: Path) -> None:
@@ -62,7 +55,7 @@ def write_atomic(path: Path, data: bytes, tmp_dir: Path) -> None:
         os.fsync(fh.fileno())
     faults.point("meta.before_replace")
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 class LocalBackend:
@@ -180,7 +173,7 @@ class LocalBackend:
             raise BackendError(f"cannot create {final}: {exc.strerror or exc}") from exc
         finally:
             tmp.unlink(missing_ok=True)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
 
     def create_disk(
         self,
@@ -237,7 +230,7 @@ class LocalBackend:
             raise DiskExistsError(f"File {final} already exists")
         tmp = self._tmp_file(target.datastore)
         try:
-            self._copy_sparse(src, tmp, preallocate=diskformat != "thin")
+            copy_sparse(src, tmp, preallocate=diskformat != "thin")
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise BackendError(f"cannot copy {src}: {exc.strerror or exc}") from exc
@@ -246,31 +239,6 @@ class LocalBackend:
         faults.point("clone.after_publish")
         self._write_meta_or_withdraw(final, target, meta)
         return self.stat_disk(target)
-
-    @staticmethod
-    def _copy_sparse(src: Path, dst: Path, preallocate: bool) -> None:
-        """Copy data extents only (SEEK_DATA/SEEK_HOLE), so a thin disk stays thin."""
-        size = src.stat().st_size
-        with open(src, "rb") as fin, open(dst, "xb") as fout:
-            fout.truncate(size)
-            if preallocate and size:
-                os.posix_fallocate(fout.fileno(), 0, size)
-            offset = 0
-            while offset < size:
-                try:
-                    data_start = os.lseek(fin.fileno(), offset, os.SEEK_DATA)
-                except OSError:
-                    break  # only a hole remains
-                hole = os.lseek(fin.fileno(), data_start, os.SEEK_HOLE)
-                pos = data_start
-                while pos < hole:  # the kernel copies at most ~2 GiB a call
-                    copied = os.copy_file_range(fin.fileno(), fout.fileno(), hole - pos, pos, pos)
-                    if copied == 0:
-                        raise OSError(f"copy of {src} stopped at byte {pos}")
-                    pos += copied
-                offset = hole
-            fout.flush()
-            os.fsync(fout.fileno())
 
     def remove_disk(self, disk: DiskRef) -> None:
         vmdk = self._vmdk(disk)
@@ -281,7 +249,7 @@ class LocalBackend:
         faults.point("remove.after_sidecar")
         vmdk.unlink(missing_ok=True)
         faults.point("remove.after_delete")
-        _fsync_dir(vmdk.parent) if vmdk.parent.exists() else None
+        fsync_dir(vmdk.parent) if vmdk.parent.exists() else None
 
     def disk_exists(self, disk: DiskRef) -> bool:
         return self._vmdk(disk).exists()
@@ -400,32 +368,8 @@ class LocalBackend:
     def move_disk(
         self, source: DiskRef, target: DiskRef, diskformat: str, meta: dict[str, Any], vmgroup_name: str
     ) -> DiskStat:
-        """Linked or copied under a temporary name (``local.copy.link_or_copy``), published by a link that
-        refuses a taken name, its sidecar written; only then the source deleted (see ``Backend``)."""
-        src, final = self._vmdk(source), self._folder(target, vmgroup_name) / f"{target.name}.vmdk"
-        if not src.exists():
-            raise DiskNotFoundError(f"{src} does not exist")
-        if loop.devices_backed_by(str(src)):
-            raise BackendError(f"{src} is still attached to a loop device")
-        if final.exists():
-            raise DiskExistsError(f"File {final} already exists")
-        tmp = self._tmp_file(target.datastore)
-        try:
-            link_or_copy(src, tmp, preallocate=diskformat != "thin")
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise BackendError(f"cannot copy {src}: {exc.strerror or exc}") from exc
-        faults.point("move.before_publish")
-        self._publish(tmp, final)
-        faults.point("move.after_publish")
-        self._write_meta_or_withdraw(final, target, meta)
-        faults.point("move.after_meta")
-        stat = self.stat_disk(target)
-        src.unlink(missing_ok=True)
-        faults.point("move.after_source_delete")
-        self._sidecar(source).unlink(missing_ok=True)
-        _fsync_dir(src.parent)
-        return stat
+        """Linked or copied, published, its sidecar written; only then the source deleted (local/moving.py)."""
+        return move_disk(self, source, target, diskformat, meta, vmgroup_name)
 
     # ------------------------------------------------------------------ snapshots (broker/snapshot_ops.py)
     def snapshot_kind(self, disk: DiskRef) -> CopyKind:
@@ -444,7 +388,7 @@ class LocalBackend:
             raise DiskExistsError(f"File {final} already exists")
         tmp = self._tmp_file(target.datastore)
         try:
-            snapshot.reflink(src, tmp) if kind is CopyKind.REFLINK else self._copy_sparse(src, tmp, preallocate=False)
+            snapshot.reflink(src, tmp) if kind is CopyKind.REFLINK else copy_sparse(src, tmp, preallocate=False)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise BackendError(f"cannot copy {src} ({kind}): {exc.strerror or exc}") from exc

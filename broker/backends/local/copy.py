@@ -85,3 +85,36 @@ def link_or_copy(src: Path, dst: Path, preallocate: bool) -> str:
     except OSError:
         return copy_disk(src, dst, preallocate)
     return "link"
+
+
+def copy_sparse(src: Path, dst: Path, preallocate: bool) -> None:
+    """Copy data extents only (SEEK_DATA/SEEK_HOLE), so a thin disk stays thin."""
+    size = src.stat().st_size
+    with open(src, "rb") as fin, open(dst, "xb") as fout:
+        fout.truncate(size)
+        if preallocate and size:
+            os.posix_fallocate(fout.fileno(), 0, size)
+        offset = 0
+        while offset < size:
+            try:
+                data_start = os.lseek(fin.fileno(), offset, os.SEEK_DATA)
+            except OSError:
+                break  # only a hole remains
+            hole = os.lseek(fin.fileno(), data_start, os.SEEK_HOLE)
+            pos = data_start
+            while pos < hole:  # the kernel copies at most ~2 GiB a call
+                copied = os.copy_file_range(fin.fileno(), fout.fileno(), hole - pos, pos, pos)
+                if copied == 0:
+                    raise OSError(f"copy of {src} stopped at byte {pos}")
+                pos += copied
+            offset = hole
+        fout.flush()
+        os.fsync(fout.fileno())
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
