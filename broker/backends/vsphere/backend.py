@@ -23,7 +23,6 @@ from vdvs.broker.backends.base import (
     BackendError,
     DatastoreInfo,
     DatastoreSpace,
-    DiskExistsError,
     DiskLockedError,
     DiskNotFoundError,
     DiskRef,
@@ -31,10 +30,10 @@ from vdvs.broker.backends.base import (
     GuestSettings,
     VmInfo,
 )
+from vdvs.broker.backends.vsphere import disk_copies
 from vdvs.broker.backends.vsphere.datastore import Datastores, ds_path
 from vdvs.broker.backends.vsphere.datastore_files import DatastoreFiles
 from vdvs.broker.backends.vsphere.faults import TRANSPORT_ERRORS, describe, is_lock_fault, translated
-from vdvs.broker.backends.vsphere.first_class_disk import FirstClassDisks
 from vdvs.broker.backends.vsphere.pyvmomi import vim, vmodl
 from vdvs.broker.backends.vsphere.session import Session
 from vdvs.broker.backends.vsphere.settings import VsphereSettings
@@ -403,50 +402,18 @@ class VsphereBackend:
     def __repr__(self) -> str:
         return f"VsphereBackend({self.settings.address}, user={self.settings.user})"
 
-    # ------------------------------------------------------------------ move (vdvs volume move)
+    # ------------------------------------------------------------------ move and snapshots (issue 14)
     def move_disk(
         self, source: DiskRef, target: DiskRef, diskformat: str, meta: dict[str, Any], vmgroup_name: str
     ) -> DiskStat:
-        """MoveVirtualDisk to the target datastore (copy + delete where the server has no move), then
-        the sidecar written there and the source's deleted. The format is the source's: a move
-        converts nothing. A sidecar that cannot be written sends the disk back."""
-        self.stores.get(target.datastore)
-        path, source_path = self.vmdk_path(target), self.vmdk_path(source)
-        if self.disk_exists(target):
-            raise DiskExistsError(f"File {path} already exists")
-        faults.point("vsphere.move.before_task")
-        self.disks.move(source_path, path)
-        faults.point("vsphere.move.after_task")
-        try:
-            self.write_meta(target, meta)
-        except BackendError as exc:
-            with contextlib.suppress(BackendError):
-                self.disks.move(path, source_path)
-            raise BackendError(f"Failed to create metadata kv store for {path}: {exc}") from None
-        faults.point("vsphere.move.after_meta")
-        with contextlib.suppress(BackendError):  # a leftover source sidecar is an orphan file, not a volume
-            self.files.delete(source.datastore, source.sidecar)
-        return self.stat_disk(target)
+        """MoveVirtualDisk, the sidecar written on the target, the source's deleted (vsphere/disk_copies.py)."""
+        return disk_copies.move_disk(self, source, target, meta)
 
-    # ------------------------------------------------------------------ snapshots (broker/snapshot_ops.py)
     def snapshot_kind(self, disk: DiskRef) -> CopyKind:
-        """A First Class Disk snapshot through vCenter (atomic, whoever writes to the disk); a standalone ESX
-        host has no vCenter VStorageObjectManager: a copy (CopyVirtualDisk), point-in-time only if unused."""
-        vcenter = isinstance(self.session.content.vStorageObjectManager, vim.vslm.vcenter.VStorageObjectManager)
-        return CopyKind.NATIVE if vcenter else CopyKind.SPARSE
+        return disk_copies.snapshot_kind(self)
 
     def snapshot_disk(
         self, source: DiskRef, target: DiskRef, kind: CopyKind, meta: dict[str, Any], vmgroup_name: str
     ) -> DiskStat:
-        """The FCD snapshot of ``source`` made into the disk ``target`` (first_class_disk.py), then its sidecar."""
-        path = self.vmdk_path(target)
-        if self.stores.find_disk(target) is not None:
-            raise DiskExistsError(f"File {path} already exists")
-        faults.point("vsphere.snapshot.before_task")
-        if kind is CopyKind.NATIVE:
-            FirstClassDisks(self.session, self.stores).snapshot_into(self.vmdk_path(source), path, target.name)
-        else:
-            self.disks.copy(self.vmdk_path(source), path, "thin")
-        faults.point("vsphere.snapshot.after_task")
-        self._first_meta(target, meta, path)
-        return self.stat_disk(target)
+        """The FCD snapshot of ``source`` made into the disk ``target`` (vsphere/disk_copies.py)."""
+        return disk_copies.snapshot_disk(self, source, target, kind, meta)
