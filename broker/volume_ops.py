@@ -55,10 +55,10 @@ class VolumeOps:
         frozen: bool = False,
     ) -> VolumeView:
         """``frozen``: a snapshot's volume is mounted by the caller, whose plugin froze it for the copy."""
+        req = await self.p.resolve(vm, parse_volume_name(raw_name))  # first: a refusal is labelled with both
         opts = validate_create_options(raw_opts, host_filesystems)
         if opts.snapshot_of is not None:
             return await SnapshotOps(self).create(vm, raw_name, opts, frozen)
-        req = await self.p.resolve(vm, parse_volume_name(raw_name))
         if opts.clone_source is not None:
             return await self._clone(req, opts, opts.clone_source)
         privilege = self.p.authorize(req, authz.Command.CREATE, opts.size_mb)

@@ -1,9 +1,8 @@
 """Two brokers on one PostgreSQL store, upgraded one after the other, keep serving (docs/upgrade.md's rule).
 
-The old broker is this tree's code told it knows only 0.1.0's schema (``VDVS_TEST_SCHEMA=v1``, see
-schema_hook/sitecustomize.py): like 0.1.0, it migrates nothing newer and refuses to start on a newer store.
-The new broker is this tree's code with one more additive migration than HEAD (``next``), so the upgrade
-always migrates something (and, once issue 14's migrations land, those too). The rule under test:
+The old broker is this tree's code as it is (``VDVS_TEST_SCHEMA=this``, see schema_hook/sitecustomize.py):
+like every release, it migrates nothing newer and refuses to start on a newer store. The new broker is this
+tree's code with one more additive migration (``next``), so the upgrade always migrates something. The rule under test:
 - a new broker started on the old store migrates it, and old brokers already running keep serving;
 - an old broker cannot start again on the migrated store (it says to upgrade), so the fleet rolls forward;
 - once every broker is new, all of them serve everything made before and during the upgrade.
@@ -20,14 +19,13 @@ from testkit.postgres import PostgresCluster
 from testkit.site import Node, Site, Vm
 from tests.multihost.conftest import VM_UUIDS
 from tests.multihost.harness import SCHEMA_HOOK, bounded
-from vdvs.tenancy.rolling import OLDEST_MIXED_SCHEMA
 from vdvs.tenancy.schema import SCHEMA_VERSION
 
 NEXT_SCHEMA = SCHEMA_VERSION + 1  # HEAD's migrations and the hook's one more
 
 
 def run_as(node: Node, which: str) -> None:
-    """Make ``node``'s broker (and the CLI run for it) the old (``v1``) or the new (``next``) vdvs."""
+    """Make ``node``'s broker (and the CLI run for it) the old (``this``) or the new (``next``) vdvs."""
     node.env.update({"PYTHONPATH": str(SCHEMA_HOOK), "VDVS_TEST_SCHEMA": which})
 
 
@@ -54,11 +52,11 @@ async def fleet(short_tmp: Path, pg_dsn: str, pg_cluster: PostgresCluster) -> As
     site.a = site.node("a", broker_id="broker-a")
     site.b = site.node("b", broker_id="broker-b", via_env=True)
     for node in (site.a, site.b):
-        run_as(node, "v1")
+        run_as(node, "this")
     init = site.init(site.a)
     assert init.rc == 0, init
     try:
-        assert schema_of(site) == OLDEST_MIXED_SCHEMA
+        assert schema_of(site) == SCHEMA_VERSION
         site.a.start()
         site.b.start()
         site.vm = await site.vm("vm1", VM_UUIDS["vm1"])
@@ -99,7 +97,7 @@ async def test_brokers_upgraded_one_after_the_other_keep_serving(fleet: Fleet) -
     a.stop()
     with pytest.raises(AssertionError) as refused:
         a.start()
-    assert f"has schema version {NEXT_SCHEMA}, newer than this vdvs understands ({OLDEST_MIXED_SCHEMA})" in str(
+    assert f"has schema version {NEXT_SCHEMA}, newer than this vdvs understands ({SCHEMA_VERSION})" in str(
         refused.value
     )
     assert schema_of(fleet) == NEXT_SCHEMA

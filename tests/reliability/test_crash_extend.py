@@ -45,7 +45,7 @@ async def test_a_crash_mid_extend_leaves_the_row_at_the_size_of_the_disk(
     env.start()
     bundle = env.enroll("vm1", VM_UUIDS["vm1"], short_tmp / "bundles" / "vm1")
     env.ok("vmgroup", "access", "set", "--name", "_DEFAULT", "--datastore", "_VM_DS", "--volume-totalsize", "1GB")
-    client = env.client(bundle, retry_budget_s=0.2)
+    client = env.client(bundle, retry_budget_s=10)  # the call after the restart may meet a channel in backoff
     try:
         await bounded(client.create("db", {"size": "100mb"}, ["ext4"]))
         device = (await bounded(client.attach("db"))).device.path if attached else ""

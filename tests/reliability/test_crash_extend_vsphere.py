@@ -54,7 +54,7 @@ async def test_a_crash_around_the_vcenter_task_is_finished_at_start(
     env = vsphere_broker(short_tmp, insp.sim)
     env.start()
     vm = insp.sim.vms[0]
-    client = env.client(env.enroll(vm.name, vm.uuid, short_tmp / "bundles" / vm.name), retry_budget_s=0.2)
+    client = env.client(env.enroll(vm.name, vm.uuid, short_tmp / "bundles" / vm.name), retry_budget_s=10)
     try:
         await bounded(client.create("db", {"size": "64mb"}, ["ext4"]))
         if attached:
