@@ -24,7 +24,7 @@ MB = 1024 * 1024
 
 def _client(env: CrashEnv, bundle: Path) -> BrokerClient:
     return BrokerClient(env.address, read_bundle(bundle), bundle_dir=str(bundle), call_timeout_s=30,
-                        op_timeout_s=60, retry_budget_s=0.2)  # fmt: skip
+                        op_timeout_s=60, retry_budget_s=10)  # fmt: skip  (backoff after a restart)
 
 
 @pytest.mark.parametrize("point", POINTS)
