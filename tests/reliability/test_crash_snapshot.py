@@ -23,8 +23,9 @@ MB = 1024 * 1024
 
 
 def _client(env: CrashEnv, bundle: Path) -> BrokerClient:
-    return BrokerClient(env.address, read_bundle(bundle), bundle_dir=str(bundle), call_timeout_s=30,
-                        op_timeout_s=60, retry_budget_s=10)  # fmt: skip  (backoff after a restart)
+    return BrokerClient(
+        env.address, read_bundle(bundle), bundle_dir=str(bundle), call_timeout_s=30, op_timeout_s=60, retry_budget_s=10
+    )  # a long retry budget: after a restart its channel may be in backoff
 
 
 @pytest.mark.parametrize("point", POINTS)
