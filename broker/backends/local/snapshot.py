@@ -16,9 +16,9 @@ import os
 import secrets
 from pathlib import Path
 
+from vdvs.broker.backends.local.copy import FICLONE
 from vdvs.tenancy.snapshots import CopyKind
 
-FICLONE = 0x40049409  # _IOW(0x94, 9, int), linux/fs.h
 _NO_REFLINK = (errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS)
 _PROBE_BYTES = 4096
 
