@@ -50,7 +50,8 @@ async def crash_campaign(root: Path, runs: int) -> Campaign:
         env.ok("vm", "enroll", name, "--uuid", VM_UUIDS[name], "--out", str(out))
         vms.append((VM_UUIDS[name], out))
     # short names go to _DEFAULT's default datastore (_VM_DS = local1), checked against the _VM_DS row
-    env.ok("vmgroup", "access", "set", "--name", "_DEFAULT", "--datastore", "_VM_DS", "--volume-totalsize", f"{QUOTA_MB}MB")
+    quota = f"{QUOTA_MB}MB"
+    env.ok("vmgroup", "access", "set", "--name", "_DEFAULT", "--datastore", "_VM_DS", "--volume-totalsize", quota)
     env.stop()
     try:
         result = await run_campaign(env, vms, POINTS, runs, seed, lambda: host_state(env), QUOTA_MB)
