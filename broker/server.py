@@ -39,6 +39,7 @@ from vdvs.broker.runtime import Workers
 from vdvs.broker.store_watch import StoreWatch
 from vdvs.broker.sweeper import Sweeper
 from vdvs.broker.usage_refresh import UsageRefresh
+from vdvs.broker.vm_watch import PowerOffReleases, watch_membership
 from vdvs.broker.volume_ops import VolumeOps
 from vdvs.broker.volume_service import VolumeServicer
 from vdvs.broker.webhook import Webhook
@@ -100,7 +101,7 @@ class Broker:
         self._workers: Workers | None = None
         self._store: ConfigStore | None = None
         self._reader: ConfigStore | None = None
-        self._releases: set[asyncio.Task[list[str]]] = set()
+        self._releases = PowerOffReleases()
         self._loopwatch: loopwatch.LoopWatch | None = None
         self._watch: StoreWatch | None = None
         self._sweep: asyncio.Task[None] | None = None
@@ -187,8 +188,8 @@ class Broker:
         audit.start()
         await self._listen(login)
         await self._serve_ui(admin_context, status_lines)
-        self._watch_power(backend, attach_ops)
-        self._moves = self._watch_membership(backend, callers, inventory, attach_ops)
+        self._releases.watch(backend, attach_ops, lambda: bool(self._servers))
+        self._moves = watch_membership(backend, callers, inventory, attach_ops)
         sweeper = Sweeper(
             attach_ops,
             reconciler,
@@ -322,38 +323,6 @@ class Broker:
         self.join_address = context.join_address = self._join.address
         context.status_lines.insert(1, ("JoinListen", self.join_address))
 
-    def _watch_power(self, backend: Backend, attach_ops: AttachOps) -> None:
-        """Detach the volumes of VMs that power off (the backend reports them from its own thread)."""
-        watch = getattr(backend, "watch_power_off", None)
-        if watch is None:
-            return
-        loop = asyncio.get_running_loop()
-
-        def spawn(vm_uuid: str) -> None:  # on the loop
-            if self._servers:  # not stopping
-                task = loop.create_task(attach_ops.release_vm(vm_uuid))
-                self._releases.add(task)
-                task.add_done_callback(self._releases.discard)
-
-        def on_power_off(vm_uuid: str) -> None:  # on the backend's thread
-            try:
-                loop.call_soon_threadsafe(spawn, vm_uuid)
-            except RuntimeError:
-                log.debug("power-off of VM %s after the broker stopped: ignored", vm_uuid)
-
-        watch(on_power_off)
-
-    @staticmethod
-    def _watch_membership(backend: Backend, callers: Callers, inventory: Inventory, attach_ops: AttachOps) -> Moves:
-        """Decide a VM's vmgroup again when the backend reports its facts changed; detach the idle
-        attachments of a VM found in another vmgroup (see broker/moves.py)."""
-        moves = Moves(asyncio.get_running_loop(), callers, inventory, attach_ops)
-        callers.watch_moves(moves.vm_moved)
-        watch = getattr(backend, "watch_vm_changes", None)
-        if watch is not None:
-            watch(moves.vm_changed)
-        return moves
-
     async def stop(self) -> None:
         if self.metrics is not None:
             await asyncio.to_thread(self.metrics.close)  # joins the server's thread: not on the loop
@@ -378,8 +347,7 @@ class Broker:
         if self._audit is not None:
             await self._audit.stop()  # the volume records still waiting are written
             self._audit = None
-        if self._releases:
-            await asyncio.wait(set(self._releases), timeout=DRAIN_TIMEOUT_S)
+        await self._releases.drain(DRAIN_TIMEOUT_S)
         if self._moves is not None:
             await self._moves.stop(DRAIN_TIMEOUT_S)
             self._moves = None
