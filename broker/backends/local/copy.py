@@ -54,27 +54,32 @@ def _copy_range(src_fd: int, dst_fd: int, start: int, end: int, ways: list[str])
         pos += copied
 
 
+def _copy_extents(fin: int, fout: int, size: int, preallocate: bool) -> None:
+    """Give ``fout`` the size of ``fin`` and copy ``fin``'s data extents only (SEEK_DATA/SEEK_HOLE),
+    so a thin disk stays thin; ``preallocate``: reserve every block first (a thick disk)."""
+    os.ftruncate(fout, size)
+    if preallocate and size:
+        os.posix_fallocate(fout, 0, size)
+    ways = ["range", "sendfile", "pwrite"]
+    offset = 0
+    while offset < size:
+        try:
+            data_start = os.lseek(fin, offset, os.SEEK_DATA)
+        except OSError:
+            break  # only a hole remains
+        hole = os.lseek(fin, data_start, os.SEEK_HOLE)
+        _copy_range(fin, fout, data_start, hole, ways)
+        offset = hole
+    os.fsync(fout)
+
+
 def copy_disk(src: Path, dst: Path, preallocate: bool) -> str:
     """Copy ``src`` into the new file ``dst`` and fsync it; how: "reflink" or "copy"."""
-    size = src.stat().st_size
     with open(src, "rb") as fin, open(dst, "xb") as fout:
         if not preallocate and reflink(fin.fileno(), fout.fileno()):
             os.fsync(fout.fileno())
             return "reflink"
-        fout.truncate(size)
-        if preallocate and size:
-            os.posix_fallocate(fout.fileno(), 0, size)
-        ways = ["range", "sendfile", "pwrite"]
-        offset = 0
-        while offset < size:
-            try:
-                data_start = os.lseek(fin.fileno(), offset, os.SEEK_DATA)
-            except OSError:
-                break  # only a hole remains
-            hole = os.lseek(fin.fileno(), data_start, os.SEEK_HOLE)
-            _copy_range(fin.fileno(), fout.fileno(), data_start, hole, ways)
-            offset = hole
-        os.fsync(fout.fileno())
+        _copy_extents(fin.fileno(), fout.fileno(), os.fstat(fin.fileno()).st_size, preallocate)
     return "copy"
 
 
@@ -88,28 +93,10 @@ def link_or_copy(src: Path, dst: Path, preallocate: bool) -> str:
 
 
 def copy_sparse(src: Path, dst: Path, preallocate: bool) -> None:
-    """Copy data extents only (SEEK_DATA/SEEK_HOLE), so a thin disk stays thin."""
-    size = src.stat().st_size
+    """Copy ``src`` into the new file ``dst``, data extents only, and fsync it: a clone's own blocks
+    (never shared, so its space is its own from the start)."""
     with open(src, "rb") as fin, open(dst, "xb") as fout:
-        fout.truncate(size)
-        if preallocate and size:
-            os.posix_fallocate(fout.fileno(), 0, size)
-        offset = 0
-        while offset < size:
-            try:
-                data_start = os.lseek(fin.fileno(), offset, os.SEEK_DATA)
-            except OSError:
-                break  # only a hole remains
-            hole = os.lseek(fin.fileno(), data_start, os.SEEK_HOLE)
-            pos = data_start
-            while pos < hole:  # the kernel copies at most ~2 GiB a call
-                copied = os.copy_file_range(fin.fileno(), fout.fileno(), hole - pos, pos, pos)
-                if copied == 0:
-                    raise OSError(f"copy of {src} stopped at byte {pos}")
-                pos += copied
-            offset = hole
-        fout.flush()
-        os.fsync(fout.fileno())
+        _copy_extents(fin.fileno(), fout.fileno(), os.fstat(fin.fileno()).st_size, preallocate)
 
 
 def fsync_dir(path: Path) -> None:
