@@ -16,6 +16,7 @@ from vdvs.broker.backends.base import Backend, DiskRef
 from vdvs.broker.identity import Callers, Tenancy, VmIdentity
 from vdvs.broker.inventory import Inventory
 from vdvs.broker.metrics.ops import note_target
+from vdvs.broker.read_cache import ReadCache
 from vdvs.broker.runtime import Workers
 from vdvs.tenancy import authz
 from vdvs.tenancy.audit import AuditRecord
@@ -88,9 +89,12 @@ class Pipeline:
         inventory: Inventory,
         callers: Callers,
         events: Callable[[AuditRecord], None] | None = None,
+        reads: ReadCache | None = None,
     ) -> None:
-        """``events``: where the operations report events (``AuditSink.event``: buffered, never blocks)."""
+        """``events``: where the operations report events (``AuditSink.event``: buffered, never blocks);
+        ``reads``: the cache of the VM path's reads (none: every read goes to the store)."""
         self.events = events or _nowhere
+        self.reads = reads or ReadCache(None)
         self.store = store
         self.backend = backend
         self.workers = workers

@@ -33,6 +33,7 @@ from vdvs.broker.metrics.registry import BrokerMetrics, MetricsError
 from vdvs.broker.moves import Moves
 from vdvs.broker.pipeline import Pipeline
 from vdvs.broker.pki import CertificateAuthority
+from vdvs.broker.read_cache import ReadCache
 from vdvs.broker.reconcile import Reconciler, ReconcileReport, repair_events
 from vdvs.broker.renewal import Renewals
 from vdvs.broker.runtime import Workers
@@ -109,6 +110,7 @@ class Broker:
         self._join: JoinEndpoint | None = None
         self.join_address = ""  # host:port of the JoinService, when [broker] join_listen is set
         self._moves: Moves | None = None
+        self._reads: ReadCache | None = None
         # [metrics] listen set: this broker's registry, served once started (metrics_address)
         self.metrics = (
             BrokerMetrics(config.metrics_listen, VERSION, config.metrics_per_volume) if config.metrics_listen else None
@@ -136,7 +138,7 @@ class Broker:
             store, workers, callers, enabled=config.audit_enabled, retention_days=config.audit_retention_days
         )
         await self._events(audit, callers, store, workers)
-        pipeline = Pipeline(store, backend, workers, inventory, callers, audit.event)
+        pipeline = Pipeline(store, backend, workers, inventory, callers, audit.event, self._reads)
         attach_ops = AttachOps(pipeline, locks, config.idle_detach_s)
         capacity = Capacity(pipeline, config.overcommit)
         volume_ops = VolumeOps(pipeline, locks, attach_ops, capacity)
@@ -258,6 +260,7 @@ class Broker:
         store.owner = config.identity
         await workers.db(store.check_ready)
         store.advance_generation(await workers.db(store.read_generation))
+        self._reads = ReadCache(await workers.db(store.change_probe))  # the VM path's Get and List, while unchanged
         watch = self._watch = StoreWatch(lambda: _open_store(config), store, config.heartbeat_s, VERSION)
         await workers.disk(watch.start)
         return store, watch
@@ -359,6 +362,9 @@ class Broker:
         if self._watch is not None:
             self._watch.stop()
             self._watch = None
+        if self._reads is not None:
+            self._reads.close()
+            self._reads = None
         if self._workers is not None:
             self._workers.shutdown()
         for store in (self._store, self._reader):

@@ -178,8 +178,13 @@ class SnapshotOps:
     async def ready_with_snapshots(self, req: Resolved) -> tuple[VolumeRecord, list[str]]:
         """``Pipeline.ready_volume`` and the names of the volume's snapshots (`docker volume inspect` lists
         them), in one store read."""
-        store = self.p.store
-        record, names = await self.p.workers.db(store.volume_and_snapshots, req.vmgroup.id, req.datastore.url, req.name)
+        store, key = self.p.store, ("volume", req.vmgroup.id, req.datastore.url, req.name)
+
+        async def load() -> tuple[VolumeRecord | None, tuple[str, ...]]:
+            record, names = await self.p.workers.db(store.volume_and_snapshots, *key[1:])
+            return record, tuple(names)
+
+        record, names = await self.p.reads.read(key, load)
         if record is None or record.state is not VolumeState.READY:
             raise self.p.not_found(req)
-        return record, names
+        return record, list(names)

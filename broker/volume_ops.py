@@ -279,6 +279,11 @@ class VolumeOps:
             if exc.err is Err.VM_NOT_BELONG_TO_TENANT:
                 return []  # vDVS #990: an error here makes Docker show stale names
             raise
-        pairs = await self.p.workers.db(self.p.store.volume_names, vmgroup.id)
+        store = self.p.store
+
+        async def load() -> tuple[tuple[str, str], ...]:
+            return tuple(await self.p.workers.db(store.volume_names, vmgroup.id))
+
+        pairs = await self.p.reads.read(("names", vmgroup.id), load)
         datastores = {d.url: d.name for d in await self.p.inventory.datastores()}
         return [VolumeName(name, datastores[url]).full for name, url in pairs if url in datastores]

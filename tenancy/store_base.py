@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from vdvs.tenancy.errors import Err, VdvsError
 from vdvs.tenancy.model import VolumeRecord
@@ -40,6 +40,14 @@ class TripCount:
     def __init__(self) -> None:
         self.reads = 0
         self.transactions = 0
+
+
+class CommitProbe(Protocol):
+    """Tells, without waiting, whether the store has changed since the last look (see SqliteStore)."""
+
+    def version(self) -> int | None: ...
+
+    def close(self) -> None: ...
 
 
 class CountingConnection:
@@ -86,6 +94,11 @@ class StoreBase:
 
     def close(self) -> None:
         self._db.close()
+
+    def change_probe(self) -> CommitProbe | None:
+        """A probe of every commit to the store, by any connection or process; None where the database
+        has no cheap one (PostgreSQL: another broker's commit would need a round trip to see)."""
+        return None
 
     # ------------------------------------------------------------------ dialect hooks
     def _begin(self) -> None:
