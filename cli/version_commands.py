@@ -8,10 +8,8 @@ broker's status has no ``Protocol`` line, and that is said in words.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ import click
 from vdvs.cli.admin_client import AdminClient, AdminError, Target
 from vdvs.cli.common import admin_options
 from vdvs.cli.output import emit
+from vdvs.cli.plugin_socket import UnixHTTPConnection
 from vdvs.plugin.config import DEFAULT_SOCKET
 from vdvs.proto.wire_version import LEGACY_PROTOCOL, OWN
 
@@ -27,22 +26,11 @@ PLUGIN_TIMEOUT_S = 20.0  # the plugin asks its broker within 10 s
 VERSION_PATH = "/vdvs/Version"
 
 
-class _UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path: Path) -> None:
-        super().__init__("localhost", timeout=PLUGIN_TIMEOUT_S)
-        self._path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(PLUGIN_TIMEOUT_S)
-        self.sock.connect(str(self._path))
-
-
 def plugin_version(path: Path) -> dict[str, Any]:
     """The plugin's answer on ``path``, or {"error": why not}."""
     if not path.exists():
         return {"error": f"not running (no socket at {path})"}
-    conn = _UnixHTTP(path)
+    conn = UnixHTTPConnection(path, PLUGIN_TIMEOUT_S)
     try:
         conn.request("GET", VERSION_PATH)
         reply = conn.getresponse()
