@@ -89,18 +89,13 @@ def time_rpc(socket: Path, method: str, request: object, runs: int = 20) -> tupl
 
 
 def time_command(args: list[str], socket: Path, runs: int = 5) -> float:
-    """Median wall time of the whole command, as installed: pip writes every module's bytecode at
-    install, so the command runs once first to write vdvs's own (an editable checkout has none, and
-    PYTHONDONTWRITEBYTECODE, set on some machines, would make each run compile them again)."""
     vdvs = str(Path(sys.executable).with_name("vdvs"))
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     samples = []
-    for run in range(runs + 1):
+    for _ in range(runs):
         start = time.perf_counter()
         extra = ["--admin-socket", str(socket)] if len(args) > 1 else []
-        done = subprocess.run([vdvs, *args, *extra], capture_output=True, timeout=120, check=False, env=env)
-        if run:
-            samples.append(time.perf_counter() - start)
+        done = subprocess.run([vdvs, *args, *extra], capture_output=True, timeout=120, check=False)
+        samples.append(time.perf_counter() - start)
         if done.returncode != 0:
             raise SystemExit(f"vdvs {' '.join(args)} failed: {done.stderr.decode()}")
     return statistics.median(samples) * 1000

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from vdvs.broker.admin_context import AdminHandlers, Context
@@ -14,7 +13,6 @@ from vdvs.tenancy.model import DatastoreRef
 from vdvs.tenancy.store import ConfigStore
 from vdvs.tenancy.volume_admin import (
     COLUMNS,
-    Listing,
     find_volume,
     list_volume_rows,
     orphan_columns,
@@ -41,11 +39,20 @@ def listing_message(columns: list[list[str]]) -> admin_pb2.VolumeListResponse:
     )
 
 
-def with_orphans(
-    reader: ConfigStore, refs: list[DatastoreRef], listing: Listing, disks: list[DiskRef]
+def listing_reply(
+    reader: ConfigStore,
+    refs: list[DatastoreRef],
+    kinds: dict[str, str],
+    pattern: str | None,
+    disks: list[DiskRef] | None,
+    only: set[str] | None = None,
 ) -> admin_pb2.VolumeListResponse:
-    """The reply to a listing of every vmgroup: its rows, then the disks found on the datastores that
-    no row owns (orphans); built on the admin-read thread."""
+    """The reply to a listing, built on the admin-read thread: the rows of the vmgroups matching
+    ``pattern`` (among ``only``, the ids a delegated admin sees), then, given the disks found on the
+    datastores, those no row owns (orphans)."""
+    listing = list_volume_rows(reader, refs, kinds, pattern, only)
+    if disks is None:
+        return listing_message(listing.columns)
     orphans = orphan_columns(reader, refs, listing, disks)
     return listing_message([rows + more for rows, more in zip(listing.columns, orphans, strict=True)])
 
@@ -61,14 +68,11 @@ class VolumeAdminHandlers(AdminHandlers):
         pattern = request.vmgroup or None
         only = self.caller().access.visible_ids()  # None: a platform admin's, every vmgroup
         async with self.ctx.listing:
-            rows = self.read(list_volume_rows, refs, kinds, pattern, only)
-            if not (pattern in (None, "*") and only is None):
-                return listing_message((await rows).columns)
-            # orphans only in a platform admin's listings of every vmgroup, as in vDVS. The datastore scan
-            # runs beside the rows' read (a thread each); a disk the rows miss is checked against the
-            # store once the scan is done, so a volume created meanwhile is never shown as an orphan.
-            listing, disks = await asyncio.gather(rows, self.ctx.workers.disk(self.ctx.backend.list_disks))
-            return await self.read(with_orphans, refs, listing, disks)
+            # orphans only in a platform admin's listings of every vmgroup, as in vDVS; the datastore scan
+            # comes first, so a volume created meanwhile has its row by the time the rows are read
+            everything = pattern in (None, "*") and only is None
+            disks = await self.ctx.workers.disk(self.ctx.backend.list_disks) if everything else None
+            return await self.read(listing_reply, refs, kinds, pattern, disks, only)
 
     @rpc
     async def VolumeSet(self, request: admin_pb2.VolumeSetRequest, context: Context) -> admin_pb2.VolumeListResponse:

@@ -335,11 +335,10 @@ class VolumeRows(StoreBase):
             (vmgroup_id,),
         )
 
-    def volume_keys(self) -> set[tuple[str, str, str]]:
-        """(datastore_url, vmgroup_id, name) of every row, whatever its state (mid-create, mid-remove
-        too): the disks that are no orphans."""
-        rows = self._tuples("SELECT datastore_url, vmgroup_id, name FROM volumes")
-        return {(str(url), str(g), str(n)) for url, g, n in rows}
+    def unsettled_keys(self) -> set[tuple[str, str, str]]:
+        """(datastore_url, vmgroup_id, name) of rows mid-create or mid-remove."""
+        rows = self._db.execute("SELECT datastore_url, vmgroup_id, name FROM volumes WHERE state != 'ready'")
+        return {(str(r[0]), str(r[1]), str(r[2])) for r in rows.fetchall()}
 
     # ------------------------------------------------------------------ brokers
     def heartbeat(self, started: float, version: str) -> None:

@@ -171,12 +171,14 @@ def orphan_columns(
     _ORPHAN volumes, by datastore and name. Only for listings of every vmgroup (no pattern, or
     ``*``), as in vDVS.
     """
+    names = {d.url: d.name for d in datastores}
+    unsettled = {_KEY.join((names.get(url, NA), g, n)) for url, g, n in store.unsettled_keys()}
     owned = listing.owned
-    stray = [d for d in disks if f"{d.datastore}{_KEY}{d.vmgroup_id}{_KEY}{d.name}" not in owned]
-    if stray:  # a disk whose row is mid-create or mid-remove, or was made after the rows were read, is none
-        names = {d.url: d.name for d in datastores}
-        rows = {_KEY.join((names.get(url, NA), g, n)) for url, g, n in store.volume_keys()}
-        stray = [d for d in stray if f"{d.datastore}{_KEY}{d.vmgroup_id}{_KEY}{d.name}" not in rows]
+    stray = [
+        d
+        for d in disks
+        if (key := f"{d.datastore}{_KEY}{d.vmgroup_id}{_KEY}{d.name}") not in owned and key not in unsettled
+    ]
     # two orphans of one name (in two folders) in the order of their folders
     stray.sort(key=lambda d: (d.datastore, d.name, d.vmgroup_id))
     return [[d.name for d in stray], [d.datastore for d in stray], *([NA] * len(stray) for _ in COLUMNS[2:])]
