@@ -13,6 +13,7 @@ import signal
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -22,11 +23,13 @@ from vdvs.plugin.bundle import Bundle, read_bundle
 from vdvs.plugin.config import PluginConfig
 from vdvs.plugin.driver import VolumeDriver
 from vdvs.plugin.host import Host
-from vdvs.plugin.metrics import MeasuredDriver, PluginMetrics, PluginMetricsError
 from vdvs.plugin.mounts import MountTable
 from vdvs.plugin.protocol import DRIVER_KEY, make_app
 from vdvs.plugin.renewal import CertRenewer
 from vdvs.plugin.wire import VERSION_PATH, version_body
+
+if TYPE_CHECKING:  # prometheus_client (~1 MB) loads only for a plugin with metrics_listen
+    from vdvs.plugin.metrics import PluginMetrics
 
 log = logging.getLogger("vdvs.plugin")
 
@@ -50,7 +53,7 @@ def _socket_in_use(path: Path) -> bool:
 CLIENT_KEY = web.AppKey("broker_client", BrokerClient)
 HOST_KEY = web.AppKey("host", Host)
 RECOVERY_KEY = web.AppKey[list[str]]("recovery")
-METRICS_KEY = web.AppKey("metrics", PluginMetrics)
+METRICS_KEY: web.AppKey[PluginMetrics] = web.AppKey("metrics")
 VERSION_PROBE_S = 10.0
 
 
@@ -98,6 +101,8 @@ def build_app(config: PluginConfig, bundle: Bundle) -> web.Application:
         app[HOST_KEY] = app[extend.HOST_APP_KEY] = host
         driver = VolumeDriver(client, host)
         if config.metrics_listen:
+            from vdvs.plugin.metrics import MeasuredDriver, PluginMetrics
+
             metrics = app[METRICS_KEY] = PluginMetrics(config.metrics_listen, lambda: len(host.table.entries))
             app[DRIVER_KEY] = MeasuredDriver(driver, metrics)
         else:
@@ -109,6 +114,8 @@ def build_app(config: PluginConfig, bundle: Bundle) -> web.Application:
         if metrics is None:
             yield
             return
+        from vdvs.plugin.metrics import PluginMetricsError
+
         try:
             address = metrics.serve()
         except PluginMetricsError as exc:
