@@ -25,13 +25,11 @@ Figures:
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import platform
 import secrets
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -41,30 +39,18 @@ from typing import Any
 
 from testkit.docker_env import IMAGE, PLUGIN_SOCKET, DockerEngine, Result, VdvsUp
 from testkit.system import cleanup_host, loops_under, mounts_under
+from vdvs.cli.plugin_socket import UnixHTTPConnection
 
 REPO = Path(__file__).resolve().parent.parent
 
 RESULTS = REPO / "bench" / "results" / "docker_mount.json"
 CONTENT_TYPE = "application/vnd.docker.plugins.v1.2+json"
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    """HTTP/1.1 keep-alive over the plugin's unix socket, as the engine talks to it."""
-
-    def __init__(self, path: Path, timeout: float = 120.0) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.socket_path = str(path)
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self.socket_path)
-        self.sock = sock
+PLUGIN_CALL_TIMEOUT_S = 120.0
 
 
 class PluginClient:
     def __init__(self, path: Path) -> None:
-        self.conn = UnixHTTPConnection(path)
+        self.conn = UnixHTTPConnection(path, PLUGIN_CALL_TIMEOUT_S)
 
     def call(self, verb: str, body: dict[str, Any]) -> dict[str, Any]:
         payload = json.dumps(body)

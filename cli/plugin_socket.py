@@ -19,7 +19,7 @@ EXTEND_TIMEOUT_S = 300.0  # the plugin waits for the broker's extend and the fil
 class UnixHTTPConnection(http.client.HTTPConnection):
     """HTTP on a unix socket (the plugin's), with one timeout for connect and every read."""
 
-    def __init__(self, path: Path, timeout_s: float) -> None:
+    def __init__(self, path: str | Path, timeout_s: float) -> None:
         super().__init__("localhost", timeout=timeout_s)
         self._path = path
 

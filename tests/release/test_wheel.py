@@ -20,7 +20,7 @@ import pytest
 from testkit import wheels
 from testkit.fixtures import needs_root
 from testkit.wheels import REPO, clean_env, run
-from tests.reliability.served import UnixHTTPConnection
+from vdvs.cli.plugin_socket import UnixHTTPConnection
 from vdvs.proto.version import VERSION
 
 START_TIMEOUT_S = 60

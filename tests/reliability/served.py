@@ -14,24 +14,13 @@ from typing import Any
 
 from testkit.broker_env import BrokerEnv, start_broker_env
 from tests.broker.helpers import set_privilege
+from vdvs.cli.plugin_socket import UnixHTTPConnection
 from vdvs.plugin.config import PluginConfig
 from vdvs.plugin.server import PluginServer
 from vdvs.tenancy.model import VM_DS_URL
 
 START_BOUND_S = 60.0
 CALL_BOUND_S = 60.0
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self.unix_path)
-        self.sock = sock
 
 
 @dataclass

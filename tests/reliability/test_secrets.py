@@ -16,8 +16,8 @@ from testkit.broker_process import VDVS, cli_env
 from testkit.fixtures import needs_root
 from testkit.system import cleanup_host, detach_loops
 from tests.reliability.harness import CrashEnv
-from tests.reliability.served import UnixHTTPConnection
 from tests.tenancy.harness import VM_UUIDS
+from vdvs.cli.plugin_socket import UnixHTTPConnection
 
 DEBUG = {"VDVS_LOG_LEVEL": "debug"}
 BOUND_S = 60.0
