@@ -492,6 +492,12 @@ class Err(enum.Enum):
 _BY_CODE = {e.code: e for e in Err}
 
 
+def shown(text: str) -> str:
+    """User input as an error message shows it: control characters escaped (``\\x1b``, ``\\n``), so the
+    message stays one line and a terminal neither obeys them nor (click strips ANSI) loses text."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 def by_code(code: int) -> Err | None:
     return _BY_CODE.get(code)
 

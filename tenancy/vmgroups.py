@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from vdvs.tenancy.counts import parse_count_limit
 from vdvs.tenancy.datastores import datastore_url
-from vdvs.tenancy.errors import Err, VdvsError
+from vdvs.tenancy.errors import Err, VdvsError, shown
 from vdvs.tenancy.labels import updated_labels
 from vdvs.tenancy.model import (
     ALL_DS_URL,
@@ -50,9 +50,9 @@ def check_name(name: str) -> None:
     if not name:
         raise VdvsError(Err.VMODL_TENANT_NAME_EMPTY)
     if len(name) > MAX_NAME_LEN:
-        raise VdvsError(Err.VMODL_TENANT_NAME_TOO_LONG, name)
+        raise VdvsError(Err.VMODL_TENANT_NAME_TOO_LONG, shown(name))
     if not _NAME.fullmatch(name):
-        raise VdvsError(Err.TENANT_NAME_INVALID, name, NAME_PATTERN)
+        raise VdvsError(Err.TENANT_NAME_INVALID, shown(name), NAME_PATTERN)
 
 
 def check_description(description: str) -> None:

@@ -245,3 +245,20 @@ def test_tenancy_imports_neither_grpc_nor_aiohttp() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_control_characters_in_a_refused_name_are_shown_escaped() -> None:
+    """A name with an ANSI escape or a newline: the refusal stays one line and loses nothing when click
+    strips ANSI sequences from its output (it did: '\\x1b[ i' vanished from '... \\x1b[ is invalid')."""
+    import click
+
+    from vdvs.tenancy.errors import VdvsError, shown
+    from vdvs.tenancy.vmgroups import check_name
+
+    assert shown("a b") == "a b" and shown("é") == "é"
+    assert shown("\x1b[") == "\\x1b[" and shown("g\n") == "g\\n"
+    with pytest.raises(VdvsError) as refused:
+        check_name("\x1b[")
+    message = refused.value.message
+    assert message == "Vmgroup name \\x1b[ is invalid, only [a-zA-Z0-9_][a-zA-Z0-9_.-]* is allowed"
+    assert click.unstyle(message) == message
