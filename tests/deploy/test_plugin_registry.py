@@ -6,7 +6,6 @@ refused with a message naming it, and leaves the engine as it was."""
 from __future__ import annotations
 
 import socket
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 from testkit.docker_env import DockerEngine
 from tests.deploy.registry_env import REPOSITORY, Builds, install_args, mount_holders, running_version
 from tests.deploy.test_managed_plugin import BrokerProcess, plugin_processes, remove_plugin
-from tests.docker.helpers import inspect, ok, run_in, start_holder, status_of, volume_names, wait_for
+from tests.docker.helpers import inspect, ok, run_in, start_holder, status_of, unique_volume, volume_names, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -59,7 +58,7 @@ def test_install_from_registry(
     state, empty = short_tmp / "plugin-state", short_tmp / "no-bundle"
     state.mkdir()
     empty.mkdir()
-    volume = f"reg-{uuid.uuid4().hex[:6]}@local1"
+    volume = unique_volume("reg")
     build = plugin_builds.new
     try:
         ok(d.run(*install_args(build.ref, broker.config.listen, broker.bundle, state, empty), timeout=600), "install")

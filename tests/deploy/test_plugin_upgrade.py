@@ -13,7 +13,6 @@ detached once ``idle_detach_s`` passes (broker/attach_ops.py), with no loop devi
 from __future__ import annotations
 
 import subprocess
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from testkit.docker_env import PLUGIN_SOCKET, DockerEngine
 from testkit.system import loops_under, mounts_under, stop_process
 from tests.deploy.registry_env import Build, Builds, install_args, mount_holders, plugin_env, running_version
 from tests.deploy.test_managed_plugin import BrokerProcess, plugin_processes, remove_plugin
-from tests.docker.helpers import exec_in, ok, run_in, start_holder, status_of, wait_for
+from tests.docker.helpers import exec_in, ok, run_in, start_holder, status_of, unique_volume, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -81,7 +80,7 @@ def test_managed_upgrade_with_volumes_mounted(
     state.mkdir()
     empty.mkdir()
     old, new = plugin_builds.old, plugin_builds.new
-    volume = f"up-{uuid.uuid4().hex[:6]}@local1"
+    volume = unique_volume("up")
     try:
         ok(d.run(*install_args(old.ref, broker.config.listen, broker.bundle, state, empty), timeout=600), "install")
         plugin_id = ok(d.run("plugin", "inspect", "-f", "{{.Id}}", PLUGIN)).out.strip()
@@ -172,7 +171,7 @@ def test_unmanaged_restart_from_newer_wheel(
     assert not socket.exists(), f"{socket} exists: is another vdvs running?"
     env = {**plugin_env(broker.config.listen, broker.bundle, short_tmp), "VDVS_SOCKET": str(socket)}
     state = Path(env["VDVS_STATE_FILE"]).parent
-    volume = f"un-{uuid.uuid4().hex[:6]}@local1"
+    volume = unique_volume("un")
     plugin = UnmanagedPlugin(old, env, short_tmp / "plugin-old.log")
     try:
         ok(d.run("volume", "create", "-d", driver, "-o", "size=100mb", volume), "docker volume create")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +17,15 @@ from vdvs.tenancy.store import SqliteStore
 T = TypeVar("T")
 DRIVER = "vsphere"
 DISK_SUFFIXES = (".vmdk", ".vmfd")
+
+
+def unique_volume(prefix: str, datastore: str = "local1") -> str:
+    """A fresh volume name, e.g. ``reg-v3fa09c@local1``.
+
+    The random tag starts with a letter: a bare hex tag is all digits about 6% of the time,
+    and vDVS refuses names ending in ``-NNNNNN`` (its own rule, kept by vdvs).
+    """
+    return f"{prefix}-v{uuid.uuid4().hex[:6]}@{datastore}"
 
 
 def ok(result: Result, what: str = "") -> Result:
