@@ -21,6 +21,7 @@ from vdvs.broker.backends.base import Backend
 from vdvs.broker.extend_ops import ExtendOps
 from vdvs.broker.inventory import Inventory
 from vdvs.broker.pki import CertificateAuthority
+from vdvs.broker.read_cache import ReadCache
 from vdvs.broker.reconcile import ReconcileReport
 from vdvs.broker.runtime import Workers
 from vdvs.broker.versions import PluginVersions
@@ -61,6 +62,8 @@ class AdminContext:
     extend: ExtendOps | None = None
     # the plugin versions the VolumeService saw, per VM (None: a context without a VolumeService)
     plugins: PluginVersions | None = None
+    # `volume ls` rows kept while the store is unchanged (broker/read_cache.py); none kept by default
+    listings: ReadCache = field(default_factory=lambda: ReadCache(None))
 
 
 class AdminHandlers:

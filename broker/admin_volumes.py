@@ -13,10 +13,12 @@ from vdvs.tenancy.model import DatastoreRef
 from vdvs.tenancy.store import ConfigStore
 from vdvs.tenancy.volume_admin import (
     COLUMNS,
+    Listing,
     find_volume,
     list_volume_rows,
     orphan_columns,
     set_volume_options,
+    unsettled_keys,
 )
 
 log = logging.getLogger("vdvs.broker.admin")
@@ -39,22 +41,47 @@ def listing_message(columns: list[list[str]]) -> admin_pb2.VolumeListResponse:
     )
 
 
-def listing_reply(
-    reader: ConfigStore,
-    refs: list[DatastoreRef],
-    kinds: dict[str, str],
-    pattern: str | None,
-    disks: list[DiskRef] | None,
-    only: set[str] | None = None,
-) -> admin_pb2.VolumeListResponse:
-    """The reply to a listing, built on the admin-read thread: the rows of the vmgroups matching
-    ``pattern`` (among ``only``, the ids a delegated admin sees), then, given the disks found on the
-    datastores, those no row owns (orphans)."""
-    listing = list_volume_rows(reader, refs, kinds, pattern, only)
-    if disks is None:
-        return listing_message(listing.columns)
-    orphans = orphan_columns(reader, refs, listing, disks)
-    return listing_message([rows + more for rows, more in zip(listing.columns, orphans, strict=True)])
+class VolumeListing:
+    """One `volume ls` as the store had it at one version (kept in the listings cache while the
+    store is unchanged), and the reply last built from it.
+
+    A repeated listing of ten thousand volumes then costs the datastore scan for orphans and
+    nothing else: no store read, no rows built, no message built while the orphans found are the
+    same. The reply is never changed once built (gRPC only serializes it), so it is shared.
+    """
+
+    def __init__(self, listing: Listing, unsettled: frozenset[str] | None) -> None:
+        self.listing = listing
+        self.unsettled = unsettled  # None: a listing without orphans (a pattern, a delegated admin)
+        self._last: tuple[list[list[str]], admin_pb2.VolumeListResponse] | None = None
+
+    @classmethod
+    def read(
+        cls,
+        reader: ConfigStore,
+        refs: list[DatastoreRef],
+        kinds: dict[str, str],
+        pattern: str | None,
+        only: set[str] | None,
+        with_orphans: bool,
+    ) -> VolumeListing:
+        """On the admin-read thread: the rows of the vmgroups matching ``pattern`` (among ``only``,
+        the ids a delegated admin sees) and, ``with_orphans``, the disks being settled."""
+        listing = list_volume_rows(reader, refs, kinds, pattern, only)
+        return cls(listing, unsettled_keys(reader, refs) if with_orphans else None)
+
+    def reply(self, disks: list[DiskRef] | None) -> admin_pb2.VolumeListResponse:
+        """The reply, given the disks found on the datastores (None: no scan), those no row owns
+        listed as orphans. CPU work for a big listing: run it on the admin-read thread."""
+        orphans = orphan_columns(self.listing, self.unsettled, disks) if self.unsettled is not None and disks else []
+        if self._last is not None and self._last[0] == orphans:
+            return self._last[1]
+        columns = self.listing.columns
+        if orphans and any(orphans):
+            columns = [rows + more for rows, more in zip(columns, orphans, strict=True)]
+        message = listing_message(columns)
+        self._last = (orphans, message)
+        return message
 
 
 class VolumeAdminHandlers(AdminHandlers):
@@ -69,10 +96,15 @@ class VolumeAdminHandlers(AdminHandlers):
         only = self.caller().access.visible_ids()  # None: a platform admin's, every vmgroup
         async with self.ctx.listing:
             # orphans only in a platform admin's listings of every vmgroup, as in vDVS; the datastore scan
-            # comes first, so a volume created meanwhile has its row by the time the rows are read
+            # comes first, so a volume created meanwhile has its row by the time the rows are read (a
+            # kept listing is of the store's current version, taken after the scan)
             everything = pattern in (None, "*") and only is None
             disks = await self.ctx.workers.disk(self.ctx.backend.list_disks) if everything else None
-            return await self.read(listing_reply, refs, kinds, pattern, disks, only)
+            key = ("volume ls", tuple(refs), tuple(sorted(kinds.items())), pattern, frozenset(only or ()), only is None)
+            listed = await self.ctx.listings.read(
+                key, lambda: self.read(VolumeListing.read, refs, kinds, pattern, only, everything)
+            )
+            return await self.ctx.workers.admin_read(listed.reply, disks)
 
     @rpc
     async def VolumeSet(self, request: admin_pb2.VolumeSetRequest, context: Context) -> admin_pb2.VolumeListResponse:

@@ -25,8 +25,9 @@ CAPACITY = 8192  # answers kept for one store version; a version with more start
 
 
 class ReadCache:
-    def __init__(self, probe: CommitProbe | None) -> None:
+    def __init__(self, probe: CommitProbe | None, capacity: int = CAPACITY) -> None:
         self._probe = probe
+        self._capacity = capacity
         self._version: int | None = None
         self._answers: dict[Hashable, Any] = {}
         self.hits = 0
@@ -51,7 +52,7 @@ class ReadCache:
         self.misses += 1
         value = await load()
         if self._version == version:  # no newer version was seen meanwhile
-            if len(self._answers) >= CAPACITY:
+            if len(self._answers) >= self._capacity:
                 self._answers.clear()
             self._answers[key] = value
         return value

@@ -60,6 +60,7 @@ GC_THRESHOLD = 10_000  # allocations between young-generation collections (CPyth
 # (tests/reliability/test_load.py), against idle, was 1.0-2.3x at 0.2 ms, 2.1-4.5x at 1 ms and
 # 3.3-5.0x at 5 ms in one sweep; 64 concurrent Gets ran at the same rate at 0.2 ms and 5 ms.
 GIL_SWITCH_S = 0.0002
+LISTINGS_KEPT = 4  # admin listings kept per store version (each of 10,000 volumes holds a few MB)
 
 
 class BrokerStartError(Exception):
@@ -111,6 +112,7 @@ class Broker:
         self.join_address = ""  # host:port of the JoinService, when [broker] join_listen is set
         self._moves: Moves | None = None
         self._reads: ReadCache | None = None
+        self._listings: ReadCache | None = None  # admin `volume ls` rows, while the store is unchanged
         # [metrics] listen set: this broker's registry, served once started (metrics_address)
         self.metrics = (
             BrokerMetrics(config.metrics_listen, VERSION, config.metrics_per_volume) if config.metrics_listen else None
@@ -175,6 +177,7 @@ class Broker:
             audit=audit,
             extend=extend_ops,
             plugins=servicer.versions,
+            listings=self._listings or ReadCache(None),
         )
         self._bind_join(JoinServicer(store, workers, ca, backend, audit), ca, admin_context)
         try:
@@ -270,6 +273,7 @@ class Broker:
         (``owner``): the usage refresh reads this broker's attachments through it."""
         reader = self._reader = await workers.admin_read(_open_store, self.config)
         reader.owner = self.config.identity
+        self._listings = ReadCache(await workers.admin_read(reader.listing_probe), capacity=LISTINGS_KEPT)
         return reader
 
     def _serve_metrics(self, inventory: Inventory, workers: Workers, reader: ConfigStore) -> None:
@@ -362,9 +366,10 @@ class Broker:
         if self._watch is not None:
             self._watch.stop()
             self._watch = None
-        if self._reads is not None:
-            self._reads.close()
-            self._reads = None
+        for cache in (self._reads, self._listings):
+            if cache is not None:
+                cache.close()
+        self._reads = self._listings = None
         if self._workers is not None:
             self._workers.shutdown()
         for store in (self._store, self._reader):

@@ -100,6 +100,12 @@ class StoreBase:
         has no cheap one (PostgreSQL: another broker's commit would need a round trip to see)."""
         return None
 
+    def listing_probe(self) -> CommitProbe | None:
+        """A probe of changes to what admin listings show (volume rows, vmgroup names) only: it stays
+        put across the commits that touch neither (heartbeats every second, audit records). None
+        where the database has no cheap one (PostgreSQL, as ``change_probe``)."""
+        return None
+
     # ------------------------------------------------------------------ dialect hooks
     def _begin(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")  # SQLite: take the write lock now, not at the first write

@@ -164,15 +164,18 @@ def list_volume_rows(
     return Listing(_sorted_columns(columns, sort_by=(1, 2, 0)), owned)
 
 
-def orphan_columns(
-    store: ConfigStore, datastores: Sequence[DatastoreRef], listing: Listing, disks: Iterable[FoundDisk]
-) -> list[list[str]]:
-    """Columns of the rows (vmgroup N/A) for disks on the datastores that no row owns: vDVS's
-    _ORPHAN volumes, by datastore and name. Only for listings of every vmgroup (no pattern, or
-    ``*``), as in vDVS.
-    """
+def unsettled_keys(store: ConfigStore, datastores: Sequence[DatastoreRef]) -> frozenset[str]:
+    """The disks of rows mid-create or mid-remove, as keys (see _KEY): never orphans, though no
+    listed row owns them."""
     names = {d.url: d.name for d in datastores}
-    unsettled = {_KEY.join((names.get(url, NA), g, n)) for url, g, n in store.unsettled_keys()}
+    return frozenset(_KEY.join((names.get(url, NA), g, n)) for url, g, n in store.unsettled_keys())
+
+
+def orphan_columns(listing: Listing, unsettled: frozenset[str], disks: Iterable[FoundDisk]) -> list[list[str]]:
+    """Columns of the rows (vmgroup N/A) for disks on the datastores that no row owns and no
+    operation is settling (``unsettled``): vDVS's _ORPHAN volumes, by datastore and name. Only for
+    listings of every vmgroup (no pattern, or ``*``), as in vDVS.
+    """
     owned = listing.owned
     stray = [
         d

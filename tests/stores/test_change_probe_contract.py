@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from testkit.seed import reserve
 from tests.stores.conftest import Stores
 from vdvs.tenancy.model import VmGroup
 from vdvs.tenancy.store import ConfigStore
@@ -35,5 +36,36 @@ def test_the_probe_moves_on_every_commit_of_another_connection(stores: Stores, s
         assert probe.version() == second
         other.create_vmgroup(VmGroup("55555555-5555-5555-5555-555555555555", "g3", "", DS1))
         assert probe.version() not in (None, second)
+    finally:
+        probe.close()
+
+
+def test_the_listing_probe_moves_only_with_listed_rows(stores: Stores, store: ConfigStore) -> None:
+    """The probe behind kept `volume ls` listings: a heartbeat (every second, from every broker) or an
+    audit record leaves it put; a vmgroup or volume row written, by any connection, moves it; and
+    once the schema changes under it (triggers gone) it answers None: nothing is kept."""
+    probe = store.listing_probe()
+    if stores.kind == "postgres":
+        assert probe is None
+        return
+    assert probe is not None
+    try:
+        first = probe.version()
+        assert first is not None
+        store.heartbeat(1.0, "test")
+        assert probe.version() == first
+        group = VmGroup("33333333-3333-3333-3333-333333333333", "g1", "", DS1)
+        store.create_vmgroup(group)
+        second = probe.version()
+        assert second not in (None, first)
+        other = stores.open()
+        reserve(other, "v1", vmgroup_id=group.id, datastore_url=DS1, ready=True)
+        third = probe.version()
+        assert third not in (None, second)
+        stores.raw("UPDATE volumes SET allocated_bytes = 4096 WHERE name = 'v1'")
+        assert probe.version() not in (None, third)
+        stores.raw("DROP TRIGGER volumes_update_counted")
+        assert probe.version() is None
+        assert probe.version() is None
     finally:
         probe.close()

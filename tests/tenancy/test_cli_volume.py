@@ -3,6 +3,7 @@ editable options, and what a VM then sees."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import uuid
 
@@ -187,3 +188,28 @@ async def test_volume_ls_marks_an_idle_attachment_with_its_holder(tenv: Tenv) ->
     assert [r[8] for r in volume_rows(tenv)] == ["vm1 (idle)"]
     await vm1.client.detach("kept")
     assert [r[8] for r in volume_rows(tenv)] == ["detached"]
+
+
+async def test_a_repeated_listing_shows_every_change_made_since_the_last(tenv: Tenv) -> None:
+    """The broker keeps a listing while its store is unchanged: each change shows at the very next
+    `volume ls`, whoever made it (a VM, an orphan disk appearing with no store change, another
+    process committing to the store file)."""
+    vm1 = await tenv.vm("vm1")
+    await vm1.client.create("a", {}, [])
+    assert [r[0] for r in volume_rows(tenv)] == ["a"]
+    assert [r[0] for r in volume_rows(tenv)] == ["a"]  # unchanged: the same rows
+    stray = tenv.datastore_dir("local1") / "dockvols" / str(uuid.uuid4())
+    stray.mkdir(parents=True)
+    (stray / "lost.vmdk").write_bytes(b"\0" * 4096)
+    assert [r[:3] for r in volume_rows(tenv)] == [["a", "local1", "_DEFAULT"], ["lost", "local1", NA]]
+    (stray / "lost.vmdk").unlink()
+    assert [r[0] for r in volume_rows(tenv)] == ["a"]
+    await vm1.client.create("b", {}, [])
+    assert [r[0] for r in volume_rows(tenv)] == ["a", "b"]
+    store = sqlite3.connect(tenv.config.store_path)  # another process's commit, straight to the file
+    with store:
+        store.execute("UPDATE volumes SET allocated_bytes = 3145728 WHERE name = 'b'")
+    store.close()
+    assert [r[4] for r in volume_rows(tenv)] == ["0.00MB", "3.00MB"]
+    await vm1.client.remove("a")
+    assert [r[0] for r in volume_rows(tenv)] == ["b"]

@@ -75,3 +75,8 @@ def test_keys_are_kept_apart_and_close_closes_the_probe() -> None:
     assert (a.count, b.count) == (1, 1)
     cache.close()
     assert probe.closed
+
+
+def test_a_full_cache_starts_over_at_its_capacity() -> None:
+    cache, load = ReadCache(ScriptedProbe(3), capacity=2), Loads()
+    assert [asyncio.run(cache.read(k, load)) for k in ("a", "b", "a", "c", "a")] == [1, 2, 1, 3, 4]
