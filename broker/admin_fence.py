@@ -47,6 +47,7 @@ class FenceHandlers(AdminHandlers):
         known = await self.db(self.ctx.store.known_vms)
         uuid, name = pick_vm(known, request.vm)
         state = await self.ctx.inventory.power_state(uuid) or GONE
+        held = await self.ctx.attach.held_names(uuid)
         if state not in (POWERED_OFF, GONE):
             if not request.force:
                 raise VdvsError(Err.FENCE_RUNNING, name)
@@ -58,7 +59,11 @@ class FenceHandlers(AdminHandlers):
             except BackendError as exc:
                 raise VdvsError(Err.FENCE_UNSUPPORTED, name, str(exc)) from None
             log.warning("admin: fenced VM %s (%s): powered off", name, uuid)
-        detached = await self.ctx.attach.release_vm(uuid)
+        await self.ctx.attach.release_vm(uuid)
+        # what it held and holds no more: the power-off watcher may have seen the VM go off and
+        # detached some first (release_vm waits for those under each volume's lock)
+        kept = set(await self.ctx.attach.held_names(uuid))
+        detached = [volume for volume in held if volume not in kept]
         return admin_pb2.VmFenceResponse(vm_name=name, bios_uuid=uuid, power_state=state, detached=detached)
 
     @rpc

@@ -258,6 +258,10 @@ class AttachOps:
                 return True
         return False
 
+    async def held_names(self, vm_uuid: str) -> list[str]:
+        """The ``name@datastore`` of every volume the config store says ``vm_uuid`` holds."""
+        return [volume.full for _, volume in await self._held_by(vm_uuid)]
+
     async def _held_by(self, vm_uuid: str) -> list[tuple[VolumeRecord, VolumeName]]:
         """What the config store says ``vm_uuid`` holds, with each volume's resolved name."""
         held = await self.p.workers.db(self.p.store.attached_to, vm_uuid)
