@@ -42,8 +42,8 @@ def listing_message(columns: list[list[str]]) -> admin_pb2.VolumeListResponse:
 
 
 class VolumeListing:
-    """One `volume ls` as the store had it at one version (kept in the listings cache while the
-    store is unchanged), and the reply last built from it.
+    """One `volume ls` as the store had it (kept in the listings cache while no volume or vmgroup
+    row changes: tenancy/store_sqlite.ListingProbe), and the reply last built from it.
 
     A repeated listing of ten thousand volumes then costs the datastore scan for orphans and
     nothing else: no store read, no rows built, no message built while the orphans found are the
@@ -97,7 +97,7 @@ class VolumeAdminHandlers(AdminHandlers):
         async with self.ctx.listing:
             # orphans only in a platform admin's listings of every vmgroup, as in vDVS; the datastore scan
             # comes first, so a volume created meanwhile has its row by the time the rows are read (a
-            # kept listing is of the store's current version, taken after the scan)
+            # kept listing is of the rows as they are now, after the scan)
             everything = pattern in (None, "*") and only is None
             disks = await self.ctx.workers.disk(self.ctx.backend.list_disks) if everything else None
             key = ("volume ls", tuple(refs), tuple(sorted(kinds.items())), pattern, frozenset(only or ()), only is None)
