@@ -62,7 +62,7 @@ class AdminContext:
     extend: ExtendOps | None = None
     # the plugin versions the VolumeService saw, per VM (None: a context without a VolumeService)
     plugins: PluginVersions | None = None
-    # `volume ls` rows kept while the store is unchanged (broker/read_cache.py); none kept by default
+    # `volume ls` rows kept while no volume or vmgroup row changes (store.listing_probe); none by default
     listings: ReadCache = field(default_factory=lambda: ReadCache(None))
 
 

@@ -60,7 +60,7 @@ GC_THRESHOLD = 10_000  # allocations between young-generation collections (CPyth
 # (tests/reliability/test_load.py), against idle, was 1.0-2.3x at 0.2 ms, 2.1-4.5x at 1 ms and
 # 3.3-5.0x at 5 ms in one sweep; 64 concurrent Gets ran at the same rate at 0.2 ms and 5 ms.
 GIL_SWITCH_S = 0.0002
-LISTINGS_KEPT = 4  # admin listings kept per store version (each of 10,000 volumes holds a few MB)
+LISTINGS_KEPT = 4  # admin listings kept while no listed row changes (each of 10,000 volumes holds a few MB)
 
 
 class BrokerStartError(Exception):
@@ -112,7 +112,7 @@ class Broker:
         self.join_address = ""  # host:port of the JoinService, when [broker] join_listen is set
         self._moves: Moves | None = None
         self._reads: ReadCache | None = None
-        self._listings: ReadCache | None = None  # admin `volume ls` rows, while the store is unchanged
+        self._listings: ReadCache | None = None  # admin `volume ls` rows, while no volume or vmgroup row changes
         # [metrics] listen set: this broker's registry, served once started (metrics_address)
         self.metrics = (
             BrokerMetrics(config.metrics_listen, VERSION, config.metrics_per_volume) if config.metrics_listen else None
